@@ -1,0 +1,16 @@
+"""SegRefiner (NeurIPS 2023) as an OpenMMLab plugin.
+
+Importing this package registers every module (the target of
+``custom_imports=dict(imports=['mmseg_refiner'])``) and allow-lists the types
+MMEngine Runner checkpoints hold, so ``--resume``/``load_from`` work under
+torch >= 2.6 with ``weights_only=True``.
+"""
+from .utils import allow_runner_checkpoint_globals
+from .version import __version__
+
+allow_runner_checkpoint_globals()
+
+from . import datasets, evaluation, models, structures, visualization  # noqa: E402,F401,I001
+from . import apis  # noqa: E402,F401
+
+__all__ = ['__version__']

@@ -1,0 +1,2 @@
+"""Datasets and transforms. Importing registers them."""
+from . import transforms  # noqa: F401

@@ -1,0 +1,3 @@
+from .formatting import PackRefineInputs
+
+__all__ = ['PackRefineInputs']

@@ -1,0 +1,1 @@
+"""Hooks and loops of mmseg_refiner."""

@@ -1,0 +1,2 @@
+"""Metrics. Importing registers them."""
+from . import metrics  # noqa: F401

@@ -1,0 +1,3 @@
+from .refine_data_sample import RefineDataSample
+
+__all__ = ['RefineDataSample']

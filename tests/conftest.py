@@ -1,0 +1,31 @@
+"""Fixtures shared by the whole test suite."""
+import os
+import os.path as osp
+
+import pytest
+import torch
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+SHARED_DIR = osp.join(osp.dirname(REPO_ROOT), 'shared')
+
+# The suite runs on 2 CPU cores; more threads than cores only adds contention.
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+@pytest.fixture(scope='session')
+def shared_reference_dir():
+    """``../shared/reference``, beside the checkout (present in CI).
+
+    Skips the test with a reason when it is absent, as in a user's clone.
+    """
+    path = osp.join(SHARED_DIR, 'reference')
+    if not osp.isdir(path):
+        pytest.skip(f'{path} is absent: the shared reference files (published checkpoint keys, '
+                    'U-Net parity fixture) sit beside the checkout only in CI and the team\'s '
+                    'workspaces')
+    return path
+
+
+@pytest.fixture(scope='session')
+def repo_root():
+    return REPO_ROOT
