@@ -1,0 +1,219 @@
+"""Refine any image and mask(s) from Python: :func:`init_refiner` and :func:`refine`.
+
+    >>> from mmseg_refiner.apis import init_refiner, refine
+    >>> model = init_refiner()                      # the shipped demo model
+    >>> refined = refine(model, 'demo/image.png', 'demo/coarse_mask.png')
+    >>> refined.shape, refined.dtype                # HxW bool, like the one mask given
+"""
+import contextlib
+import os
+import os.path as osp
+from typing import Iterator, Optional, Tuple, Union
+
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmengine.runner import load_checkpoint
+
+from .inputs import ImageInput, MasksInput, to_bgr_image, to_bool_masks
+
+#: The repository root: the package is installed in editable mode, so the demo
+#: files sit next to it (``<repo>/demo`` and ``<repo>/configs``).
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+DEMO_CONFIG = osp.join(REPO_ROOT, 'configs', 'segrefiner',
+                       'segrefiner_unet-tiny_1xb8-12k_synthetic-64.py')
+DEMO_CHECKPOINT = osp.join(REPO_ROOT, 'demo', 'segrefiner_demo.pth')
+
+#: ``mode='auto'`` refines an image as 'semantic' (high-resolution global +
+#: local refinement) when its longer side exceeds this many times the model's
+#: input size, and as 'instance' (crop, resize to the model size, paste back)
+#: otherwise. With the published 256-px models the threshold is 1024 px: the
+#: paper's LR settings (COCO, ~640 px) fall below it and its HR settings (BIG
+#: and DIS5K, 2K-6K px) above it. Below it, an object crop resized to the model
+#: size loses little detail; above it, it would lose a factor > 4 in
+#: resolution, which is what the local full-resolution patches recover.
+AUTO_SEMANTIC_FACTOR = 4
+
+MODES = ('auto', 'instance', 'semantic')
+
+
+def demo_model_files() -> Tuple[str, str]:
+    """The shipped demo model's ``(config, checkpoint)`` paths.
+
+    They are found relative to the repository this package is installed from
+    (editable install): ``configs/segrefiner/segrefiner_unet-tiny_1xb8-12k_synthetic-64.py``
+    and ``demo/segrefiner_demo.pth``.
+
+    Raises:
+        FileNotFoundError: either file is missing (e.g. a non-editable install,
+            or a checkout without the demo checkpoint).
+    """
+    missing = [path for path in (DEMO_CONFIG, DEMO_CHECKPOINT) if not osp.isfile(path)]
+    if missing:
+        raise FileNotFoundError(
+            f'the demo model is missing: {", ".join(missing)} not found. The demo files live in '
+            f'the repository (mmseg_refiner must be installed from it in editable mode: '
+            f'pip install -e .); demo/README.md says how to re-train the checkpoint. Or pass '
+            f'a config and a checkpoint to init_refiner.')
+    return DEMO_CONFIG, DEMO_CHECKPOINT
+
+
+def _fill_default_refiners(model_cfg: Config) -> None:
+    """Give the model an instance (LR) and a semantic (HR) refiner if its config has none."""
+    if model_cfg.get('instance_refiner') is None:
+        model_cfg['instance_refiner'] = dict(type='InstanceRefiner')
+    if model_cfg.get('semantic_refiner') is None:
+        model_cfg['semantic_refiner'] = dict(type='GlobalLocalRefiner')
+
+
+def init_refiner(config: Union[str, os.PathLike, Config, None] = None,
+                 checkpoint: Optional[str] = None,
+                 device: Union[str, torch.device] = 'cpu',
+                 cfg_options: Optional[dict] = None) -> torch.nn.Module:
+    """Build a :class:`SegRefiner` ready for :func:`refine`.
+
+    Args:
+        config: a config file or :class:`Config` whose ``model`` is a
+            ``SegRefiner``. ``None`` loads the shipped demo model (a small model
+            trained on synthetic data; see ``demo/README.md``).
+        checkpoint: weights to load (any MMEngine checkpoint, or a bare state
+            dict); ``None`` keeps the initial weights. Must be ``None`` when
+            ``config`` is.
+        device: where the model runs, e.g. ``'cpu'`` or ``'cuda:0'``; the
+            checkpoint is mapped there.
+        cfg_options: overrides merged into the config, as with
+            ``--cfg-options`` (e.g. ``{'model.semantic_refiner.batch_size': 8}``).
+
+    Returns:
+        The model in eval mode with ``instance_refiner`` and ``semantic_refiner``
+        set (the ones the config names, else the defaults) and the config as
+        ``model.cfg``.
+    """
+    if config is None:
+        if checkpoint is not None:
+            raise ValueError('a checkpoint was given without its config; pass both, or '
+                             'neither for the demo model')
+        config, checkpoint = demo_model_files()
+    if isinstance(config, (str, os.PathLike)):
+        config = Config.fromfile(os.fspath(config))
+    elif not isinstance(config, Config):
+        raise TypeError(f'config must be a file path or a Config, got {type(config).__name__}')
+    if cfg_options:
+        config.merge_from_dict(cfg_options)
+    if 'model' not in config:
+        raise ValueError(f'the config {config.filename} has no `model`')
+
+    init_default_scope(config.get('default_scope', 'mmseg_refiner'))
+    from mmseg_refiner.registry import MODELS
+    model_cfg = config.model.copy()
+    _fill_default_refiners(model_cfg)
+    model = MODELS.build(model_cfg)
+    if checkpoint is not None:
+        load_checkpoint(model, os.fspath(checkpoint), map_location=device, strict=True)
+    model.cfg = config
+    model.to(device)
+    model.eval()
+    return model
+
+
+def resolve_mode(mode: str, image_shape: Tuple[int, int], model_size: int) -> str:
+    """The refinement mode :func:`refine` uses (see :data:`AUTO_SEMANTIC_FACTOR`)."""
+    if mode not in MODES:
+        raise ValueError(f'mode must be one of {MODES}, got {mode!r}')
+    if mode != 'auto':
+        return mode
+    return 'semantic' if max(image_shape) > AUTO_SEMANTIC_FACTOR * model_size else 'instance'
+
+
+@contextlib.contextmanager
+def _seeded(seed: Optional[int]) -> Iterator[None]:
+    """Fix torch's random draws inside the block without touching the caller's RNG state."""
+    if seed is None:
+        yield
+        return
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
+def _normalized_image(model: torch.nn.Module, image: np.ndarray) -> torch.Tensor:
+    """The image as the network takes it: ``(3, H, W)`` float, RGB, normalized, on the model's device."""
+    inputs = torch.from_numpy(image).permute(2, 0, 1).contiguous()
+    data = model.data_preprocessor(dict(inputs=[inputs]), training=False)
+    return data['inputs'][0]
+
+
+def refine(model: torch.nn.Module,
+           image: ImageInput,
+           masks: MasksInput,
+           mode: str = 'auto',
+           return_probs: bool = False,
+           seed: Optional[int] = None
+           ) -> Union[np.ndarray, Tuple[np.ndarray, np.ndarray]]:
+    """Refine one mask or several masks of one image.
+
+    Args:
+        model: a model from :func:`init_refiner`.
+        image: a file path, or an ``HxWx3 uint8`` **BGR** array (as
+            ``mmcv.imread`` / ``cv2.imread`` return it). Grey (``HxW``,
+            ``HxWx1``) is repeated to 3 channels; BGRA loses its alpha channel.
+        masks: one mask (a path, or an ``HxW`` array of any dtype) or several
+            (a list of those, or an ``NxHxW`` array). Non-zero is foreground.
+            Every mask must have the image's size.
+        mode: ``'instance'`` refines each mask by cropping its box (plus a
+            margin), refining at the model's resolution and pasting back (the
+            paper's LR setting); ``'semantic'`` runs the high-resolution global
+            pass and local full-resolution patches for each mask (the paper's
+            HR setting); ``'auto'`` picks ``'semantic'`` when the image's longer
+            side exceeds :data:`AUTO_SEMANTIC_FACTOR` x the model size, else
+            ``'instance'``.
+        return_probs: also return the refined foreground probabilities.
+        seed: fixes the random draws of the reverse diffusion (same seed, same
+            output); ``None`` uses torch's global random state.
+
+    Returns:
+        The refined masks as bool arrays of the image's size: ``HxW`` when one
+        mask was given, ``NxHxW`` when several were (a list or a stack, in the
+        same order). With ``return_probs``, ``(masks, probs)`` where ``probs``
+        are float32 arrays of the same shape.
+
+    Raises:
+        ValueError: unreadable image or mask file, unsupported image array,
+            a mask whose size differs from the image's, an empty list of masks
+            or an unknown mode; the message names the file or the mask's index.
+    """
+    img = to_bgr_image(image)
+    bool_masks, single = to_bool_masks(masks, img.shape[:2])
+    mode = resolve_mode(mode, img.shape[:2], model.model_size)
+    normalized = _normalized_image(model, img)
+    device = normalized.device
+    with torch.no_grad(), _seeded(seed):
+        if mode == 'instance':
+            refined, probs = _refine_instances(model, normalized, bool_masks, device)
+        else:
+            refined, probs = _refine_semantic(model, normalized, bool_masks, device)
+    if single:
+        refined, probs = refined[0], probs[0]
+    return (refined, probs) if return_probs else refined
+
+
+def _refine_instances(model, image: torch.Tensor, masks: np.ndarray,
+                      device: torch.device) -> Tuple[np.ndarray, np.ndarray]:
+    """All masks of the image through the LR crop-refine-paste refiner."""
+    mask_tensor = torch.from_numpy(masks).to(device)
+    refined, probs = model.instance_refiner.refine_masks(
+        model, [image], [mask_tensor], return_probs=True)
+    return (refined[0].cpu().numpy().astype(bool), probs[0].float().cpu().numpy())
+
+
+def _refine_semantic(model, image: torch.Tensor, masks: np.ndarray,
+                     device: torch.device) -> Tuple[np.ndarray, np.ndarray]:
+    """Each mask through the HR global + local refiner, one after the other."""
+    refined, probs = [], []
+    for mask in masks:
+        out_mask, out_prob = model.semantic_refiner.refine_mask(
+            model, image, torch.from_numpy(mask).to(device))
+        refined.append(out_mask.cpu().numpy().astype(bool))
+        probs.append(out_prob.float().cpu().numpy())
+    return np.stack(refined), np.stack(probs)

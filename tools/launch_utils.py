@@ -1,0 +1,61 @@
+"""Helpers shared by tools/train.py and tools/test.py: config loading and
+distributed launch on machines with or without CUDA."""
+import os
+import os.path as osp
+
+import torch
+import torch.distributed as torch_dist
+from mmengine.config import Config, DictAction
+
+
+def add_common_args(parser) -> None:
+    """Arguments every runner tool takes (as in mmdet's tools)."""
+    parser.add_argument(
+        '--work-dir', help='folder for logs and checkpoints (default: ./work_dirs/<config name>)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, key=value pairs, e.g. '
+        'model.test_cfg.seed=0 train_dataloader.batch_size=4')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher (tools/dist_*.sh use pytorch)')
+    # torch.distributed.launch passes --local-rank; torchrun sets LOCAL_RANK.
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def load_config(args) -> Config:
+    """Read the config, apply ``--cfg-options`` and set the launcher and work dir."""
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    cfg.launcher = args.launcher
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    return cfg
+
+
+def setup_cpu_distributed(cfg: Config) -> None:
+    """Make a ``pytorch``-launched run work on a machine without CUDA.
+
+    MMEngine's ``init_dist`` calls ``torch.cuda.set_device`` unconditionally and
+    the Runner wraps the model in DDP with ``device_ids=[LOCAL_RANK]``, both of
+    which fail for a CPU-only torch. On such a machine this initialises the
+    gloo process group itself (the Runner then skips ``init_dist``) and asks
+    for DDP with ``device_ids=None``. With CUDA present nothing changes.
+    """
+    if cfg.launcher != 'pytorch' or torch.cuda.is_available():
+        return
+    cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
+    if not torch_dist.is_initialized():
+        torch_dist.init_process_group(backend='gloo')
+    wrapper = cfg.get('model_wrapper_cfg') or dict(type='MMDistributedDataParallel')
+    wrapper['device_ids'] = None
+    cfg.model_wrapper_cfg = wrapper
