@@ -183,11 +183,14 @@ def write_image_atomic(path: Union[str, os.PathLike], image: np.ndarray) -> None
     """
     path = os.fspath(path)
     folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
     ext = osp.splitext(path)[1] or '.png'
-    ok, encoded = cv2.imencode(ext, image)
+    try:
+        ok, encoded = cv2.imencode(ext, image)
+    except cv2.error:
+        ok = False
     if not ok:
         raise ValueError(f'cannot encode an image as {ext} for {path}')
+    os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f'.{osp.basename(path)}.', suffix='.tmp', dir=folder)
     try:
         with os.fdopen(fd, 'wb') as file:

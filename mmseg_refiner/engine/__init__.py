@@ -1,1 +1,4 @@
 """Hooks and loops of mmseg_refiner."""
+from .hooks import RefinedMaskWriter
+
+__all__ = ['RefinedMaskWriter']

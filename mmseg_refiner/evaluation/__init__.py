@@ -1,2 +1,8 @@
-"""Metrics. Importing registers them."""
-from . import metrics  # noqa: F401
+"""Evaluation: Boundary AP (COCO / LVIS protocols) and IoU / mBA of HR masks.
+
+Importing registers the metrics; the pure functions live in ``functional``.
+"""
+from . import functional  # noqa: F401
+from .metrics import BoundaryCocoMetric, BoundaryLVISMetric, HRMaskMetric
+
+__all__ = ['BoundaryCocoMetric', 'BoundaryLVISMetric', 'HRMaskMetric']

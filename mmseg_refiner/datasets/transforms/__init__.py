@@ -1,3 +1,10 @@
+from .coarse_mask import GenerateCoarseMask, modify_boundary, perturb_to_iou, synthesize_coarse_mask
+from .crop import RandomObjectCrop, RandomPatchCrop
 from .formatting import PackRefineInputs
+from .geometric import RefineRandomFlip, RefineResize
+from .loading import LoadMaskFromFile, LoadRandomInstanceMask, LoadRefineImage
+from .wrappers import PairBranches
 
-__all__ = ['PackRefineInputs']
+__all__ = ['PackRefineInputs', 'RandomObjectCrop', 'RandomPatchCrop', 'RefineRandomFlip', 'RefineResize',
+           'LoadMaskFromFile', 'LoadRandomInstanceMask', 'LoadRefineImage', 'PairBranches',
+           'GenerateCoarseMask', 'modify_boundary', 'perturb_to_iou', 'synthesize_coarse_mask']

@@ -1,1 +1,3 @@
+from .refiner_data_preprocessor import RefinerDataPreprocessor
 
+__all__ = ['RefinerDataPreprocessor']

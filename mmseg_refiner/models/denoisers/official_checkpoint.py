@@ -15,11 +15,16 @@ The published LR and HR checkpoints come from an mmdet-2.x fork
 Any other key raises :class:`UnknownOfficialKeyError`: silently ignoring
 weights would hide a checkpoint of a different design.
 """
+import os
+import os.path as osp
 import re
 from collections import OrderedDict
 from typing import Dict, List, Mapping, Tuple
 
 import torch
+
+from mmseg_refiner.utils import load_checkpoint_file
+from mmseg_refiner.version import __version__
 
 OFFICIAL_NETWORK_PREFIX = 'denoise_model.'
 #: Published keys that are constants of a loss; the converter drops them.
@@ -65,7 +70,8 @@ def _infer_num_res_blocks(network_keys: List[str]) -> int:
 
     ``input_blocks.0`` is the stem convolution, each encoder level contributes
     ``num_res_blocks`` entries and then (except the last level) one
-    downsampling entry, whose parameters are named ``op``.
+    downsampling entry, whose parameters are named ``op``. Without any
+    ``input_blocks`` key the value does not matter; 0 is returned.
     """
     indices = {}
     for key in network_keys:
@@ -73,7 +79,7 @@ def _infer_num_res_blocks(network_keys: List[str]) -> int:
         if match and match.group(1) == 'input_blocks':
             indices.setdefault(int(match.group(2)), set()).add(match.group(4).split('.')[0])
     if not indices:
-        raise UnknownOfficialKeyError('the checkpoint has no denoise_model.input_blocks.* keys')
+        return 0
     downsample_indices = [i for i, names in indices.items() if 'op' in names]
     if downsample_indices:
         return min(downsample_indices) - 1
@@ -103,6 +109,8 @@ def _rename_network_key(key: str, num_res_blocks: int) -> str:
     if kind == 'input_blocks':
         level, position = divmod(index - 1, entries_per_level)
         if position == num_res_blocks:
+            if not rest.startswith('op.'):
+                raise KeyError(key)
             return f'encoder.{level}.downsample.conv.' + rest[len('op.'):]
         return f'encoder.{level}.blocks.{position}.' + _rename_sublayer(rest)
     level, position = divmod(index, entries_per_level)
@@ -130,7 +138,8 @@ def convert_official_state_dict(
 
     Raises:
         UnknownOfficialKeyError: a key is neither a network key the mapping
-            knows nor a known loss constant. The message lists every such key.
+            knows nor a known loss constant, or there is no network key at
+            all. The message lists every unmapped key.
     """
     network_keys = [k[len(OFFICIAL_NETWORK_PREFIX):] for k in state_dict
                     if k.startswith(OFFICIAL_NETWORK_PREFIX)]
@@ -150,9 +159,60 @@ def convert_official_state_dict(
             unknown.append(key)
             continue
         converted[target_prefix + new_key] = value
-    if unknown:
+    if unknown or not converted:
         raise UnknownOfficialKeyError(
             f'{len(unknown)} key(s) of the published checkpoint cannot be mapped onto '
-            f'DenoiseUNet (expected only "{OFFICIAL_NETWORK_PREFIX}*" network keys and the '
-            f'texture loss constants {OFFICIAL_DROPPED_PREFIXES}): {unknown}')
+            f'DenoiseUNet and {len(converted)} can (expected "{OFFICIAL_NETWORK_PREFIX}*" '
+            f'network keys and the texture loss constants {OFFICIAL_DROPPED_PREFIXES}); '
+            f'unmapped: {unknown}')
     return converted, sorted(dropped)
+
+
+def convert_official_checkpoint(src: str, dst: str, target_prefix: str = 'denoiser.') -> dict:
+    """Convert a published checkpoint file into an MMEngine checkpoint file.
+
+    ``src`` is opened with ``torch.load(weights_only=True)`` (through
+    :func:`mmseg_refiner.utils.load_checkpoint_file`); its ``state_dict`` (or the
+    file itself when it is a bare state dict) is renamed with
+    :func:`convert_official_state_dict`. The published ``meta`` and
+    ``optimizer`` are not carried over. ``dst`` receives
+    ``{'state_dict': ..., 'meta': ...}``, loadable by the ``SegRefiner`` model
+    (``load_from``, ``init_cfg=dict(type='Pretrained', ...)``) with no missing
+    and no unexpected keys.
+
+    Args:
+        src (str): the published checkpoint (``.pth``).
+        dst (str): where to write the converted checkpoint; parent directories
+            are created.
+        target_prefix (str): prefix of the network in the target model.
+            Defaults to 'denoiser.' (``SegRefiner.denoiser``).
+
+    Returns:
+        dict: the ``meta`` written to ``dst`` (source file, number of converted
+        tensors, dropped keys).
+
+    Raises:
+        ValueError: ``src`` holds no state dict.
+        UnknownOfficialKeyError: ``src`` holds keys the mapping cannot place;
+            the message names ``src`` and the keys.
+    """
+    checkpoint = load_checkpoint_file(src)
+    state_dict = checkpoint.get('state_dict', checkpoint) if isinstance(checkpoint, dict) else None
+    if not isinstance(state_dict, Mapping) or not all(
+            torch.is_tensor(v) for v in state_dict.values()):
+        raise ValueError(f'{src}: expected a checkpoint with a "state_dict" of tensors '
+                         f'(or a bare state dict), got {type(checkpoint).__name__}')
+    try:
+        converted, dropped = convert_official_state_dict(state_dict, target_prefix)
+    except UnknownOfficialKeyError as err:
+        raise UnknownOfficialKeyError(f'{src}: {err}') from None
+    meta = dict(
+        converted_from=osp.basename(src),
+        converter='mmseg_refiner.models.denoisers.convert_official_checkpoint',
+        mmseg_refiner_version=__version__,
+        num_tensors=len(converted),
+        dropped_keys=dropped)
+    dst_dir = osp.dirname(osp.abspath(dst))
+    os.makedirs(dst_dir, exist_ok=True)
+    torch.save({'state_dict': converted, 'meta': meta}, dst)
+    return meta

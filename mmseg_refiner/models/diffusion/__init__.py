@@ -1,1 +1,3 @@
+from .discrete_mask_diffusion import DiscreteMaskDiffusion
 
+__all__ = ['DiscreteMaskDiffusion']

@@ -1,0 +1,239 @@
+"""High-resolution test sets: folders of images with coarse masks (and ground truth).
+
+Three layouts, one loader:
+
+- :class:`MaskFolderDataset`: any folder of images plus a folder of coarse
+  masks matched by name (``<stem><img_suffix>`` <-> ``<stem><coarse_suffix>``),
+  ground truth optional.
+- :class:`BIGRefineDataset`: BIG (CascadePSP), ``<stem>_im.jpg`` and
+  ``<stem>_gt.png`` in one folder, the coarse ``<stem>_seg.png`` of some
+  segmentation model in another (or the same) folder.
+- :class:`DIS5KRefineDataset`: DIS5K's ``DIS-VD`` and ``DIS-TE1..4``, each
+  with ``im/`` and ``gt/``; coarse masks in ``<coarse_dir>/<subset>/<stem>.png``.
+
+Every ``data_info`` holds ``img_path``, ``coarse_path``, ``mask_path`` (the
+ground truth, when there is one) and, when ``out_dir`` is given, ``out_path``:
+where the refined mask of the sample goes. :class:`RefinedMaskWriter`
+(``mmseg_refiner.engine``) writes it there; with ``skip_done=True`` samples
+whose ``out_path`` already exists are left out, so an interrupted
+``tools/test.py`` run picks up where it stopped (metrics of such a run cover
+only the samples refined in it; evaluate the whole output folder with
+``tools/analysis_tools/eval_mask_folders.py``).
+"""
+import os
+import os.path as osp
+from typing import Dict, List, Optional, Sequence, Set, Union
+
+from mmengine.logging import MMLogger
+
+from mmseg_refiner.registry import DATASETS
+from .refine_base import RefineBaseDataset
+
+#: Image extensions :class:`MaskFolderDataset` recognises by default.
+IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
+#: Subsets of DIS5K's validation and test data.
+DIS5K_TEST_SUBSETS = ('DIS-VD', 'DIS-TE1', 'DIS-TE2', 'DIS-TE3', 'DIS-TE4')
+
+
+def _list_names(folder: str, what: str) -> Set[str]:
+    if not osp.isdir(folder):
+        raise FileNotFoundError(f'{what} folder {folder} does not exist')
+    return set(os.listdir(folder))
+
+
+@DATASETS.register_module()
+class MaskFolderDataset(RefineBaseDataset):
+    """Images and coarse masks (and optional ground truth) in folders, matched by name.
+
+    An image ``<img_dir>/<stem><img_suffix>`` pairs with the coarse mask
+    ``<coarse_dir>/<stem><coarse_suffix>`` and, when ``gt_dir`` is given, the
+    ground truth ``<gt_dir>/<stem><gt_suffix>``. Masks are 8-bit images
+    (foreground >= 128, see ``LoadMaskFromFile``). A size mismatch between image
+    and mask is reported by the loading transform, naming the file.
+
+    Args:
+        img_dir (str): folder of images.
+        coarse_dir (str): folder of coarse masks.
+        gt_dir (str, optional): folder of ground-truth masks.
+        img_suffix (str | Sequence[str]): what image file names end with;
+            the rest of the name is the stem. Defaults to :data:`IMAGE_SUFFIXES`.
+        coarse_suffix (str): ``stem + coarse_suffix`` is the coarse mask's
+            name. Defaults to ``'.png'``.
+        gt_suffix (str): ``stem + gt_suffix`` is the ground truth's name.
+            Defaults to ``'.png'``.
+        out_dir (str, optional): folder of the refined masks; each sample gets
+            ``out_path = <out_dir>/<stem><out_suffix>``.
+        out_suffix (str): suffix of the refined masks. Defaults to ``'.png'``.
+        skip_done (bool): leave out samples whose ``out_path`` exists (resume
+            an interrupted run). Needs ``out_dir``. Defaults to False.
+        on_missing (str): what to do with an image whose coarse mask (or ground
+            truth) is missing: ``'error'`` (raise, naming the file) or
+            ``'skip'`` (leave it out and log it). Defaults to ``'error'``.
+        **kwargs: :class:`mmengine.dataset.BaseDataset` arguments
+            (``pipeline``, ``data_root``...; relative folders are joined to
+            ``data_root``). ``test_mode`` defaults to True.
+    """
+
+    def __init__(self,
+                 img_dir: str,
+                 coarse_dir: str,
+                 gt_dir: Optional[str] = None,
+                 img_suffix: Union[str, Sequence[str]] = IMAGE_SUFFIXES,
+                 coarse_suffix: str = '.png',
+                 gt_suffix: str = '.png',
+                 out_dir: Optional[str] = None,
+                 out_suffix: str = '.png',
+                 skip_done: bool = False,
+                 on_missing: str = 'error',
+                 **kwargs) -> None:
+        if on_missing not in ('error', 'skip'):
+            raise ValueError(f"on_missing must be 'error' or 'skip', got {on_missing!r}")
+        if skip_done and out_dir is None:
+            raise ValueError('skip_done=True needs out_dir (where finished masks are)')
+        self.img_dir = img_dir
+        self.coarse_dir = coarse_dir
+        self.gt_dir = gt_dir
+        self.img_suffix = (img_suffix, ) if isinstance(img_suffix, str) else tuple(img_suffix)
+        self.coarse_suffix = coarse_suffix
+        self.gt_suffix = gt_suffix
+        self.out_dir = out_dir
+        self.out_suffix = out_suffix
+        self.skip_done = skip_done
+        self.on_missing = on_missing
+        kwargs.setdefault('test_mode', True)
+        super().__init__(**kwargs)
+
+    def _resolve(self, path: Optional[str]) -> Optional[str]:
+        if path is None or osp.isabs(path) or not self.data_root:
+            return path
+        return osp.join(self.data_root, path)
+
+    def load_data_list(self) -> List[dict]:
+        return self._scan(
+            self._resolve(self.img_dir), self._resolve(self.coarse_dir),
+            self._resolve(self.gt_dir), self._resolve(self.out_dir))
+
+    def _stem(self, name: str) -> Optional[str]:
+        """The stem of an image file name, or None if it is not an image."""
+        for suffix in self.img_suffix:
+            if name.lower().endswith(suffix.lower()) and len(name) > len(suffix):
+                return name[:-len(suffix)]
+        return None
+
+    def _scan(self, img_dir: str, coarse_dir: str, gt_dir: Optional[str],
+              out_dir: Optional[str]) -> List[dict]:
+        """``data_info`` s of one image folder, checked against the mask folders."""
+        logger = MMLogger.get_current_instance()
+        images = sorted(_list_names(img_dir, 'image'))
+        stems = {name: self._stem(name) for name in images}
+        images = [name for name in images if stems[name] is not None]
+        if not images:
+            raise FileNotFoundError(
+                f'no image ending with {self.img_suffix} in {img_dir}')
+        mask_folders: Dict[str, tuple] = {'coarse_path': (coarse_dir, self.coarse_suffix)}
+        if gt_dir is not None:
+            mask_folders['mask_path'] = (gt_dir, self.gt_suffix)
+        present = {key: _list_names(folder, 'mask') for key, (folder, _) in mask_folders.items()}
+
+        data_list = []
+        for name in images:
+            stem = stems[name]
+            info = dict(img_path=osp.join(img_dir, name))
+            absent = []
+            for key, (folder, suffix) in mask_folders.items():
+                info[key] = osp.join(folder, stem + suffix)
+                if stem + suffix not in present[key]:
+                    absent.append(info[key])
+            if absent:
+                message = f'image {info["img_path"]}: missing mask file(s) {absent}'
+                if self.on_missing == 'error':
+                    raise FileNotFoundError(
+                        f'{message} (set on_missing="skip" to leave such images out)')
+                logger.warning(f'{type(self).__name__}: skipped {message}')
+                continue
+            if out_dir is not None:
+                info['out_path'] = osp.join(out_dir, stem + self.out_suffix)
+            data_list.append(info)
+        return data_list
+
+    def filter_data(self) -> List[dict]:
+        """Leave out samples whose refined mask exists when ``skip_done``."""
+        if not self.skip_done:
+            return self.data_list
+        todo = [info for info in self.data_list if not osp.isfile(info['out_path'])]
+        done = len(self.data_list) - len(todo)
+        if done:
+            MMLogger.get_current_instance().info(
+                f'{type(self).__name__}: {done} of {len(self.data_list)} samples already have a '
+                f'refined mask in {self._resolve(self.out_dir)} and are skipped '
+                f'({len(todo)} to do)')
+        return todo
+
+
+@DATASETS.register_module()
+class BIGRefineDataset(MaskFolderDataset):
+    """BIG (CascadePSP's high-resolution test set) with coarse masks of some model.
+
+    Layout: ``<img_dir>/<stem>_im.jpg`` and ``<img_dir>/<stem>_gt.png``; coarse
+    masks ``<coarse_dir>/<stem>_seg.png`` (``coarse_dir`` defaults to
+    ``img_dir``, the layout of the CascadePSP release). Refined masks are
+    written as ``<out_dir>/<stem>_refine.png``.
+
+    Args:
+        img_dir (str): the BIG folder (images and ground truth).
+        coarse_dir (str, optional): folder of the coarse ``*_seg.png``.
+        **kwargs: :class:`MaskFolderDataset` arguments; the suffixes default
+            to BIG's.
+    """
+
+    def __init__(self, img_dir: str, coarse_dir: Optional[str] = None, **kwargs) -> None:
+        kwargs.setdefault('gt_dir', img_dir)
+        kwargs.setdefault('img_suffix', '_im.jpg')
+        kwargs.setdefault('gt_suffix', '_gt.png')
+        kwargs.setdefault('coarse_suffix', '_seg.png')
+        kwargs.setdefault('out_suffix', '_refine.png')
+        super().__init__(img_dir=img_dir, coarse_dir=coarse_dir or img_dir, **kwargs)
+
+
+@DATASETS.register_module()
+class DIS5KRefineDataset(MaskFolderDataset):
+    """DIS5K's validation/test subsets with coarse masks of some model.
+
+    Layout: ``<img_dir>/<subset>/im/<stem>.jpg``, ``<img_dir>/<subset>/gt/<stem>.png``
+    and coarse masks ``<coarse_dir>/<subset>/<stem>.png``. Refined masks are
+    written as ``<out_dir>/<subset>/<stem>.png``. Each sample's meta holds its
+    ``subset``.
+
+    Args:
+        img_dir (str): the DIS5K folder (holding ``DIS-VD``, ``DIS-TE1``...).
+        coarse_dir (str): folder holding one folder of coarse masks per subset.
+        subsets (Sequence[str]): subsets to use. Defaults to
+            :data:`DIS5K_TEST_SUBSETS`.
+        **kwargs: :class:`MaskFolderDataset` arguments; ``img_suffix``
+            defaults to ``'.jpg'``.
+    """
+
+    def __init__(self,
+                 img_dir: str,
+                 coarse_dir: str,
+                 subsets: Sequence[str] = DIS5K_TEST_SUBSETS,
+                 **kwargs) -> None:
+        if not subsets:
+            raise ValueError('DIS5KRefineDataset needs at least one subset')
+        self.subsets = tuple(subsets)
+        kwargs.setdefault('img_suffix', '.jpg')
+        super().__init__(img_dir=img_dir, coarse_dir=coarse_dir, **kwargs)
+
+    def load_data_list(self) -> List[dict]:
+        root, coarse_root = self._resolve(self.img_dir), self._resolve(self.coarse_dir)
+        out_root = self._resolve(self.out_dir)
+        data_list = []
+        for subset in self.subsets:
+            infos = self._scan(
+                osp.join(root, subset, 'im'), osp.join(coarse_root, subset),
+                osp.join(root, subset, 'gt'),
+                None if out_root is None else osp.join(out_root, subset))
+            for info in infos:
+                info['subset'] = subset
+            data_list.extend(infos)
+        return data_list

@@ -1,0 +1,484 @@
+"""Coarse-mask synthesis: turn a ground-truth mask into a plausible coarse one.
+
+SegRefiner trains on (image, ground truth, coarse mask) triples. Following
+CascadePSP, the coarse mask is synthesised from the ground truth in two stages:
+
+1. :func:`modify_boundary`: every contour loses a run of consecutive vertices
+   (a "bite" taken where the run's two end points are close, so the chord
+   that replaces it stays short) and is then simplified to a random subset of
+   its remaining vertices; the filled polygons are redrawn.
+2. :func:`perturb_to_iou`: rounds of random dilations and erosions on random
+   rectangles of the mask, until the IoU with the ground truth drops below a
+   target.
+
+:func:`synthesize_coarse_mask` chains both; :class:`GenerateCoarseMask` is the
+pipeline transform. Randomness comes from numpy's global RNG unless an
+``np.random.Generator`` / ``np.random.RandomState`` is passed, so MMEngine's
+seeding covers the transform.
+"""
+from functools import lru_cache
+from typing import List, Optional, Sequence, Tuple, Union
+
+import cv2
+import numpy as np
+from mmcv.transforms import BaseTransform
+
+from mmseg_refiner.registry import TRANSFORMS
+
+RandomSource = Union[np.random.Generator, np.random.RandomState, None]
+
+# Rounds of perturbation whose random draws are made in one vectorised call.
+# Drawing per chunk rather than per operation removes most of the Python
+# overhead on small masks; a run that stops early leaves the rest unused.
+ROUNDS_PER_DRAW = 8
+
+
+def _rng_or_global(rng: RandomSource):
+    """The random source to draw from: ``rng``, or numpy's global state."""
+    return np.random if rng is None else rng
+
+
+def _integers(rng, low, high, size=None) -> np.ndarray:
+    """Uniform integers in ``[low, high)`` from a Generator or a RandomState."""
+    if isinstance(rng, np.random.Generator):
+        return rng.integers(low, high, size)
+    return rng.randint(low, high, size)
+
+
+def _as_binary(mask: np.ndarray) -> np.ndarray:
+    """A C-contiguous ``HxW`` uint8 copy of ``mask`` with values {0, 1}."""
+    mask = np.asarray(mask)
+    if mask.ndim != 2:
+        raise ValueError(f'expected an HxW mask, got an array of shape {mask.shape}')
+    return np.ascontiguousarray(mask != 0).view(np.uint8)
+
+
+def _check_fraction(name: str, value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f'{name} must lie in [0, 1], got {value}')
+
+
+# ---------------------------------------------------------------------------
+# Stage 1: boundary modification
+# ---------------------------------------------------------------------------
+
+
+def _contour_depths(hierarchy: Optional[np.ndarray], num_contours: int) -> List[int]:
+    """Nesting depth of each contour of a ``cv2.RETR_TREE`` hierarchy.
+
+    Even depths are outer boundaries of foreground regions, odd depths are
+    boundaries of holes. Without a hierarchy (``RETR_EXTERNAL``) all are 0.
+    """
+    if hierarchy is None:
+        return [0] * num_contours
+    parents = hierarchy[0, :, 3].tolist()
+    depths: List[Optional[int]] = [None] * num_contours
+    for index in range(num_contours):
+        chain = []
+        node = index
+        while node != -1 and depths[node] is None:
+            chain.append(node)
+            node = parents[node]
+        depth = -1 if node == -1 else depths[node]
+        for member in reversed(chain):
+            depth += 1
+            depths[member] = depth
+    return depths
+
+
+def _simplify_contour(points: np.ndarray, rng, min_vertices: int, removal_rate: float,
+                      removal_candidate_rate: float, keep_rate: float) -> Optional[np.ndarray]:
+    """Remove a run of vertices from one contour, then keep a random subset.
+
+    Args:
+        points (np.ndarray): ``(N, 2)`` contour vertices in order.
+
+    Returns:
+        np.ndarray | None: ``(K, 1, 2)`` int32 polygon, or None when the
+        contour is too short to take part (fewer than ``min_vertices``
+        vertices, or fewer than 3 left after sampling).
+    """
+    num_vertices = len(points)
+    if num_vertices < min_vertices:
+        return None
+    run = int(num_vertices * removal_rate)
+    if run > 0:
+        # Squared distance between the two ends of every run that fits
+        # without wrapping around; the run starts at one of the
+        # ``removal_candidate_rate`` fraction of positions with the closest ends.
+        ends = points.astype(np.int64)
+        gaps = ((ends[:num_vertices - run] - ends[run:])**2).sum(axis=1)
+        num_candidates = max(1, int(len(gaps) * removal_candidate_rate))
+        candidates = np.argsort(gaps, kind='stable')[:num_candidates]
+        start = int(candidates[int(_integers(rng, 0, num_candidates))])
+        points = np.concatenate([points[:start], points[start + run:]])
+    num_kept = int(len(points) * keep_rate)
+    if num_kept < 3:
+        return None
+    kept = np.sort(rng.choice(len(points), num_kept, replace=False))
+    return np.ascontiguousarray(points[kept], dtype=np.int32).reshape(-1, 1, 2)
+
+
+def modify_boundary(mask: np.ndarray,
+                    *,
+                    min_vertices: int = 10,
+                    removal_rate: float = 0.1,
+                    removal_candidate_rate: float = 0.1,
+                    keep_rate: float = 0.1,
+                    fill_holes: bool = False,
+                    rng: RandomSource = None) -> np.ndarray:
+    """Coarsen a mask's contours (CascadePSP's boundary modification).
+
+    Contours are found with ``cv2.RETR_TREE`` and ``CHAIN_APPROX_NONE`` (every
+    boundary pixel a vertex), so holes and islands inside holes are contours
+    too. Each contour with at least ``min_vertices`` vertices loses a run of
+    ``removal_rate`` of its vertices, starting at one of the
+    ``removal_candidate_rate`` fraction of start positions whose run end points
+    are closest; then a random ``keep_rate`` of the remaining vertices is kept.
+    The polygons are redrawn from the outermost to the innermost level: outer
+    boundaries filled with 1, holes filled with 0 and their boundary line
+    redrawn with 1 (a hole contour runs through foreground pixels), so holes
+    stay holes.
+
+    As in CascadePSP, contours too short to simplify (fewer than
+    ``min_vertices`` vertices, or fewer than 3 vertices left) are dropped:
+    tiny specks vanish and tiny holes close. If no outer boundary is left (an
+    empty or tiny mask), the mask is returned unchanged.
+
+    Args:
+        mask (np.ndarray): ``HxW`` mask, non-zero = foreground.
+        min_vertices (int): contours with fewer vertices are dropped.
+        removal_rate (float): fraction of a contour's vertices removed as one
+            consecutive run.
+        removal_candidate_rate (float): fraction of run start positions (those
+            with the closest run end points) the start is drawn from.
+        keep_rate (float): fraction of the remaining vertices kept.
+        fill_holes (bool): use outer contours only (``cv2.RETR_EXTERNAL``), so
+            every hole is filled: the HR recipe's second offline coarse mask.
+        rng: ``np.random.Generator`` or ``RandomState``; numpy's global RNG if
+            None.
+
+    Returns:
+        np.ndarray: ``HxW`` uint8 mask with values {0, 1}.
+    """
+    for name, value in (('removal_rate', removal_rate),
+                        ('removal_candidate_rate', removal_candidate_rate),
+                        ('keep_rate', keep_rate)):
+        _check_fraction(name, value)
+    mask = _as_binary(mask)
+    rng = _rng_or_global(rng)
+    mode = cv2.RETR_EXTERNAL if fill_holes else cv2.RETR_TREE
+    contours, hierarchy = cv2.findContours(mask, mode, cv2.CHAIN_APPROX_NONE)
+    depths = _contour_depths(hierarchy, len(contours))
+
+    polygons: List[Tuple[int, np.ndarray]] = []
+    for contour, depth in zip(contours, depths):
+        polygon = _simplify_contour(contour[:, 0, :], rng, min_vertices, removal_rate,
+                                    removal_candidate_rate, keep_rate)
+        if polygon is not None:
+            polygons.append((depth, polygon))
+    if not any(depth % 2 == 0 for depth, _ in polygons):
+        return mask.copy()
+
+    coarse = np.zeros_like(mask)
+    for depth, polygon in sorted(polygons, key=lambda item: item[0]):
+        if depth % 2 == 0:
+            cv2.fillPoly(coarse, [polygon], 1)
+        else:
+            cv2.fillPoly(coarse, [polygon], 0)
+            cv2.polylines(coarse, [polygon], True, 1)
+    return coarse
+
+
+# ---------------------------------------------------------------------------
+# Stage 2: random perturbation down to a target IoU
+# ---------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=None)
+def _structuring_elements(min_size: int, max_size: int) -> Tuple[Tuple[np.ndarray, ...], ...]:
+    """``elements[size - min_size][shape]`` for the four CascadePSP shapes.
+
+    Shapes: square, ellipse, ellipse of half height, ellipse of half width
+    (``cv2.getStructuringElement`` takes ``(width, height)``).
+    """
+    elements = []
+    for size in range(min_size, max_size + 1):
+        half = max(1, size // 2)
+        elements.append((
+            cv2.getStructuringElement(cv2.MORPH_RECT, (size, size)),
+            cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)),
+            cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, half)),
+            cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (half, size)),
+        ))
+    return tuple(elements)
+
+
+def _draw_operations(rng, num_ops: int, height: int, width: int, seed_pixel_prob: float,
+                     dilate_prob: float, kernel_size_range: Tuple[int, int]) -> List[tuple]:
+    """Draw the parameters of ``num_ops`` perturbation operations at once.
+
+    The rectangle follows CascadePSP: the left edge is uniform over the
+    columns, the (exclusive) right edge uniform between left + 1 and the mask
+    width, likewise for rows. A side is thus a quarter of the mask's side on
+    average and anything from one pixel to the whole side, so one pass mixes
+    local nicks with shifts of long stretches of boundary.
+
+    Returns:
+        list[tuple]: per operation ``(x0, x1, y0, y1, seed_value, dilate,
+        size_index, shape_index)``, where ``seed_value`` is -1 (no seed pixel),
+        0 or 1.
+    """
+    x0 = _integers(rng, 0, width, num_ops)
+    y0 = _integers(rng, 0, height, num_ops)
+    x1 = _integers(rng, x0 + 1, width + 1)
+    y1 = _integers(rng, y0 + 1, height + 1)
+    seeded = rng.random(num_ops) < seed_pixel_prob
+    seed_value = np.where(seeded, _integers(rng, 0, 2, num_ops), -1)
+    dilate = rng.random(num_ops) < dilate_prob
+    size_index = _integers(rng, 0, kernel_size_range[1] - kernel_size_range[0] + 1, num_ops)
+    shape_index = _integers(rng, 0, 4, num_ops)
+    return list(
+        zip(x0.tolist(), x1.tolist(), y0.tolist(), y1.tolist(), seed_value.tolist(),
+            dilate.tolist(), size_index.tolist(), shape_index.tolist()))
+
+
+def perturb_to_iou(mask: np.ndarray,
+                   reference: Optional[np.ndarray] = None,
+                   *,
+                   iou_target: float = 0.8,
+                   max_rounds: int = 250,
+                   ops_per_round: int = 4,
+                   seed_pixel_prob: float = 0.25,
+                   dilate_prob: float = 0.5,
+                   kernel_size_range: Sequence[int] = (3, 9),
+                   rng: RandomSource = None) -> np.ndarray:
+    """Randomly dilate and erode rectangles of a mask until its IoU drops.
+
+    Each round applies ``ops_per_round`` operations, each on a random
+    rectangle (see :func:`_draw_operations`): with probability
+    ``seed_pixel_prob`` the rectangle's centre pixel is first set to 0 or 1
+    (equal odds: this seeds new blobs and holes), then the rectangle is
+    dilated (probability ``dilate_prob``) or eroded with a random structuring
+    element: size uniform in ``kernel_size_range`` (inclusive), shape square,
+    ellipse, or ellipse of half height or half width. As in CascadePSP the
+    rectangle is processed as an image of its own: pixels outside it neither
+    grow into it nor erode it. After each round the IoU with ``reference`` is
+    checked and the process stops as soon as it is below ``iou_target``;
+    otherwise it ends after ``max_rounds`` rounds (large masks may end above
+    the target: the structuring elements do not scale with the mask).
+
+    The IoU is kept up to date from the pixel counts of each changed
+    rectangle, never recomputed over the whole mask, and rectangles that an
+    operation cannot change (uniform and not seeded otherwise) are skipped.
+
+    Args:
+        mask (np.ndarray): ``HxW`` mask to perturb, non-zero = foreground.
+        reference (np.ndarray, optional): ``HxW`` mask the IoU is measured
+            against; ``mask`` itself if None.
+        iou_target (float): stop once the IoU is below this.
+        max_rounds (int): maximum number of rounds.
+        ops_per_round (int): operations between two IoU checks.
+        seed_pixel_prob (float): probability of setting the centre pixel first.
+        dilate_prob (float): probability of a dilation (else an erosion).
+        kernel_size_range (Sequence[int]): ``(min, max)`` structuring element
+            size, inclusive.
+        rng: ``np.random.Generator`` or ``RandomState``; numpy's global RNG if
+            None.
+
+    Returns:
+        np.ndarray: ``HxW`` uint8 mask with values {0, 1}; all zeros if the
+        reference is empty.
+    """
+    _check_fraction('iou_target', iou_target)
+    _check_fraction('seed_pixel_prob', seed_pixel_prob)
+    _check_fraction('dilate_prob', dilate_prob)
+    min_size, max_size = (int(size) for size in kernel_size_range)
+    if not 1 <= min_size <= max_size:
+        raise ValueError(f'kernel_size_range must be (min, max) with 1 <= min <= max, '
+                         f'got {tuple(kernel_size_range)}')
+    if max_rounds < 0 or ops_per_round < 1:
+        raise ValueError(f'need max_rounds >= 0 and ops_per_round >= 1, got {max_rounds} and '
+                         f'{ops_per_round}')
+    seg = _as_binary(mask)
+    reference = seg.copy() if reference is None else _as_binary(reference)
+    if reference.shape != seg.shape:
+        raise ValueError(f'mask {seg.shape} and reference {reference.shape} differ in shape')
+    reference_area = cv2.countNonZero(reference)
+    if reference_area == 0:
+        return np.zeros_like(seg)
+
+    rng = _rng_or_global(rng)
+    elements = _structuring_elements(min_size, max_size)
+    height, width = seg.shape
+    scratch = np.empty_like(seg)
+    intersection = cv2.countNonZero(cv2.bitwise_and(seg, reference, dst=scratch))
+    area = cv2.countNonZero(seg)
+
+    for first_round in range(0, max_rounds, ROUNDS_PER_DRAW):
+        num_rounds = min(ROUNDS_PER_DRAW, max_rounds - first_round)
+        operations = _draw_operations(rng, num_rounds * ops_per_round, height, width,
+                                      seed_pixel_prob, dilate_prob, (min_size, max_size))
+        for round_start in range(0, len(operations), ops_per_round):
+            for (x0, x1, y0, y1, seed_value, dilate, size_index,
+                 shape_index) in operations[round_start:round_start + ops_per_round]:
+                window = seg[y0:y1, x0:x1]
+                window_area = cv2.countNonZero(window)
+                full = (y1 - y0) * (x1 - x0)
+                if window_area == 0 and seed_value != 1:
+                    continue
+                if window_area == full and seed_value != 0:
+                    continue
+                truth = reference[y0:y1, x0:x1]
+                overlap = scratch[:y1 - y0, :x1 - x0]
+                window_intersection = cv2.countNonZero(cv2.bitwise_and(window, truth, dst=overlap))
+                if seed_value >= 0:
+                    window[(y0 + y1) // 2 - y0, (x0 + x1) // 2 - x0] = seed_value
+                element = elements[size_index][shape_index]
+                if dilate:
+                    cv2.dilate(window, element, dst=window)
+                else:
+                    cv2.erode(window, element, dst=window)
+                area += cv2.countNonZero(window) - window_area
+                intersection += cv2.countNonZero(cv2.bitwise_and(window, truth, dst=overlap)) - \
+                    window_intersection
+            if intersection < iou_target * (reference_area + area - intersection):
+                return seg
+    return seg
+
+
+# ---------------------------------------------------------------------------
+# Both stages
+# ---------------------------------------------------------------------------
+
+
+def synthesize_coarse_mask(mask: np.ndarray,
+                           *,
+                           rng: RandomSource = None,
+                           iou_target: float = 0.8,
+                           fill_holes: bool = False,
+                           min_vertices: int = 10,
+                           removal_rate: float = 0.1,
+                           removal_candidate_rate: float = 0.1,
+                           keep_rate: float = 0.1,
+                           max_rounds: int = 250,
+                           ops_per_round: int = 4,
+                           seed_pixel_prob: float = 0.25,
+                           dilate_prob: float = 0.5,
+                           kernel_size_range: Sequence[int] = (3, 9)) -> np.ndarray:
+    """A coarse mask for a ground-truth mask: :func:`modify_boundary` then
+    :func:`perturb_to_iou`.
+
+    The IoU target is measured against ``mask`` as given (also with
+    ``fill_holes=True``), and the first IoU check comes after the first round,
+    so at least one round of perturbation always runs.
+
+    Args:
+        mask (np.ndarray): ``HxW`` ground truth, non-zero = foreground.
+        rng: ``np.random.Generator`` or ``RandomState``; numpy's global RNG if
+            None.
+        **: see :func:`modify_boundary` and :func:`perturb_to_iou`.
+
+    Returns:
+        np.ndarray: ``HxW`` uint8 mask with values {0, 1}. An empty mask gives
+        an empty mask. A tiny object (no contour of ``min_vertices``) skips the
+        boundary modification, and the perturbation may erase it entirely.
+    """
+    rng = _rng_or_global(rng)
+    truth = _as_binary(mask)
+    modified = modify_boundary(
+        truth,
+        min_vertices=min_vertices,
+        removal_rate=removal_rate,
+        removal_candidate_rate=removal_candidate_rate,
+        keep_rate=keep_rate,
+        fill_holes=fill_holes,
+        rng=rng)
+    return perturb_to_iou(
+        modified,
+        truth,
+        iou_target=iou_target,
+        max_rounds=max_rounds,
+        ops_per_round=ops_per_round,
+        seed_pixel_prob=seed_pixel_prob,
+        dilate_prob=dilate_prob,
+        kernel_size_range=kernel_size_range,
+        rng=rng)
+
+
+@TRANSFORMS.register_module()
+class GenerateCoarseMask(BaseTransform):
+    """Synthesise a coarse mask from the ground truth (online, per sample).
+
+    Required keys: ``key_in`` (``HxW`` mask, non-zero = foreground).
+    Added keys: ``key_out`` (``HxW`` uint8 {0, 1}, same size).
+
+    Uses numpy's global RNG, which MMEngine seeds per worker. All arguments
+    but the keys are those of :func:`synthesize_coarse_mask`, with the
+    paper's (CascadePSP's) defaults; ``iou_target=0.8`` is the LR recipe's.
+
+    Args:
+        key_in (str): key of the ground-truth mask.
+        key_out (str): key the coarse mask is written to.
+        iou_target (float): perturbation stops below this IoU with the ground
+            truth.
+        fill_holes (bool): boundary modification on outer contours only.
+        min_vertices (int): shortest contour that is modified.
+        removal_rate (float): fraction of vertices removed as one run.
+        removal_candidate_rate (float): fraction of closest-ended run starts
+            to choose from.
+        keep_rate (float): fraction of remaining vertices kept.
+        max_rounds (int): maximum perturbation rounds.
+        ops_per_round (int): dilations/erosions per round.
+        seed_pixel_prob (float): probability of setting a rectangle's centre
+            pixel first.
+        dilate_prob (float): probability of dilation rather than erosion.
+        kernel_size_range (Sequence[int]): inclusive structuring element size
+            range.
+    """
+
+    def __init__(self,
+                 key_in: str = 'gt_mask',
+                 key_out: str = 'coarse_mask',
+                 iou_target: float = 0.8,
+                 fill_holes: bool = False,
+                 min_vertices: int = 10,
+                 removal_rate: float = 0.1,
+                 removal_candidate_rate: float = 0.1,
+                 keep_rate: float = 0.1,
+                 max_rounds: int = 250,
+                 ops_per_round: int = 4,
+                 seed_pixel_prob: float = 0.25,
+                 dilate_prob: float = 0.5,
+                 kernel_size_range: Sequence[int] = (3, 9)) -> None:
+        self.key_in = key_in
+        self.key_out = key_out
+        self.options = dict(
+            iou_target=iou_target,
+            fill_holes=fill_holes,
+            min_vertices=min_vertices,
+            removal_rate=removal_rate,
+            removal_candidate_rate=removal_candidate_rate,
+            keep_rate=keep_rate,
+            max_rounds=max_rounds,
+            ops_per_round=ops_per_round,
+            seed_pixel_prob=seed_pixel_prob,
+            dilate_prob=dilate_prob,
+            kernel_size_range=tuple(kernel_size_range))
+        # Fail at build time, not in the first worker: run the checks once.
+        synthesize_coarse_mask(np.zeros((1, 1), np.uint8), **self.options)
+
+    def transform(self, results: dict) -> dict:
+        sample = results.get('img_path', f'sample {results.get("sample_idx", "?")}')
+        if self.key_in not in results:
+            raise KeyError(f'{type(self).__name__}: {sample} has no {self.key_in!r}')
+        try:
+            results[self.key_out] = synthesize_coarse_mask(results[self.key_in], **self.options)
+        except ValueError as error:
+            raise ValueError(
+                f'{type(self).__name__}: {self.key_in} of {sample}: {error}') from error
+        return results
+
+    def __repr__(self) -> str:
+        options = ', '.join(f'{key}={value!r}' for key, value in self.options.items())
+        return f'{type(self).__name__}(key_in={self.key_in!r}, key_out={self.key_out!r}, {options})'

@@ -1,0 +1,4 @@
+"""Hooks of mmseg_refiner."""
+from .refined_mask_writer import RefinedMaskWriter
+
+__all__ = ['RefinedMaskWriter']

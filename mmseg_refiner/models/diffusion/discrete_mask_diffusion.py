@@ -1,0 +1,228 @@
+"""SegRefiner's discrete mask diffusion (paper Alg. 1 and 2).
+
+Each pixel of the mask being refined is in one of two states: *fine* (it holds
+the refined / ground-truth value) or *coarse* (it holds the coarse mask's
+value). ``b[t]`` is the probability that a pixel is fine at step ``t``; it
+falls linearly from ``b[0] = start`` to ``b[T-1] = end``, and ``b[-1] = 1``
+(before the first forward step every pixel is fine).
+
+This module owns the schedule, the forward transition and the reverse step. It
+has no parameters and never holds the network: :meth:`sample` takes the
+denoising function as an argument (the improved-diffusion layout).
+"""
+from typing import Callable, Dict, List, Optional, Sequence, Union
+
+import torch
+
+from mmseg_refiner.registry import MODELS
+
+DenoiseFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@MODELS.register_module()
+class DiscreteMaskDiffusion:
+    """Schedule, forward transition and reverse step of the mask diffusion.
+
+    Args:
+        num_timesteps (int): number of steps ``T``; timesteps are ``0..T-1``,
+            ``T-1`` being the coarsest. Defaults to 6.
+        start (float): ``b[0]``, the fine-state probability at ``t = 0``.
+            Must be below 1 so that the reverse transition's denominator
+            ``1 - f * b[t]`` stays at least ``1 - start > 0``. Defaults to 0.8.
+        end (float): ``b[T-1]``, the fine-state probability at the coarsest
+            step. Defaults to 0.0.
+    """
+
+    def __init__(self, num_timesteps: int = 6, start: float = 0.8, end: float = 0.0) -> None:
+        if num_timesteps < 1:
+            raise ValueError(f'DiscreteMaskDiffusion: num_timesteps must be >= 1, '
+                             f'got {num_timesteps}')
+        if not 0.0 <= end <= start < 1.0:
+            raise ValueError(f'DiscreteMaskDiffusion: the schedule needs 0 <= end <= start < 1 '
+                             f'(b[t] must not increase with t, and b[t] = 1 would make the '
+                             f'reverse transition 0/0), got start={start}, end={end}')
+        self.num_timesteps = num_timesteps
+        self.start = start
+        self.end = end
+        # float64 on the CPU; cast to the data's dtype/device where used.
+        self._fine_probs = torch.linspace(start, end, num_timesteps, dtype=torch.float64)
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(num_timesteps={self.num_timesteps}, '
+                f'start={self.start}, end={self.end})')
+
+    @property
+    def default_timesteps(self) -> List[int]:
+        """All steps of a full reverse run: ``[T-1, ..., 0]``."""
+        return list(range(self.num_timesteps - 1, -1, -1))
+
+    def fine_prob(self, t: Union[int, torch.Tensor]) -> torch.Tensor:
+        """``b[t]``, the probability that a pixel is fine at step ``t``.
+
+        Args:
+            t (int | Tensor): step(s) in ``[-1, T)``; ``-1`` (the step before
+                ``t = 0``) gives 1.
+
+        Returns:
+            Tensor: float64 tensor of ``t``'s shape, on ``t``'s device.
+        """
+        t = torch.as_tensor(t)
+        if t.is_floating_point() or t.min() < -1 or t.max() >= self.num_timesteps:
+            raise ValueError(f'DiscreteMaskDiffusion: timesteps must be integers in '
+                             f'[-1, {self.num_timesteps}), got {t.tolist()}')
+        probs = torch.cat([self._fine_probs, self._fine_probs.new_ones(1)]).to(t.device)
+        return probs[t]  # index -1 picks the appended 1
+
+    def _per_sample(self, values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        """Cast per-sample values (scalar or (N,)) to broadcast against ``like`` (N,1,H,W)."""
+        values = values.to(device=like.device, dtype=like.dtype)
+        return values.reshape(-1, *([1] * (like.dim() - 1))) if values.dim() else values
+
+    def q_sample(self,
+                 fine: torch.Tensor,
+                 coarse: torch.Tensor,
+                 t: torch.Tensor,
+                 generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        """Forward transition: the mask state ``m_t`` at step ``t`` (Alg. 1).
+
+        Every pixel independently keeps its fine value with probability
+        ``b[t]``, else takes its coarse value:
+        ``m_t = x * fine + (1 - x) * coarse``, ``x ~ Bernoulli(b[t])``.
+
+        Args:
+            fine (Tensor): (N, 1, H, W) fine (ground-truth) mask, {0, 1}.
+            coarse (Tensor): (N, 1, H, W) coarse mask, {0, 1}.
+            t (Tensor): (N,) integer steps, one per sample.
+            generator (torch.Generator, optional): source of the draw.
+
+        Returns:
+            Tensor: (N, 1, H, W) float mask ``m_t``.
+        """
+        if fine.shape != coarse.shape or fine.dim() != 4 or t.shape != fine.shape[:1]:
+            raise ValueError(f'q_sample expects fine and coarse of one shape (N, 1, H, W) and t '
+                             f'of shape (N,), got {tuple(fine.shape)}, {tuple(coarse.shape)}, '
+                             f'{tuple(t.shape)}')
+        fine, coarse = fine.float(), coarse.float()
+        keep_fine_prob = self._per_sample(self.fine_prob(t), fine)
+        draw = torch.rand(fine.shape, generator=generator, device=fine.device)
+        return torch.where(draw < keep_fine_prob, fine, coarse)
+
+    def transition_prob(self, prob: torch.Tensor, t: Union[int, torch.Tensor]) -> torch.Tensor:
+        """Probability ``q`` that a coarse pixel turns fine in the step ``t -> t-1``.
+
+        ``q = f * (b[t-1] - b[t]) / (1 - f * b[t])`` with the network's
+        confidence ``f = 2 * |p0 - 0.5|``. The schedule check in the
+        constructor (``b[t] <= start < 1``, ``f <= 1``) keeps the denominator at
+        least ``1 - start``, so no clamping of it is needed; the result lies in
+        ``[0, 1]`` (``q = 1`` exactly when ``f = 1`` and ``t = 0``).
+
+        Args:
+            prob (Tensor): (N, 1, H, W) predicted fine-mask probability ``p0``.
+            t (int | Tensor): the current step, scalar or (N,).
+
+        Returns:
+            Tensor: (N, 1, H, W) ``q``, in ``prob``'s dtype.
+        """
+        confidence = (2 * (prob - 0.5).abs()).clamp(0, 1)
+        t = torch.as_tensor(t)
+        fine_now = self._per_sample(self.fine_prob(t), prob)
+        fine_prev = self._per_sample(self.fine_prob(t - 1), prob)
+        return (confidence * (fine_prev - fine_now) / (1 - confidence * fine_now)).clamp(0, 1)
+
+    def reverse_step(self,
+                     logits: torch.Tensor,
+                     coarse: torch.Tensor,
+                     cum_fine: torch.Tensor,
+                     t: Union[int, torch.Tensor],
+                     sample_mask: bool = True,
+                     generator: Optional[torch.Generator] = None) -> Dict[str, torch.Tensor]:
+        """One reverse step ``t -> t-1`` (Alg. 2) given the network's logits.
+
+        ``c <- c + (1 - c) * q`` accumulates the probability that a pixel is
+        fine. The next mask state keeps the network's prediction
+        ``[logits >= 0]`` where ``x ~ Bernoulli(c)`` selects a pixel and goes
+        back to the **coarse** mask elsewhere.
+
+        Args:
+            logits (Tensor): (N, 1, H, W) network output at step ``t``.
+            coarse (Tensor): (N, 1, H, W) coarse mask, {0, 1}.
+            cum_fine (Tensor): (N, 1, H, W) cumulative fine probability ``c``
+                before this step.
+            t (int | Tensor): the current step, scalar or (N,).
+            sample_mask (bool): draw the next mask state. False at the last
+                step of a run, whose output is the probability. Defaults to
+                True.
+            generator (torch.Generator, optional): source of the draw.
+
+        Returns:
+            dict: ``prob`` (sigmoid of ``logits``), ``cum_fine`` (updated
+            ``c``) and, when ``sample_mask``, ``mask`` (the next {0, 1}
+            state), all float32 whatever the logits' dtype.
+        """
+        logits = logits.float()  # keep c accurate under bf16/fp16 autocast
+        prob = logits.sigmoid()
+        cum_fine = cum_fine.float()
+        cum_fine = cum_fine + (1 - cum_fine) * self.transition_prob(prob, t)
+        out = dict(prob=prob, cum_fine=cum_fine)
+        if sample_mask:
+            selected = torch.rand(cum_fine.shape, generator=generator,
+                                  device=cum_fine.device) < cum_fine
+            out['mask'] = torch.where(selected, (logits >= 0).float(), coarse.float())
+        return out
+
+    def sample(self,
+               denoise_fn: DenoiseFn,
+               image: torch.Tensor,
+               coarse: torch.Tensor,
+               timesteps: Optional[Sequence[int]] = None,
+               cum_fine: Optional[torch.Tensor] = None,
+               generator: Optional[torch.Generator] = None) -> Dict[str, torch.Tensor]:
+        """Run the reverse process over ``timesteps``, starting from ``coarse``.
+
+        Instance refinement runs all steps ``T-1..0``; the high-resolution
+        refiner's global pass runs ``T-1..1`` and its local patches only ``0``,
+        starting from the global ``cum_fine`` cropped to the patch.
+
+        Args:
+            denoise_fn (callable): ``denoise_fn(x, t) -> logits`` with ``x``
+                the (N, 4, H, W) concatenation of ``image`` and the current
+                mask and ``t`` the (N,) long steps.
+            image (Tensor): (N, 3, H, W) normalized image.
+            coarse (Tensor): (N, 1, H, W) coarse mask, {0, 1}: the initial
+                state, and the state unselected pixels return to.
+            timesteps (Sequence[int], optional): strictly decreasing steps in
+                ``[0, T)``. Defaults to ``T-1..0``.
+            cum_fine (Tensor, optional): (N, 1, H, W) initial cumulative fine
+                probability ``c``. Defaults to zeros.
+            generator (torch.Generator, optional): source of every draw.
+
+        Returns:
+            dict: ``prob`` (N, 1, H, W), the network's probability at the last
+            step, and ``cum_fine`` (N, 1, H, W), ``c`` after it (float32).
+        """
+        timesteps = self.default_timesteps if timesteps is None else [int(t) for t in timesteps]
+        if (not timesteps or any(b >= a for a, b in zip(timesteps, timesteps[1:]))
+                or timesteps[0] >= self.num_timesteps or timesteps[-1] < 0):
+            raise ValueError(f'sample: timesteps must be a non-empty, strictly decreasing list '
+                             f'of steps in [0, {self.num_timesteps}), got {timesteps}')
+        if (image.dim() != 4 or coarse.dim() != 4 or coarse.shape[1] != 1
+                or image.shape[0] != coarse.shape[0] or image.shape[2:] != coarse.shape[2:]):
+            raise ValueError(f'sample: expects image (N, 3, H, W) and coarse (N, 1, H, W), got '
+                             f'{tuple(image.shape)} and {tuple(coarse.shape)}')
+        coarse = coarse.to(image.dtype)
+        if cum_fine is None:
+            cum_fine = torch.zeros_like(coarse)
+        elif cum_fine.shape != coarse.shape:
+            raise ValueError(f'sample: cum_fine has shape {tuple(cum_fine.shape)}, coarse '
+                             f'{tuple(coarse.shape)}')
+        mask = coarse
+        for i, t in enumerate(timesteps):
+            is_last = i == len(timesteps) - 1
+            t_batch = torch.full((image.shape[0], ), t, dtype=torch.long, device=image.device)
+            logits = denoise_fn(torch.cat([image, mask], dim=1), t_batch)
+            step = self.reverse_step(logits, coarse, cum_fine, t,
+                                     sample_mask=not is_last, generator=generator)
+            cum_fine = step['cum_fine']
+            if not is_last:
+                mask = step['mask'].to(image.dtype)
+        return dict(prob=step['prob'], cum_fine=cum_fine)

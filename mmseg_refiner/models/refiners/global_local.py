@@ -1,0 +1,376 @@
+"""High-resolution (HR) refinement: SegRefiner's global-and-local inference.
+
+A high-resolution image cannot go through the network at full size, so the
+paper refines it in two stages (the model is the ``SegRefiner`` passed in;
+this module has no parameters):
+
+1. **Global.** Image and coarse mask are resized to the model resolution
+   ``s x s`` and the reverse diffusion runs steps ``t = 5..1``. The refined
+   probability is resized back to full resolution and thresholded; the
+   cumulative fine-probability map ``c`` (how sure the diffusion is that a
+   pixel has reached its fine state) is kept at model resolution.
+2. **Local.** Pixels the global pass is unsure about (``c < 0.9 * max(c)``)
+   become patch centres. Each centre gives a ``256 x 256`` box *at full
+   resolution*, scored ``1 - c``; non-maximum suppression thins them out, and
+   boxes whose current mask is all foreground or all background are dropped.
+   Each patch (image crop, current mask crop, ``c`` crop) runs the last step
+   ``t = 0``. Patch probabilities are averaged where patches overlap and
+   replace the global probability where patches cover.
+
+Memory stays bounded for very large images: the full-resolution tensors are
+the input image, the global probability, the current mask and one sum and
+one count map for the merge. ``c`` is upsampled only inside each patch, and
+patches are processed ``batch_size`` at a time.
+"""
+from typing import Iterable, Iterator, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from mmcv.ops import nms
+from mmengine.structures import PixelData
+from torch import Tensor
+
+from mmseg_refiner.registry import MODELS
+
+#: Modes accepted for resizing the inputs to the model resolution.
+INPUT_INTERPOLATIONS = ('nearest', 'bilinear', 'bicubic', 'area')
+#: Modes accepted for resizing probabilities and ``c`` back to full resolution.
+#: Limited to the two that :func:`resize_region` reproduces exactly.
+PROB_INTERPOLATIONS = ('nearest', 'bilinear')
+
+Box = Tuple[int, int, int, int]
+
+
+def _source_positions(start: int, stop: int, in_size: int, out_size: int,
+                      mode: str) -> Tuple[Tensor, Tensor, Tensor]:
+    """Source indices and weights of output positions ``start..stop-1``.
+
+    Reproduces the arithmetic of ``F.interpolate`` (``align_corners=False``)
+    when resizing an axis of ``in_size`` to ``out_size``, for a slice of the
+    output only: returns ``(i0, i1, w1)`` with output = ``(1 - w1) * in[i0] +
+    w1 * in[i1]`` (for ``'nearest'`` ``i1 = i0`` and ``w1 = 0``).
+    """
+    scale = torch.tensor(in_size / out_size, dtype=torch.float32)
+    dst = torch.arange(start, stop, dtype=torch.float32)
+    if mode == 'nearest':
+        i0 = (dst * scale).floor().long().clamp(max=in_size - 1)
+        return i0, i0, torch.zeros_like(dst)
+    src = ((dst + 0.5) * scale - 0.5).clamp(min=0)
+    i0 = src.floor().long().clamp(max=in_size - 1)
+    i1 = (i0 + 1).clamp(max=in_size - 1)
+    return i0, i1, src - i0
+
+
+def resize_region(small: Tensor, full_shape: Tuple[int, int], box: Box, mode: str) -> Tensor:
+    """One box of ``small`` resized to ``full_shape``, without the full map.
+
+    Equals ``F.interpolate(small[None], full_shape, mode=mode)[0, :, y1:y2,
+    x1:x2]`` (``align_corners=False``) but costs only the box's pixels.
+
+    Args:
+        small: ``(C, h, w)`` float map.
+        full_shape: ``(H, W)`` the map is (virtually) resized to.
+        box: ``(x1, y1, x2, y2)`` in full-resolution pixels, end exclusive.
+        mode: ``'nearest'`` or ``'bilinear'``.
+
+    Returns:
+        ``(C, y2 - y1, x2 - x1)`` tensor.
+    """
+    if mode not in PROB_INTERPOLATIONS:
+        raise ValueError(f'resize_region supports {PROB_INTERPOLATIONS}, got {mode!r}')
+    x1, y1, x2, y2 = box
+    h, w = small.shape[-2:]
+    r0, r1, rw = (t.to(small.device) for t in _source_positions(y1, y2, h, full_shape[0], mode))
+    c0, c1, cw = (t.to(small.device) for t in _source_positions(x1, x2, w, full_shape[1], mode))
+    if mode == 'nearest':
+        return small[:, r0][:, :, c0]
+    rows = small[:, r0] * (1 - rw)[:, None] + small[:, r1] * rw[:, None]
+    return rows[:, :, c0] * (1 - cw) + rows[:, :, c1] * cw
+
+
+def _interpolate(x: Tensor, size: Tuple[int, int], mode: str) -> Tensor:
+    """``F.interpolate`` of a float ``(N, C, h, w)`` tensor with ``align_corners=False``."""
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    align = False if mode in ('bilinear', 'bicubic') else None
+    return F.interpolate(x, size=size, mode=mode, align_corners=align)
+
+
+def _resize_mask(mask: Tensor, size: Tuple[int, int], mode: str, threshold: float) -> Tensor:
+    """Binary ``(N, 1, h, w)`` or ``(h, w)`` mask resized to a ``(N, 1, *size)`` float {0, 1}.
+
+    ``'nearest'`` gathers rows and columns of the mask directly, so a huge
+    boolean mask is never copied to float at full resolution.
+    """
+    mask = mask.reshape(-1, 1, *mask.shape[-2:])
+    if mode == 'nearest':
+        rows, _, _ = _source_positions(0, size[0], mask.shape[-2], size[0], 'nearest')
+        cols, _, _ = _source_positions(0, size[1], mask.shape[-1], size[1], 'nearest')
+        return mask[:, :, rows.to(mask.device)][:, :, :, cols.to(mask.device)].float()
+    return (_interpolate(mask.float(), size, mode) >= threshold).float()
+
+
+def merge_patches(global_prob: Tensor, patches: Iterable[Tuple[Sequence[Tensor], Tensor]]) -> Tensor:
+    """Average patch probabilities where patches overlap; keep ``global_prob`` elsewhere.
+
+    Args:
+        global_prob: ``(H, W)`` probability of the global pass at full
+            resolution. Not modified.
+        patches: an iterable of ``(probs, boxes)`` batches: ``probs`` holds
+            one ``(y2 - y1, x2 - x1)`` probability per box, ``boxes`` is
+            ``(B, 4)`` ``(x1, y1, x2, y2)`` in full-resolution pixels. It is
+            consumed lazily, so a generator that refines one batch at a time
+            keeps only one batch of patches in memory.
+
+    Returns:
+        ``(H, W)`` merged probability: inside the union of the boxes the mean
+        of the patch probabilities covering each pixel, elsewhere the global
+        probability.
+    """
+    prob_sum: Optional[Tensor] = None
+    count: Optional[Tensor] = None
+    for probs, boxes in patches:
+        if prob_sum is None:
+            prob_sum = torch.zeros_like(global_prob, dtype=torch.float32)
+            count = torch.zeros(global_prob.shape, dtype=torch.int16, device=global_prob.device)
+        for prob, (x1, y1, x2, y2) in zip(probs, boxes.tolist()):
+            prob_sum[y1:y2, x1:x2] += prob
+            count[y1:y2, x1:x2] += 1
+    merged = global_prob.clone()
+    if prob_sum is not None:
+        covered = count > 0
+        merged[covered] = (prob_sum[covered] / count[covered]).to(merged.dtype)
+    return merged
+
+
+@MODELS.register_module()
+class GlobalLocalRefiner:
+    """The paper's high-resolution (semantic / dichotomous) refinement.
+
+    Has no parameters; it drives the ``SegRefiner`` it is given through
+    ``refiner.refine(images, coarse, timesteps, cum_fine, generator)`` and
+    ``refiner.model_size``.
+
+    Args:
+        min_fg_pixels (int): a coarse mask with at most this many foreground
+            pixels is returned unchanged. Defaults to 128.
+        interpolation (str): how image and coarse mask are resized to the
+            model resolution, for the global pass and for patches whose size
+            differs from it (one of ``'nearest'``, ``'bilinear'``,
+            ``'bicubic'``, ``'area'``). The issue asks for one mode for image
+            and mask; the published models were evaluated with ``'nearest'``
+            for both. Masks resized with another mode are binarized at
+            ``threshold``. Defaults to ``'nearest'``.
+        prob_interpolation (str): how the global probability and ``c`` are
+            resized to full resolution, and patch probabilities back to their
+            box (``'nearest'`` as in the published evaluation, or
+            ``'bilinear'``, smoother where no patch covers the boundary).
+            Defaults to ``'nearest'``.
+        global_timesteps (Sequence[int]): reverse steps of the global pass.
+            Defaults to ``(5, 4, 3, 2, 1)``.
+        local_timesteps (Sequence[int]): reverse steps of each patch.
+            Defaults to ``(0,)``.
+        fine_prob_ratio (float): model-resolution pixels with
+            ``c < fine_prob_ratio * max(c)`` are patch centres. Defaults to 0.9.
+        patch_size (int): side of a local patch in full-resolution pixels.
+            On an image side shorter than this the patch is clipped to the
+            whole side (the patch is then not square and is resized to the
+            model resolution like any patch whose size differs from it).
+            Defaults to 256.
+        nms_iou_thr (float): IoU threshold of the non-maximum suppression of
+            patch boxes. Defaults to 0.3.
+        batch_size (int): patches per network call. Defaults to 32.
+        threshold (float): probability threshold of the binary masks.
+            Defaults to 0.5.
+    """
+
+    def __init__(self,
+                 min_fg_pixels: int = 128,
+                 interpolation: str = 'nearest',
+                 prob_interpolation: str = 'nearest',
+                 global_timesteps: Sequence[int] = (5, 4, 3, 2, 1),
+                 local_timesteps: Sequence[int] = (0, ),
+                 fine_prob_ratio: float = 0.9,
+                 patch_size: int = 256,
+                 nms_iou_thr: float = 0.3,
+                 batch_size: int = 32,
+                 threshold: float = 0.5) -> None:
+        if interpolation not in INPUT_INTERPOLATIONS:
+            raise ValueError(f'interpolation must be one of {INPUT_INTERPOLATIONS}, '
+                             f'got {interpolation!r}')
+        if prob_interpolation not in PROB_INTERPOLATIONS:
+            raise ValueError(f'prob_interpolation must be one of {PROB_INTERPOLATIONS}, '
+                             f'got {prob_interpolation!r}')
+        if patch_size < 1 or batch_size < 1:
+            raise ValueError(f'patch_size and batch_size must be positive, got {patch_size} '
+                             f'and {batch_size}')
+        if not global_timesteps or not local_timesteps:
+            raise ValueError('global_timesteps and local_timesteps must not be empty')
+        self.min_fg_pixels = min_fg_pixels
+        self.interpolation = interpolation
+        self.prob_interpolation = prob_interpolation
+        self.global_timesteps = tuple(global_timesteps)
+        self.local_timesteps = tuple(local_timesteps)
+        self.fine_prob_ratio = fine_prob_ratio
+        self.patch_size = patch_size
+        self.nms_iou_thr = nms_iou_thr
+        self.batch_size = batch_size
+        self.threshold = threshold
+
+    def predict(self, refiner, inputs, data_samples: list) -> list:
+        """Refine each sample's ``coarse_mask`` at its image's full resolution.
+
+        Sampling follows ``refiner.test_cfg['seed']`` through
+        ``refiner.sampling_generator``.
+
+        Args:
+            refiner: the ``SegRefiner``.
+            inputs: normalized images, a ``(N, 3, H, W)`` tensor or a list of
+                ``(3, H_i, W_i)`` tensors (as the data preprocessor gives them).
+            data_samples: ``RefineDataSample`` s with ``coarse_mask`` of the
+                image's size.
+
+        Returns:
+            The same data samples, each with ``pred_mask`` = ``PixelData(data=
+            (1, H, W) bool, prob=(1, H, W) float)``.
+        """
+        if len(inputs) == 0:
+            return data_samples
+        generator = refiner.sampling_generator(inputs[0].device)
+        for index, (image, sample) in enumerate(zip(inputs, data_samples)):
+            name = sample.metainfo.get('img_path', f'sample {index} of the batch')
+            if 'coarse_mask' not in sample:
+                raise ValueError(f'{name} has no coarse_mask to refine')
+            coarse = sample.coarse_mask.data.reshape(sample.coarse_mask.data.shape[-2:])
+            if tuple(coarse.shape) != tuple(image.shape[-2:]):
+                raise ValueError(f'coarse mask of {name} is {tuple(coarse.shape)}, '
+                                 f'its image {tuple(image.shape[-2:])} (HxW)')
+            mask, prob = self.refine_mask(refiner, image, coarse.to(image.device) > 0, generator)
+            sample.pred_mask = PixelData(data=mask[None], prob=prob[None])
+        return data_samples
+
+    @torch.no_grad()
+    def refine_mask(self,
+                    refiner,
+                    image: Tensor,
+                    mask: Tensor,
+                    generator: Optional[torch.Generator] = None) -> Tuple[Tensor, Tensor]:
+        """Refine one binary mask of a high-resolution image.
+
+        Args:
+            refiner: the ``SegRefiner`` (``model_size`` and ``refine``).
+            image: ``(3, H, W)`` normalized RGB image.
+            mask: ``(H, W)`` coarse mask (non-zero = foreground).
+            generator: random generator for the diffusion's draws.
+
+        Returns:
+            ``(mask, prob)``: ``(H, W)`` bool refined mask and ``(H, W)`` float
+            refined probability.
+        """
+        if image.dim() != 3 or tuple(image.shape[-2:]) != tuple(mask.shape):
+            raise ValueError(f'refine_mask needs a (3, H, W) image and an (H, W) mask, got '
+                             f'{tuple(image.shape)} and {tuple(mask.shape)}')
+        mask = mask.to(image.device) != 0
+        if int(mask.sum()) <= self.min_fg_pixels:
+            return mask.clone(), mask.float()
+        full_shape = tuple(mask.shape)
+        size = (refiner.model_size, refiner.model_size)
+
+        small_image = _interpolate(image[None].float(), size, self.interpolation)
+        small_mask = _resize_mask(mask, size, self.interpolation, self.threshold)
+        out = refiner.refine(
+            small_image, small_mask, timesteps=self.global_timesteps, generator=generator)
+        prob = _interpolate(out['prob'].float(), full_shape, self.prob_interpolation)[0, 0]
+        cum_fine = out['cum_fine'].float()[0]
+        current = prob >= self.threshold
+
+        boxes = self.select_patches(cum_fine, full_shape, current)
+        if len(boxes) > 0:
+            prob = merge_patches(
+                prob, self._refine_patches(refiner, image, current, cum_fine, boxes, generator))
+        return prob >= self.threshold, prob
+
+    def select_patches(self, cum_fine: Tensor, full_shape: Tuple[int, int], mask: Tensor) -> Tensor:
+        """Boxes of the local patches, from the global pass's ``c`` map.
+
+        Candidate centres are the model-resolution pixels with ``c <
+        fine_prob_ratio * max(c)``, mapped to the full-resolution pixel under
+        their centre (``floor((i + 0.5) * H / h)``). Each gives a ``patch_size``
+        box (clipped to a shorter image side) shifted to lie inside the image,
+        scored ``1 - c``. After NMS (IoU ``nms_iou_thr``), boxes where ``mask``
+        is all foreground or all background are dropped.
+
+        Args:
+            cum_fine: ``c`` at model resolution, ``(h, w)`` or ``(1, h, w)``.
+            full_shape: ``(H, W)`` of the image.
+            mask: ``(H, W)`` bool current (global) mask.
+
+        Returns:
+            ``(K, 4)`` long tensor of ``(x1, y1, x2, y2)`` boxes (end
+            exclusive), highest score first.
+        """
+        cum_fine = cum_fine.reshape(cum_fine.shape[-2:])
+        height, width = full_shape
+        small_h, small_w = cum_fine.shape
+        ys, xs = torch.nonzero(
+            cum_fine < self.fine_prob_ratio * cum_fine.max(), as_tuple=True)
+        if ys.numel() == 0:
+            return torch.zeros((0, 4), dtype=torch.long)
+        scores = 1 - cum_fine[ys, xs].float()
+        centre_y = ((ys.double() + 0.5) * height / small_h).floor().long().clamp(max=height - 1)
+        centre_x = ((xs.double() + 0.5) * width / small_w).floor().long().clamp(max=width - 1)
+        patch_h, patch_w = min(self.patch_size, height), min(self.patch_size, width)
+        y1 = (centre_y - patch_h // 2).clamp(0, height - patch_h)
+        x1 = (centre_x - patch_w // 2).clamp(0, width - patch_w)
+        boxes = torch.stack([x1, y1, x1 + patch_w, y1 + patch_h], dim=1)
+        _, keep = nms(boxes.float().cpu(), scores.cpu(), iou_threshold=self.nms_iou_thr)
+        boxes = boxes.cpu()[keep]
+        mixed = [_is_mixed(mask[y1:y2, x1:x2]) for x1, y1, x2, y2 in boxes.tolist()]
+        return boxes[torch.tensor(mixed, dtype=torch.bool)]
+
+    def _refine_patches(self, refiner, image: Tensor, mask: Tensor, cum_fine: Tensor,
+                        boxes: Tensor,
+                        generator: Optional[torch.Generator]) -> Iterator[Tuple[Tensor, Tensor]]:
+        """Run the local steps on the patches, ``batch_size`` at a time.
+
+        Yields ``(probs (B, h, w), boxes (B, 4))`` for :func:`merge_patches`;
+        ``(h, w)`` is the box size (all boxes of an image have the same size).
+        """
+        full_shape = tuple(mask.shape)
+        size = (refiner.model_size, refiner.model_size)
+        for start in range(0, len(boxes), self.batch_size):
+            batch = boxes[start:start + self.batch_size]
+            coords = batch.tolist()
+            images = torch.stack([image[:, y1:y2, x1:x2] for x1, y1, x2, y2 in coords]).float()
+            masks = torch.stack([mask[y1:y2, x1:x2] for x1, y1, x2, y2 in coords])[:, None]
+            cum_fines = torch.stack([
+                resize_region(cum_fine, full_shape, box, self.prob_interpolation)
+                for box in coords
+            ])
+            patch_shape = tuple(images.shape[-2:])
+            if patch_shape != size:
+                images = _interpolate(images, size, self.interpolation)
+                masks = _resize_mask(masks, size, self.interpolation, self.threshold)
+                cum_fines = _interpolate(cum_fines, size, self.prob_interpolation)
+            else:
+                masks = masks.float()
+            out = refiner.refine(
+                images, masks, timesteps=self.local_timesteps, cum_fine=cum_fines,
+                generator=generator)
+            probs = _interpolate(out['prob'].float(), patch_shape, self.prob_interpolation)
+            yield probs[:, 0], batch
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(min_fg_pixels={self.min_fg_pixels}, '
+                f'interpolation={self.interpolation!r}, '
+                f'prob_interpolation={self.prob_interpolation!r}, '
+                f'global_timesteps={self.global_timesteps}, '
+                f'local_timesteps={self.local_timesteps}, '
+                f'fine_prob_ratio={self.fine_prob_ratio}, patch_size={self.patch_size}, '
+                f'nms_iou_thr={self.nms_iou_thr}, batch_size={self.batch_size}, '
+                f'threshold={self.threshold})')
+
+
+def _is_mixed(mask: Tensor) -> bool:
+    """Whether a boolean mask holds both foreground and background."""
+    return bool(mask.any()) and not bool(mask.all())

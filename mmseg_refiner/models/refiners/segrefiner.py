@@ -1,0 +1,264 @@
+"""SegRefiner (NeurIPS 2023) as an MMEngine model: the denoising network and
+the discrete mask diffusion, trained and sampled at the model resolution."""
+from typing import Dict, List, Optional, Sequence, Union
+
+import torch
+from mmengine.model import BaseModel
+from mmengine.structures import PixelData
+
+from mmseg_refiner.registry import MODELS
+from mmseg_refiner.structures import RefineDataSample
+
+ConfigType = Union[dict, object]
+Inputs = Union[torch.Tensor, List[torch.Tensor]]
+
+TEST_MODES = ('model', 'instance', 'semantic')
+
+
+@MODELS.register_module()
+class SegRefiner(BaseModel):
+    """Model-agnostic mask refinement by a discrete diffusion process.
+
+    The network (``denoiser``) only predicts fine-mask logits from an image and
+    a mask state; the ``diffusion`` owns the schedule, the forward transition
+    used in training and the reverse sampling loop. Higher-level refiners
+    (instance crops, high-resolution global + local patches) have no
+    parameters: they receive this model and call :meth:`refine`.
+
+    Modes of :meth:`forward`:
+
+    - ``'loss'``: one training step at the model resolution: a step ``t`` per
+      sample, the mask state ``m_t`` from the forward transition, the
+      network's logits on ``(image, m_t, t)``, BCE and texture losses against
+      the ground truth, and ``train_iou`` (logged, not summed: MMEngine sums
+      only keys containing ``'loss'``).
+    - ``'predict'``: ``test_cfg['mode']`` picks ``'model'`` (inputs already at
+      the model resolution, all reverse steps; writes ``pred_mask``),
+      ``'instance'`` or ``'semantic'`` (delegated to ``instance_refiner`` /
+      ``semantic_refiner``).
+    - ``'tensor'``: the network's logits for the coarse mask at ``t = T-1``.
+
+    Args:
+        denoiser (dict): config of the network, ``forward(x, t) -> logits``
+            (e.g. ``DenoiseUNet``).
+        diffusion (dict): config of the diffusion (``DiscreteMaskDiffusion``).
+        loss_mask (dict): config of the per-pixel loss, called as
+            ``loss(logits, target)`` (e.g. ``mmdet.CrossEntropyLoss`` with
+            ``use_sigmoid=True``).
+        loss_texture (dict): config of the texture loss (``TextureLoss``).
+        data_preprocessor (dict | nn.Module, optional): the batch
+            preprocessor, usually ``RefinerDataPreprocessor``. Defaults to
+            MMEngine's ``BaseDataPreprocessor``.
+        model_size (int): side of the network's square input. Defaults to 256.
+        instance_refiner (dict, optional): config of the object that runs
+            ``test_cfg['mode'] == 'instance'`` (``InstanceRefiner``).
+        semantic_refiner (dict, optional): config of the object that runs
+            ``test_cfg['mode'] == 'semantic'`` (``GlobalLocalRefiner``).
+        test_cfg (dict, optional): ``mode`` (``'model'``, ``'instance'`` or
+            ``'semantic'``; default ``'model'``) and ``seed`` (int or None,
+            default None). With a seed every :meth:`predict` call samples from
+            a fresh generator seeded with it, so a test run is reproducible
+            and independent of batch order.
+        init_cfg (dict, optional): MMEngine initialization config.
+    """
+
+    def __init__(self,
+                 denoiser: dict,
+                 diffusion: dict,
+                 loss_mask: dict,
+                 loss_texture: dict,
+                 data_preprocessor: Optional[ConfigType] = None,
+                 model_size: int = 256,
+                 instance_refiner: Optional[dict] = None,
+                 semantic_refiner: Optional[dict] = None,
+                 test_cfg: Optional[dict] = None,
+                 init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
+        if isinstance(data_preprocessor, dict):
+            # Build in this package's scope, so configs work without a default scope.
+            data_preprocessor = MODELS.build(data_preprocessor)
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.denoiser = MODELS.build(denoiser)
+        self.diffusion = MODELS.build(diffusion)
+        self.loss_mask = MODELS.build(loss_mask)
+        self.loss_texture = MODELS.build(loss_texture)
+        self.model_size = model_size
+        self.instance_refiner = MODELS.build(instance_refiner) if instance_refiner else None
+        self.semantic_refiner = MODELS.build(semantic_refiner) if semantic_refiner else None
+        self.test_cfg = dict(mode='model', seed=None)
+        self.test_cfg.update(test_cfg or {})
+
+        net_steps = getattr(self.denoiser, 'num_timesteps', None)
+        if net_steps is not None and net_steps != self.num_timesteps:
+            raise ValueError(f'SegRefiner: the denoiser embeds {net_steps} timesteps but the '
+                             f'diffusion has {self.num_timesteps}')
+        self._check_test_mode()
+
+    @property
+    def num_timesteps(self) -> int:
+        """``T``, the diffusion's number of steps."""
+        return self.diffusion.num_timesteps
+
+    def _check_test_mode(self) -> str:
+        """Return ``test_cfg['mode']`` after checking it can run."""
+        mode = self.test_cfg['mode']
+        if mode not in TEST_MODES:
+            raise ValueError(f'SegRefiner: test_cfg.mode must be one of {TEST_MODES}, '
+                             f'got {mode!r}')
+        if mode != 'model' and getattr(self, f'{mode}_refiner') is None:
+            raise ValueError(f"SegRefiner: test_cfg.mode={mode!r} needs the model's "
+                             f'{mode}_refiner config (e.g. the {mode} test config), which is '
+                             f'not set')
+        return mode
+
+    def sampling_generator(self, device: torch.device) -> Optional[torch.Generator]:
+        """A generator seeded with ``test_cfg['seed']``, or None when unseeded.
+
+        Higher-level refiners call it once per :meth:`predict` so their
+        sampling follows the same seed.
+        """
+        seed = self.test_cfg.get('seed')
+        if seed is None:
+            return None
+        return torch.Generator(device=device).manual_seed(int(seed))
+
+    def forward(self,
+                inputs: Inputs,
+                data_samples: Optional[List[RefineDataSample]] = None,
+                mode: str = 'tensor') -> Union[Dict[str, torch.Tensor], list, torch.Tensor]:
+        """Dispatch to :meth:`loss`, :meth:`predict` or :meth:`_forward`."""
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            return self._forward(inputs, data_samples)
+        raise ValueError(f'SegRefiner: invalid mode {mode!r}; use "loss", "predict" or "tensor"')
+
+    def loss(self, inputs: torch.Tensor,
+             data_samples: List[RefineDataSample]) -> Dict[str, torch.Tensor]:
+        """One training step of the forward process (Alg. 1).
+
+        Args:
+            inputs (Tensor): (N, 3, S, S) normalized images, ``S = model_size``.
+            data_samples (list[RefineDataSample]): with ``gt_mask`` and
+                ``coarse_mask``.
+
+        Returns:
+            dict: ``loss_mask``, ``loss_texture`` and the detached
+            ``train_iou`` (IoU of ``logits >= 0`` with the ground truth, mean
+            over the batch).
+        """
+        self._check_model_size(inputs, data_samples, 'loss')
+        gt = self._stack_masks(data_samples, 'gt_mask', inputs)
+        coarse = self._stack_masks(data_samples, 'coarse_mask', inputs)
+        t = torch.randint(0, self.num_timesteps, (inputs.shape[0], ), device=inputs.device)
+        mask_t = self.diffusion.q_sample(gt, coarse, t)
+        logits = self.denoiser(torch.cat([inputs, mask_t], dim=1), t)
+        return dict(
+            loss_mask=self.loss_mask(logits, gt),
+            loss_texture=self.loss_texture(logits, gt),
+            train_iou=mask_iou(logits.detach() >= 0, gt >= 0.5).mean())
+
+    @torch.no_grad()
+    def refine(self,
+               images: torch.Tensor,
+               coarse: torch.Tensor,
+               timesteps: Optional[Sequence[int]] = None,
+               cum_fine: Optional[torch.Tensor] = None,
+               generator: Optional[torch.Generator] = None) -> Dict[str, torch.Tensor]:
+        """Run the reverse process on a batch: the entry point of every refiner.
+
+        Args:
+            images (Tensor): (N, 3, S, S) normalized images.
+            coarse (Tensor): (N, 1, S, S) {0, 1} masks to refine.
+            timesteps (Sequence[int], optional): steps to run, strictly
+                decreasing. Defaults to all, ``T-1..0``.
+            cum_fine (Tensor, optional): (N, 1, S, S) initial cumulative fine
+                probability. Defaults to zeros.
+            generator (torch.Generator, optional): source of every draw.
+
+        Returns:
+            dict: ``prob`` (N, 1, S, S) refined foreground probability and
+            ``cum_fine`` (N, 1, S, S) cumulative fine probability.
+        """
+        return self.diffusion.sample(self.denoiser, images, coarse, timesteps=timesteps,
+                                     cum_fine=cum_fine, generator=generator)
+
+    def predict(self, inputs: Inputs,
+                data_samples: List[RefineDataSample]) -> List[RefineDataSample]:
+        """Refine the batch's coarse masks as ``test_cfg['mode']`` says.
+
+        In ``'model'`` mode each data sample gets ``pred_mask`` =
+        ``PixelData(data=prob >= 0.5 (1xSxS bool), prob=(1xSxS float),
+        cum_fine=(1xSxS float))``. The other modes return what the delegate's
+        ``predict(self, inputs, data_samples)`` returns.
+        """
+        mode = self._check_test_mode()
+        if mode == 'instance':
+            return self.instance_refiner.predict(self, inputs, data_samples)
+        if mode == 'semantic':
+            return self.semantic_refiner.predict(self, inputs, data_samples)
+        self._check_model_size(inputs, data_samples, "test_cfg.mode='model'")
+        coarse = self._stack_masks(data_samples, 'coarse_mask', inputs)
+        out = self.refine(inputs, coarse, generator=self.sampling_generator(inputs.device))
+        for data_sample, prob, cum_fine in zip(data_samples, out['prob'], out['cum_fine']):
+            data_sample.pred_mask = PixelData(data=prob >= 0.5, prob=prob, cum_fine=cum_fine)
+        return data_samples
+
+    def _forward(self,
+                 inputs: torch.Tensor,
+                 data_samples: Optional[List[RefineDataSample]] = None) -> torch.Tensor:
+        """(N, 1, S, S) logits of the network for the coarse masks at ``t = T-1``."""
+        if data_samples is None:
+            raise ValueError("SegRefiner: mode='tensor' needs data_samples with coarse_mask")
+        self._check_model_size(inputs, data_samples, "mode='tensor'")
+        coarse = self._stack_masks(data_samples, 'coarse_mask', inputs)
+        t = torch.full((inputs.shape[0], ), self.num_timesteps - 1, dtype=torch.long,
+                       device=inputs.device)
+        return self.denoiser(torch.cat([inputs, coarse], dim=1), t)
+
+    def _check_model_size(self, inputs: Inputs, data_samples: Optional[list], what: str) -> None:
+        """Raise unless ``inputs`` is an (N, 3, S, S) tensor with S = model_size."""
+        size = (self.model_size, self.model_size)
+        if isinstance(inputs, torch.Tensor) and inputs.dim() == 4 and inputs.shape[2:] == size:
+            return
+        if isinstance(inputs, torch.Tensor):
+            shapes = [tuple(inputs.shape[1:])] * inputs.shape[0]
+        else:
+            shapes = [tuple(img.shape) for img in inputs]
+        bad = next(i for i, shape in enumerate(shapes) if shape[1:] != size)
+        raise ValueError(f'SegRefiner {what}: expects images resized to model_size={size}, '
+                         f'but {_sample_name(data_samples, bad)} has shape {shapes[bad]}; '
+                         f'resize in the pipeline or use the instance/semantic test mode')
+
+    @staticmethod
+    def _stack_masks(data_samples: List[RefineDataSample], key: str,
+                     images: torch.Tensor) -> torch.Tensor:
+        """Stack ``data_sample.<key>.data`` into an (N, 1, H, W) float tensor."""
+        masks = []
+        for i, data_sample in enumerate(data_samples):
+            if not hasattr(data_sample, key):
+                raise ValueError(f'SegRefiner: {_sample_name(data_samples, i)} has no {key}')
+            mask = getattr(data_sample, key).data
+            if mask.shape != (1, *images.shape[2:]):
+                raise ValueError(f'SegRefiner: {key} of {_sample_name(data_samples, i)} has '
+                                 f'shape {tuple(mask.shape)}, expected '
+                                 f'{(1, *images.shape[2:])} to match its image')
+            masks.append(mask)
+        return torch.stack(masks).to(device=images.device, dtype=images.dtype)
+
+
+def mask_iou(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per-sample IoU of (N, 1, H, W) boolean masks; 1 where both are empty."""
+    inter = (pred & target).flatten(1).sum(1).float()
+    union = (pred | target).flatten(1).sum(1).float()
+    return torch.where(union > 0, inter / union.clamp(min=1), torch.ones_like(union))
+
+
+def _sample_name(data_samples: Optional[list], index: int) -> str:
+    """The image path of sample ``index`` when known, for error messages."""
+    if data_samples is not None and index < len(data_samples):
+        path = data_samples[index].metainfo.get('img_path')
+        if path is not None:
+            return path
+    return f'sample {index} of the batch'

@@ -1,0 +1,125 @@
+"""Turning paths and arrays into the image and masks the refiners take."""
+import os
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from mmseg_refiner.apis import (read_mask_file, to_bgr_image, to_bool_masks, to_uint8_mask,
+                                write_image_atomic)
+
+
+def _image(h=12, w=16):
+    return np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+def test_bgr_array_passes_through_unchanged():
+    img = _image()
+    np.testing.assert_array_equal(to_bgr_image(img), img)
+
+
+@pytest.mark.parametrize('shape', [(12, 16), (12, 16, 1)])
+def test_grey_image_is_repeated_to_three_channels(shape):
+    grey = np.arange(12 * 16, dtype=np.uint8).reshape(shape)
+    out = to_bgr_image(grey)
+    assert out.shape == (12, 16, 3)
+    for channel in range(3):
+        np.testing.assert_array_equal(out[..., channel], grey.reshape(12, 16))
+
+
+def test_bgra_image_loses_alpha():
+    bgra = np.dstack([_image(), np.full((12, 16), 7, np.uint8)])
+    np.testing.assert_array_equal(to_bgr_image(bgra), bgra[..., :3])
+
+
+@pytest.mark.parametrize('bad, message', [
+    (np.zeros((4, 4, 3), np.float32), 'uint8'),
+    (np.zeros((4, 4, 2), np.uint8), 'shape'),
+    (np.zeros((2, 4, 4, 3), np.uint8), 'shape'),
+    ([[1, 2]], 'numpy array'),
+])
+def test_unsupported_image_arrays_are_refused(bad, message):
+    with pytest.raises(ValueError, match=message):
+        to_bgr_image(bad)
+
+
+def test_image_files_grey_rgba_and_corrupt(tmp_path):
+    grey = np.arange(12 * 16, dtype=np.uint8).reshape(12, 16)
+    cv2.imwrite(str(tmp_path / 'grey.png'), grey)
+    np.testing.assert_array_equal(to_bgr_image(tmp_path / 'grey.png')[..., 1], grey)
+    bgra = np.dstack([_image(), np.full((12, 16), 9, np.uint8)])
+    cv2.imwrite(str(tmp_path / 'rgba.png'), bgra)
+    np.testing.assert_array_equal(to_bgr_image(str(tmp_path / 'rgba.png')), bgra[..., :3])
+    (tmp_path / 'corrupt.png').write_bytes(b'not a png at all')
+    with pytest.raises(ValueError, match='corrupt.png'):
+        to_bgr_image(str(tmp_path / 'corrupt.png'))
+    with pytest.raises(FileNotFoundError, match='missing.png'):
+        to_bgr_image(str(tmp_path / 'missing.png'))
+
+
+def test_one_mask_any_dtype_nonzero_is_foreground():
+    mask = np.array([[0, 3], [-1, 0]], np.int16)
+    out, single = to_bool_masks(mask, (2, 2))
+    assert single and out.shape == (1, 2, 2) and out.dtype == bool
+    np.testing.assert_array_equal(out[0], [[False, True], [True, False]])
+    out, single = to_bool_masks(torch.tensor([[0., 0.5], [0., 0.]]), (2, 2))
+    assert single and out[0].sum() == 1
+
+
+def test_several_masks_as_list_stack_and_paths(tmp_path):
+    a = np.zeros((3, 4), np.uint8)
+    a[0, 0] = 255
+    b = np.ones((3, 4), bool)
+    cv2.imwrite(str(tmp_path / 'a.png'), a)
+    out, single = to_bool_masks([str(tmp_path / 'a.png'), b], (3, 4))
+    assert not single and out.shape == (2, 3, 4)
+    assert out[0].sum() == 1 and out[1].all()
+    out, single = to_bool_masks(np.stack([a, b]), (3, 4))
+    assert not single and out.shape == (2, 3, 4)
+    out, single = to_bool_masks(tmp_path / 'a.png', (3, 4))
+    assert single and out.shape == (1, 3, 4)
+    out, single = to_bool_masks([a], (3, 4))
+    assert not single and out.shape == (1, 3, 4)
+
+
+def test_colour_mask_file_is_foreground_in_any_channel(tmp_path):
+    colour = np.zeros((3, 4, 3), np.uint8)
+    colour[1, 2] = (0, 0, 1)  # grey conversion would round this to 0
+    cv2.imwrite(str(tmp_path / 'c.png'), colour)
+    mask = read_mask_file(tmp_path / 'c.png')
+    assert mask.shape == (3, 4) and mask.sum() == 1 and mask[1, 2]
+
+
+def test_mask_errors_name_the_offending_mask(tmp_path):
+    good = np.zeros((3, 4), bool)
+    with pytest.raises(ValueError, match='empty list'):
+        to_bool_masks([], (3, 4))
+    with pytest.raises(ValueError, match=r'mask 1 has size 4x3'):
+        to_bool_masks([good, np.zeros((4, 3))], (3, 4))
+    cv2.imwrite(str(tmp_path / 'small.png'), np.zeros((2, 2), np.uint8))
+    with pytest.raises(ValueError, match='small.png has size 2x2'):
+        to_bool_masks(str(tmp_path / 'small.png'), (3, 4))
+    with pytest.raises(ValueError, match=r'mask 0 \(.*small.png\)'):
+        to_bool_masks([str(tmp_path / 'small.png')], (3, 4))
+    with pytest.raises(ValueError, match='2-D'):
+        to_bool_masks([np.zeros((3, 4, 1))], (3, 4))
+    with pytest.raises(ValueError, match='shape'):
+        to_bool_masks(np.zeros((1, 1, 3, 4)), (3, 4))
+    with pytest.raises(ValueError, match='empty stack'):
+        to_bool_masks(np.zeros((0, 3, 4)), (3, 4))
+    (tmp_path / 'bad.png').write_bytes(b'\x89PNG broken')
+    with pytest.raises(ValueError, match='bad.png'):
+        to_bool_masks(str(tmp_path / 'bad.png'), (3, 4))
+
+
+def test_atomic_write_round_trip_leaves_no_temp_file(tmp_path):
+    mask = to_uint8_mask(np.eye(5, dtype=bool))
+    assert set(np.unique(mask)) == {0, 255}
+    path = tmp_path / 'sub' / 'out.png'
+    write_image_atomic(path, mask)
+    np.testing.assert_array_equal(cv2.imread(str(path), cv2.IMREAD_UNCHANGED), mask)
+    assert os.listdir(tmp_path / 'sub') == ['out.png']
+    with pytest.raises(ValueError, match='.nosuchformat'):
+        write_image_atomic(tmp_path / 'x.nosuchformat', mask)
+    assert os.listdir(tmp_path) == ['sub']

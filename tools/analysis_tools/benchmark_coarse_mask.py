@@ -1,0 +1,87 @@
+"""Masks per second of the coarse-mask synthesis on one CPU core.
+
+Ground-truth masks come from the synthetic set (objects with holes and thin
+parts, generated before timing). For every size, each mask is synthesised once
+with the default options (``--iou-target`` aside); the script prints masks per
+second for the whole synthesis and for each stage, and the IoU reached. OpenCV
+runs single-threaded; run with ``OMP_NUM_THREADS=1`` as well. Example:
+    OMP_NUM_THREADS=1 python tools/analysis_tools/benchmark_coarse_mask.py
+    python tools/analysis_tools/benchmark_coarse_mask.py --sizes 512 --num-masks 50
+"""
+import argparse
+import time
+from typing import Callable, List, Optional
+
+import cv2
+import numpy as np
+
+from mmseg_refiner.datasets.synthetic import EVAL_SEED_OFFSET, generate_synthetic_sample
+from mmseg_refiner.datasets.transforms.coarse_mask import (modify_boundary, perturb_to_iou,
+                                                          synthesize_coarse_mask)
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Time coarse-mask synthesis on one core.')
+    parser.add_argument('--sizes', type=int, nargs='+', default=[256, 2048],
+                        help='square mask sides to time')
+    parser.add_argument('--num-masks', type=int, nargs='+', default=[200, 10],
+                        help='masks per size (one value for all sizes, or one per size)')
+    parser.add_argument('--iou-target', type=float, default=0.8)
+    parser.add_argument('--seed', type=int, default=0, help='numpy global seed')
+    return parser.parse_args(argv)
+
+
+def iou(mask: np.ndarray, truth: np.ndarray) -> float:
+    union = np.count_nonzero(mask | truth)
+    return np.count_nonzero(mask & truth) / union if union else 1.0
+
+
+def time_per_mask(function: Callable[[np.ndarray], np.ndarray],
+                  inputs: List[np.ndarray]) -> (float, List[np.ndarray]):
+    """Seconds per mask of ``function`` over ``inputs``, and its outputs."""
+    start = time.perf_counter()
+    outputs = [function(mask) for mask in inputs]
+    return (time.perf_counter() - start) / len(inputs), outputs
+
+
+def benchmark_size(size: int, num_masks: int, iou_target: float, seed: int) -> None:
+    truths = [
+        generate_synthetic_sample(EVAL_SEED_OFFSET + index, (size, size))['gt_mask']
+        for index in range(num_masks)
+    ]
+    np.random.seed(seed)
+    synthesize_coarse_mask(truths[0], iou_target=iou_target)  # warm-up (kernel cache)
+
+    np.random.seed(seed)
+    total, coarse = time_per_mask(
+        lambda truth: synthesize_coarse_mask(truth, iou_target=iou_target), truths)
+    np.random.seed(seed)
+    boundary, modified = time_per_mask(modify_boundary, truths)
+    np.random.seed(seed)
+    pairs = iter(zip(modified, truths))
+    perturb, _ = time_per_mask(
+        lambda _: perturb_to_iou(*next(pairs), iou_target=iou_target), modified)
+
+    ious = np.array([iou(mask, truth) for mask, truth in zip(coarse, truths)])
+    boundary_ious = np.array([iou(mask, truth) for mask, truth in zip(modified, truths)])
+    print(f'{size}x{size}: {1 / total:8.1f} masks/s ({1000 * total:.2f} ms/mask, '
+          f'{num_masks} masks) | boundary modification {1 / boundary:.1f} masks/s, '
+          f'perturbation {1 / perturb:.1f} masks/s')
+    print(f'    IoU with the ground truth: after boundary modification '
+          f'{boundary_ious.mean():.3f}; final mean {ious.mean():.3f} (min {ious.min():.3f}, '
+          f'max {ious.max():.3f}), below the {iou_target} target: '
+          f'{np.mean(ious < iou_target):.0%}')
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    args = parse_args(argv)
+    if len(args.num_masks) not in (1, len(args.sizes)):
+        raise SystemExit('--num-masks takes one value or one per size')
+    counts = args.num_masks * len(args.sizes) if len(args.num_masks) == 1 else args.num_masks
+    cv2.setNumThreads(1)
+    for size, count in zip(args.sizes, counts):
+        benchmark_size(size, count, args.iou_target, args.seed)
+
+
+if __name__ == '__main__':
+    main()
