@@ -1,5 +1,6 @@
 """Datasets and transforms. Importing registers them."""
 from . import transforms  # noqa: F401
+from .coco_results import CocoResultsRefineDataset, LoadCoarseInstances, PackCoarseInstances
 from .collate import refine_pair_collate
 from .hr_refine import HRRefineDataset
 from .hr_test import BIGRefineDataset, DIS5KRefineDataset, MaskFolderDataset
@@ -7,6 +8,7 @@ from .lvis_refine import LVISRefineDataset
 from .refine_base import InvalidSampleError, RefineBaseDataset
 from .synthetic import SyntheticRefineDataset, generate_synthetic_sample
 
-__all__ = ['refine_pair_collate', 'HRRefineDataset', 'BIGRefineDataset', 'DIS5KRefineDataset',
+__all__ = ['CocoResultsRefineDataset', 'LoadCoarseInstances', 'PackCoarseInstances',
+           'refine_pair_collate', 'HRRefineDataset', 'BIGRefineDataset', 'DIS5KRefineDataset',
            'MaskFolderDataset', 'LVISRefineDataset', 'InvalidSampleError',
            'RefineBaseDataset', 'SyntheticRefineDataset', 'generate_synthetic_sample']

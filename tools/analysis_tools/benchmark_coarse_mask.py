@@ -10,7 +10,8 @@ runs single-threaded; run with ``OMP_NUM_THREADS=1`` as well. Example:
 """
 import argparse
 import time
-from typing import Callable, List, Optional
+from functools import partial
+from typing import Callable, List, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -36,12 +37,12 @@ def iou(mask: np.ndarray, truth: np.ndarray) -> float:
     return np.count_nonzero(mask & truth) / union if union else 1.0
 
 
-def time_per_mask(function: Callable[[np.ndarray], np.ndarray],
-                  inputs: List[np.ndarray]) -> (float, List[np.ndarray]):
-    """Seconds per mask of ``function`` over ``inputs``, and its outputs."""
+def time_calls(function: Callable[..., np.ndarray],
+               arguments: List[tuple]) -> Tuple[float, List[np.ndarray]]:
+    """Seconds per call of ``function`` over ``arguments``, and its outputs."""
     start = time.perf_counter()
-    outputs = [function(mask) for mask in inputs]
-    return (time.perf_counter() - start) / len(inputs), outputs
+    outputs = [function(*args) for args in arguments]
+    return (time.perf_counter() - start) / len(arguments), outputs
 
 
 def benchmark_size(size: int, num_masks: int, iou_target: float, seed: int) -> None:
@@ -49,18 +50,17 @@ def benchmark_size(size: int, num_masks: int, iou_target: float, seed: int) -> N
         generate_synthetic_sample(EVAL_SEED_OFFSET + index, (size, size))['gt_mask']
         for index in range(num_masks)
     ]
+    synthesize = partial(synthesize_coarse_mask, iou_target=iou_target)
     np.random.seed(seed)
-    synthesize_coarse_mask(truths[0], iou_target=iou_target)  # warm-up (kernel cache)
+    synthesize(truths[0])  # warm-up (structuring element cache)
 
     np.random.seed(seed)
-    total, coarse = time_per_mask(
-        lambda truth: synthesize_coarse_mask(truth, iou_target=iou_target), truths)
+    total, coarse = time_calls(synthesize, [(truth, ) for truth in truths])
     np.random.seed(seed)
-    boundary, modified = time_per_mask(modify_boundary, truths)
+    boundary, modified = time_calls(modify_boundary, [(truth, ) for truth in truths])
     np.random.seed(seed)
-    pairs = iter(zip(modified, truths))
-    perturb, _ = time_per_mask(
-        lambda _: perturb_to_iou(*next(pairs), iou_target=iou_target), modified)
+    perturb, _ = time_calls(
+        partial(perturb_to_iou, iou_target=iou_target), list(zip(modified, truths)))
 
     ious = np.array([iou(mask, truth) for mask, truth in zip(coarse, truths)])
     boundary_ious = np.array([iou(mask, truth) for mask, truth in zip(modified, truths)])

@@ -311,40 +311,88 @@ def perturb_to_iou(mask: np.ndarray,
     rng = _rng_or_global(rng)
     elements = _structuring_elements(min_size, max_size)
     height, width = seg.shape
-    scratch = np.empty_like(seg)
-    intersection = cv2.countNonZero(cv2.bitwise_and(seg, reference, dst=scratch))
+    scratch = np.empty(seg.size, np.uint8)
+    # IoU from the areas A (mask), T (reference) and X (pixels where they
+    # differ): intersection = (A + T - X) / 2, union = (A + T + X) / 2.
     area = cv2.countNonZero(seg)
+    difference = int(cv2.norm(seg, reference, cv2.NORM_L1))
 
     for first_round in range(0, max_rounds, ROUNDS_PER_DRAW):
         num_rounds = min(ROUNDS_PER_DRAW, max_rounds - first_round)
         operations = _draw_operations(rng, num_rounds * ops_per_round, height, width,
                                       seed_pixel_prob, dilate_prob, (min_size, max_size))
         for round_start in range(0, len(operations), ops_per_round):
-            for (x0, x1, y0, y1, seed_value, dilate, size_index,
-                 shape_index) in operations[round_start:round_start + ops_per_round]:
-                window = seg[y0:y1, x0:x1]
-                window_area = cv2.countNonZero(window)
-                full = (y1 - y0) * (x1 - x0)
-                if window_area == 0 and seed_value != 1:
-                    continue
-                if window_area == full and seed_value != 0:
-                    continue
-                truth = reference[y0:y1, x0:x1]
-                overlap = scratch[:y1 - y0, :x1 - x0]
-                window_intersection = cv2.countNonZero(cv2.bitwise_and(window, truth, dst=overlap))
-                if seed_value >= 0:
-                    window[(y0 + y1) // 2 - y0, (x0 + x1) // 2 - x0] = seed_value
-                element = elements[size_index][shape_index]
-                if dilate:
-                    cv2.dilate(window, element, dst=window)
-                else:
-                    cv2.erode(window, element, dst=window)
-                area += cv2.countNonZero(window) - window_area
-                intersection += cv2.countNonZero(cv2.bitwise_and(window, truth, dst=overlap)) - \
-                    window_intersection
-            if intersection < iou_target * (reference_area + area - intersection):
+            for x0, x1, y0, y1, seed_value, dilate, size_index, shape_index in \
+                    operations[round_start:round_start + ops_per_round]:
+                area_change, difference_change = _apply_operation(
+                    seg[y0:y1, x0:x1], reference[y0:y1, x0:x1], seed_value, dilate,
+                    elements[size_index][shape_index], scratch)
+                area += area_change
+                difference += difference_change
+            total = area + reference_area
+            if total - difference < iou_target * (total + difference):
                 return seg
     return seg
+
+
+def _apply_operation(window: np.ndarray, truth: np.ndarray, seed_value: int, dilate: bool,
+                     element: np.ndarray, scratch: np.ndarray) -> Tuple[int, int]:
+    """One perturbation operation on ``window`` (a view, changed in place).
+
+    Only the part of the window the operation can change is processed and
+    counted: for a dilation the bounding box of its foreground, for an erosion
+    that of its background, grown by the element's reach and clipped to the
+    window. Outside that box the window holds only the value the operation
+    cannot spread (0 for a dilation, 1 for an erosion), which is exactly how
+    the window's own border is treated, so the result equals processing the
+    whole window.
+
+    Args:
+        window (np.ndarray): the rectangle of the mask being perturbed.
+        truth (np.ndarray): the same rectangle of the reference mask.
+        seed_value (int): -1 (no seed pixel), or the centre pixel's new value.
+        dilate (bool): dilate, else erode.
+        element (np.ndarray): structuring element.
+        scratch (np.ndarray): flat uint8 buffer at least as large as the window.
+
+    Returns:
+        tuple[int, int]: change of the mask's area and of the number of pixels
+        where it differs from the reference.
+    """
+    low, high = cv2.minMaxLoc(window)[:2]
+    if (high == 0 and seed_value != 1) or (low == 1 and seed_value != 0):
+        return 0, 0  # uniform, and the operation cannot change it
+    height, width = window.shape
+    area_change = difference_change = 0
+    if seed_value >= 0:
+        row, col = height // 2, width // 2
+        old, reference_value = int(window[row, col]), int(truth[row, col])
+        window[row, col] = seed_value
+        area_change += seed_value - old
+        difference_change += abs(seed_value - reference_value) - abs(old - reference_value)
+
+    spread = window
+    if not dilate:
+        spread = scratch[:window.size].reshape(window.shape)
+        cv2.compare(window, 0, cv2.CMP_EQ, dst=spread)
+    left, top, box_width, box_height = cv2.boundingRect(spread)
+    if box_width == 0:
+        return area_change, difference_change
+    reach_y, reach_x = element.shape[0] // 2, element.shape[1] // 2
+    bottom = min(height, top + box_height + reach_y)
+    right = min(width, left + box_width + reach_x)
+    top, left = max(0, top - reach_y), max(0, left - reach_x)
+    window, truth = window[top:bottom, left:right], truth[top:bottom, left:right]
+
+    area_before = cv2.countNonZero(window)
+    difference_before = cv2.norm(window, truth, cv2.NORM_L1)
+    if dilate:
+        cv2.dilate(window, element, dst=window)
+    else:
+        cv2.erode(window, element, dst=window)
+    area_change += cv2.countNonZero(window) - area_before
+    difference_change += int(cv2.norm(window, truth, cv2.NORM_L1) - difference_before)
+    return area_change, difference_change
 
 
 # ---------------------------------------------------------------------------

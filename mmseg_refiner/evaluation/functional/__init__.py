@@ -6,6 +6,7 @@ from .instance_eval import (COCO_SUMMARY_KEYS, DEFAULT_MAX_DETS, LVIS_SUMMARY_KE
                             ResultsMismatchError, check_result_ids, classwise_ap,
                             instances_to_coco_results, results_for_iou_type, run_coco_eval,
                             run_lvis_eval, summarize_eval)
+from .json_io import write_json_atomic
 from .lvis_boundary_eval import BoundaryLVISEval
 from .mask_folders import (FolderMatch, MaskFiles, evaluate_mask_files, index_mask_folder,
                            match_mask_folders)
@@ -21,5 +22,5 @@ __all__ = [
     'run_coco_eval', 'run_lvis_eval', 'summarize_eval', 'FolderMatch', 'MaskFiles',
     'evaluate_mask_files', 'index_mask_folder', 'match_mask_folders', 'FOREGROUND_THRESHOLD',
     'MIN_RADIUS', 'NUM_RADII', 'RADIUS_DIVISOR', 'boundary_accuracy', 'mask_iou_counts',
-    'mask_record', 'mba_radii', 'read_binary_mask', 'summarize_mask_records'
+    'mask_record', 'mba_radii', 'read_binary_mask', 'summarize_mask_records', 'write_json_atomic'
 ]

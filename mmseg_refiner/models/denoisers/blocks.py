@@ -20,18 +20,6 @@ def zero_init(module: nn.Module) -> nn.Module:
     return module
 
 
-class GroupNorm32(nn.GroupNorm):
-    """GroupNorm computed in float32 and cast back to the input dtype.
-
-    Under bf16/fp16 autocast the statistics of large feature maps lose
-    precision; ADM normalizes in float32 for that reason.
-    """
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.group_norm(x.float(), self.num_groups, self.weight.float(), self.bias.float(),
-                            self.eps).type(x.dtype)
-
-
 def sinusoidal_timestep_embedding(timesteps: torch.Tensor, dim: int,
                                   max_period: float = 10000.0) -> torch.Tensor:
     """Transformer-style sinusoidal embedding of integer timesteps.
@@ -74,10 +62,10 @@ class ResidualBlock(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, embed_channels: int,
                  norm_groups: int, dropout: float):
         super().__init__()
-        self.norm1 = GroupNorm32(norm_groups, in_channels)
+        self.norm1 = nn.GroupNorm(norm_groups, in_channels)
         self.conv1 = nn.Conv2d(in_channels, out_channels, 3, padding=1)
         self.emb_proj = nn.Linear(embed_channels, out_channels)
-        self.norm2 = GroupNorm32(norm_groups, out_channels)
+        self.norm2 = nn.GroupNorm(norm_groups, out_channels)
         self.dropout = nn.Dropout(dropout)
         self.conv2 = zero_init(nn.Conv2d(out_channels, out_channels, 3, padding=1))
         self.shortcut = (
@@ -86,7 +74,7 @@ class ResidualBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
         h = self.conv1(F.silu(self.norm1(x)))
-        h = h + self.emb_proj(F.silu(emb)).type(h.dtype)[:, :, None, None]
+        h = h + self.emb_proj(F.silu(emb))[:, :, None, None]
         h = self.conv2(self.dropout(F.silu(self.norm2(h))))
         return self.shortcut(x) + h
 
@@ -114,7 +102,7 @@ class SelfAttention2d(nn.Module):
             raise ValueError(f'attention width {channels} is not divisible by '
                              f'num_heads={num_heads}')
         self.num_heads = num_heads
-        self.norm = GroupNorm32(norm_groups, channels)
+        self.norm = nn.GroupNorm(norm_groups, channels)
         self.qkv = nn.Conv1d(channels, 3 * channels, 1)
         self.proj = zero_init(nn.Conv1d(channels, channels, 1))
 

@@ -6,9 +6,11 @@ import os.path as osp
 
 import pytest
 import torch
+from mmengine.config import Config
 
 from mmseg_refiner.models.denoisers import (DenoiseUNet, UnknownOfficialKeyError,
                                             convert_official_state_dict)
+from mmseg_refiner.registry import MODELS
 from mmseg_refiner.utils import load_checkpoint_file
 
 PARITY_TOLERANCE = 1e-4
@@ -54,6 +56,21 @@ def test_published_keys_map_onto_published_network(published_shapes):
     assert set(converted) == set(ours)  # no missing, no unexpected
     mismatched = [k for k in converted if converted[k].shape != ours[k].shape]
     assert mismatched == []
+
+
+@pytest.mark.parametrize('config', [
+    'configs/segrefiner/segrefiner_unet-128_8xb8-120k_lvis-256.py',  # LR
+    'configs/segrefiner/segrefiner_unet-128_8xb8-40k_dis5k-thin-256.py',  # HR
+])
+def test_converted_keys_are_exactly_the_segrefiner_model_keys(config, repo_root,
+                                                             published_shapes):
+    with torch.device('meta'):
+        model = MODELS.build(Config.fromfile(osp.join(repo_root, config)).model)
+    ours = model.state_dict()
+    fake = {key: torch.empty(shape, device='meta') for key, shape in published_shapes.items()}
+    converted, _ = convert_official_state_dict(fake, target_prefix='denoiser.')
+    assert set(converted) == set(ours)
+    assert [k for k in converted if converted[k].shape != ours[k].shape] == []
 
 
 def test_target_prefix_names_segrefiner_keys(published_shapes):

@@ -1,0 +1,51 @@
+# Refining saved instance-segmentation results (the paper's LR evaluation): a COCO results
+# JSON of any model (image_id, category_id, segmentation RLE, score, optional bbox) plus
+# the annotation file naming its images and categories, and the image folder.
+#   data/coco/val2017/*.jpg
+#   data/coco/annotations/lvis_v1_val_cocofied.json   (tools/dataset_converters/cocofy_lvis.py)
+#   data/coco/results/<model>.segm.json               (the results to refine)
+# Override the results with
+#   --cfg-options test_dataloader.dataset.results_file=results/<model>.segm.json
+data_root = 'data/coco/'
+results_file = 'results/mask-rcnn_r50_fpn_1x_coco.segm.json'
+# The paper evaluates against the LVIS v1 val masks of the COCO val2017 images and the 80
+# COCO categories ("cocofied" LVIS), with the LVIS protocol and 300 detections per image.
+ann_file = 'annotations/lvis_v1_val_cocofied.json'
+# Where the refined results are written: <prefix>.segm.json (and <prefix>.bbox.json).
+outfile_prefix = './work_dirs/coco_results_refine/refined'
+
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadCoarseInstances'),
+    dict(type='PackCoarseInstances'),
+]
+test_dataloader = dict(
+    batch_size=1,
+    num_workers=2,
+    persistent_workers=True,
+    drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type='CocoResultsRefineDataset',
+        data_root=data_root,
+        results_file=results_file,
+        ann_file=ann_file,
+        data_prefix=dict(img='val2017/'),
+        pipeline=test_pipeline))
+
+test_evaluator = [
+    # Mask AP and Boundary AP with the LVIS protocol (the paper's figures).
+    dict(
+        type='BoundaryLVISMetric',
+        ann_file=data_root + ann_file,
+        metric=['segm', 'boundary'],
+        max_dets=300),
+    # Writes the refined results as a COCO results JSON (no evaluation).
+    dict(
+        type='mmdet.CocoMetric',
+        ann_file=data_root + ann_file,
+        metric='segm',
+        format_only=True,
+        outfile_prefix=outfile_prefix),
+]
+test_cfg = dict(type='TestLoop')

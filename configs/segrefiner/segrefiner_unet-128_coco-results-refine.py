@@ -1,0 +1,24 @@
+# SegRefiner LR (paper's instance refinement) on the saved COCO results of any model.
+#   python tools/test.py configs/segrefiner/segrefiner_unet-128_coco-results-refine.py \
+#       LR_CHECKPOINT --cfg-options test_dataloader.dataset.results_file=results/<model>.segm.json
+# LR_CHECKPOINT: the published LR weights converted with
+# tools/model_converters/convert_official_checkpoint.py, or a checkpoint of
+# segrefiner_unet-128_8xb8-120k_lvis-256.py. The same job as a resumable command line:
+# tools/refine_coco_results.py.
+_base_ = [
+    '../_base_/models/segrefiner_unet-128.py',
+    '../_base_/datasets/coco_results_refine.py',
+    '../_base_/default_runtime.py',
+]
+
+# Per instance with >= 512 px: box + 20 px, crop, resize to 256x256, all 6 reverse steps,
+# paste back (bilinear), threshold 0.5; 32 crops per network call.
+model = dict(
+    instance_refiner=dict(
+        type='InstanceRefiner',
+        min_area=512,
+        box_padding=20,
+        batch_size=32,
+        coarse_threshold=0.5,
+        refined_threshold=0.5),
+    test_cfg=dict(mode='instance', seed=0))

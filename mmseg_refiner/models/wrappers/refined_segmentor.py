@@ -1,0 +1,191 @@
+"""Any MMSegmentation segmentor followed by SegRefiner's high-resolution refinement."""
+from typing import List, Optional, Union
+
+import mmcv
+import torch
+from mmengine.logging import MMLogger
+from mmengine.model import BaseModel
+from mmengine.runner.checkpoint import load_state_dict
+from mmengine.structures import PixelData
+from torch import Tensor, nn
+
+from mmseg_refiner.registry import MODELS
+from mmseg_refiner.utils import load_checkpoint_file
+
+ModelConfig = Union[dict, nn.Module]
+
+
+@MODELS.register_module()
+class RefinedSegmentor(BaseModel):
+    """An mmseg segmentor whose prediction is refined class by class.
+
+    The segmentor (any mmseg model, built in the ``mmseg`` scope) predicts a
+    label map at the original image size. Each class present in it is refined
+    as a binary mask by the refiner's ``semantic_refiner``
+    (``GlobalLocalRefiner``) at the original resolution; every pixel takes
+    the class with the highest refined probability, and keeps its original
+    label where no refined mask claims it (all refined probabilities below the
+    refiner's threshold). ``predict`` returns the segmentor's
+    ``SegDataSample`` s with the refined ``pred_sem_seg`` (and the original
+    one as ``coarse_sem_seg``; ``seg_logits`` stay the segmentor's), so
+    mmseg's ``IoUMetric``, ``SegLocalVisualizer`` and test loop work
+    unchanged.
+
+    The refiner needs the original image at its original size, while the
+    segmentor's pipeline may have resized it. When the batch input already has
+    the original size (no resize, no flip; e.g. Cityscapes' 2048x1024 test
+    pipeline) it is used directly; otherwise the image is read again from the
+    data sample's ``img_path``.
+
+    Both models are frozen (eval mode, no gradients); this wrapper only
+    predicts. Their checkpoints are loaded when the wrapper is built, from an
+    ``init_cfg=dict(type='Pretrained', checkpoint=...)`` in their configs, so
+    ``tools/test.py CONFIG none`` works without a combined checkpoint.
+
+    Args:
+        segmentor (dict | nn.Module): an mmseg segmentor config (built with
+            ``_scope_='mmseg'`` unless the dict names another scope) or
+            model. Its own ``data_preprocessor`` prepares its input.
+        refiner (dict | nn.Module): the ``SegRefiner`` config or model; it
+            must have a ``semantic_refiner``, and its ``data_preprocessor``
+            (``RefinerDataPreprocessor``) normalizes the original image.
+        data_preprocessor (dict | nn.Module, optional): of the wrapper; the
+            default only moves the raw batch to the device, since each model
+            preprocesses for itself.
+        init_cfg (dict, optional): MMEngine initialization config.
+    """
+
+    def __init__(self,
+                 segmentor: ModelConfig,
+                 refiner: ModelConfig,
+                 data_preprocessor: Optional[ModelConfig] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.segmentor = _build(segmentor, default_scope='mmseg')
+        self.refiner = _build(refiner, default_scope=None)
+        if getattr(self.refiner, 'semantic_refiner', None) is None:
+            raise ValueError('RefinedSegmentor: the refiner has no semantic_refiner; add '
+                             "semantic_refiner=dict(type='GlobalLocalRefiner') to its config")
+        for name, config in (('segmentor', segmentor), ('refiner', refiner)):
+            _load_pretrained(getattr(self, name), config, name)
+        for module in (self.segmentor, self.refiner):
+            module.eval()
+            module.requires_grad_(False)
+
+    def train(self, mode: bool = True) -> 'RefinedSegmentor':
+        """Keep both models in eval mode whatever the wrapper's mode."""
+        super().train(mode)
+        self.segmentor.eval()
+        self.refiner.eval()
+        return self
+
+    def forward(self, inputs, data_samples=None, mode: str = 'predict'):
+        """Only ``mode='predict'`` is supported: this wrapper is for inference."""
+        if mode != 'predict':
+            raise ValueError(f"RefinedSegmentor only predicts (mode='predict'), got mode={mode!r}; "
+                             'train the segmentor with mmseg and the refiner with '
+                             'mmseg_refiner configs')
+        return self.predict(inputs, data_samples)
+
+    @torch.no_grad()
+    def predict(self, inputs: Union[Tensor, List[Tensor]], data_samples: list) -> list:
+        """Segment, then refine each class of each image.
+
+        Args:
+            inputs: the raw batch as the mmseg pipeline packs it: ``(3, H, W)``
+                BGR images (a list or a stacked tensor), not normalized.
+            data_samples: mmseg ``SegDataSample`` s with the usual meta
+                information (``ori_shape``, ``img_path``...).
+
+        Returns:
+            The segmentor's ``SegDataSample`` s with the refined
+            ``pred_sem_seg`` (``1 x H x W`` at the original size) and the
+            original prediction as ``coarse_sem_seg``.
+        """
+        batch = self.segmentor.data_preprocessor(
+            dict(inputs=inputs, data_samples=data_samples), False)
+        results = self.segmentor.predict(batch['inputs'], batch['data_samples'])
+        for raw, sample in zip(inputs, results):
+            image = self._original_image(raw, sample)
+            labels = sample.pred_sem_seg.data[0]
+            sample.coarse_sem_seg = PixelData(data=labels[None].clone())
+            sample.pred_sem_seg = PixelData(data=self.refine_labels(image, labels)[None])
+        return results
+
+    def refine_labels(self, image: Tensor, labels: Tensor) -> Tensor:
+        """Refine a label map class by class.
+
+        Args:
+            image: ``(3, H, W)`` image normalized for the refiner.
+            labels: ``(H, W)`` integer label map of the segmentor.
+
+        Returns:
+            ``(H, W)`` refined label map (same dtype): each pixel takes the
+            class with the highest refined probability if that probability
+            reaches the refiner's threshold, its original label otherwise.
+        """
+        semantic_refiner = self.refiner.semantic_refiner
+        generator = self.refiner.sampling_generator(image.device)
+        labels = labels.to(image.device)
+        best_prob = torch.zeros(labels.shape, dtype=torch.float32, device=image.device)
+        best_label = labels.clone()
+        for label in labels.unique().tolist():
+            _, prob = semantic_refiner.refine_mask(self.refiner, image, labels == label, generator)
+            better = prob > best_prob
+            best_prob = torch.where(better, prob, best_prob)
+            best_label[better] = label
+        return torch.where(best_prob >= semantic_refiner.threshold, best_label, labels)
+
+    def _original_image(self, raw: Tensor, sample) -> Tensor:
+        """The sample's image at its original size, normalized for the refiner."""
+        ori_shape = tuple(sample.metainfo['ori_shape'][:2])
+        if tuple(raw.shape[-2:]) == ori_shape and not sample.metainfo.get('flip', False):
+            image = raw
+        else:
+            path = sample.metainfo.get('img_path')
+            if path is None:
+                raise ValueError(
+                    'RefinedSegmentor: the pipeline resized or flipped the image '
+                    f'({tuple(raw.shape[-2:])} vs original {ori_shape}) and the data sample has '
+                    'no img_path to read the original from; keep the original size in the test '
+                    'pipeline or give image files')
+            array = mmcv.imread(path, flag='color', channel_order='bgr')
+            if array is None:
+                raise ValueError(f'RefinedSegmentor: cannot read image {path}')
+            if array.shape[:2] != ori_shape:
+                raise ValueError(f'RefinedSegmentor: image {path} is {array.shape[:2]} but its '
+                                 f'data sample says ori_shape={ori_shape}')
+            image = torch.from_numpy(array).permute(2, 0, 1)
+        device = next(self.refiner.parameters()).device
+        return self.refiner.data_preprocessor.normalize(image.to(device))
+
+
+def _build(config: ModelConfig, default_scope: Optional[str]) -> nn.Module:
+    """Build a model from its config (in ``default_scope`` unless it names one)."""
+    if isinstance(config, nn.Module):
+        return config
+    config = dict(config)
+    if default_scope is not None:
+        config.setdefault('_scope_', default_scope)
+    return MODELS.build(config)
+
+
+def _load_pretrained(module: nn.Module, config: ModelConfig, name: str) -> None:
+    """Load ``config['init_cfg']``'s checkpoint into ``module`` if it is ``Pretrained``."""
+    init_cfg = config.get('init_cfg') if isinstance(config, dict) else None
+    if not isinstance(init_cfg, dict) or init_cfg.get('type') != 'Pretrained':
+        return
+    path = init_cfg['checkpoint']
+    try:
+        checkpoint = load_checkpoint_file(path)
+    except FileNotFoundError as error:
+        raise FileNotFoundError(f'RefinedSegmentor: {name} checkpoint {path} does not exist '
+                                f'(set model.{name}.init_cfg.checkpoint)') from error
+    state_dict = checkpoint.get('state_dict', checkpoint)
+    prefix = init_cfg.get('prefix')
+    if prefix:
+        prefix = prefix if prefix.endswith('.') else prefix + '.'
+        state_dict = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
+    logger = MMLogger.get_current_instance()
+    logger.info(f'RefinedSegmentor: loading the {name} from {path}')
+    load_state_dict(module, state_dict, strict=False, logger=logger)

@@ -1,0 +1,300 @@
+"""GlobalLocalRefiner: patch selection, merging, and HR refinement round trips."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from mmengine.structures import PixelData
+
+from mmseg_refiner.models.refiners.global_local import (GlobalLocalRefiner, merge_patches,
+                                                        resize_region)
+from mmseg_refiner.registry import MODELS
+from mmseg_refiner.structures import RefineDataSample
+
+
+class EchoRefiner:
+    """A 'network that returns its input mask', with SegRefiner's refine() contract.
+
+    ``prob`` is the coarse mask; ``cum_fine`` is 1 except 0.5 on the mask's
+    boundary (dilation minus erosion), so the local patches sit on the
+    boundary. ``local_prob`` (if given) replaces ``prob`` in the local step
+    (``timesteps == (0,)``). Every call is recorded.
+    """
+
+    def __init__(self, model_size=64, local_prob=None):
+        self.model_size = model_size
+        self.local_prob = local_prob
+        self.calls = []
+
+    def sampling_generator(self, device):
+        return None
+
+    def refine(self, images, coarse, timesteps=None, cum_fine=None, generator=None):
+        size = (self.model_size, self.model_size)
+        assert images.shape[1:] == (3, *size) and coarse.shape[1:] == (1, *size)
+        assert set(coarse.unique().tolist()) <= {0.0, 1.0}
+        self.calls.append(dict(images=images.clone(), coarse=coarse.clone(),
+                               timesteps=tuple(timesteps), cum_fine=cum_fine))
+        edge = F.max_pool2d(coarse, 3, 1, 1) + F.max_pool2d(-coarse, 3, 1, 1)
+        prob = coarse.clone()
+        if self.local_prob is not None and tuple(timesteps) == (0, ):
+            prob = torch.full_like(coarse, self.local_prob)
+        return dict(prob=prob, cum_fine=1 - 0.5 * edge)
+
+
+def iou(a, b):
+    return float((a & b).sum()) / float((a | b).sum())
+
+
+def blob_mask(h, w):
+    """An ellipse, a rectangle touching the right and bottom borders, and a hole."""
+    yy, xx = np.mgrid[:h, :w]
+    mask = ((yy - 0.4 * h) / (0.3 * h))**2 + ((xx - 0.35 * w) / (0.25 * w))**2 <= 1
+    mask |= (yy > 0.7 * h) & (xx > 0.6 * w)
+    mask &= ~(((yy - 0.4 * h)**2 + (xx - 0.35 * w)**2) <= (0.05 * min(h, w))**2)
+    return torch.from_numpy(mask)
+
+
+@pytest.mark.parametrize('mode', ['nearest', 'bilinear'])
+def test_resize_region_equals_cropped_interpolation(mode):
+    small = torch.rand(2, 7, 9, generator=torch.Generator().manual_seed(0))
+    full = F.interpolate(small[None], size=(23, 40), mode=mode,
+                         align_corners=False if mode == 'bilinear' else None)[0]
+    for x1, y1, x2, y2 in [(0, 0, 40, 23), (5, 3, 17, 20), (39, 22, 40, 23), (0, 10, 1, 11)]:
+        region = resize_region(small, (23, 40), (x1, y1, x2, y2), mode)
+        torch.testing.assert_close(region, full[:, y1:y2, x1:x2], rtol=0, atol=1e-6)
+
+
+def test_select_patches_on_hand_made_c_map():
+    # 8x8 model-resolution c on an 800x800 image: model pixel (i, j) covers
+    # full-resolution pixels 100i..100i+99, its centre is 100i + 50.
+    c = torch.ones(8, 8)
+    c[1, 1] = 0.2  # centre (150, 150) -> box (22, 22, 278, 278), score 0.8
+    c[1, 2] = 0.5  # box (122, 22, 378, 278): IoU 0.44 with the first -> suppressed
+    c[6, 6] = 0.6  # centre (650, 650) -> box (522, 522, 778, 778), score 0.4
+    c[3, 7] = 0.85  # centre (350, 750) -> shifted inside: (544, 222, 800, 478), score 0.15
+    c[4, 4] = 0.9  # not < 0.9 * max(c): no patch
+    refiner = GlobalLocalRefiner()
+    everywhere_mixed = torch.zeros(800, 800, dtype=torch.bool)
+    everywhere_mixed[::2] = True
+    boxes = refiner.select_patches(c, (800, 800), everywhere_mixed)
+    assert boxes.tolist() == [[22, 22, 278, 278], [522, 522, 778, 778], [544, 222, 800, 478]]
+
+    mask = torch.zeros(800, 800, dtype=torch.bool)
+    mask[100:200, 100:200] = True  # first box: mixed
+    mask[500:, 500:] = True  # second box: all foreground; (4, 4)'s box would be mixed
+    # third box (rows 222..477): all background
+    assert refiner.select_patches(c, (800, 800), mask).tolist() == [[22, 22, 278, 278]]
+
+
+def test_select_patches_clips_patches_to_small_images():
+    c = torch.ones(4, 4)
+    c[0, 0], c[3, 3] = 0.1, 0.3
+    mask = torch.zeros(100, 300, dtype=torch.bool)
+    mask[:, :150] = True
+    boxes = GlobalLocalRefiner().select_patches(c, (100, 300), mask)
+    # Height clipped to the image's 100 rows; both centres give 256-wide boxes
+    # shifted inside the image, which overlap by 212/300 > 0.3: one is kept.
+    assert boxes.tolist() == [[0, 0, 256, 100]]
+    assert not GlobalLocalRefiner().select_patches(torch.ones(4, 4), (100, 300), mask).numel()
+
+
+def test_merge_patches_averages_overlaps_and_keeps_global_elsewhere():
+    global_prob = torch.full((6, 8), 0.2)
+    global_prob[5, 7] = 0.9
+    batches = [
+        ([torch.full((4, 4), 1.0)], torch.tensor([[0, 0, 4, 4]])),  # rows 0..3, cols 0..3
+        ([torch.full((4, 4), 0.0), torch.full((2, 2), 0.4)],
+         torch.tensor([[2, 2, 6, 6], [3, 3, 5, 5]])),
+    ]
+    merged = merge_patches(global_prob, iter(batches))
+    expected = global_prob.clone()
+    expected[0:4, 0:4] = 1.0
+    expected[2:6, 2:6] = 0.0
+    expected[2:4, 2:4] = 0.5  # (1 + 0) / 2
+    expected[3:5, 3:5] = 0.2  # (0 + 0.4) / 2 outside the first box...
+    expected[3, 3] = (1.0 + 0.0 + 0.4) / 3  # ...and three patches here
+    torch.testing.assert_close(merged, expected)
+    assert global_prob[0, 0] == 0.2  # input untouched
+    assert torch.equal(merge_patches(global_prob, []), global_prob)
+
+
+@pytest.mark.parametrize('shape, interpolation, prob_interpolation', [
+    ((512, 512), 'nearest', 'nearest'),  # published setting, 2x
+    ((600, 800), 'bilinear', 'bilinear'),
+    ((700, 520), 'area', 'nearest'),
+])
+def test_echo_network_returns_the_coarse_mask(shape, interpolation, prob_interpolation):
+    mask = blob_mask(*shape)
+    image = torch.randn(3, *shape, generator=torch.Generator().manual_seed(0))
+    echo = EchoRefiner(model_size=256)
+    hr = GlobalLocalRefiner(interpolation=interpolation, prob_interpolation=prob_interpolation)
+    refined, prob = hr.refine_mask(echo, image, mask)
+    assert refined.shape == shape and refined.dtype == torch.bool
+    assert prob.shape == shape and prob.dtype == torch.float32
+    assert iou(refined, mask) > 0.99
+    assert torch.equal(refined, prob >= 0.5)
+    # What is lost is only the resampling of the global pass: the patches
+    # give back the global mask they were given.
+    global_mask = F.interpolate(
+        echo.calls[0]['coarse'], size=shape, mode=prob_interpolation,
+        align_corners=False if prob_interpolation == 'bilinear' else None)[0, 0] >= 0.5
+    assert torch.equal(refined, global_mask)
+    assert echo.calls[0]['timesteps'] == (5, 4, 3, 2, 1)
+    assert len(echo.calls) > 1 and all(call['timesteps'] == (0, ) for call in echo.calls[1:])
+
+
+def test_local_patches_get_full_resolution_crops_and_the_c_crop():
+    shape = (600, 800)
+    mask = blob_mask(*shape)
+    image = torch.randn(3, *shape, generator=torch.Generator().manual_seed(1))
+    echo = EchoRefiner(model_size=256)
+    hr = GlobalLocalRefiner(batch_size=3)
+    hr.refine_mask(echo, image, mask)
+    global_call = echo.calls[0]
+    c_small = 1 - 0.5 * (F.max_pool2d(global_call['coarse'], 3, 1, 1) +
+                         F.max_pool2d(-global_call['coarse'], 3, 1, 1))
+    global_mask = F.interpolate(global_call['coarse'], size=shape)[0, 0] >= 0.5
+    boxes = hr.select_patches(c_small[0], shape, global_mask)
+    local = echo.calls[1:]
+    assert [len(call['images']) for call in local] == [3] * (len(boxes) // 3) + (
+        [len(boxes) % 3] if len(boxes) % 3 else [])
+    images = torch.cat([call['images'] for call in local])
+    coarse = torch.cat([call['coarse'] for call in local])
+    cum_fine = torch.cat([call['cum_fine'] for call in local])
+    c_full = F.interpolate(c_small, size=shape)[0]
+    for k, (x1, y1, x2, y2) in enumerate(boxes.tolist()):
+        assert torch.equal(images[k], image[:, y1:y2, x1:x2])
+        assert torch.equal(coarse[k, 0], global_mask[y1:y2, x1:x2].float())
+        assert torch.equal(cum_fine[k], c_full[:, y1:y2, x1:x2])
+
+
+def test_patches_replace_the_global_result_only_where_they_cover():
+    shape = (500, 600)
+    mask = blob_mask(*shape)
+    image = torch.zeros(3, *shape)
+    echo = EchoRefiner(model_size=100, local_prob=1.0)  # local step: all foreground
+    hr = GlobalLocalRefiner()
+    refined, prob = hr.refine_mask(echo, image, mask)
+    global_call = echo.calls[0]
+    global_mask = F.interpolate(global_call['coarse'], size=shape)[0, 0] >= 0.5
+    c_small = 1 - 0.5 * (F.max_pool2d(global_call['coarse'], 3, 1, 1) +
+                         F.max_pool2d(-global_call['coarse'], 3, 1, 1))
+    covered = torch.zeros(shape, dtype=torch.bool)
+    for x1, y1, x2, y2 in hr.select_patches(c_small[0], shape, global_mask).tolist():
+        covered[y1:y2, x1:x2] = True
+    assert covered.any() and not covered.all()
+    assert torch.equal(refined, global_mask | covered)
+    assert torch.all(prob[covered] == 1.0)
+
+
+def test_small_images_border_masks_and_full_masks():
+    hr = GlobalLocalRefiner()
+    # An image smaller than the 256 patch on both sides, mask touching 3 borders.
+    mask = torch.zeros(90, 200, dtype=torch.bool)
+    mask[:, 120:] = True
+    mask[:40, :] = True
+    echo = EchoRefiner(model_size=64)
+    refined, prob = hr.refine_mask(echo, torch.randn(3, 90, 200), mask)
+    assert refined.shape == (90, 200) and iou(refined, mask) > 0.95
+    assert len(echo.calls) > 1  # local patches ran, resized to the model size
+    # All foreground: nothing to refine locally, the mask stays full.
+    echo = EchoRefiner(model_size=64)
+    refined, prob = hr.refine_mask(echo, torch.randn(3, 300, 280), torch.ones(300, 280))
+    assert refined.all() and len(echo.calls) == 1
+
+
+def test_masks_with_few_pixels_are_returned_unchanged():
+    mask = torch.zeros(300, 300, dtype=torch.bool)
+    mask[10:18, 10:26] = True  # 128 pixels
+    echo = EchoRefiner()
+    refined, prob = GlobalLocalRefiner().refine_mask(echo, torch.zeros(3, 300, 300), mask)
+    assert torch.equal(refined, mask) and torch.equal(prob, mask.float()) and not echo.calls
+    mask[30, 30] = True
+    GlobalLocalRefiner().refine_mask(echo, torch.zeros(3, 300, 300), mask)
+    assert echo.calls
+
+
+def test_image_at_model_size_round_trips_exactly():
+    mask = blob_mask(64, 64)
+    refined, _ = GlobalLocalRefiner().refine_mask(EchoRefiner(64), torch.zeros(3, 64, 64), mask)
+    assert torch.equal(refined, mask)
+
+
+def test_predict_writes_pred_mask_for_images_of_different_sizes():
+    samples, images = [], []
+    for index, shape in enumerate([(120, 90), (64, 200)]):
+        sample = RefineDataSample(metainfo=dict(img_path=f'{index}.jpg'))
+        sample.coarse_mask = PixelData(data=blob_mask(*shape)[None].to(torch.uint8))
+        samples.append(sample)
+        images.append(torch.randn(3, *shape))
+    # Images smaller than the patch: the clipped patch is resampled to the
+    # model size and back; bilinear resampling keeps the echo's mask.
+    hr = GlobalLocalRefiner(interpolation='bilinear', prob_interpolation='bilinear')
+    out = hr.predict(EchoRefiner(64), images, samples)
+    for sample, image, shape in zip(out, images, [(120, 90), (64, 200)]):
+        assert sample.pred_mask.data.shape == (1, *shape)
+        assert sample.pred_mask.data.dtype == torch.bool
+        assert sample.pred_mask.prob.shape == (1, *shape)
+        assert iou(sample.pred_mask.data[0], blob_mask(*shape)) > 0.95
+        mask, prob = hr.refine_mask(EchoRefiner(64), image, blob_mask(*shape))
+        assert torch.equal(sample.pred_mask.data[0], mask)
+        assert torch.equal(sample.pred_mask.prob[0], prob)
+
+    bare = RefineDataSample(metainfo=dict(img_path='data/x.jpg'))
+    with pytest.raises(ValueError, match='data/x.jpg has no coarse_mask'):
+        GlobalLocalRefiner().predict(EchoRefiner(), [torch.zeros(3, 8, 8)], [bare])
+    bare.coarse_mask = PixelData(data=torch.zeros(1, 8, 9, dtype=torch.uint8))
+    with pytest.raises(ValueError, match=r'coarse mask of data/x.jpg is \(8, 9\)'):
+        GlobalLocalRefiner().predict(EchoRefiner(), [torch.zeros(3, 8, 8)], [bare])
+
+
+def test_config_values_are_checked_and_built_from_config():
+    with pytest.raises(ValueError, match='interpolation'):
+        GlobalLocalRefiner(interpolation='lanczos')
+    with pytest.raises(ValueError, match='prob_interpolation'):
+        GlobalLocalRefiner(prob_interpolation='area')
+    hr = MODELS.build(dict(type='GlobalLocalRefiner', patch_size=128, nms_iou_thr=0.5))
+    assert (hr.patch_size, hr.nms_iou_thr, hr.batch_size, hr.global_timesteps) == (
+        128, 0.5, 32, (5, 4, 3, 2, 1))
+
+
+def tiny_segrefiner_cfg(seed=0, **semantic_cfg):
+    """A SegRefiner small enough for tests, in 'semantic' (HR) test mode."""
+    return dict(
+        type='SegRefiner',
+        data_preprocessor=dict(type='RefinerDataPreprocessor'),
+        denoiser=dict(type='DenoiseUNet', model_channels=16, channel_mult=(1, 2),
+                      num_res_blocks=1, attention_strides=(2, ), num_heads=2, norm_groups=8),
+        diffusion=dict(type='DiscreteMaskDiffusion'),
+        loss_mask=dict(type='mmdet.CrossEntropyLoss', use_sigmoid=True),
+        loss_texture=dict(type='TextureLoss', loss_weight=5.0),
+        model_size=32,
+        semantic_refiner=dict(type='GlobalLocalRefiner', **semantic_cfg),
+        test_cfg=dict(mode='semantic', seed=seed))
+
+
+def test_tiny_segrefiner_end_to_end_in_semantic_mode():
+    model = MODELS.build(tiny_segrefiner_cfg(seed=0, patch_size=48)).eval()
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for param in model.parameters():
+            param.copy_(torch.randn(param.shape, generator=gen) * 0.2)
+
+    def batch():
+        samples, images = [], []
+        rng = np.random.default_rng(0)
+        for index, shape in enumerate([(100, 130), (70, 70)]):
+            sample = RefineDataSample(metainfo=dict(img_path=f'{index}.jpg'))
+            sample.coarse_mask = PixelData(data=blob_mask(*shape)[None].to(torch.uint8))
+            samples.append(sample)
+            images.append(torch.from_numpy(rng.integers(0, 256, (3, *shape), dtype=np.uint8)))
+        return dict(inputs=images, data_samples=samples)
+
+    first, second = model.test_step(batch()), model.test_step(batch())
+    for out, again, shape in zip(first, second, [(100, 130), (70, 70)]):
+        assert out.pred_mask.data.shape == (1, *shape)
+        assert out.pred_mask.data.dtype == torch.bool
+        prob = out.pred_mask.prob
+        assert prob.dtype == torch.float32 and prob.min() >= 0 and prob.max() <= 1
+        assert torch.equal(out.pred_mask.data, prob >= 0.5)
+        assert torch.equal(prob, again.pred_mask.prob)  # seeded: reproducible

@@ -1,0 +1,239 @@
+"""SegRefiner: the published config, the loss / predict / tensor modes, training."""
+import copy
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import DefaultScope
+from mmengine.structures import PixelData
+
+from mmseg_refiner.models.diffusion import DiscreteMaskDiffusion
+from mmseg_refiner.models.losses import TextureLoss
+from mmseg_refiner.models.refiners import SegRefiner
+from mmseg_refiner.registry import MODELS
+from mmseg_refiner.structures import RefineDataSample
+
+SIZE = 32
+TINY_DENOISER = dict(model_channels=8, channel_mult=(1, 2), num_res_blocks=1,
+                     attention_strides=(2, ), num_heads=2, norm_groups=4)
+
+
+@pytest.fixture(scope='module')
+def published_cfg(repo_root):
+    return Config.fromfile(osp.join(repo_root, 'configs/_base_/models/segrefiner_unet-128.py'))
+
+
+def tiny_model_cfg(published_cfg, **overrides):
+    cfg = copy.deepcopy(published_cfg.model)
+    cfg.denoiser.update(TINY_DENOISER)
+    cfg.model_size = SIZE
+    cfg.update(overrides)
+    return cfg
+
+
+def build_tiny(published_cfg, **overrides):
+    torch.manual_seed(0)
+    return MODELS.build(tiny_model_cfg(published_cfg, **overrides))
+
+
+def randomize_(module, std=0.2, seed=0):
+    """Replace ADM's zero-initialized layers, which would hide the other layers' gradients
+    and make every logit 0 at initialization."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for param in module.parameters():
+            param.copy_(torch.randn(param.shape, generator=generator) * std)
+    return module
+
+
+def make_batch(batch_size=2, size=SIZE, seed=0):
+    """Normalized images and data samples with a disc (gt) and a shifted disc (coarse)."""
+    generator = torch.Generator().manual_seed(seed)
+    images = torch.randn(batch_size, 3, size, size, generator=generator)
+    ys, xs = torch.meshgrid(torch.arange(size), torch.arange(size), indexing='ij')
+    samples = []
+    for i in range(batch_size):
+        centre = size / 2 + 3 * i
+        gt = ((ys - centre)**2 + (xs - size / 2)**2 < (size / 4)**2).to(torch.uint8)
+        coarse = ((ys - centre - 3)**2 + (xs - size / 2 + 2)**2 < (size / 4 - 2)**2)
+        sample = RefineDataSample(metainfo=dict(img_path=f'img_{i}.jpg'))
+        sample.gt_mask = PixelData(data=gt[None])
+        sample.coarse_mask = PixelData(data=coarse.to(torch.uint8)[None])
+        samples.append(sample)
+    return images, samples
+
+
+def test_published_config_builds_the_published_model(published_cfg):
+    """Built on the meta device: no memory, no initialization, 118,604,673 parameters."""
+    with DefaultScope.overwrite_default_scope('mmseg_refiner'), torch.device('meta'):
+        model = MMENGINE_MODELS.build(published_cfg.model)
+    assert isinstance(model, SegRefiner)
+    assert sum(p.numel() for p in model.parameters()) == 118_604_673
+    assert model.model_size == 256 and model.test_cfg == dict(mode='model', seed=None)
+    assert isinstance(model.diffusion, DiscreteMaskDiffusion)
+    assert model.diffusion.num_timesteps == 6
+    assert isinstance(model.loss_texture, TextureLoss) and model.loss_texture.loss_weight == 5.0
+    assert model.loss_mask.use_sigmoid and model.loss_mask.loss_weight == 1.0
+    assert model.data_preprocessor.bgr_to_rgb
+
+
+def test_tiny_override_builds_under_the_default_scope(published_cfg):
+    with DefaultScope.overwrite_default_scope('mmseg_refiner'):
+        model = MMENGINE_MODELS.build(tiny_model_cfg(published_cfg))
+    assert model.denoiser.model_channels == 8 and model.model_size == SIZE
+
+
+def test_loss_returns_the_losses_and_a_logged_iou(published_cfg):
+    model = build_tiny(published_cfg)
+    images, samples = make_batch()
+    losses = model.loss(images, samples)
+    assert set(losses) == {'loss_mask', 'loss_texture', 'train_iou'}
+    assert not losses['train_iou'].requires_grad and 0 <= losses['train_iou'].item() <= 1
+    total, log_vars = model.parse_losses(losses)
+    assert total.item() == pytest.approx(
+        losses['loss_mask'].item() + losses['loss_texture'].item(), rel=1e-6)
+    assert 'train_iou' in log_vars
+    # zero-initialized output: logits 0 -> BCE = log 2
+    assert losses['loss_mask'].item() == pytest.approx(0.6931, abs=1e-4)
+
+
+def test_gradients_reach_every_network_parameter(published_cfg):
+    model = build_tiny(published_cfg)
+    randomize_(model.denoiser)
+    images, samples = make_batch()
+    torch.manual_seed(0)
+    total, _ = model.parse_losses(model.loss(images, samples))
+    total.backward()
+    missing = [name for name, param in model.named_parameters()
+               if param.grad is None or not param.grad.abs().sum() > 0]
+    assert not missing, f'no gradient for {missing}'
+
+
+def test_a_tiny_model_overfits_one_batch(published_cfg):
+    model = build_tiny(published_cfg)
+    images, samples = make_batch()
+    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
+    torch.manual_seed(0)
+    history = []
+    for _ in range(300):
+        total, _ = model.parse_losses(model.loss(images, samples))
+        optimizer.zero_grad()
+        total.backward()
+        optimizer.step()
+        history.append(total.item())
+    first, last = sum(history[:10]) / 10, sum(history[-10:]) / 10
+    assert last <= 0.5 * first, (first, last)
+
+
+def test_predict_writes_pred_mask(published_cfg):
+    model = build_tiny(published_cfg).eval()
+    randomize_(model.denoiser)
+    images, samples = make_batch(batch_size=3)
+    results = model.predict(images, samples)
+    assert len(results) == 3
+    for sample in results:
+        pred = sample.pred_mask
+        assert pred.data.shape == (1, SIZE, SIZE) and pred.data.dtype == torch.bool
+        assert pred.prob.shape == (1, SIZE, SIZE) and pred.prob.dtype == torch.float32
+        assert torch.equal(pred.data, pred.prob >= 0.5)
+        assert 0 <= pred.prob.min() and pred.prob.max() <= 1
+        assert 0 <= pred.cum_fine.min() and pred.cum_fine.max() <= 1
+
+
+def test_test_step_runs_preprocessor_and_predict(published_cfg):
+    model = build_tiny(published_cfg).eval()
+    _, samples = make_batch()
+    inputs = [torch.randint(0, 256, (3, SIZE, SIZE), dtype=torch.uint8) for _ in samples]
+    results = model.test_step(dict(inputs=inputs, data_samples=samples))
+    assert [s.pred_mask.data.shape for s in results] == [(1, SIZE, SIZE)] * 2
+
+
+def _predict_probs(model, seed):
+    model.test_cfg['seed'] = seed
+    images, samples = make_batch()
+    return torch.stack([s.pred_mask.prob for s in model.predict(images, samples)])
+
+
+def test_seeded_sampling_is_reproducible(published_cfg):
+    model = build_tiny(published_cfg).eval()
+    randomize_(model.denoiser)
+    first, again, other = (_predict_probs(model, seed) for seed in (0, 0, 1))
+    assert torch.equal(first, again)
+    assert not torch.equal(first, other)
+
+
+def test_refine_runs_a_subset_of_steps_from_a_given_cum_fine(published_cfg):
+    model = build_tiny(published_cfg).eval()
+    randomize_(model.denoiser)
+    images, samples = make_batch()
+    coarse = torch.stack([s.coarse_mask.data for s in samples]).float()
+    start = torch.full_like(coarse, 0.5)
+    out = model.refine(images, coarse, timesteps=[0], cum_fine=start)
+    logits = model.denoiser(torch.cat([images, coarse], 1), torch.zeros(2, dtype=torch.long))
+    assert torch.allclose(out['prob'], logits.sigmoid())
+    # c <- c + (1 - c) q, q = f (1 - 0.8) / (1 - 0.8 f) at t = 0
+    confidence = 2 * (logits.sigmoid() - 0.5).abs()
+    expected = 0.5 + 0.5 * confidence * 0.2 / (1 - 0.8 * confidence)
+    assert torch.allclose(out['cum_fine'], expected, atol=1e-6)
+    assert not out['prob'].requires_grad
+
+
+def test_tensor_mode_gives_logits_at_the_coarsest_step(published_cfg):
+    model = build_tiny(published_cfg)
+    randomize_(model.denoiser)
+    images, samples = make_batch()
+    logits = model(images, samples, mode='tensor')
+    coarse = torch.stack([s.coarse_mask.data for s in samples]).float()
+    expected = model.denoiser(torch.cat([images, coarse], 1), torch.full((2, ), 5))
+    assert logits.shape == (2, 1, SIZE, SIZE) and torch.allclose(logits, expected)
+
+
+class RecordingRefiner:
+    """Stands in for InstanceRefiner / GlobalLocalRefiner."""
+
+    def __init__(self, tag):
+        self.tag = tag
+
+    def predict(self, model, inputs, data_samples):
+        return [(self.tag, model, inputs, data_samples)]
+
+
+@pytest.mark.parametrize('mode', ['instance', 'semantic'])
+def test_instance_and_semantic_modes_delegate(published_cfg, mode):
+    model = build_tiny(published_cfg, test_cfg=dict(mode=mode),
+                       **{f'{mode}_refiner': dict(type=RecordingRefiner, tag=mode)})
+    inputs = [torch.zeros(3, 50, 70)]
+    samples = [RefineDataSample()]
+    assert model.predict(inputs, samples) == [(mode, model, inputs, samples)]
+
+
+def test_mode_without_its_refiner_config_raises(published_cfg):
+    with pytest.raises(ValueError, match='instance_refiner'):
+        build_tiny(published_cfg, test_cfg=dict(mode='instance'))
+    model = build_tiny(published_cfg)
+    model.test_cfg['mode'] = 'semantic'
+    with pytest.raises(ValueError, match='semantic_refiner'):
+        model.predict(*make_batch())
+    with pytest.raises(ValueError, match='test_cfg.mode'):
+        build_tiny(published_cfg, test_cfg=dict(mode='slide'))
+
+
+def test_bad_inputs_name_the_sample(published_cfg):
+    model = build_tiny(published_cfg)
+    images, samples = make_batch()
+    with pytest.raises(ValueError, match='img_1.jpg'):
+        model.predict([images[0], images[1, :, :16]], samples)
+    del samples[1].gt_mask
+    with pytest.raises(ValueError, match='img_1.jpg has no gt_mask'):
+        model.loss(images, samples)
+    samples[0].coarse_mask = PixelData(data=torch.zeros(1, SIZE, SIZE + 1, dtype=torch.uint8))
+    with pytest.raises(ValueError, match='coarse_mask of img_0.jpg'):
+        model.predict(images, samples)
+
+
+def test_denoiser_and_diffusion_must_agree_on_timesteps(published_cfg):
+    with pytest.raises(ValueError, match='timesteps'):
+        build_tiny(published_cfg,
+                   diffusion=dict(type='DiscreteMaskDiffusion', num_timesteps=4))
