@@ -34,9 +34,22 @@ def read_name_list(list_file: str) -> List[str]:
     with open(list_file, encoding='utf-8') as f:
         names = [line.strip() for line in f]
     return [
-        osp.splitext(name)[0] if name.lower().endswith(_NAME_EXTENSIONS) else name
-        for name in names if name
+        osp.splitext(name)[0] if name.lower().endswith(_NAME_EXTENSIONS) else name for name in names
+        if name
     ]
+
+
+class _FileIndex:
+    """``os.path.exists`` answered from one ``os.listdir`` per folder (fast for large folders)."""
+
+    def __init__(self) -> None:
+        self._folders = {}
+
+    def exists(self, path: str) -> bool:
+        folder, name = osp.split(path)
+        if folder not in self._folders:
+            self._folders[folder] = set(os.listdir(folder)) if osp.isdir(folder) else set()
+        return name in self._folders[folder]
 
 
 @DATASETS.register_module()
@@ -84,8 +97,9 @@ class HRRefineDataset(RefineBaseDataset):
             unknown = set(subset) - self._SUBSET_KEYS
             missing = {'img_dir', 'mask_dir', 'coarse_dir'} - set(subset)
             if unknown or missing:
-                raise ValueError(f'HRRefineDataset subset {subset}: unknown keys {sorted(unknown)}, '
-                                 f'missing keys {sorted(missing)}')
+                raise ValueError(
+                    f'HRRefineDataset subset {subset}: unknown keys {sorted(unknown)}, '
+                    f'missing keys {sorted(missing)}')
         self.subsets = [dict(subset) for subset in subsets]
         super().__init__(**kwargs)
 
@@ -112,8 +126,8 @@ class HRRefineDataset(RefineBaseDataset):
         if list_file is not None:
             stems = read_name_list(list_file)
         else:
-            stems = sorted(
-                name[:-len(img_suffix)] for name in os.listdir(img_dir) if name.endswith(img_suffix))
+            stems = sorted(name[:-len(img_suffix)] for name in os.listdir(img_dir)
+                           if name.endswith(img_suffix))
 
         existing = _FileIndex()
         data_list, missing = [], []
@@ -122,32 +136,24 @@ class HRRefineDataset(RefineBaseDataset):
                 img_path=osp.join(img_dir, stem + img_suffix),
                 mask_path=osp.join(mask_dir, stem + mask_suffix),
                 coarse_path=coarse_mask_paths(coarse_dir, stem))
-            absent = [p for p in [paths['img_path'], paths['mask_path'], *paths['coarse_path']]
-                      if not existing.exists(p)]
+            absent = [
+                p for p in [paths['img_path'], paths['mask_path'], *paths['coarse_path']]
+                if not existing.exists(p)
+            ]
             if absent:
                 missing.append(absent[0])
             else:
                 data_list.append(paths)
         if missing:
+            converter = f'tools/dataset_converters/make_hr_coarse_masks.py {mask_dir} {coarse_dir}'
+            if list_file is not None:
+                converter += f' --list {list_file}'
             MMLogger.get_current_instance().warning(
                 f'HRRefineDataset: left out {len(missing)} of {len(stems)} images of {img_dir} '
                 f'whose files are missing, e.g. {missing[:5]} (offline coarse masks are made by '
-                f'tools/dataset_converters/make_hr_coarse_masks.py {mask_dir} {coarse_dir})')
+                f'{converter})')
         if not data_list:
             raise FileNotFoundError(
                 f'HRRefineDataset: no usable image in {img_dir} (mask folder {mask_dir}, coarse '
                 f'folder {coarse_dir}' + (f', list {list_file}' if list_file else '') + ')')
         return data_list
-
-
-class _FileIndex:
-    """``os.path.exists`` answered from one ``os.listdir`` per folder (fast for large folders)."""
-
-    def __init__(self) -> None:
-        self._folders = {}
-
-    def exists(self, path: str) -> bool:
-        folder, name = osp.split(path)
-        if folder not in self._folders:
-            self._folders[folder] = set(os.listdir(folder)) if osp.isdir(folder) else set()
-        return name in self._folders[folder]

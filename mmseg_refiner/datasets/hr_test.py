@@ -70,8 +70,9 @@ class MaskFolderDataset(RefineBaseDataset):
             truth) is missing: ``'error'`` (raise, naming the file) or
             ``'skip'`` (leave it out and log it). Defaults to ``'error'``.
         **kwargs: :class:`mmengine.dataset.BaseDataset` arguments
-            (``pipeline``, ``data_root``...; relative folders are joined to
-            ``data_root``). ``test_mode`` defaults to True.
+            (``pipeline``, ``data_root``...; relative input folders are joined
+            to ``data_root``, ``out_dir`` is taken as given). ``test_mode``
+            defaults to True.
     """
 
     def __init__(self,
@@ -111,7 +112,7 @@ class MaskFolderDataset(RefineBaseDataset):
     def load_data_list(self) -> List[dict]:
         return self._scan(
             self._resolve(self.img_dir), self._resolve(self.coarse_dir),
-            self._resolve(self.gt_dir), self._resolve(self.out_dir))
+            self._resolve(self.gt_dir), self.out_dir)
 
     def _stem(self, name: str) -> Optional[str]:
         """The stem of an image file name, or None if it is not an image."""
@@ -165,7 +166,7 @@ class MaskFolderDataset(RefineBaseDataset):
         if done:
             MMLogger.get_current_instance().info(
                 f'{type(self).__name__}: {done} of {len(self.data_list)} samples already have a '
-                f'refined mask in {self._resolve(self.out_dir)} and are skipped '
+                f'refined mask in {self.out_dir} and are skipped '
                 f'({len(todo)} to do)')
         return todo
 
@@ -226,7 +227,7 @@ class DIS5KRefineDataset(MaskFolderDataset):
 
     def load_data_list(self) -> List[dict]:
         root, coarse_root = self._resolve(self.img_dir), self._resolve(self.coarse_dir)
-        out_root = self._resolve(self.out_dir)
+        out_root = self.out_dir
         data_list = []
         for subset in self.subsets:
             infos = self._scan(

@@ -114,7 +114,9 @@ class LVISRefineDataset(RefineBaseDataset):
         if not segmentation:
             return None
         return dict(
-            ann_id=ann['id'], bbox=[x, y, x + w, y + h], area=ann['area'],
+            ann_id=ann['id'],
+            bbox=[x, y, x + w, y + h],
+            area=ann['area'],
             segmentation=segmentation)
 
     def filter_data(self) -> List[dict]:

@@ -113,7 +113,7 @@ def _draw_body(mask: np.ndarray, rng: np.random.Generator, centre: np.ndarray,
 
 def _draw_curves(mask: np.ndarray, rng: np.random.Generator, centre: np.ndarray, scale: float,
                  count: int, length_range: Tuple[float, float],
-                 thickness_range: Tuple[float, float], value: int = 1) -> None:
+                 thickness_range: Tuple[float, float]) -> None:
     """``count`` quadratic Bezier strokes leaving the body's centre region.
 
     Lengths and thicknesses are fractions of ``scale``; a stroke is at least
@@ -128,7 +128,7 @@ def _draw_curves(mask: np.ndarray, rng: np.random.Generator, centre: np.ndarray,
         steps = np.linspace(0.0, 1.0, 24)[:, None]
         curve = ((1 - steps)**2 * start + 2 * (1 - steps) * steps * control + steps**2 * end)
         thickness = max(1, int(round(rng.uniform(*thickness_range) * scale)))
-        cv2.polylines(mask, [np.round(curve).astype(np.int32)], False, value, thickness)
+        cv2.polylines(mask, [np.round(curve).astype(np.int32)], False, 1, thickness)
 
 
 def _punch_holes(mask: np.ndarray, rng: np.random.Generator, scale: float, count: int) -> None:

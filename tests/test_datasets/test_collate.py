@@ -8,8 +8,9 @@ from mmseg_refiner.structures import RefineDataSample
 
 
 def _pair(value):
-    return dict(inputs=torch.full((3, 2, 2), value, dtype=torch.uint8),
-                data_samples=RefineDataSample(metainfo=dict(sample_idx=value)))
+    return dict(
+        inputs=torch.full((3, 2, 2), value, dtype=torch.uint8),
+        data_samples=RefineDataSample(metainfo=dict(sample_idx=value)))
 
 
 def test_flatten_keeps_order_and_passes_single_samples_through():

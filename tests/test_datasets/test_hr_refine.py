@@ -35,8 +35,10 @@ def _object_mask(height, width, seed):
     radius = min(height, width) // 4
     cv2.circle(mask, (cx, cy), radius, 255, thickness=-1)
     cv2.circle(mask, (cx, cy), radius // 2, 0, thickness=-1)
-    cv2.rectangle(mask, (cx + radius - 2, cy - 3), (min(width - 5, cx + 2 * radius), cy + 3),
-                  255, thickness=-1)
+    cv2.rectangle(
+        mask, (cx + radius - 2, cy - 3), (min(width - 5, cx + 2 * radius), cy + 3),
+        255,
+        thickness=-1)
     return mask
 
 
@@ -84,21 +86,23 @@ def data_root(tmp_path, converter):
     dis, thin = root / 'DIS5K' / 'DIS-TR', root / 'ThinObject5K'
     assert converter.main([str(dis / 'gt'), str(dis / 'coarse'), '--nproc', '1']) == 0
     assert converter.main([
-        str(thin / 'masks'), str(thin / 'coarse'), '--list', str(thin / 'list' / 'train.txt'),
-        '--nproc', '1'
+        str(thin / 'masks'),
+        str(thin / 'coarse'), '--list',
+        str(thin / 'list' / 'train.txt'), '--nproc', '1'
     ]) == 0
     return root
 
 
 @pytest.fixture(scope='module')
 def dataset_cfg(repo_root):
-    cfg = Config.fromfile(osp.join(repo_root, 'configs', '_base_', 'datasets',
-                                   'dis5k_thin_hr_refine.py'))
+    cfg = Config.fromfile(
+        osp.join(repo_root, 'configs', '_base_', 'datasets', 'dis5k_thin_hr_refine.py'))
     return cfg.train_dataloader
 
 
 @pytest.fixture
 def build(data_root, dataset_cfg):
+
     def build_dataset(**overrides):
         cfg = dataset_cfg.dataset.copy()
         cfg.update(data_root=str(data_root.parent), **overrides)
@@ -141,10 +145,10 @@ def test_reads_both_layouts_and_the_list_file(build):
     for info in infos:
         stem = osp.splitext(osp.basename(info['img_path']))[0]
         assert osp.basename(info['mask_path']) == stem + '.png'
-        assert [p.split(osp.sep)[-2:] for p in info['coarse_path']] == [
-            ['gt', stem + '.png'], ['filled', stem + '.png']]
-        assert all(osp.exists(p) for p in [info['img_path'], info['mask_path'],
-                                           *info['coarse_path']])
+        assert [p.split(osp.sep)[-2:] for p in info['coarse_path']] == [['gt', stem + '.png'],
+                                                                        ['filled', stem + '.png']]
+        assert all(
+            osp.exists(p) for p in [info['img_path'], info['mask_path'], *info['coarse_path']])
 
 
 def test_each_sample_is_an_aligned_object_pair_and_patch_pair(build):
@@ -200,7 +204,10 @@ def test_the_runner_batches_both_pairs_of_every_sample(build, dataset_cfg):
     dataset = build()
     loader_cfg = dataset_cfg.copy()
     loader_cfg.update(
-        dataset=dataset, batch_size=3, num_workers=0, persistent_workers=False,
+        dataset=dataset,
+        batch_size=3,
+        num_workers=0,
+        persistent_workers=False,
         sampler=dict(type='DefaultSampler', shuffle=False))
     np.random.seed(2)
     batch = next(iter(Runner.build_dataloader(loader_cfg)))
@@ -210,8 +217,7 @@ def test_the_runner_batches_both_pairs_of_every_sample(build, dataset_cfg):
     assert len(set(paths)) == 3
 
 
-def test_images_without_coarse_masks_are_left_out_with_a_warning(build, data_root,
-                                                                 warnings_logged):
+def test_images_without_coarse_masks_are_left_out_with_a_warning(build, data_root, warnings_logged):
     missing = data_root / 'DIS5K' / 'DIS-TR' / 'coarse' / 'filled' / 'dis_b.png'
     missing.unlink()
     dataset = build()
@@ -248,14 +254,35 @@ def test_subset_keys_are_checked():
         HRRefineDataset(subsets=[dict(image_dir='a', mask_dir='b', coarse_dir='c', img_dir='d')])
 
 
-TINY_DENOISER = dict(model_channels=8, channel_mult=(1, 1, 1, 1, 1, 1), num_res_blocks=1,
-                     attention_strides=(32, ), num_heads=1, norm_groups=4)
+TINY_DENOISER = dict(
+    model_channels=8,
+    channel_mult=(1, 1, 1, 1),
+    num_res_blocks=1,
+    attention_strides=(8, ),
+    num_heads=1,
+    norm_groups=4)
+
+
+def _set_resize_scale(node, size):
+    """Set every RefineResize of a (nested) pipeline config to ``size`` x ``size``."""
+    if isinstance(node, dict):
+        if node.get('type') == 'RefineResize':
+            node['scale'] = (size, size)
+        for value in node.values():
+            _set_resize_scale(value, size)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            _set_resize_scale(value, size)
 
 
 def test_the_hr_config_trains_through_the_runner(data_root, repo_root, tmp_path):
-    cfg = Config.fromfile(osp.join(repo_root, 'configs', 'segrefiner',
-                                   'segrefiner_unet-128_8xb8-40k_dis5k-thin-256.py'))
+    """The paper's HR config, with a tiny network at 64x64, trains on the tiny tree."""
+    cfg = Config.fromfile(
+        osp.join(repo_root, 'configs', 'segrefiner',
+                 'segrefiner_unet-128_8xb8-40k_dis5k-thin-256.py'))
     cfg.model.denoiser.update(TINY_DENOISER)
+    cfg.model.model_size = 64
+    _set_resize_scale(cfg.train_dataloader.dataset.pipeline, 64)
     cfg.train_dataloader.update(batch_size=2, num_workers=0, persistent_workers=False)
     cfg.train_dataloader.dataset.data_root = str(data_root.parent)
     cfg.train_cfg.max_iters = 2

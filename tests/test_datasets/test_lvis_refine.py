@@ -10,6 +10,7 @@ import torch
 from mmengine.config import Config
 from mmengine.logging import MMLogger
 from mmengine.registry import DefaultScope
+from mmengine.runner import Runner
 
 from mmseg_refiner.datasets import InvalidSampleError
 from mmseg_refiner.datasets.lvis_refine import image_relative_path
@@ -44,20 +45,31 @@ USABLE = [
 
 def _annotations():
     anns = [
-        dict(id=ann_id, image_id=image_id, category_id=1, segmentation=[poly],
-             area=_polygon_area(poly), bbox=_bbox(poly)) for ann_id, image_id, _, poly in USABLE
+        dict(
+            id=ann_id,
+            image_id=image_id,
+            category_id=1,
+            segmentation=[poly],
+            area=_polygon_area(poly),
+            bbox=_bbox(poly)) for ann_id, image_id, _, poly in USABLE
     ]
     tiny = [160, 150, 170, 150, 170, 160, 160, 160]  # area 100 <= 512
-    anns.append(dict(id=13, image_id=1, category_id=1, segmentation=[tiny], area=100.0,
-                     bbox=_bbox(tiny)))
+    anns.append(
+        dict(id=13, image_id=1, category_id=1, segmentation=[tiny], area=100.0, bbox=_bbox(tiny)))
     crowd = np.zeros((120, 160), np.uint8)
     crowd[10:100, 10:150] = 1
-    anns.append(dict(id=31, image_id=3, category_id=1, iscrowd=1, area=float(crowd.sum()),
-                     bbox=[10, 10, 140, 90],
-                     segmentation=dict(size=[120, 160], counts=_uncompressed_rle(crowd))))
+    anns.append(
+        dict(
+            id=31,
+            image_id=3,
+            category_id=1,
+            iscrowd=1,
+            area=float(crowd.sum()),
+            bbox=[10, 10, 140, 90],
+            segmentation=dict(size=[120, 160], counts=_uncompressed_rle(crowd))))
     flat = [20, 20, 60, 20, 60, 20.5, 20, 20.5]  # degenerate box (height 0.5), area faked
-    anns.append(dict(id=32, image_id=3, category_id=1, segmentation=[flat], area=600.0,
-                     bbox=_bbox(flat)))
+    anns.append(
+        dict(id=32, image_id=3, category_id=1, segmentation=[flat], area=600.0, bbox=_bbox(flat)))
     return anns
 
 
@@ -81,12 +93,13 @@ def data_root(tmp_path):
         path = root / 'coco' / folder / f'{image_id:012d}.jpg'
         path.parent.mkdir(parents=True, exist_ok=True)
         cv2.imwrite(str(path), img, [cv2.IMWRITE_JPEG_QUALITY, 98])
-        images.append(dict(id=image_id, height=height, width=width,
-                           coco_url=URL.format(folder, image_id)))
+        images.append(
+            dict(id=image_id, height=height, width=width, coco_url=URL.format(folder, image_id)))
     ann_file = root / 'lvis_v1' / 'annotations' / 'lvis_v1_train.json'
     ann_file.parent.mkdir(parents=True)
-    ann_file.write_text(json.dumps(dict(
-        images=images, annotations=_annotations(), categories=[dict(id=1, name='thing')])))
+    ann_file.write_text(
+        json.dumps(
+            dict(images=images, annotations=_annotations(), categories=[dict(id=1, name='thing')])))
     return root
 
 
@@ -98,6 +111,7 @@ def dataset_cfg(repo_root):
 
 @pytest.fixture
 def build(data_root, dataset_cfg):
+
     def build_dataset(**overrides):
         cfg = dataset_cfg.copy()
         cfg.update(data_root=str(data_root.parent), **overrides)
@@ -159,9 +173,10 @@ def test_samples_are_aligned_crops_around_the_chosen_instance(build):
             assert gt.shape == coarse.shape == (256, 256)
             assert 0.3 < _iou(coarse, gt) < 1.0
             # the ground truth is exactly one of the coloured objects of the image
-            matches = [(ann_id, poly) for ann_id, owner, colour, poly in USABLE
-                       if owner == info['img_id'] and _iou(_colour_mask(out['inputs'], colour),
-                                                           gt) > 0.85]
+            matches = [
+                (ann_id, poly) for ann_id, owner, colour, poly in USABLE
+                if owner == info['img_id'] and _iou(_colour_mask(out['inputs'], colour), gt) > 0.85
+            ]
             assert len(matches) == 1
             ann_id, poly = matches[0]
             chosen.add(ann_id)
@@ -176,7 +191,7 @@ def test_samples_are_aligned_crops_around_the_chosen_instance(build):
 
 
 def test_bad_images_are_skipped_with_a_warning_and_raise_in_test_mode(build, data_root,
-                                                                       warnings_logged):
+                                                                      warnings_logged):
     (data_root / 'coco' / 'val2017' / '000000000002.jpg').write_bytes(b'\x00 not an image')
     dataset = build()
     np.random.seed(1)
@@ -188,8 +203,9 @@ def test_bad_images_are_skipped_with_a_warning_and_raise_in_test_mode(build, dat
 
 
 def test_image_whose_size_differs_from_its_annotation_is_named(build, data_root, warnings_logged):
-    cv2.imwrite(str(data_root / 'coco' / 'train2017' / '000000000001.jpg'),
-                np.zeros((100, 100, 3), np.uint8))
+    cv2.imwrite(
+        str(data_root / 'coco' / 'train2017' / '000000000001.jpg'), np.zeros((100, 100, 3),
+                                                                             np.uint8))
     dataset = build()
     np.random.seed(2)
     assert dataset[0]['data_samples'].img_path.endswith('000000000002.jpg')
@@ -201,3 +217,30 @@ def test_a_json_that_is_not_an_instance_file_is_named(build, data_root):
     ann_file.write_text(json.dumps(dict(images=[])))
     with pytest.raises(ValueError, match='lvis_v1_train.json'):
         build()
+
+
+def test_the_lr_config_trains_through_the_runner(build, data_root, repo_root, tmp_path):
+    """The paper's LR config, with a tiny network at 64x64, trains on the tiny tree."""
+    cfg = Config.fromfile(
+        osp.join(repo_root, 'configs', 'segrefiner', 'segrefiner_unet-128_8xb8-120k_lvis-256.py'))
+    cfg.model.denoiser.update(
+        model_channels=8,
+        channel_mult=(1, 1, 1, 1),
+        num_res_blocks=1,
+        attention_strides=(8, ),
+        num_heads=1,
+        norm_groups=4)
+    cfg.model.model_size = 64
+    for transform in cfg.train_dataloader.dataset.pipeline:
+        if transform.type == 'RefineResize':
+            transform.scale = (64, 64)
+    cfg.train_dataloader.update(batch_size=2, num_workers=0, persistent_workers=False)
+    cfg.train_dataloader.dataset.data_root = str(data_root.parent)
+    cfg.train_cfg.max_iters = 2
+    cfg.param_scheduler[0].end = 2
+    cfg.default_hooks.logger.interval = 1
+    cfg.work_dir = str(tmp_path / 'work')
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    losses = runner.message_hub.get_scalar('train/loss_mask').data[0]
+    assert len(losses) == 2 and np.isfinite(losses).all()

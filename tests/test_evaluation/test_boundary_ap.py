@@ -92,7 +92,8 @@ def _random_dataset(seed=0, num_images=8, num_categories=3):
     for image_id in range(1, num_images + 1):
         for _ in range(rng.integers(1, 4)):
             cat = int(rng.integers(1, num_categories + 1))
-            y, x, size = int(rng.integers(0, 30)), int(rng.integers(0, 45)), int(rng.integers(4, 18))
+            y, x = int(rng.integers(0, 30)), int(rng.integers(0, 45))
+            size = int(rng.integers(4, 18))
             instances.append((image_id, cat, box_mask(shape, y, x, size, size)))
             for _ in range(rng.integers(0, 3)):
                 dy, dx, ds = rng.integers(-2, 3, size=3)

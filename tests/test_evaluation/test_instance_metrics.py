@@ -69,6 +69,15 @@ def test_lvis_metric_reports_segm_and_boundary_ap_under_numpy2(tmp_path):
     assert 0 < scores['lvis/bbox_AP'] <= 1
 
 
+def test_lvis_metric_leaves_out_images_the_annotations_lack(tmp_path):
+    gt, results, mask_ap, _ = perfect_and_shifted()
+    metric = BoundaryLVISMetric(ann_file=write_json(tmp_path / 'lvis.json', lvis_gt(gt)),
+                                metric='segm', nproc=1)
+    stray = dict(results[0], image_id=99)  # an image absent from the annotations
+    scores = _run(metric, _data_samples(results + [stray]))
+    assert scores['lvis/segm_AP'] == pytest.approx(round(mask_ap, 3))
+
+
 def test_metrics_reject_unknown_metric_and_lvis_needs_its_annotations(tmp_path):
     gt, _, _, _ = perfect_and_shifted()
     ann_file = write_json(tmp_path / 'gt.json', gt)

@@ -50,20 +50,22 @@ def _hole(height, width):
 
 
 def _all_files(folder):
-    return sorted(osp.relpath(osp.join(root, name), folder)
-                  for root, _, names in os.walk(folder) for name in names)
+    return sorted(
+        osp.relpath(osp.join(root, name), folder) for root, _, names in os.walk(folder)
+        for name in names)
 
 
 def test_writes_two_binary_variants_per_mask(converter, mask_dir, tmp_path, capsys):
     out_dir = str(tmp_path / 'coarse')
     assert converter.main([str(mask_dir), out_dir, '--nproc', '2']) == 0
-    assert _all_files(out_dir) == sorted(
-        f'{variant}/mask_{index}.png' for variant in ('gt', 'filled') for index in range(3))
+    assert _all_files(out_dir) == sorted(f'{variant}/mask_{index}.png'
+                                         for variant in ('gt', 'filled') for index in range(3))
     hole_cover = {'gt': [], 'filled': []}
     for index in range(3):
         truth = cv2.imread(str(mask_dir / f'mask_{index}.png'), cv2.IMREAD_GRAYSCALE) > 0
-        gt_variant, filled_variant = (cv2.imread(p, cv2.IMREAD_UNCHANGED)
-                                      for p in coarse_mask_paths(out_dir, f'mask_{index}'))
+        gt_variant, filled_variant = (
+            cv2.imread(p, cv2.IMREAD_UNCHANGED)
+            for p in coarse_mask_paths(out_dir, f'mask_{index}'))
         for coarse in (gt_variant, filled_variant):
             assert coarse.shape == truth.shape and coarse.dtype == np.uint8
             assert set(np.unique(coarse)) <= {0, 255}
@@ -75,11 +77,12 @@ def test_writes_two_binary_variants_per_mask(converter, mask_dir, tmp_path, caps
     # the ring's hole stays mostly open in the synthesis of the ground truth and is
     # filled in the synthesis of the ground truth with holes filled
     assert np.mean(hole_cover['gt']) < 0.6 and np.mean(hole_cover['filled']) > 0.9
-    assert '3 masks: 3 processed (6 files written), 0 already done, 0 failed' in capsys.readouterr().out
+    assert '3 masks: 3 processed (6 files written), 0 already done, 0 failed' in capsys.readouterr(
+    ).out
 
 
 def test_rerun_skips_and_a_deleted_output_is_remade_identically(converter, mask_dir, tmp_path,
-                                                               capsys):
+                                                                capsys):
     out_dir = str(tmp_path / 'coarse')
     converter.main([str(mask_dir), out_dir, '--nproc', '1'])
     paths = [p for index in range(3) for p in coarse_mask_paths(out_dir, f'mask_{index}')]
@@ -126,12 +129,11 @@ def test_list_file_selects_names_with_or_without_extension(converter, mask_dir, 
     list_file.write_text('mask_0.png\n\nmask_2\n')
     out_dir = str(tmp_path / 'coarse')
     assert converter.main([str(mask_dir), out_dir, '--list', str(list_file), '--nproc', '1']) == 0
-    assert _all_files(out_dir) == sorted(
-        f'{variant}/mask_{index}.png' for variant in ('gt', 'filled') for index in (0, 2))
+    assert _all_files(out_dir) == sorted(f'{variant}/mask_{index}.png'
+                                         for variant in ('gt', 'filled') for index in (0, 2))
 
 
-def test_a_failed_write_leaves_neither_output_nor_temporary_file(converter, tmp_path,
-                                                                 monkeypatch):
+def test_a_failed_write_leaves_neither_output_nor_temporary_file(converter, tmp_path, monkeypatch):
     target = str(tmp_path / 'out.png')
 
     def fail(src, dst):

@@ -65,7 +65,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('mask_dir', help='folder of ground-truth masks (8-bit, 0/255)')
     parser.add_argument('out_dir', help='coarse folder: gets gt/<stem>.png and filled/<stem>.png')
     parser.add_argument(
-        '--list', dest='list_file', help='only the names in this file, one per line (with or '
+        '--list',
+        dest='list_file',
+        help='only the names in this file, one per line (with or '
         'without extension), e.g. ThinObject5K/list/train.txt')
     parser.add_argument('--mask-suffix', default='.png', help='mask file suffix (default .png)')
     parser.add_argument(
@@ -74,7 +76,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--iou-target', type=float, default=0.8, help='synthesis IoU target (default 0.8)')
     parser.add_argument('--seed', type=int, default=0, help='base seed (default 0)')
     parser.add_argument(
-        '--nproc', type=int, default=min(8, os.cpu_count() or 1), help='worker processes')
+        '--nproc', type=int, default=min(8,
+                                         os.cpu_count() or 1), help='worker processes')
     return parser.parse_args(argv)
 
 
@@ -82,8 +85,8 @@ def list_jobs(mask_dir: str, mask_suffix: str, list_file: Optional[str]) -> List
     if list_file is not None:
         stems = read_name_list(list_file)
     else:
-        stems = sorted(
-            name[:-len(mask_suffix)] for name in os.listdir(mask_dir) if name.endswith(mask_suffix))
+        stems = sorted(name[:-len(mask_suffix)] for name in os.listdir(mask_dir)
+                       if name.endswith(mask_suffix))
     return [Job(stem, osp.join(mask_dir, stem + mask_suffix)) for stem in stems]
 
 
@@ -119,12 +122,15 @@ def make_coarse_masks(job: Job, out_dir: str, threshold: int, iou_target: float,
     try:
         stored = cv2.imread(job.mask_path, cv2.IMREAD_GRAYSCALE)
         if stored is None:
-            return Outcome('failed', job.mask_path, reason='cannot read the mask (missing, not '
-                           'an image, or corrupt)')
+            return Outcome(
+                'failed',
+                job.mask_path,
+                reason='cannot read the mask (missing, not '
+                'an image, or corrupt)')
         truth = (stored >= threshold).astype(np.uint8)
         if not truth.any():
-            return Outcome('failed', job.mask_path,
-                           reason=f'no foreground (no value >= {threshold})')
+            return Outcome(
+                'failed', job.mask_path, reason=f'no foreground (no value >= {threshold})')
         for index, path in todo:
             coarse = synthesize_coarse_mask(
                 truth,

@@ -29,8 +29,8 @@ patch_pipeline = [
     dict(
         type='RandomApply',
         transforms=[
-            dict(type='GenerateCoarseMask', key_in='gt_mask', key_out='coarse_mask',
-                 iou_target=0.8)
+            dict(
+                type='GenerateCoarseMask', key_in='gt_mask', key_out='coarse_mask', iou_target=0.8)
         ],
         prob=0.5),
     dict(type='RefineResize', scale=(model_size, model_size), mask_interpolation='nearest'),

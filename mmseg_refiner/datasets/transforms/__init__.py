@@ -5,6 +5,7 @@ from .geometric import RefineRandomFlip, RefineResize
 from .loading import LoadMaskFromFile, LoadRandomInstanceMask, LoadRefineImage
 from .wrappers import PairBranches
 
-__all__ = ['PackRefineInputs', 'RandomObjectCrop', 'RandomPatchCrop', 'RefineRandomFlip', 'RefineResize',
-           'LoadMaskFromFile', 'LoadRandomInstanceMask', 'LoadRefineImage', 'PairBranches',
+__all__ = ['PackRefineInputs', 'RandomObjectCrop', 'RandomPatchCrop', 'RefineRandomFlip',
+           'RefineResize', 'LoadMaskFromFile', 'LoadRandomInstanceMask', 'LoadRefineImage',
+           'PairBranches',
            'GenerateCoarseMask', 'modify_boundary', 'perturb_to_iou', 'synthesize_coarse_mask']

@@ -46,7 +46,7 @@ def _integers(rng, low, high, size=None) -> np.ndarray:
 
 
 def _as_binary(mask: np.ndarray) -> np.ndarray:
-    """A C-contiguous ``HxW`` uint8 copy of ``mask`` with values {0, 1}."""
+    """A new C-contiguous ``HxW`` uint8 array: 1 where ``mask`` is non-zero."""
     mask = np.asarray(mask)
     if mask.ndim != 2:
         raise ValueError(f'expected an HxW mask, got an array of shape {mask.shape}')
@@ -161,12 +161,24 @@ def modify_boundary(mask: np.ndarray,
     Returns:
         np.ndarray: ``HxW`` uint8 mask with values {0, 1}.
     """
+    _check_boundary_options(removal_rate, removal_candidate_rate, keep_rate)
+    return _modify_boundary(
+        _as_binary(mask), _rng_or_global(rng), min_vertices, removal_rate,
+        removal_candidate_rate, keep_rate, fill_holes)
+
+
+def _check_boundary_options(removal_rate: float, removal_candidate_rate: float,
+                            keep_rate: float) -> None:
     for name, value in (('removal_rate', removal_rate),
                         ('removal_candidate_rate', removal_candidate_rate),
                         ('keep_rate', keep_rate)):
         _check_fraction(name, value)
-    mask = _as_binary(mask)
-    rng = _rng_or_global(rng)
+
+
+def _modify_boundary(mask: np.ndarray, rng, min_vertices: int, removal_rate: float,
+                     removal_candidate_rate: float, keep_rate: float,
+                     fill_holes: bool) -> np.ndarray:
+    """:func:`modify_boundary` of a binary uint8 mask; always a new array."""
     mode = cv2.RETR_EXTERNAL if fill_holes else cv2.RETR_TREE
     contours, hierarchy = cv2.findContours(mask, mode, cv2.CHAIN_APPROX_NONE)
     depths = _contour_depths(hierarchy, len(contours))
@@ -268,9 +280,11 @@ def perturb_to_iou(mask: np.ndarray,
     otherwise it ends after ``max_rounds`` rounds (large masks may end above
     the target: the structuring elements do not scale with the mask).
 
-    The IoU is kept up to date from the pixel counts of each changed
-    rectangle, never recomputed over the whole mask, and rectangles that an
-    operation cannot change (uniform and not seeded otherwise) are skipped.
+    The result is that of CascadePSP's procedure for the same draws, computed
+    faster: the IoU is kept up to date from pixel counts of the part of each
+    rectangle an operation can change (see :func:`_apply_operation`), never
+    recomputed over the whole mask, and rectangles an operation cannot change
+    are skipped.
 
     Args:
         mask (np.ndarray): ``HxW`` mask to perturb, non-zero = foreground.
@@ -290,25 +304,40 @@ def perturb_to_iou(mask: np.ndarray,
         np.ndarray: ``HxW`` uint8 mask with values {0, 1}; all zeros if the
         reference is empty.
     """
+    _check_perturbation_options(iou_target, max_rounds, ops_per_round, seed_pixel_prob,
+                                dilate_prob, kernel_size_range)
+    seg = _as_binary(mask)
+    reference = seg.copy() if reference is None else _as_binary(reference)
+    if reference.shape != seg.shape:
+        raise ValueError(f'mask {seg.shape} and reference {reference.shape} differ in shape')
+    return _perturb_in_place(seg, reference, _rng_or_global(rng), iou_target, max_rounds,
+                             ops_per_round, seed_pixel_prob, dilate_prob,
+                             tuple(kernel_size_range))
+
+
+def _check_perturbation_options(iou_target: float, max_rounds: int, ops_per_round: int,
+                                seed_pixel_prob: float, dilate_prob: float,
+                                kernel_size_range: Sequence[int]) -> None:
     _check_fraction('iou_target', iou_target)
     _check_fraction('seed_pixel_prob', seed_pixel_prob)
     _check_fraction('dilate_prob', dilate_prob)
-    min_size, max_size = (int(size) for size in kernel_size_range)
-    if not 1 <= min_size <= max_size:
+    if len(kernel_size_range) != 2 or not 1 <= kernel_size_range[0] <= kernel_size_range[1]:
         raise ValueError(f'kernel_size_range must be (min, max) with 1 <= min <= max, '
                          f'got {tuple(kernel_size_range)}')
     if max_rounds < 0 or ops_per_round < 1:
         raise ValueError(f'need max_rounds >= 0 and ops_per_round >= 1, got {max_rounds} and '
                          f'{ops_per_round}')
-    seg = _as_binary(mask)
-    reference = seg.copy() if reference is None else _as_binary(reference)
-    if reference.shape != seg.shape:
-        raise ValueError(f'mask {seg.shape} and reference {reference.shape} differ in shape')
+
+
+def _perturb_in_place(seg: np.ndarray, reference: np.ndarray, rng, iou_target: float,
+                      max_rounds: int, ops_per_round: int, seed_pixel_prob: float,
+                      dilate_prob: float, kernel_size_range: Tuple[int, int]) -> np.ndarray:
+    """:func:`perturb_to_iou` on binary uint8 masks; changes and returns ``seg``."""
     reference_area = cv2.countNonZero(reference)
     if reference_area == 0:
-        return np.zeros_like(seg)
-
-    rng = _rng_or_global(rng)
+        seg[...] = 0
+        return seg
+    min_size, max_size = (int(size) for size in kernel_size_range)
     elements = _structuring_elements(min_size, max_size)
     height, width = seg.shape
     scratch = np.empty(seg.size, np.uint8)
@@ -371,11 +400,13 @@ def _apply_operation(window: np.ndarray, truth: np.ndarray, seed_value: int, dil
         area_change += seed_value - old
         difference_change += abs(seed_value - reference_value) - abs(old - reference_value)
 
-    spread = window
+    # The pixels whose value the operation spreads: 1s for a dilation, 0s
+    # for an erosion.
+    spreading = window
     if not dilate:
-        spread = scratch[:window.size].reshape(window.shape)
-        cv2.compare(window, 0, cv2.CMP_EQ, dst=spread)
-    left, top, box_width, box_height = cv2.boundingRect(spread)
+        spreading = scratch[:window.size].reshape(window.shape)
+        cv2.threshold(window, 0, 1, cv2.THRESH_BINARY_INV, dst=spreading)
+    left, top, box_width, box_height = cv2.boundingRect(spreading)
     if box_width == 0:
         return area_change, difference_change
     reach_y, reach_x = element.shape[0] // 2, element.shape[1] // 2
@@ -432,26 +463,15 @@ def synthesize_coarse_mask(mask: np.ndarray,
         an empty mask. A tiny object (no contour of ``min_vertices``) skips the
         boundary modification, and the perturbation may erase it entirely.
     """
+    _check_boundary_options(removal_rate, removal_candidate_rate, keep_rate)
+    _check_perturbation_options(iou_target, max_rounds, ops_per_round, seed_pixel_prob,
+                                dilate_prob, kernel_size_range)
     rng = _rng_or_global(rng)
     truth = _as_binary(mask)
-    modified = modify_boundary(
-        truth,
-        min_vertices=min_vertices,
-        removal_rate=removal_rate,
-        removal_candidate_rate=removal_candidate_rate,
-        keep_rate=keep_rate,
-        fill_holes=fill_holes,
-        rng=rng)
-    return perturb_to_iou(
-        modified,
-        truth,
-        iou_target=iou_target,
-        max_rounds=max_rounds,
-        ops_per_round=ops_per_round,
-        seed_pixel_prob=seed_pixel_prob,
-        dilate_prob=dilate_prob,
-        kernel_size_range=kernel_size_range,
-        rng=rng)
+    coarse = _modify_boundary(truth, rng, min_vertices, removal_rate, removal_candidate_rate,
+                              keep_rate, fill_holes)
+    return _perturb_in_place(coarse, truth, rng, iou_target, max_rounds, ops_per_round,
+                             seed_pixel_prob, dilate_prob, tuple(kernel_size_range))
 
 
 @TRANSFORMS.register_module()
@@ -513,8 +533,10 @@ class GenerateCoarseMask(BaseTransform):
             seed_pixel_prob=seed_pixel_prob,
             dilate_prob=dilate_prob,
             kernel_size_range=tuple(kernel_size_range))
-        # Fail at build time, not in the first worker: run the checks once.
-        synthesize_coarse_mask(np.zeros((1, 1), np.uint8), **self.options)
+        # Fail when the pipeline is built, not in the first worker.
+        _check_boundary_options(removal_rate, removal_candidate_rate, keep_rate)
+        _check_perturbation_options(iou_target, max_rounds, ops_per_round, seed_pixel_prob,
+                                    dilate_prob, kernel_size_range)
 
     def transform(self, results: dict) -> dict:
         sample = results.get('img_path', f'sample {results.get("sample_idx", "?")}')

@@ -38,14 +38,14 @@ def apply_crop(results: dict, bbox: Box, keys: Sequence[str]) -> dict:
 
 
 def _random_span_with_length(start: int, end: int, length: int, size: int) -> Tuple[int, int]:
-    """A span of ``length`` inside ``[0, size)`` containing ``[start, end)``, uniform over origins."""
+    """A ``length`` span in ``[0, size)`` containing ``[start, end)``, uniform over origins."""
     low, high = max(0, end - length), min(start, size - length)
     origin = np.random.randint(low, high + 1)
     return origin, origin + length
 
 
 def _random_enclosing_span(start: int, end: int, size: int) -> Tuple[int, int]:
-    """A span inside ``[0, size)`` containing ``[start, end)``; each end uniform up to the border."""
+    """A span in ``[0, size)`` containing ``[start, end)``; each end uniform up to the border."""
     return np.random.randint(0, start + 1), np.random.randint(end, size + 1)
 
 
@@ -78,10 +78,11 @@ class RandomObjectCrop(BaseTransform):
         InvalidSampleError: the mask has no foreground.
     """
 
-    def __init__(self,
-                 padding: Optional[int] = 40,
-                 mask_key: str = 'gt_mask',
-                 keys: Sequence[str] = ('img', 'gt_mask', 'coarse_mask')) -> None:
+    def __init__(
+        self,
+        padding: Optional[int] = 40,
+        mask_key: str = 'gt_mask',
+        keys: Sequence[str] = ('img', 'gt_mask', 'coarse_mask')) -> None:
         if padding is not None and padding < 0:
             raise ValueError(f'padding must be >= 0 or None, got {padding}')
         self.padding = padding
@@ -100,10 +101,10 @@ class RandomObjectCrop(BaseTransform):
             x0, x1 = _random_enclosing_span(box[0], box[2], width)
             y0, y1 = _random_enclosing_span(box[1], box[3], height)
         else:
-            x0, x1 = _random_span_with_length(
-                box[0], box[2], min(box[2] - box[0] + self.padding, width), width)
-            y0, y1 = _random_span_with_length(
-                box[1], box[3], min(box[3] - box[1] + self.padding, height), height)
+            x0, x1 = _random_span_with_length(box[0], box[2],
+                                              min(box[2] - box[0] + self.padding, width), width)
+            y0, y1 = _random_span_with_length(box[1], box[3],
+                                              min(box[3] - box[1] + self.padding, height), height)
         return apply_crop(results, (x0, y0, x1, y1), self.keys)
 
     def __repr__(self) -> str:
@@ -173,8 +174,9 @@ class RandomPatchCrop(BaseTransform):
             if patch.any() and not patch.all():
                 return x0, y0
         integral = cv2.integral((mask > 0).astype(np.uint8))
-        sums = (integral[side:, side:] - integral[:-side, side:] - integral[side:, :-side] +
-                integral[:-side, :-side])
+        sums = (
+            integral[side:, side:] - integral[:-side, side:] - integral[side:, :-side] +
+            integral[:-side, :-side])
         valid = np.flatnonzero((sums > 0) & (sums < side * side))
         if valid.size == 0:
             return None

@@ -17,7 +17,8 @@ _CV2_INTERPOLATIONS = {
 
 def _interpolation(name: str) -> int:
     if name not in _CV2_INTERPOLATIONS:
-        raise ValueError(f'interpolation must be one of {sorted(_CV2_INTERPOLATIONS)}, got {name!r}')
+        raise ValueError(
+            f'interpolation must be one of {sorted(_CV2_INTERPOLATIONS)}, got {name!r}')
     return _CV2_INTERPOLATIONS[name]
 
 
@@ -41,11 +42,13 @@ class RefineResize(BaseTransform):
         mask_keys (Sequence[str]): masks resized when present.
     """
 
-    def __init__(self,
-                 scale: Tuple[int, int] = (256, 256),
-                 interpolation: str = 'bilinear',
-                 mask_interpolation: str = 'nearest',
-                 mask_keys: Sequence[str] = ('gt_mask', 'coarse_mask')) -> None:
+    def __init__(
+        self,
+        scale: Tuple[int, int] = (256, 256),
+        interpolation: str = 'bilinear',
+        mask_interpolation: str = 'nearest',
+        mask_keys: Sequence[str] = ('gt_mask', 'coarse_mask')
+    ) -> None:
         self.scale = (int(scale[0]), int(scale[1]))
         self.interpolation = interpolation
         self.mask_interpolation = mask_interpolation

@@ -73,8 +73,8 @@ class LoadRefineImage(BaseTransform):
     def transform(self, results: dict) -> dict:
         path = results['img_path']
         img = _decode(
-            _read_bytes(path, self.backend_args, 'image'), self.color_type,
-            self.imdecode_backend, path, 'image')
+            _read_bytes(path, self.backend_args, 'image'), self.color_type, self.imdecode_backend,
+            path, 'image')
         results['img'] = img
         results['img_shape'] = img.shape[:2]
         results['ori_shape'] = img.shape[:2]
@@ -158,8 +158,9 @@ def decode_segmentation(segmentation: Segmentation, height: int, width: int) -> 
     Polygons of one instance (several parts) are merged into one mask.
     """
     if isinstance(segmentation, list):
-        rle = mask_utils.merge(mask_utils.frPyObjects(
-            [np.asarray(part, dtype=np.float64) for part in segmentation], height, width))
+        rle = mask_utils.merge(
+            mask_utils.frPyObjects([np.asarray(part, dtype=np.float64) for part in segmentation],
+                                   height, width))
     elif isinstance(segmentation.get('counts'), list):
         rle = mask_utils.frPyObjects(segmentation, height, width)
     else:

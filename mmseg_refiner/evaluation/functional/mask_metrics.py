@@ -13,7 +13,7 @@ IoUs). Per-image records (see :func:`mask_record`) keep only counts and
 scalars, so metrics stay small when collected across processes.
 """
 import math
-from typing import Dict, Iterable, List, Optional
+from typing import Dict, Iterable, List, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -37,7 +37,7 @@ def read_binary_mask(path: str, threshold: int = FOREGROUND_THRESHOLD) -> np.nda
     return grey >= threshold
 
 
-def mask_iou_counts(pred: np.ndarray, gt: np.ndarray) -> tuple:
+def mask_iou_counts(pred: np.ndarray, gt: np.ndarray) -> Tuple[int, int]:
     """``(intersection, union)`` pixel counts of two same-size binary masks."""
     pred, gt = _as_bool_pair(pred, gt)
     return int(np.count_nonzero(pred & gt)), int(np.count_nonzero(pred | gt))
@@ -131,7 +131,7 @@ def summarize_mask_records(records: Iterable[Dict[str, float]]) -> Dict[str, flo
     return summary
 
 
-def _as_bool_pair(pred: np.ndarray, gt: np.ndarray) -> tuple:
+def _as_bool_pair(pred: np.ndarray, gt: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     pred, gt = np.asarray(pred), np.asarray(gt)
     if pred.ndim != 2 or pred.shape != gt.shape:
         raise ValueError(f'expected two HxW masks of the same size, got {pred.shape} '

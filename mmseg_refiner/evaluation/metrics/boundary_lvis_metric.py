@@ -76,6 +76,7 @@ class BoundaryLVISMetric(LVISMetric):
                          outfile_prefix=outfile_prefix, collect_device=collect_device,
                          prefix=prefix, backend_args=backend_args)
         self.metrics = metrics
+        self.ann_file = ann_file
         self.max_dets = max_dets
         self.dilation_ratio = dilation_ratio
         self.nproc = nproc
@@ -94,6 +95,7 @@ class BoundaryLVISMetric(LVISMetric):
             logger.info(f'results are saved with the prefix {self.outfile_prefix}')
             return eval_results
 
+        preds = self._drop_images_without_ground_truth(preds)
         metric_items = list(self.metric_items or LVIS_SUMMARY_KEYS)
         for metric in self.metrics:
             logger.info(f'Evaluating {metric}...')
@@ -115,3 +117,17 @@ class BoundaryLVISMetric(LVISMetric):
             for item in metric_items:
                 eval_results[f'{metric}_{item}'] = round(float(lvis_eval.results[item]), 3)
         return eval_results
+
+    def _drop_images_without_ground_truth(self, preds: List[dict]) -> List[dict]:
+        """Leave out (with a warning) images the annotation file does not cover.
+
+        The LVIS protocol cannot score them; this happens e.g. when a COCO val
+        dataloader runs against LVIS annotations that lack a few of its images.
+        """
+        known = set(self.img_ids)
+        unknown = sorted({pred['img_id'] for pred in preds} - known)
+        if unknown:
+            MMLogger.get_current_instance().warning(
+                f'{len(unknown)} evaluated images are not in {self.ann_file} and are left out '
+                f'of the LVIS evaluation (first ids: {unknown[:10]})')
+        return [pred for pred in preds if pred['img_id'] in known]

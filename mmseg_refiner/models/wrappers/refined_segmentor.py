@@ -3,14 +3,12 @@ from typing import List, Optional, Union
 
 import mmcv
 import torch
-from mmengine.logging import MMLogger
 from mmengine.model import BaseModel
-from mmengine.runner.checkpoint import load_state_dict
 from mmengine.structures import PixelData
 from torch import Tensor, nn
 
 from mmseg_refiner.registry import MODELS
-from mmseg_refiner.utils import load_checkpoint_file
+from .refined_detector import build_in_scope, load_pretrained
 
 ModelConfig = Union[dict, nn.Module]
 
@@ -43,10 +41,11 @@ class RefinedSegmentor(BaseModel):
     ``tools/test.py CONFIG none`` works without a combined checkpoint.
 
     Args:
-        segmentor (dict | nn.Module): an mmseg segmentor config (built with
-            ``_scope_='mmseg'`` unless the dict names another scope) or
-            model. Its own ``data_preprocessor`` prepares its input.
-        refiner (dict | nn.Module): the ``SegRefiner`` config or model; it
+        segmentor (dict | nn.Module): an mmseg segmentor config (built in the
+            ``mmseg`` scope unless it names its own ``_scope_``) or model. Its
+            own ``data_preprocessor`` prepares its input.
+        refiner (dict | nn.Module): the ``SegRefiner`` config (built in the
+            ``mmseg_refiner`` scope unless it names its own) or model; it
             must have a ``semantic_refiner``, and its ``data_preprocessor``
             (``RefinerDataPreprocessor``) normalizes the original image.
         data_preprocessor (dict | nn.Module, optional): of the wrapper; the
@@ -61,13 +60,13 @@ class RefinedSegmentor(BaseModel):
                  data_preprocessor: Optional[ModelConfig] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        self.segmentor = _build(segmentor, default_scope='mmseg')
-        self.refiner = _build(refiner, default_scope=None)
+        self.segmentor = _build(segmentor, 'mmseg')
+        self.refiner = _build(refiner, 'mmseg_refiner')
         if getattr(self.refiner, 'semantic_refiner', None) is None:
             raise ValueError('RefinedSegmentor: the refiner has no semantic_refiner; add '
                              "semantic_refiner=dict(type='GlobalLocalRefiner') to its config")
-        for name, config in (('segmentor', segmentor), ('refiner', refiner)):
-            _load_pretrained(getattr(self, name), config, name)
+        load_pretrained(self.segmentor, 'segmentor')
+        load_pretrained(self.refiner, 'refiner')
         for module in (self.segmentor, self.refiner):
             module.eval()
             module.requires_grad_(False)
@@ -156,36 +155,9 @@ class RefinedSegmentor(BaseModel):
                 raise ValueError(f'RefinedSegmentor: image {path} is {array.shape[:2]} but its '
                                  f'data sample says ori_shape={ori_shape}')
             image = torch.from_numpy(array).permute(2, 0, 1)
-        device = next(self.refiner.parameters()).device
-        return self.refiner.data_preprocessor.normalize(image.to(device))
+        return self.refiner.data_preprocessor.normalize(image.to(raw.device))
 
 
-def _build(config: ModelConfig, default_scope: Optional[str]) -> nn.Module:
-    """Build a model from its config (in ``default_scope`` unless it names one)."""
-    if isinstance(config, nn.Module):
-        return config
-    config = dict(config)
-    if default_scope is not None:
-        config.setdefault('_scope_', default_scope)
-    return MODELS.build(config)
-
-
-def _load_pretrained(module: nn.Module, config: ModelConfig, name: str) -> None:
-    """Load ``config['init_cfg']``'s checkpoint into ``module`` if it is ``Pretrained``."""
-    init_cfg = config.get('init_cfg') if isinstance(config, dict) else None
-    if not isinstance(init_cfg, dict) or init_cfg.get('type') != 'Pretrained':
-        return
-    path = init_cfg['checkpoint']
-    try:
-        checkpoint = load_checkpoint_file(path)
-    except FileNotFoundError as error:
-        raise FileNotFoundError(f'RefinedSegmentor: {name} checkpoint {path} does not exist '
-                                f'(set model.{name}.init_cfg.checkpoint)') from error
-    state_dict = checkpoint.get('state_dict', checkpoint)
-    prefix = init_cfg.get('prefix')
-    if prefix:
-        prefix = prefix if prefix.endswith('.') else prefix + '.'
-        state_dict = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
-    logger = MMLogger.get_current_instance()
-    logger.info(f'RefinedSegmentor: loading the {name} from {path}')
-    load_state_dict(module, state_dict, strict=False, logger=logger)
+def _build(config: ModelConfig, scope: str) -> nn.Module:
+    """A model as given, or built from its config in ``scope`` unless it names one."""
+    return config if isinstance(config, nn.Module) else build_in_scope(config, scope)

@@ -24,8 +24,9 @@ def test_area_downscale_thresholds_block_coverage_at_half():
     gt[0, 4:6] = 1
     gt[:, 6:8] = 1
     gt[1, 7] = 0
-    out = RefineResize(scale=(4, 1), mask_interpolation='area')(
-        dict(img=np.zeros((2, 8, 3), np.uint8), gt_mask=gt))
+    out = RefineResize(
+        scale=(4, 1), mask_interpolation='area')(
+            dict(img=np.zeros((2, 8, 3), np.uint8), gt_mask=gt))
     np.testing.assert_array_equal(out['gt_mask'], [[0, 0, 1, 1]])
     assert out['gt_mask'].dtype == np.uint8
 

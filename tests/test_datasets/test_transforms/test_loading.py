@@ -57,8 +57,9 @@ def test_mask_size_mismatch_and_empty_mask_name_the_files(tmp_path, image_file):
     cv2.imwrite(empty, np.zeros((20, 30), np.uint8))
     with pytest.raises(InvalidSampleError, match='empty.png'):
         LoadMaskFromFile()(dict(img=img, img_path=path, mask_path=empty))
-    out = LoadMaskFromFile(key='coarse_mask', path_key='coarse_path', allow_empty=True)(
-        dict(img=img, img_path=path, coarse_path=empty))
+    out = LoadMaskFromFile(
+        key='coarse_mask', path_key='coarse_path', allow_empty=True)(
+            dict(img=img, img_path=path, coarse_path=empty))
     assert not out['coarse_mask'].any()
 
 

@@ -15,10 +15,15 @@ def _results():
 
 def test_each_branch_sees_the_untouched_sample():
     with DefaultScope.overwrite_default_scope('mmseg_refiner'):
-        branches = TRANSFORMS.build(dict(type='PairBranches', branches=[
-            [dict(type='RandomObjectCrop', padding=0), dict(type='PackRefineInputs')],
-            [dict(type='RefineRandomFlip', prob=1.0), dict(type='PackRefineInputs')],
-        ]))
+        branches = TRANSFORMS.build(
+            dict(
+                type='PairBranches',
+                branches=[
+                    [dict(type='RandomObjectCrop', padding=0),
+                     dict(type='PackRefineInputs')],
+                    [dict(type='RefineRandomFlip', prob=1.0),
+                     dict(type='PackRefineInputs')],
+                ]))
     results = _results()
     obj, flipped = branches(results)
     assert obj['inputs'].shape == (3, 10, 20)  # tight crop of the box
@@ -31,5 +36,6 @@ def test_each_branch_sees_the_untouched_sample():
 
 
 def test_a_branch_returning_none_drops_the_sample():
-    branches = TRANSFORMS.build(dict(type='PairBranches', branches=[[lambda r: r], [lambda r: None]]))
+    branches = TRANSFORMS.build(
+        dict(type='PairBranches', branches=[[lambda r: r], [lambda r: None]]))
     assert branches(_results()) is None
