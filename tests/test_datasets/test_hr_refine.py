@@ -289,6 +289,7 @@ def test_the_hr_config_trains_through_the_runner(data_root, repo_root, tmp_path)
     cfg.param_scheduler[0].end = 2
     cfg.default_hooks.logger.interval = 1
     cfg.update(work_dir=str(tmp_path / 'work'), load_from=None)
+    cfg.visualizer.name = 'test_hr_refine_runner'
     runner = Runner.from_cfg(cfg)
     runner.train()
     losses = runner.message_hub.get_scalar('train/loss_mask').data[0]

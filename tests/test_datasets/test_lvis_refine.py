@@ -240,6 +240,7 @@ def test_the_lr_config_trains_through_the_runner(build, data_root, repo_root, tm
     cfg.param_scheduler[0].end = 2
     cfg.default_hooks.logger.interval = 1
     cfg.work_dir = str(tmp_path / 'work')
+    cfg.visualizer.name = 'test_lvis_refine_runner'
     runner = Runner.from_cfg(cfg)
     runner.train()
     losses = runner.message_hub.get_scalar('train/loss_mask').data[0]

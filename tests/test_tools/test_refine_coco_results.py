@@ -1,0 +1,188 @@
+"""tools/refine_coco_results.py on a tiny COCO-format set in tmp_path: output
+format, interrupted runs that resume without redoing images, bad input."""
+import copy
+import importlib.util
+import json
+import os
+import os.path as osp
+
+import mmcv
+import numpy as np
+import pycocotools.mask as mask_utils
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import DefaultScope
+
+from mmseg_refiner.registry import MODELS
+
+NUM_IMAGES = 5
+SHAPE = (24, 32)
+
+
+@pytest.fixture(scope='module')
+def tool(repo_root):
+    spec = importlib.util.spec_from_file_location(
+        'refine_coco_results', osp.join(repo_root, 'tools', 'refine_coco_results.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _rle(mask):
+    encoded = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+    return dict(size=encoded['size'], counts=encoded['counts'].decode())
+
+
+@pytest.fixture(scope='module')
+def tiny_set(tmp_path_factory):
+    """5 images with 2 detections each, annotations, results with an extra key."""
+    root = tmp_path_factory.mktemp('coco')
+    rng = np.random.default_rng(0)
+    os.makedirs(root / 'img')
+    images, results = [], []
+    for img_id in range(1, NUM_IMAGES + 1):
+        mmcv.imwrite(rng.integers(0, 256, (*SHAPE, 3), dtype=np.uint8),
+                     str(root / 'img' / f'{img_id:04d}.jpg'))
+        images.append(dict(id=img_id, file_name=f'{img_id:04d}.jpg', height=SHAPE[0],
+                           width=SHAPE[1]))
+        big = np.zeros(SHAPE, np.uint8)
+        big[4:20, 3 + img_id:25] = 1
+        small = np.zeros(SHAPE, np.uint8)
+        small[0:3, 0:3] = 1
+        results.append(dict(image_id=img_id, category_id=5, score=0.9, bbox=[1, 2, 3, 4],
+                            segmentation=_rle(big), extra='kept as is'))
+        results.append(dict(image_id=img_id, category_id=2, score=0.4,
+                            segmentation=_rle(small)))
+    ann = dict(images=images, annotations=[],
+               categories=[dict(id=2, name='a'), dict(id=5, name='b')])
+    (root / 'ann.json').write_text(json.dumps(ann))
+    (root / 'results.json').write_text(json.dumps(results))
+    return dict(results=str(root / 'results.json'), ann=str(root / 'ann.json'),
+                img_dir=str(root / 'img'), records=results)
+
+
+@pytest.fixture(scope='module')
+def tiny_model_files(tmp_path_factory, repo_root):
+    """A tiny SegRefiner config (from the shipped test config) and random weights."""
+    root = tmp_path_factory.mktemp('model')
+    cfg = Config.fromfile(
+        osp.join(repo_root, 'configs/segrefiner/segrefiner_unet-128_coco-results-refine.py'))
+    cfg.model.denoiser = dict(type='DenoiseUNet', model_channels=16, channel_mult=(1, 2),
+                              num_res_blocks=1, attention_strides=(2, ), num_heads=2,
+                              norm_groups=8)
+    cfg.model.model_size = 32
+    cfg.model.instance_refiner.min_area = 100
+    config_file = str(root / 'tiny.py')
+    cfg.dump(config_file)
+    with DefaultScope.overwrite_default_scope('mmseg_refiner'):
+        model = MODELS.build(copy.deepcopy(cfg.model))
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for param in model.parameters():
+            param.copy_(torch.randn(param.shape, generator=gen) * 0.2)
+    checkpoint = str(root / 'tiny.pth')
+    torch.save(dict(state_dict=model.state_dict()), checkpoint)
+    return config_file, checkpoint
+
+
+def _argv(tiny_set, tiny_model_files, out, *extra):
+    return [tiny_set['results'], tiny_set['ann'], tiny_set['img_dir'], '--config',
+            tiny_model_files[0], '--checkpoint', tiny_model_files[1], '--out', str(out),
+            *extra]
+
+
+@pytest.fixture(scope='module')
+def full_run(tool, tiny_set, tiny_model_files, tmp_path_factory):
+    """An uninterrupted run: the reference output."""
+    out = tmp_path_factory.mktemp('full') / 'refined.json'
+    assert tool.main(_argv(tiny_set, tiny_model_files, out)) == 0
+    return json.loads(out.read_text())
+
+
+def _counting(tool, monkeypatch, fail_after=None):
+    """Wrap ``refine_image``: record image ids; raise Ctrl-C after ``fail_after`` images."""
+    monkeypatch.undo()  # drop an earlier wrapper
+    seen = []
+    original = tool.refine_image
+
+    def wrapper(model, sample, seed, device):
+        if fail_after is not None and len(seen) == fail_after:
+            raise KeyboardInterrupt
+        seen.append(sample['data_samples'].img_id)
+        return original(model, sample, seed, device)
+
+    monkeypatch.setattr(tool, 'refine_image', wrapper)
+    return seen
+
+
+def test_output_keeps_records_and_replaces_segmentations(full_run, tiny_set, tmp_path):
+    records = tiny_set['records']
+    assert len(full_run) == len(records)
+    for out, ref in zip(full_run, records):
+        assert {k: v for k, v in out.items() if k != 'segmentation'} == \
+            {k: v for k, v in ref.items() if k != 'segmentation'}
+        assert out['segmentation']['size'] == list(SHAPE)
+        assert isinstance(out['segmentation']['counts'], str)
+    # Detections under min_area (9 px) keep their coarse mask exactly.
+    for out, ref in zip(full_run[1::2], records[1::2]):
+        assert np.array_equal(mask_utils.decode(out['segmentation']),
+                              mask_utils.decode(ref['segmentation']))
+    # The large ones went through the (random) network: some pixels changed.
+    changed = [
+        (mask_utils.decode(out['segmentation']) != mask_utils.decode(ref['segmentation'])).sum()
+        for out, ref in zip(full_run[0::2], records[0::2])
+    ]
+    assert sum(changed) > 0
+
+
+def test_interrupted_run_resumes_without_redoing_images(tool, tiny_set, tiny_model_files,
+                                                        full_run, tmp_path, monkeypatch):
+    out = tmp_path / 'refined.json'
+    progress = tmp_path / 'refined.json.progress.jsonl'
+    seen = _counting(tool, monkeypatch, fail_after=2)
+    assert tool.main(_argv(tiny_set, tiny_model_files, out)) == 130
+    assert seen == [1, 2] and not out.exists()
+    assert len(progress.read_text().splitlines()) == 1 + 2  # job line + 2 images
+
+    # A crash in the middle of writing the next line leaves half a line behind.
+    with open(progress, 'a') as f:
+        f.write('{"image_id": 3, "segmentations": {"4": {"si')
+    seen = _counting(tool, monkeypatch)
+    assert tool.main(_argv(tiny_set, tiny_model_files, out)) == 0
+    assert seen == [3, 4, 5]
+    assert not progress.exists()
+    assert json.loads(out.read_text()) == full_run  # per-image seeds: same as one run
+
+    seen = _counting(tool, monkeypatch)
+    assert tool.main(_argv(tiny_set, tiny_model_files, out)) == 0
+    assert seen == []  # finished: nothing redone
+    assert tool.main(_argv(tiny_set, tiny_model_files, out, '--overwrite')) == 0
+    assert seen == [1, 2, 3, 4, 5]
+
+
+def test_progress_of_another_job_is_refused(tool, tiny_set, tiny_model_files, tmp_path,
+                                            monkeypatch):
+    out = tmp_path / 'refined.json'
+    _counting(tool, monkeypatch, fail_after=1)
+    assert tool.main(_argv(tiny_set, tiny_model_files, out)) == 130
+    with pytest.raises(ValueError, match='belongs to another job'):
+        tool.main(_argv(tiny_set, tiny_model_files, out, '--seed', '1'))
+
+
+def test_results_naming_unknown_images_are_listed(tool, tiny_set, tiny_model_files, tmp_path):
+    bad = tmp_path / 'bad.json'
+    records = copy.deepcopy(tiny_set['records'])
+    records[3]['image_id'] = 77
+    bad.write_text(json.dumps(records))
+    argv = _argv(tiny_set, tiny_model_files, tmp_path / 'out.json')
+    argv[0] = str(bad)
+    with pytest.raises(ValueError, match='image ids not in the annotation file: 77'):
+        tool.main(argv)
+    assert not (tmp_path / 'out.json').exists()
+
+
+def test_image_seed_depends_on_seed_and_image(tool):
+    seeds = {tool.image_seed(s, i) for s in range(3) for i in range(100)}
+    assert len(seeds) == 300 and all(0 <= s < 2**64 for s in seeds)
+    assert tool.image_seed(0, 5) == tool.image_seed(0, 5)
