@@ -22,8 +22,9 @@ only the samples refined in it; evaluate the whole output folder with
 """
 import os
 import os.path as osp
-from typing import Dict, List, Optional, Sequence, Set, Union
+from typing import Dict, List, Optional, Sequence, Set, Tuple, Union
 
+import numpy as np
 from mmengine.logging import MMLogger
 
 from mmseg_refiner.registry import DATASETS
@@ -169,6 +170,13 @@ class MaskFolderDataset(RefineBaseDataset):
                 f'refined mask in {self.out_dir} and are skipped '
                 f'({len(todo)} to do)')
         return todo
+
+    def _serialize_data(self) -> Tuple[np.ndarray, np.ndarray]:
+        # When every sample is already done the list is empty, which MMEngine's
+        # serialization (np.concatenate of nothing) cannot handle.
+        if not self.data_list:
+            return np.zeros(0, dtype=np.uint8), np.zeros(0, dtype=np.int64)
+        return super()._serialize_data()
 
 
 @DATASETS.register_module()
