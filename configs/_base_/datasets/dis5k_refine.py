@@ -23,7 +23,9 @@ test_dataloader = dict(
     num_workers=2,
     persistent_workers=False,
     drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
+    # No padding of the last round: every sample is refined once, and a resumed run
+    # with nothing left to do has an empty dataset, which round_up cannot sample.
+    sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
     dataset=dict(
         type='DIS5KRefineDataset',
         data_root=dis5k_root,

@@ -165,8 +165,8 @@ class DiscreteMaskDiffusion:
         cum_fine = cum_fine + (1 - cum_fine) * self.transition_prob(prob, t)
         out = dict(prob=prob, cum_fine=cum_fine)
         if sample_mask:
-            selected = torch.rand(cum_fine.shape, generator=generator,
-                                  device=cum_fine.device) < cum_fine
+            selected = torch.rand(
+                cum_fine.shape, generator=generator, device=cum_fine.device) < cum_fine
             out['mask'] = torch.where(selected, (logits >= 0).float(), coarse.float())
         return out
 
@@ -220,8 +220,8 @@ class DiscreteMaskDiffusion:
             is_last = i == len(timesteps) - 1
             t_batch = torch.full((image.shape[0], ), t, dtype=torch.long, device=image.device)
             logits = denoise_fn(torch.cat([image, mask], dim=1), t_batch)
-            step = self.reverse_step(logits, coarse, cum_fine, t,
-                                     sample_mask=not is_last, generator=generator)
+            step = self.reverse_step(
+                logits, coarse, cum_fine, t, sample_mask=not is_last, generator=generator)
             cum_fine = step['cum_fine']
             if not is_last:
                 mask = step['mask'].to(image.dtype)

@@ -5,11 +5,12 @@ from typing import Dict, List, Optional, Sequence, Union
 import torch
 from mmengine.model import BaseModel
 from mmengine.structures import PixelData
+from torch import nn
 
 from mmseg_refiner.registry import MODELS
 from mmseg_refiner.structures import RefineDataSample
 
-ConfigType = Union[dict, object]
+ConfigType = Union[dict, nn.Module]
 Inputs = Union[torch.Tensor, List[torch.Tensor]]
 
 TEST_MODES = ('model', 'instance', 'semantic')
@@ -181,8 +182,13 @@ class SegRefiner(BaseModel):
             dict: ``prob`` (N, 1, S, S) refined foreground probability and
             ``cum_fine`` (N, 1, S, S) cumulative fine probability.
         """
-        return self.diffusion.sample(self.denoiser, images, coarse, timesteps=timesteps,
-                                     cum_fine=cum_fine, generator=generator)
+        return self.diffusion.sample(
+            self.denoiser,
+            images,
+            coarse,
+            timesteps=timesteps,
+            cum_fine=cum_fine,
+            generator=generator)
 
     def predict(self, inputs: Inputs,
                 data_samples: List[RefineDataSample]) -> List[RefineDataSample]:
@@ -213,7 +219,9 @@ class SegRefiner(BaseModel):
             raise ValueError("SegRefiner: mode='tensor' needs data_samples with coarse_mask")
         self._check_model_size(inputs, data_samples, "mode='tensor'")
         coarse = self._stack_masks(data_samples, 'coarse_mask', inputs)
-        t = torch.full((inputs.shape[0], ), self.num_timesteps - 1, dtype=torch.long,
+        t = torch.full((inputs.shape[0], ),
+                       self.num_timesteps - 1,
+                       dtype=torch.long,
                        device=inputs.device)
         return self.denoiser(torch.cat([inputs, coarse], dim=1), t)
 

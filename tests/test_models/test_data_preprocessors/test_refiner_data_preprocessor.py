@@ -26,8 +26,8 @@ def _sample(height, width, path):
 def test_same_size_images_are_stacked_and_normalized():
     preprocessor = MODELS.build(dict(type='RefinerDataPreprocessor'))
     samples = [_sample(4, 5, 'a.jpg'), _sample(4, 5, 'b.jpg')]
-    out = preprocessor(dict(inputs=[_image(4, 5), _image(4, 5, (0, 0, 255))],
-                            data_samples=samples), training=True)
+    out = preprocessor(
+        dict(inputs=[_image(4, 5), _image(4, 5, (0, 0, 255))], data_samples=samples), training=True)
     inputs = out['inputs']
     assert isinstance(inputs, torch.Tensor)
     assert inputs.shape == (2, 3, 4, 5) and inputs.dtype == torch.float32
@@ -59,8 +59,11 @@ def test_without_channel_flip():
 def test_bad_image_names_the_sample():
     preprocessor = RefinerDataPreprocessor()
     with pytest.raises(ValueError, match='b.jpg'):
-        preprocessor(dict(inputs=[_image(4, 5), torch.zeros(1, 4, 5, dtype=torch.uint8)],
-                          data_samples=[_sample(4, 5, 'a.jpg'), _sample(4, 5, 'b.jpg')]))
+        preprocessor(
+            dict(
+                inputs=[_image(4, 5), torch.zeros(1, 4, 5, dtype=torch.uint8)],
+                data_samples=[_sample(4, 5, 'a.jpg'),
+                              _sample(4, 5, 'b.jpg')]))
 
 
 def test_bad_mean_std_raise():

@@ -22,8 +22,11 @@ def test_schedule_is_configurable():
     assert diffusion.fine_prob(torch.arange(-1, 3)).tolist() == pytest.approx([1., .5, .3, .1])
 
 
-@pytest.mark.parametrize('kwargs', [dict(start=1.0), dict(start=0.2, end=0.5), dict(end=-0.1),
-                                    dict(num_timesteps=0)])
+@pytest.mark.parametrize(
+    'kwargs', [dict(start=1.0),
+               dict(start=0.2, end=0.5),
+               dict(end=-0.1),
+               dict(num_timesteps=0)])
 def test_invalid_schedule_raises(kwargs):
     with pytest.raises(ValueError, match='DiscreteMaskDiffusion'):
         DiscreteMaskDiffusion(**kwargs)
@@ -118,16 +121,20 @@ def test_reverse_step_next_mask():
     coarse = torch.tensor([0.0, 1.0, 1.0, 0.0]).view(1, 1, 1, 4)
     out = diffusion.reverse_step(logits, coarse, torch.zeros(1, 1, 1, 4), 0)
     assert out['mask'].flatten().tolist() == [1.0, 0.0, 1.0, 0.0]
-    assert 'mask' not in diffusion.reverse_step(logits, coarse, torch.zeros(1, 1, 1, 4), 0,
-                                                sample_mask=False)
+    assert 'mask' not in diffusion.reverse_step(
+        logits, coarse, torch.zeros(1, 1, 1, 4), 0, sample_mask=False)
 
 
 def test_reverse_step_selects_pixels_with_probability_c():
     diffusion = DiscreteMaskDiffusion()
     shape = (1, 1, 100, 100)
     cum_fine = torch.full(shape, 0.3)  # f = 0 at t = 5 keeps c: q = 0 when f = 0
-    out = diffusion.reverse_step(torch.zeros(shape), torch.zeros(shape), cum_fine, 5,
-                                 generator=torch.Generator().manual_seed(0))
+    out = diffusion.reverse_step(
+        torch.zeros(shape),
+        torch.zeros(shape),
+        cum_fine,
+        5,
+        generator=torch.Generator().manual_seed(0))
     assert torch.allclose(out['cum_fine'], cum_fine)
     rate = out['mask'].mean().item()  # prediction [0 >= 0] = 1 where selected, coarse 0 elsewhere
     assert abs(rate - 0.3) <= 4 * math.sqrt(0.3 * 0.7 / 1e4)
@@ -165,8 +172,8 @@ def test_sample_runs_the_given_steps_from_the_coarse_mask():
 def test_sample_partial_runs_compose_like_the_global_and_local_passes():
     diffusion = DiscreteMaskDiffusion()
     image, coarse = torch.randn(1, 3, 8, 8), torch.zeros(1, 1, 8, 8)
-    global_pass = diffusion.sample(RecordingDenoiser(torch.tensor(40.0)), image, coarse,
-                                   timesteps=[5, 4, 3, 2, 1])
+    global_pass = diffusion.sample(
+        RecordingDenoiser(torch.tensor(40.0)), image, coarse, timesteps=[5, 4, 3, 2, 1])
     assert torch.allclose(global_pass['cum_fine'], torch.full_like(coarse, 0.8))
     # local pass: only t = 0 from a given c, p0 = 0.75 (f = 0.5): q = 0.5*0.2/(1-0.4) = 1/6
     local = RecordingDenoiser(torch.tensor(_logit(0.75)))
@@ -187,8 +194,9 @@ def test_sample_same_seed_same_output_different_seed_differs():
     image = torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
     coarse = (torch.rand(2, 1, 16, 16, generator=torch.Generator().manual_seed(1)) < 0.5).float()
     runs = [
-        diffusion.sample(mask_dependent_denoiser, image, coarse,
-                         generator=torch.Generator().manual_seed(seed)) for seed in (3, 3, 4)
+        diffusion.sample(
+            mask_dependent_denoiser, image, coarse, generator=torch.Generator().manual_seed(seed))
+        for seed in (3, 3, 4)
     ]
     for key in ('prob', 'cum_fine'):
         assert torch.equal(runs[0][key], runs[1][key])
@@ -198,8 +206,11 @@ def test_sample_same_seed_same_output_different_seed_differs():
 @pytest.mark.parametrize('timesteps', [[], [3, 4], [6, 5], [1, -1], [2, 2]])
 def test_sample_rejects_bad_timesteps(timesteps):
     with pytest.raises(ValueError, match='timesteps'):
-        DiscreteMaskDiffusion().sample(mask_dependent_denoiser, torch.zeros(1, 3, 4, 4),
-                                       torch.zeros(1, 1, 4, 4), timesteps=timesteps)
+        DiscreteMaskDiffusion().sample(
+            mask_dependent_denoiser,
+            torch.zeros(1, 3, 4, 4),
+            torch.zeros(1, 1, 4, 4),
+            timesteps=timesteps)
 
 
 def test_sample_rejects_mismatched_shapes():

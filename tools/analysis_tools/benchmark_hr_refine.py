@@ -1,0 +1,115 @@
+"""Time and peak memory of the high-resolution (global + local) refinement of one image.
+
+Refines one square image with a mask (an ellipse with a hole and a bar touching
+the border) through ``GlobalLocalRefiner`` with the paper's settings and prints
+the wall and CPU time, the number of local patches, and the peak resident
+memory (``ru_maxrss``) before and after the refinement. Run it as its own
+process: the peak is the process's. By default the model is a tiny
+``DenoiseUNet`` with random weights (the published width costs about 1.5-3 s
+per 256x256 forward on this CPU); ``--config`` benchmarks any SegRefiner config.
+Example:
+    OMP_NUM_THREADS=2 python tools/analysis_tools/benchmark_hr_refine.py --size 4096
+"""
+import argparse
+import resource
+import time
+from typing import List, Optional
+
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmengine.registry import DefaultScope
+
+import mmseg_refiner  # noqa: F401  (registers the modules)
+from mmseg_refiner.registry import MODELS
+
+TINY_REFINER = dict(
+    type='SegRefiner',
+    data_preprocessor=dict(type='RefinerDataPreprocessor'),
+    denoiser=dict(type='DenoiseUNet', model_channels=16, channel_mult=(1, 2), num_res_blocks=1,
+                  attention_strides=(2, ), num_heads=2, norm_groups=8),
+    diffusion=dict(type='DiscreteMaskDiffusion'),
+    loss_mask=dict(type='mmdet.CrossEntropyLoss', use_sigmoid=True),
+    loss_texture=dict(type='TextureLoss', loss_weight=5.0),
+    model_size=256,
+    semantic_refiner=dict(type='GlobalLocalRefiner'),
+    test_cfg=dict(mode='semantic', seed=0))
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Time and peak memory of HR refinement.')
+    parser.add_argument('--size', type=int, default=4096, help='side of the square image')
+    parser.add_argument('--config', help='SegRefiner config (default: a tiny random model)')
+    parser.add_argument('--seed', type=int, default=0, help='seed of image and weights')
+    return parser.parse_args(argv)
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def make_mask(size: int) -> torch.Tensor:
+    """An ellipse with a hole, and a bar from its side to the right border."""
+    yy = np.arange(size, dtype=np.float32)[:, None] / size
+    xx = np.arange(size, dtype=np.float32)[None, :] / size
+    mask = ((yy - 0.5) / 0.35)**2 + ((xx - 0.45) / 0.3)**2 <= 1
+    mask &= (yy - 0.5)**2 + (xx - 0.45)**2 > 0.1**2
+    mask |= (np.abs(yy - 0.5) < 0.02) & (xx > 0.6)
+    return torch.from_numpy(mask)
+
+
+def build_refiner(config: Optional[str], seed: int):
+    if config is None:
+        cfg = TINY_REFINER
+    else:
+        cfg = Config.fromfile(config).model
+        cfg.semantic_refiner = cfg.get('semantic_refiner') or dict(type='GlobalLocalRefiner')
+        cfg.test_cfg = dict(mode='semantic', seed=seed)
+    with DefaultScope.overwrite_default_scope('mmseg_refiner'):
+        model = MODELS.build(cfg).eval()
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():  # random weights that give the diffusion something to do
+        for param in model.parameters():
+            param.copy_(torch.randn(param.shape, generator=generator) * 0.2)
+    return model
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    args = parse_args(argv)
+    model = build_refiner(args.config, args.seed)
+    rng = np.random.default_rng(args.seed)
+    raw = torch.from_numpy(rng.integers(0, 256, (3, args.size, args.size), dtype=np.uint8))
+    image = model.data_preprocessor.normalize(raw)
+    del raw
+    mask = make_mask(args.size)
+
+    calls = []
+    refine = model.refine
+
+    def counting_refine(images, *rest, **kwargs):
+        calls.append(len(images))
+        return refine(images, *rest, **kwargs)
+
+    model.refine = counting_refine
+    before = peak_rss_mib()
+    wall, cpu = time.perf_counter(), time.process_time()
+    refined, _ = model.semantic_refiner.refine_mask(
+        model, image, mask, model.sampling_generator(image.device))
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    after = peak_rss_mib()
+
+    intersection = int((refined & mask).sum())
+    union = int((refined | mask).sum())
+    print(f'image {args.size}x{args.size}, model_size {model.model_size}, '
+          f'{"tiny random model" if args.config is None else args.config}, '
+          f'{torch.get_num_threads()} threads')
+    print(f'local patches: {sum(calls[1:])} in {len(calls) - 1} network calls')
+    print(f'time: {wall:.2f} s wall, {cpu:.2f} s CPU')
+    print(f'peak RSS: {after:.0f} MiB (before refining, with the normalized image: '
+          f'{before:.0f} MiB; refinement added {after - before:.0f} MiB)')
+    print(f'IoU of refined vs coarse mask: {intersection / max(union, 1):.3f}')
+
+
+if __name__ == '__main__':
+    main()
