@@ -59,14 +59,18 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--checkpoint', required=True, help='SegRefiner weights')
     parser.add_argument('--out', required=True, help='refined results JSON to write')
     parser.add_argument('--device', default='cpu', help="e.g. 'cpu' or 'cuda:0'")
-    parser.add_argument('--batch-size', type=int,
-                        help="instance crops per network call (default: the config's "
-                        'instance_refiner.batch_size, 32 in the paper)')
+    parser.add_argument(
+        '--batch-size',
+        type=int,
+        help="instance crops per network call (default: the config's "
+        'instance_refiner.batch_size, 32 in the paper)')
     parser.add_argument('--seed', type=int, default=0, help='sampling seed (default 0)')
-    parser.add_argument('--overwrite', action='store_true',
-                        help='redo the job even if OUT exists')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, key=value pairs')
+    parser.add_argument('--overwrite', action='store_true', help='redo the job even if OUT exists')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, key=value pairs')
     return parser.parse_args(argv)
 
 
@@ -147,8 +151,8 @@ def refine_image(model, sample: dict, seed: int, device: str) -> dict:
     coarse_areas = pred.masks.flatten(1).sum(1)
     refined_count = int((coarse_areas >= max(model.instance_refiner.min_area, 1)).sum())
     generator = torch.Generator(device=device).manual_seed(image_seed(seed, data_sample.img_id))
-    [out] = model.instance_refiner.predict(model, data['inputs'], [data_sample],
-                                           generator=generator)
+    [out] = model.instance_refiner.predict(
+        model, data['inputs'], [data_sample], generator=generator)
     indices = out.pred_instances.result_indices.tolist()
     return dict(
         image_id=data_sample.img_id,
@@ -177,22 +181,29 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f'{args.out} exists: nothing to do (--overwrite redoes the job)')
         return 0
     start = time.time()
-    model = init_refiner(args.config, args.checkpoint, device=args.device,
-                         cfg_options=args.cfg_options)
+    model = init_refiner(
+        args.config, args.checkpoint, device=args.device, cfg_options=args.cfg_options)
     if args.batch_size is not None:
         model.instance_refiner.batch_size = args.batch_size
     with DefaultScope.overwrite_default_scope('mmseg_refiner'):
         dataset = CocoResultsRefineDataset(
-            results_file=args.results, ann_file=args.ann_file, data_prefix=dict(img=args.img_dir),
-            pipeline=PIPELINE, skip_images_without_results=True)
+            results_file=args.results,
+            ann_file=args.ann_file,
+            data_prefix=dict(img=args.img_dir),
+            pipeline=PIPELINE,
+            skip_images_without_results=True)
     with open(args.results) as f:
         results = json.load(f)
 
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-    job = dict(results=osp.abspath(args.results), ann_file=osp.abspath(args.ann_file),
-               img_dir=osp.abspath(args.img_dir), config=osp.abspath(args.config),
-               checkpoint=osp.abspath(args.checkpoint), seed=args.seed,
-               cfg_options=args.cfg_options)
+    job = dict(
+        results=osp.abspath(args.results),
+        ann_file=osp.abspath(args.ann_file),
+        img_dir=osp.abspath(args.img_dir),
+        config=osp.abspath(args.config),
+        checkpoint=osp.abspath(args.checkpoint),
+        seed=args.seed,
+        cfg_options=args.cfg_options)
     progress = ProgressLog(progress_path, job)
     if args.overwrite and osp.exists(progress_path):
         os.remove(progress_path)

@@ -5,10 +5,9 @@
     >>> refined = refine(model, 'demo/image.png', 'demo/coarse_mask.png')
     >>> refined.shape, refined.dtype                # HxW bool, like the one mask given
 """
-import contextlib
 import os
 import os.path as osp
-from typing import Iterator, Optional, Tuple, Union
+from typing import Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -126,17 +125,6 @@ def resolve_mode(mode: str, image_shape: Tuple[int, int], model_size: int) -> st
     return 'semantic' if max(image_shape) > AUTO_SEMANTIC_FACTOR * model_size else 'instance'
 
 
-@contextlib.contextmanager
-def _seeded(seed: Optional[int]) -> Iterator[None]:
-    """Fix torch's random draws inside the block without touching the caller's RNG state."""
-    if seed is None:
-        yield
-        return
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        yield
-
-
 def _normalized_image(model: torch.nn.Module, image: np.ndarray) -> torch.Tensor:
     """The image as the network takes it: ``(3, H, W)`` float, RGB, normalized, on the model's device."""
     inputs = torch.from_numpy(image).permute(2, 0, 1).contiguous()
@@ -168,9 +156,11 @@ def refine(model: torch.nn.Module,
             HR setting); ``'auto'`` picks ``'semantic'`` when the image's longer
             side exceeds :data:`AUTO_SEMANTIC_FACTOR` x the model size, else
             ``'instance'``.
-        return_probs: also return the refined foreground probabilities.
-        seed: fixes the random draws of the reverse diffusion (same seed, same
-            output); ``None`` uses torch's global random state.
+        return_probs: also return the refined foreground probabilities
+            (``'semantic'`` mode only: the instance refiner pastes binary masks).
+        seed: seeds a ``torch.Generator`` for every random draw of the reverse
+            diffusion (same seed, same output); ``None`` draws from torch's
+            global random state.
 
     Returns:
         The refined masks as bool arrays of the image's size: ``HxW`` when one
@@ -180,40 +170,35 @@ def refine(model: torch.nn.Module,
 
     Raises:
         ValueError: unreadable image or mask file, unsupported image array,
-            a mask whose size differs from the image's, an empty list of masks
-            or an unknown mode; the message names the file or the mask's index.
+            a mask whose size differs from the image's, an empty list of masks,
+            an unknown mode, or ``return_probs`` with ``'instance'`` refinement;
+            the message names the file or the mask's index.
     """
     img = to_bgr_image(image)
     bool_masks, single = to_bool_masks(masks, img.shape[:2])
     mode = resolve_mode(mode, img.shape[:2], model.model_size)
+    if return_probs and mode == 'instance':
+        raise ValueError(
+            "return_probs needs mode='semantic': the instance refiner (crop, refine, paste) "
+            'returns binary masks only')
     normalized = _normalized_image(model, img)
-    device = normalized.device
-    with torch.no_grad(), _seeded(seed):
+    generator = None
+    if seed is not None:
+        generator = torch.Generator(device=normalized.device).manual_seed(int(seed))
+    masks_tensor = torch.from_numpy(bool_masks).to(normalized.device)
+    with torch.no_grad():
         if mode == 'instance':
-            refined, probs = _refine_instances(model, normalized, bool_masks, device)
+            refined = model.instance_refiner.refine_masks(
+                model, [normalized], [masks_tensor], generator=generator)[0]
+            refined, probs = refined.cpu().numpy(), None
         else:
-            refined, probs = _refine_semantic(model, normalized, bool_masks, device)
+            outputs = [
+                model.semantic_refiner.refine_mask(model, normalized, mask, generator=generator)
+                for mask in masks_tensor
+            ]
+            refined = torch.stack([out[0] for out in outputs]).cpu().numpy()
+            probs = torch.stack([out[1] for out in outputs]).float().cpu().numpy()
     if single:
-        refined, probs = refined[0], probs[0]
+        refined = refined[0]
+        probs = None if probs is None else probs[0]
     return (refined, probs) if return_probs else refined
-
-
-def _refine_instances(model, image: torch.Tensor, masks: np.ndarray,
-                      device: torch.device) -> Tuple[np.ndarray, np.ndarray]:
-    """All masks of the image through the LR crop-refine-paste refiner."""
-    mask_tensor = torch.from_numpy(masks).to(device)
-    refined, probs = model.instance_refiner.refine_masks(
-        model, [image], [mask_tensor], return_probs=True)
-    return (refined[0].cpu().numpy().astype(bool), probs[0].float().cpu().numpy())
-
-
-def _refine_semantic(model, image: torch.Tensor, masks: np.ndarray,
-                     device: torch.device) -> Tuple[np.ndarray, np.ndarray]:
-    """Each mask through the HR global + local refiner, one after the other."""
-    refined, probs = [], []
-    for mask in masks:
-        out_mask, out_prob = model.semantic_refiner.refine_mask(
-            model, image, torch.from_numpy(mask).to(device))
-        refined.append(out_mask.cpu().numpy().astype(bool))
-        probs.append(out_prob.float().cpu().numpy())
-    return np.stack(refined), np.stack(probs)

@@ -167,8 +167,7 @@ class CocoResultsRefineDataset(BaseDataset):
                              f'"images" and "categories")')
         cat2label = self._category_labels(annotations['categories'])
         images = {
-            image['id']: (_image_file_name(image, self.ann_file), image['height'],
-                          image['width'])
+            image['id']: (_image_file_name(image, self.ann_file), image['height'], image['width'])
             for image in annotations['images']
         }
         instances = self._load_results(images, cat2label)
@@ -179,8 +178,12 @@ class CocoResultsRefineDataset(BaseDataset):
             if self.skip_images_without_results and img_id not in instances:
                 continue
             data_list.append(
-                dict(img_path=join_path(img_prefix, file_name), img_id=img_id, height=height,
-                     width=width, coarse_instances=instances.get(img_id, [])))
+                dict(
+                    img_path=join_path(img_prefix, file_name),
+                    img_id=img_id,
+                    height=height,
+                    width=width,
+                    coarse_instances=instances.get(img_id, [])))
         return data_list
 
     def _category_labels(self, categories: List[dict]) -> Dict[int, int]:
@@ -205,8 +208,10 @@ class CocoResultsRefineDataset(BaseDataset):
         instances = defaultdict(list)
         unknown_images, unknown_categories = [], []
         for index, record in enumerate(results):
-            missing = [key for key in REQUIRED_RESULT_KEYS
-                       if not isinstance(record, dict) or key not in record]
+            missing = [
+                key for key in REQUIRED_RESULT_KEYS
+                if not isinstance(record, dict) or key not in record
+            ]
             if missing:
                 raise ValueError(f'{self.results_file}: detection {index} lacks '
                                  f'{", ".join(missing)}')
@@ -217,9 +222,12 @@ class CocoResultsRefineDataset(BaseDataset):
             if unknown_images or unknown_categories:
                 continue
             instances[record['image_id']].append(
-                dict(segmentation=record['segmentation'], bbox=record.get('bbox'),
-                     label=cat2label[record['category_id']], score=float(record['score']),
-                     result_index=index))
+                dict(
+                    segmentation=record['segmentation'],
+                    bbox=record.get('bbox'),
+                    label=cat2label[record['category_id']],
+                    score=float(record['score']),
+                    result_index=index))
         problems = []
         if unknown_images:
             problems.append(f'image ids not in the annotation file: {_listing(unknown_images)}')
@@ -227,8 +235,8 @@ class CocoResultsRefineDataset(BaseDataset):
             problems.append(f'category ids not among its categories (or the chosen classes): '
                             f'{_listing(unknown_categories)}')
         if problems:
-            raise ValueError(f'{self.results_file} does not match {self.ann_file}: '
-                             + '; '.join(problems))
+            raise ValueError(f'{self.results_file} does not match {self.ann_file}: ' +
+                             '; '.join(problems))
         return instances
 
 
@@ -270,8 +278,7 @@ class LoadCoarseInstances(BaseTransform):
         results['coarse_bboxes'] = boxes
         results['coarse_labels'] = np.array([inst['label'] for inst in instances], np.int64)
         results['coarse_scores'] = np.array([inst['score'] for inst in instances], np.float32)
-        results['result_indices'] = np.array([inst['result_index'] for inst in instances],
-                                             np.int64)
+        results['result_indices'] = np.array([inst['result_index'] for inst in instances], np.int64)
         return results
 
 
@@ -292,9 +299,12 @@ class PackCoarseInstances(BaseTransform):
             img = np.repeat(img[..., None], 3, axis=2)
         inputs = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
         data_sample = DetDataSample(
-            metainfo=dict(img_id=results['img_id'], img_path=results['img_path'],
-                          ori_shape=img.shape[:2], img_shape=img.shape[:2],
-                          scale_factor=(1.0, 1.0)))
+            metainfo=dict(
+                img_id=results['img_id'],
+                img_path=results['img_path'],
+                ori_shape=img.shape[:2],
+                img_shape=img.shape[:2],
+                scale_factor=(1.0, 1.0)))
         data_sample.pred_instances = InstanceData(
             masks=torch.from_numpy(results['coarse_masks']).bool(),
             bboxes=torch.from_numpy(results['coarse_bboxes']),

@@ -52,31 +52,67 @@ def write_tiny_coco(root, results=None) -> dict:
     for img_id, (h, w) in SIZES.items():
         name = f'{img_id}.png'
         mmcv.imwrite(rng.integers(0, 256, (h, w, 3), dtype=np.uint8), osp.join(root, 'img', name))
-        images.append(dict(id=img_id, file_name=name, height=h, width=w, neg_category_ids=[],
-                           not_exhaustive_category_ids=[]))
+        images.append(
+            dict(
+                id=img_id,
+                file_name=name,
+                height=h,
+                width=w,
+                neg_category_ids=[],
+                not_exhaustive_category_ids=[]))
     # File order 7, 3, 9: labels 0, 1, 2 (not sorted by id, on purpose).
-    categories = [dict(id=7, name='cat', frequency='f'), dict(id=3, name='dog', frequency='c'),
-                  dict(id=9, name='cow', frequency='r')]
+    categories = [
+        dict(id=7, name='cat', frequency='f'),
+        dict(id=3, name='dog', frequency='c'),
+        dict(id=9, name='cow', frequency='r')
+    ]
     annotations = [
-        dict(id=1, image_id=11, category_id=3, bbox=[10, 5, 30, 20], area=600, iscrowd=0,
-             segmentation=[[10, 5, 40, 5, 40, 25, 10, 25]]),
-        dict(id=2, image_id=12, category_id=9, bbox=[2, 2, 20, 20], area=400, iscrowd=0,
-             segmentation=[[2, 2, 22, 2, 22, 22, 2, 22]]),
+        dict(
+            id=1,
+            image_id=11,
+            category_id=3,
+            bbox=[10, 5, 30, 20],
+            area=600,
+            iscrowd=0,
+            segmentation=[[10, 5, 40, 5, 40, 25, 10, 25]]),
+        dict(
+            id=2,
+            image_id=12,
+            category_id=9,
+            bbox=[2, 2, 20, 20],
+            area=400,
+            iscrowd=0,
+            segmentation=[[2, 2, 22, 2, 22, 22, 2, 22]]),
     ]
     ann = dict(images=images, categories=categories, annotations=annotations)
     if results is None:
         results = [
-            dict(image_id=11, category_id=3, score=0.9, bbox=[10, 5, 30, 20],
-                 segmentation=rle(box_mask((40, 50), 5, 25, 10, 40))),
-            dict(image_id=11, category_id=7, score=0.8,
-                 segmentation=rle(box_mask((40, 50), 0, 10, 0, 5))),
-            dict(image_id=12, category_id=9, score=0.5,
-                 segmentation=[[2.0, 2.0, 22.0, 2.0, 22.0, 22.0, 2.0, 22.0]]),
-            dict(image_id=11, category_id=7, score=0.1,
-                 segmentation=rle(np.zeros((40, 50), np.uint8))),
+            dict(
+                image_id=11,
+                category_id=3,
+                score=0.9,
+                bbox=[10, 5, 30, 20],
+                segmentation=rle(box_mask((40, 50), 5, 25, 10, 40))),
+            dict(
+                image_id=11,
+                category_id=7,
+                score=0.8,
+                segmentation=rle(box_mask((40, 50), 0, 10, 0, 5))),
+            dict(
+                image_id=12,
+                category_id=9,
+                score=0.5,
+                segmentation=[[2.0, 2.0, 22.0, 2.0, 22.0, 22.0, 2.0, 22.0]]),
+            dict(
+                image_id=11,
+                category_id=7,
+                score=0.1,
+                segmentation=rle(np.zeros((40, 50), np.uint8))),
         ]
-    paths = dict(ann_file=osp.join(root, 'ann.json'), results_file=osp.join(root, 'res.json'),
-                 img_dir=osp.join(root, 'img'))
+    paths = dict(
+        ann_file=osp.join(root, 'ann.json'),
+        results_file=osp.join(root, 'res.json'),
+        img_dir=osp.join(root, 'img'))
     with open(paths['ann_file'], 'w') as f:
         json.dump(ann, f)
     with open(paths['results_file'], 'w') as f:
@@ -86,8 +122,11 @@ def write_tiny_coco(root, results=None) -> dict:
 
 def build_dataset(paths, **kwargs):
     return CocoResultsRefineDataset(
-        results_file=paths['results_file'], ann_file=paths['ann_file'],
-        data_prefix=dict(img=paths['img_dir']), pipeline=PIPELINE, **kwargs)
+        results_file=paths['results_file'],
+        ann_file=paths['ann_file'],
+        data_prefix=dict(img=paths['img_dir']),
+        pipeline=PIPELINE,
+        **kwargs)
 
 
 def test_one_sample_per_image_with_its_decoded_detections(tmp_path):
@@ -119,8 +158,11 @@ def test_one_sample_per_image_with_its_decoded_detections(tmp_path):
 def test_labels_map_back_to_the_same_category_ids_in_coco_metric(tmp_path):
     paths = write_tiny_coco(str(tmp_path))
     dataset = build_dataset(paths)
-    metric = CocoMetric(ann_file=paths['ann_file'], metric='segm', format_only=True,
-                        outfile_prefix=str(tmp_path / 'out'))
+    metric = CocoMetric(
+        ann_file=paths['ann_file'],
+        metric='segm',
+        format_only=True,
+        outfile_prefix=str(tmp_path / 'out'))
     metric.dataset_meta = dataset.metainfo
     for i in range(len(dataset)):
         metric.process({}, [dataset[i]['data_samples'].to_dict()])
@@ -181,8 +223,9 @@ def test_malformed_records_and_files_are_named(tmp_path):
     paths = write_tiny_coco(str(tmp_path), dict(image_id=11))
     with pytest.raises(ValueError, match='res.json is not a COCO results file'):
         build_dataset(paths)
-    paths = write_tiny_coco(str(tmp_path), [
-        dict(image_id=12, category_id=3, score=1.0, segmentation=rle(np.ones((40, 50))))])
+    paths = write_tiny_coco(
+        str(tmp_path),
+        [dict(image_id=12, category_id=3, score=1.0, segmentation=rle(np.ones((40, 50))))])
     with pytest.raises(ValueError, match=r'detection 0 \(image .*12.png\).*size \[40, 50\]'):
         build_dataset(paths)[1]
 
@@ -202,18 +245,26 @@ def test_unreadable_or_resized_images_are_named(tmp_path):
 def tiny_test_config(repo_root, paths, work_dir):
     """The shipped test config on the tiny set, with a tiny network."""
     cfg = Config.fromfile(osp.join(repo_root, TEST_CONFIG))
-    cfg.model.denoiser = dict(type='DenoiseUNet', model_channels=16, channel_mult=(1, 2),
-                              num_res_blocks=1, attention_strides=(2, ), num_heads=2,
-                              norm_groups=8)
+    cfg.model.denoiser = dict(
+        type='DenoiseUNet',
+        model_channels=16,
+        channel_mult=(1, 2),
+        num_res_blocks=1,
+        attention_strides=(2, ),
+        num_heads=2,
+        norm_groups=8)
     cfg.model.model_size = 32
     cfg.model.instance_refiner.min_area = 50
     dataset = cfg.test_dataloader.dataset
-    dataset.update(data_root='', results_file=paths['results_file'],
-                   ann_file=paths['ann_file'], data_prefix=dict(img=paths['img_dir']))
+    dataset.update(
+        data_root='',
+        results_file=paths['results_file'],
+        ann_file=paths['ann_file'],
+        data_prefix=dict(img=paths['img_dir']))
     cfg.test_dataloader.update(num_workers=0, persistent_workers=False)
     cfg.test_evaluator[0].update(ann_file=paths['ann_file'], nproc=1)
-    cfg.test_evaluator[1].update(ann_file=paths['ann_file'],
-                                 outfile_prefix=osp.join(work_dir, 'refined'))
+    cfg.test_evaluator[1].update(
+        ann_file=paths['ann_file'], outfile_prefix=osp.join(work_dir, 'refined'))
     cfg.work_dir = work_dir
     return cfg
 
@@ -228,8 +279,8 @@ def test_shipped_test_config_runs_through_tools_test(tmp_path, repo_root):
     config_file = str(tmp_path / 'config.py')
     cfg.dump(config_file)
 
-    spec = importlib.util.spec_from_file_location('tools_test', osp.join(repo_root, 'tools',
-                                                                         'test.py'))
+    spec = importlib.util.spec_from_file_location('tools_test',
+                                                  osp.join(repo_root, 'tools', 'test.py'))
     test_tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(test_tool)
     metrics = test_tool.main([config_file, checkpoint, '--work-dir', work_dir])

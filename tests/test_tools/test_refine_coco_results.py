@@ -42,24 +42,34 @@ def tiny_set(tmp_path_factory):
     os.makedirs(root / 'img')
     images, results = [], []
     for img_id in range(1, NUM_IMAGES + 1):
-        mmcv.imwrite(rng.integers(0, 256, (*SHAPE, 3), dtype=np.uint8),
-                     str(root / 'img' / f'{img_id:04d}.jpg'))
-        images.append(dict(id=img_id, file_name=f'{img_id:04d}.jpg', height=SHAPE[0],
-                           width=SHAPE[1]))
+        mmcv.imwrite(
+            rng.integers(0, 256, (*SHAPE, 3), dtype=np.uint8),
+            str(root / 'img' / f'{img_id:04d}.jpg'))
+        images.append(
+            dict(id=img_id, file_name=f'{img_id:04d}.jpg', height=SHAPE[0], width=SHAPE[1]))
         big = np.zeros(SHAPE, np.uint8)
         big[4:20, 3 + img_id:25] = 1
         small = np.zeros(SHAPE, np.uint8)
         small[0:3, 0:3] = 1
-        results.append(dict(image_id=img_id, category_id=5, score=0.9, bbox=[1, 2, 3, 4],
-                            segmentation=_rle(big), extra='kept as is'))
-        results.append(dict(image_id=img_id, category_id=2, score=0.4,
-                            segmentation=_rle(small)))
-    ann = dict(images=images, annotations=[],
-               categories=[dict(id=2, name='a'), dict(id=5, name='b')])
+        results.append(
+            dict(
+                image_id=img_id,
+                category_id=5,
+                score=0.9,
+                bbox=[1, 2, 3, 4],
+                segmentation=_rle(big),
+                extra='kept as is'))
+        results.append(dict(image_id=img_id, category_id=2, score=0.4, segmentation=_rle(small)))
+    ann = dict(
+        images=images, annotations=[], categories=[dict(id=2, name='a'),
+                                                   dict(id=5, name='b')])
     (root / 'ann.json').write_text(json.dumps(ann))
     (root / 'results.json').write_text(json.dumps(results))
-    return dict(results=str(root / 'results.json'), ann=str(root / 'ann.json'),
-                img_dir=str(root / 'img'), records=results)
+    return dict(
+        results=str(root / 'results.json'),
+        ann=str(root / 'ann.json'),
+        img_dir=str(root / 'img'),
+        records=results)
 
 
 @pytest.fixture(scope='module')
@@ -68,9 +78,14 @@ def tiny_model_files(tmp_path_factory, repo_root):
     root = tmp_path_factory.mktemp('model')
     cfg = Config.fromfile(
         osp.join(repo_root, 'configs/segrefiner/segrefiner_unet-128_coco-results-refine.py'))
-    cfg.model.denoiser = dict(type='DenoiseUNet', model_channels=16, channel_mult=(1, 2),
-                              num_res_blocks=1, attention_strides=(2, ), num_heads=2,
-                              norm_groups=8)
+    cfg.model.denoiser = dict(
+        type='DenoiseUNet',
+        model_channels=16,
+        channel_mult=(1, 2),
+        num_res_blocks=1,
+        attention_strides=(2, ),
+        num_heads=2,
+        norm_groups=8)
     cfg.model.model_size = 32
     cfg.model.instance_refiner.min_area = 100
     config_file = str(root / 'tiny.py')
@@ -87,9 +102,11 @@ def tiny_model_files(tmp_path_factory, repo_root):
 
 
 def _argv(tiny_set, tiny_model_files, out, *extra):
-    return [tiny_set['results'], tiny_set['ann'], tiny_set['img_dir'], '--config',
-            tiny_model_files[0], '--checkpoint', tiny_model_files[1], '--out', str(out),
-            *extra]
+    return [
+        tiny_set['results'], tiny_set['ann'], tiny_set['img_dir'], '--config', tiny_model_files[0],
+        '--checkpoint', tiny_model_files[1], '--out',
+        str(out), *extra
+    ]
 
 
 @pytest.fixture(scope='module')
@@ -126,18 +143,17 @@ def test_output_keeps_records_and_replaces_segmentations(full_run, tiny_set, tmp
         assert isinstance(out['segmentation']['counts'], str)
     # Detections under min_area (9 px) keep their coarse mask exactly.
     for out, ref in zip(full_run[1::2], records[1::2]):
-        assert np.array_equal(mask_utils.decode(out['segmentation']),
-                              mask_utils.decode(ref['segmentation']))
+        assert np.array_equal(
+            mask_utils.decode(out['segmentation']), mask_utils.decode(ref['segmentation']))
     # The large ones went through the (random) network: some pixels changed.
-    changed = [
-        (mask_utils.decode(out['segmentation']) != mask_utils.decode(ref['segmentation'])).sum()
-        for out, ref in zip(full_run[0::2], records[0::2])
-    ]
+    changed = [(mask_utils.decode(out['segmentation'])
+                != mask_utils.decode(ref['segmentation'])).sum()
+               for out, ref in zip(full_run[0::2], records[0::2])]
     assert sum(changed) > 0
 
 
-def test_interrupted_run_resumes_without_redoing_images(tool, tiny_set, tiny_model_files,
-                                                        full_run, tmp_path, monkeypatch):
+def test_interrupted_run_resumes_without_redoing_images(tool, tiny_set, tiny_model_files, full_run,
+                                                        tmp_path, monkeypatch):
     out = tmp_path / 'refined.json'
     progress = tmp_path / 'refined.json.progress.jsonl'
     seen = _counting(tool, monkeypatch, fail_after=2)

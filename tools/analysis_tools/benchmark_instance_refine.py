@@ -38,15 +38,19 @@ TINY_OVERRIDES = {
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Time instance refinement on the CPU.')
-    parser.add_argument('config', nargs='?', default=DEFAULT_CONFIG,
-                        help=f'SegRefiner config (default {DEFAULT_CONFIG})')
+    parser.add_argument(
+        'config',
+        nargs='?',
+        default=DEFAULT_CONFIG,
+        help=f'SegRefiner config (default {DEFAULT_CONFIG})')
     parser.add_argument('--checkpoint', help='weights (default: random)')
-    parser.add_argument('--tiny', action='store_true',
-                        help='use the unit tests\' tiny network instead of the config\'s')
+    parser.add_argument(
+        '--tiny',
+        action='store_true',
+        help='use the unit tests\' tiny network instead of the config\'s')
     parser.add_argument('--num-instances', type=int, default=8)
     parser.add_argument('--batch-size', type=int, default=8, help='crops per network call')
-    parser.add_argument('--image-size', type=int, nargs=2, default=[480, 640],
-                        metavar=('H', 'W'))
+    parser.add_argument('--image-size', type=int, nargs=2, default=[480, 640], metavar=('H', 'W'))
     parser.add_argument('--bf16', action='store_true', help='bf16 autocast')
     parser.add_argument('--warmup', type=int, default=0, help='untimed instances first')
     parser.add_argument('--seed', type=int, default=0)
@@ -88,8 +92,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     rng = np.random.default_rng(args.seed)
     raw = torch.from_numpy(rng.integers(0, 256, (3, height, width), dtype=np.uint8))
     image = model.data_preprocessor(dict(inputs=[raw]), False)['inputs'][0]
-    masks = synthetic_instances(args.num_instances + args.warmup, height, width,
-                                refiner.min_area, rng)
+    masks = synthetic_instances(args.num_instances + args.warmup, height, width, refiner.min_area,
+                                rng)
     if args.warmup:
         time_refinement(model, image, masks[:args.warmup], args.bf16, args.seed)
     seconds = time_refinement(model, image, masks[args.warmup:], args.bf16, args.seed)

@@ -68,7 +68,8 @@ def expanded_mask_boxes(masks: Tensor, padding: int) -> Tensor:
     x0 = cols.int().argmax(dim=1)
     x1 = width - cols.flip(1).int().argmax(dim=1)
     return torch.stack([(x0 - padding).clamp(min=0), (y0 - padding).clamp(min=0),
-                        (x1 + padding).clamp(max=width), (y1 + padding).clamp(max=height)], dim=1)
+                        (x1 + padding).clamp(max=width), (y1 + padding).clamp(max=height)],
+                       dim=1)
 
 
 def _resize(x: Tensor, size: Sequence[int]) -> Tensor:
@@ -144,10 +145,9 @@ class InstanceRefiner:
         coarse_masks, refined, jobs = [], [], []
         for image_index, (image, image_masks) in enumerate(zip(images, masks)):
             if image_masks.dim() != 3 or image_masks.shape[-2:] != image.shape[-2:]:
-                raise ValueError(
-                    f'InstanceRefiner: masks of image {image_index} have shape '
-                    f'{tuple(image_masks.shape)}, expected (N, {image.shape[-2]}, '
-                    f'{image.shape[-1]}) to match the image')
+                raise ValueError(f'InstanceRefiner: masks of image {image_index} have shape '
+                                 f'{tuple(image_masks.shape)}, expected (N, {image.shape[-2]}, '
+                                 f'{image.shape[-1]}) to match the image')
             image_masks = image_masks.to(image.device, torch.bool)
             coarse_masks.append(image_masks)
             refined.append(image_masks.clone())
@@ -224,8 +224,7 @@ class InstanceRefiner:
         for job in jobs:
             image = images[job.image_index]
             crops.append(_resize(image[None, :, job.y0:job.y1, job.x0:job.x1].float(), size))
-            mask = coarse_masks[job.image_index][job.instance_index, job.y0:job.y1,
-                                                 job.x0:job.x1]
+            mask = coarse_masks[job.image_index][job.instance_index, job.y0:job.y1, job.x0:job.x1]
             coarse.append((_resize(mask[None, None].float(), size)
                            >= self.coarse_threshold).float())
         probs = refiner.refine(torch.cat(crops), torch.cat(coarse), generator=generator)['prob']

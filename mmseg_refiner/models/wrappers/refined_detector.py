@@ -157,8 +157,8 @@ class RefinedDetector(BaseDetector):
 
     def _detect(self, images: List[Tensor], data_samples: List[DetDataSample]) -> list:
         """The frozen detector's predictions, rescaled to the original image size."""
-        data = self.detector.data_preprocessor(dict(inputs=images, data_samples=data_samples),
-                                               False)
+        data = self.detector.data_preprocessor(
+            dict(inputs=images, data_samples=data_samples), False)
         return self.detector.predict(data['inputs'], data['data_samples'], rescale=True)
 
     def _original_size_images(self, images: Sequence[Tensor],
@@ -169,8 +169,12 @@ class RefinedDetector(BaseDetector):
         for image, sample in zip(normalized, data_samples):
             ori_shape = tuple(sample.ori_shape[:2])
             if tuple(image.shape[-2:]) != ori_shape:
-                image = F.interpolate(image[None], size=ori_shape, mode='bilinear',
-                                      align_corners=False, antialias=True)[0]
+                image = F.interpolate(
+                    image[None],
+                    size=ori_shape,
+                    mode='bilinear',
+                    align_corners=False,
+                    antialias=True)[0]
             resized.append(image)
         return resized
 

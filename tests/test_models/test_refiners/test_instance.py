@@ -44,15 +44,16 @@ def _shapes(height: int, width: int):
     shapes = {
         'rectangle': (yy >= 40) & (yy < 90) & (xx >= 100) & (xx < 180),
         'ellipse': ((yy - 120) / 45.0)**2 + ((xx - 60) / 30.0)**2 <= 1,
-        'ring': (((yy - 70)**2 + (xx - 220)**2) <= 40**2) & (((yy - 70)**2 +
-                                                            (xx - 220)**2) >= 20**2),
-        'L-shape': ((yy >= 150) & (yy < 230) & (xx >= 150) & (xx < 175)) |
-        ((yy >= 205) & (yy < 230) & (xx >= 150) & (xx < 240)),
+        'ring':
+        (((yy - 70)**2 + (xx - 220)**2) <= 40**2) & (((yy - 70)**2 + (xx - 220)**2) >= 20**2),
+        'L-shape': ((yy >= 150) & (yy < 230) & (xx >= 150) &
+                    (xx < 175)) | ((yy >= 205) & (yy < 230) & (xx >= 150) & (xx < 240)),
         'top-left corner': (yy < 35) & (xx < 50),
         'bottom-right corner': (yy >= height - 40) & (xx >= width - 30),
         'left border disc': ((yy - 200)**2 + xx**2) <= 35**2,
         'full width band': (yy >= 10) & (yy < 22),
-        'whole image': torch.ones(height, width, dtype=torch.bool),
+        'whole image':
+        torch.ones(height, width, dtype=torch.bool),
         'thin diagonal': (yy - xx).abs() <= 3,
     }
     return list(shapes), torch.stack(list(shapes.values()))
@@ -65,8 +66,8 @@ def test_expanded_mask_boxes_hand_computed():
     masks[2, 9, 0] = True  # one pixel, bottom-left
     boxes = expanded_mask_boxes(masks, padding=2)
     assert boxes.tolist() == [[3, 2, 11, 9], [8, 0, 12, 4], [0, 7, 3, 10]]
-    assert expanded_mask_boxes(masks, padding=0).tolist() == [[5, 4, 9, 7], [10, 0, 12, 2],
-                                                              [0, 9, 1, 10]]
+    assert expanded_mask_boxes(
+        masks, padding=0).tolist() == [[5, 4, 9, 7], [10, 0, 12, 2], [0, 9, 1, 10]]
 
 
 def test_identity_round_trip_many_shapes_and_borders():
@@ -100,9 +101,10 @@ def test_small_and_empty_instances_keep_coarse_mask_and_no_instances_work():
     masks[0, 10:20, 10:20] = True  # 100 px < min_area
     masks[2, 0:64, 0:16] = True  # 1024 px: refined
     refiner = ConstantRefiner(model_size=32)
-    refined, none = InstanceRefiner(min_area=512, box_padding=4).refine_masks(
-        refiner, [torch.zeros(3, 64, 64), torch.zeros(3, 30, 40)],
-        [masks, torch.zeros(0, 30, 40, dtype=torch.bool)])
+    refined, none = InstanceRefiner(
+        min_area=512, box_padding=4).refine_masks(
+            refiner, [torch.zeros(3, 64, 64), torch.zeros(3, 30, 40)],
+            [masks, torch.zeros(0, 30, 40, dtype=torch.bool)])
     assert torch.equal(refined[0], masks[0])
     assert not refined[1].any()
     # 'all foreground' pasted into the padded, clipped box x 0..20, y 0..64.
@@ -147,9 +149,10 @@ def test_instances_of_a_batch_share_network_calls_of_at_most_batch_size():
         masks_b[i, 10:35, i:i + 20] = True
     refiner = IdentityRefiner(16)
     generator = torch.Generator().manual_seed(0)
-    refined = InstanceRefiner(min_area=100, batch_size=3).refine_masks(
-        refiner, [torch.zeros(3, 40, 40), torch.ones(3, 40, 40)], [masks_a, masks_b],
-        generator=generator)
+    refined = InstanceRefiner(
+        min_area=100, batch_size=3).refine_masks(
+            refiner, [torch.zeros(3, 40, 40), torch.ones(3, 40, 40)], [masks_a, masks_b],
+            generator=generator)
     assert [call['images'].shape[0] for call in refiner.calls] == [3, 3, 2]
     # The second call mixes images: crops 4, 5 of image a (zeros), crop 1 of image b (ones).
     assert refiner.calls[1]['images'].flatten(1).mean(1).tolist() == [0.0, 0.0, 1.0]
@@ -164,10 +167,13 @@ def test_predict_replaces_masks_and_passes_boxes_labels_scores_through():
     bboxes = torch.tensor([[5., 5., 40., 40.], [0., 0., 3., 3.]])
     sample = DetDataSample(metainfo=dict(img_path='a.jpg', img_id=3))
     sample.pred_instances = InstanceData(
-        masks=masks.numpy(), bboxes=bboxes.clone(), labels=torch.tensor([2, 7]),
+        masks=masks.numpy(),
+        bboxes=bboxes.clone(),
+        labels=torch.tensor([2, 7]),
         scores=torch.tensor([0.9, 0.3]))
-    [out] = InstanceRefiner(min_area=512, box_padding=0).predict(
-        ConstantRefiner(16), torch.zeros(1, 3, 48, 64), [sample])
+    [out] = InstanceRefiner(
+        min_area=512,
+        box_padding=0).predict(ConstantRefiner(16), torch.zeros(1, 3, 48, 64), [sample])
     assert isinstance(out, DetDataSample) and out.img_id == 3
     pred = out.pred_instances
     assert pred.masks.dtype == torch.bool and pred.masks.shape == (2, 48, 64)
@@ -212,8 +218,14 @@ def tiny_segrefiner_cfg(seed=0, **instance_cfg):
     return dict(
         type='SegRefiner',
         data_preprocessor=dict(type='RefinerDataPreprocessor'),
-        denoiser=dict(type='DenoiseUNet', model_channels=16, channel_mult=(1, 2),
-                      num_res_blocks=1, attention_strides=(2, ), num_heads=2, norm_groups=8),
+        denoiser=dict(
+            type='DenoiseUNet',
+            model_channels=16,
+            channel_mult=(1, 2),
+            num_res_blocks=1,
+            attention_strides=(2, ),
+            num_heads=2,
+            norm_groups=8),
         diffusion=dict(type='DiscreteMaskDiffusion'),
         loss_mask=dict(type='mmdet.CrossEntropyLoss', use_sigmoid=True),
         loss_texture=dict(type='TextureLoss', loss_weight=5.0),
@@ -243,8 +255,7 @@ def test_tiny_segrefiner_end_to_end_in_instance_mode():
             masks[2, 0:5, 0:5] = True  # 25 px: kept
             sample = DetDataSample(metainfo=dict(img_path=f'{index}.jpg', ori_shape=(h, w)))
             sample.pred_instances = InstanceData(
-                masks=masks, bboxes=torch.zeros(3, 4), labels=torch.arange(3),
-                scores=torch.ones(3))
+                masks=masks, bboxes=torch.zeros(3, 4), labels=torch.arange(3), scores=torch.ones(3))
             samples.append(sample)
             images.append(torch.from_numpy(rng.integers(0, 256, (3, h, w), dtype=np.uint8)))
         return dict(inputs=images, data_samples=samples)

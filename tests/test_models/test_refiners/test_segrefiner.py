@@ -126,7 +126,7 @@ def test_a_tiny_model_overfits_one_batch(published_cfg):
     optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
     torch.manual_seed(0)
     history = []
-    for _ in range(150):
+    for _ in range(100):
         total, _ = model.parse_losses(model.loss(images, samples))
         optimizer.zero_grad()
         total.backward()

@@ -21,8 +21,14 @@ from mmseg_refiner.registry import MODELS
 
 CHAIN_CONFIG = 'configs/chains/mask-rcnn_r50_fpn_1x_coco_segrefiner-lr.py'
 IMAGE_SHAPE = (100, 120)  # original (H, W); the test pipeline enlarges it to 133x160
-TINY_DENOISER = dict(type='DenoiseUNet', model_channels=16, channel_mult=(1, 2), num_res_blocks=1,
-                     attention_strides=(2, ), num_heads=2, norm_groups=8)
+TINY_DENOISER = dict(
+    type='DenoiseUNet',
+    model_channels=16,
+    channel_mult=(1, 2),
+    num_res_blocks=1,
+    attention_strides=(2, ),
+    num_heads=2,
+    norm_groups=8)
 
 
 def _randomize(module, seed=0):
@@ -84,8 +90,9 @@ def mmdet_test_batch(image_file):
     """A batch through mmdet's own test transforms (resize, pack)."""
     results = dict(img_path=image_file, img_id=1)
     for transform in (LoadImageFromFile(), Resize(scale=(160, 160), keep_ratio=True),
-                      PackDetInputs(meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
-                                               'scale_factor'))):
+                      PackDetInputs(
+                          meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
+                                     'scale_factor'))):
         results = transform(results)
     return pseudo_collate([results])
 
@@ -161,13 +168,25 @@ def test_refiner_image_is_the_batch_image_back_at_the_original_size(model, image
 def test_coco_metric_consumes_the_output(model, image_file, tmp_path):
     classes = CocoDataset.METAINFO['classes']
     ann_file = tmp_path / 'gt.json'
-    ann_file.write_text(json.dumps(dict(
-        images=[dict(id=1, file_name='img.png', height=IMAGE_SHAPE[0], width=IMAGE_SHAPE[1])],
-        categories=[dict(id=i + 1, name=name) for i, name in enumerate(classes)],
-        annotations=[dict(id=1, image_id=1, category_id=1, bbox=[10, 10, 50, 40], area=2000,
-                          iscrowd=0, segmentation=[[10, 10, 60, 10, 60, 50, 10, 50]])])))
-    metric = CocoMetric(ann_file=str(ann_file), metric=['bbox', 'segm'],
-                        outfile_prefix=str(tmp_path / 'refined'))
+    ann_file.write_text(
+        json.dumps(
+            dict(
+                images=[
+                    dict(id=1, file_name='img.png', height=IMAGE_SHAPE[0], width=IMAGE_SHAPE[1])
+                ],
+                categories=[dict(id=i + 1, name=name) for i, name in enumerate(classes)],
+                annotations=[
+                    dict(
+                        id=1,
+                        image_id=1,
+                        category_id=1,
+                        bbox=[10, 10, 50, 40],
+                        area=2000,
+                        iscrowd=0,
+                        segmentation=[[10, 10, 60, 10, 60, 50, 10, 50]])
+                ])))
+    metric = CocoMetric(
+        ann_file=str(ann_file), metric=['bbox', 'segm'], outfile_prefix=str(tmp_path / 'refined'))
     metric.dataset_meta = dict(classes=classes)
     outputs = model.test_step(mmdet_test_batch(image_file))
     metric.process({}, [sample.to_dict() for sample in outputs])

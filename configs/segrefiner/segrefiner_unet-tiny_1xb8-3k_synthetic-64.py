@@ -1,0 +1,111 @@
+# The shipped demo model (demo/segrefiner_demo.pth): the published SegRefiner design,
+# shrunk to train on one CPU in about half an hour, on the synthetic set only. It is a
+# demonstration, not a paper model: for real images convert the authors' checkpoints
+# (tools/model_converters/) or train the LVIS / DIS5K configs.
+#
+#   OMP_NUM_THREADS=1 .venv/bin/python tools/train.py \
+#       configs/segrefiner/segrefiner_unet-tiny_1xb8-3k_synthetic-64.py --work-dir work_dirs/demo
+#
+# What is kept from the paper: the ADM-style U-Net (residual blocks with the learned
+# timestep embedding, self-attention, nearest upsampling), the discrete mask diffusion
+# (T = 6, b = linspace(0.8, 0, 6)), BCE + 5 x texture loss, AdamW (no weight decay), the LR
+# training crop (object box + 40 px) and the online coarse-mask synthesis (IoU target 0.8).
+# What is shrunk: input side 64 (not 256), base width 16 (not 128), 4 levels with
+# multipliers (1, 2, 2, 4) (not 6), attention only at the lowest resolution (stride 8,
+# 8x8 tokens) and in the middle block, GroupNorm with 8 groups (16 channels cannot be
+# split in 32). 1.14 M parameters (4.6 MB of float32 weights) instead of 118.6 M.
+# Each choice is about what a 2-core CPU shared with others can train in ~30 minutes:
+# one training iteration (batch 8) costs ~0.2 s on a free core and ~0.7-1 s when the
+# cores are shared; width 32 costs ~2x that and gives a 18 MB checkpoint, side 96 ~2.3x.
+_base_ = [
+    '../_base_/models/segrefiner_unet-128.py',
+    '../_base_/default_runtime.py',
+]
+
+model_size = 64
+max_iters = 3000
+
+model = dict(
+    denoiser=dict(
+        model_channels=16,
+        channel_mult=(1, 2, 2, 4),
+        attention_strides=(8, ),
+        num_heads=4,
+        norm_groups=8),
+    model_size=model_size,
+    # Refining any image (mmseg_refiner.apis.refine, tools/refine.py): the paper's test
+    # settings, with the local patch at this model's input side so patches are refined at
+    # full resolution as in the paper (256 px patches for its 256 px model), and bilinear
+    # resizing, which is how this model's training crops were resized.
+    instance_refiner=dict(type='InstanceRefiner', min_area=512, box_padding=20),
+    semantic_refiner=dict(
+        type='GlobalLocalRefiner',
+        patch_size=model_size,
+        interpolation='bilinear',
+        prob_interpolation='bilinear'))
+
+# Training data: synthetic objects on photographs (mmseg_refiner/datasets/synthetic.py),
+# at two image sizes so the crops resized to 64 px cover a range of scales (x1.5 to x3.5
+# downsampling, as when refining 128-256 px objects). Seeds: [0, 100k) at 128 px and
+# [500k, 600k) at 256 px, all below the held-out range (1,000,000+) and the demo's
+# (2,000,000+). Coarse masks are synthesised online at the full image size, then cropped
+# with the object (box + 40 px in total per axis, as the LR recipe) and resized with
+# bilinear interpolation (masks thresholded at 0.5), which is what InstanceRefiner does
+# with a crop at test time.
+train_pipeline = [
+    dict(type='GenerateCoarseMask', key_in='gt_mask', key_out='coarse_mask', iou_target=0.8),
+    dict(type='RandomObjectCrop', padding=40),
+    dict(type='RefineResize', scale=(model_size, model_size), mask_interpolation='bilinear'),
+    dict(type='RefineRandomFlip', prob=0.5),
+    dict(type='PackRefineInputs'),
+]
+train_dataloader = dict(
+    batch_size=8,
+    num_workers=1,
+    persistent_workers=True,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    dataset=dict(
+        type='ConcatDataset',
+        datasets=[
+            dict(
+                type='SyntheticRefineDataset',
+                num_samples=100_000,
+                image_size=(128, 128),
+                seed_offset=0,
+                pipeline=train_pipeline),
+            dict(
+                type='SyntheticRefineDataset',
+                num_samples=100_000,
+                image_size=(256, 256),
+                seed_offset=500_000,
+                pipeline=train_pipeline),
+        ]))
+
+# A small model from scratch learns faster with a larger step than the paper's 4e-4 (for
+# 64 samples per iteration); halved at 2/3 and 5/6 of the run, as the paper's schedule.
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.0, betas=(0.9, 0.999), eps=1e-8))
+param_scheduler = [
+    dict(
+        type='MultiStepLR',
+        by_epoch=False,
+        begin=0,
+        end=max_iters,
+        milestones=[max_iters * 2 // 3, max_iters * 5 // 6],
+        gamma=0.5)
+]
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters)
+
+# One checkpoint, at the end, with the weights only (no optimizer state): it is the
+# shipped demo/segrefiner_demo.pth.
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
+    checkpoint=dict(
+        type='CheckpointHook',
+        interval=max_iters,
+        by_epoch=False,
+        save_optimizer=False,
+        save_param_scheduler=False,
+        max_keep_ckpts=1))
+randomness = dict(seed=0)
