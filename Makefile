@@ -2,7 +2,7 @@
 # (tools/setup_env.sh is idempotent: seconds when the environment is ready).
 VENV ?= .venv
 PYTHON := $(VENV)/bin/python
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= -q -ra -n 2
 
 .PHONY: setup demo test
 

@@ -176,6 +176,8 @@ def merge(results: List[dict], done: Dict[int, dict]) -> List[dict]:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
+    if osp.abspath(args.out) == osp.abspath(args.results):
+        raise ValueError(f'--out {args.out} is the results file being refined; choose another')
     progress_path = f'{args.out}.progress.jsonl'
     if osp.exists(args.out) and not osp.exists(progress_path) and not args.overwrite:
         print(f'{args.out} exists: nothing to do (--overwrite redoes the job)')
