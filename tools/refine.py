@@ -87,18 +87,17 @@ def refine_file(model, image_path: str, mask_path: str, out_path: str, mode: str
     return image, coarse, refined
 
 
-def print_scores(coarse, refined, gt_path: str, image_shape) -> Dict[str, float]:
-    """Print (and return) IoU and mBA of the coarse and the refined mask against ``gt_path``."""
-    from mmseg_refiner.apis import to_bool_masks
-    from mmseg_refiner.evaluation import mask_iou, mean_boundary_accuracy
-    gt = to_bool_masks(gt_path, image_shape)[0][0]
-    scores = {
-        'coarse_iou': mask_iou(coarse, gt), 'coarse_mba': mean_boundary_accuracy(coarse, gt),
-        'iou': mask_iou(refined, gt), 'mba': mean_boundary_accuracy(refined, gt)}
+def score_masks(coarse, refined, gt) -> Dict[str, float]:
+    """IoU and mBA of the coarse and the refined mask against the ground truth."""
+    from mmseg_refiner.evaluation.functional import mask_record, summarize_mask_records
+    return summarize_mask_records([mask_record(refined, gt, coarse)])
+
+
+def print_scores(scores: Dict[str, float]) -> None:
+    """Print the figures of :func:`score_masks` as a small table."""
     print(f'{"":8s} {"IoU":>7s} {"mBA":>7s}')
     print(f'{"coarse":8s} {scores["coarse_iou"]:7.4f} {scores["coarse_mba"]:7.4f}')
     print(f'{"refined":8s} {scores["iou"]:7.4f} {scores["mba"]:7.4f}')
-    return scores
 
 
 def list_pairs(args: argparse.Namespace) -> List[Tuple[str, str, str]]:
@@ -162,7 +161,9 @@ def run_single(model, args: argparse.Namespace) -> int:
     print(f'refined mask written to {args.out}' +
           (f', picture to {args.vis}' if args.vis else ''))
     if args.gt is not None:
-        print_scores(coarse, refined, args.gt, image.shape[:2])
+        from mmseg_refiner.apis import to_bool_masks
+        gt = to_bool_masks(args.gt, image.shape[:2])[0][0]
+        print_scores(score_masks(coarse, refined, gt))
     return 0
 
 
