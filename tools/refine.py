@@ -37,39 +37,59 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         description='Refine masks with SegRefiner (one image, or a folder of images)')
     parser.add_argument('image', help='an image file, or a folder of images')
     parser.add_argument('mask', help='its coarse mask file, or the folder of coarse masks')
-    parser.add_argument('--out', required=True,
-                        help='refined mask file (PNG), or the output folder')
+    parser.add_argument(
+        '--out', required=True, help='refined mask file (PNG), or the output folder')
     parser.add_argument('--vis', help='also write a picture of the change (file, or folder)')
-    parser.add_argument('--gt', help='ground-truth mask (one image only): print IoU and mBA '
-                        'of the coarse and the refined mask against it')
+    parser.add_argument(
+        '--gt',
+        help='ground-truth mask (one image only): print IoU and mBA '
+        'of the coarse and the refined mask against it')
     parser.add_argument('--config', help='model config (default: the demo model)')
     parser.add_argument('--checkpoint', help='model weights (default: the demo model)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, key=value pairs')
-    parser.add_argument('--mode', choices=['auto', 'instance', 'semantic'], default='auto',
-                        help="'instance': crop-refine-paste at the model resolution (the paper's "
-                        "LR setting); 'semantic': global pass plus full-resolution local "
-                        "patches (HR); 'auto': semantic when the image's longer side is more "
-                        'than 4x the model size')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, key=value pairs')
+    parser.add_argument(
+        '--mode',
+        choices=['auto', 'instance', 'semantic'],
+        default='auto',
+        help="'instance': crop-refine-paste at the model resolution (the paper's "
+        "LR setting); 'semantic': global pass plus full-resolution local "
+        "patches (HR); 'auto': semantic when the image's longer side is more "
+        'than 4x the model size')
     parser.add_argument('--device', default='cpu', help="e.g. 'cpu' or 'cuda:0'")
-    parser.add_argument('--seed', type=int, default=0,
-                        help='seed of the reverse diffusion (same seed, same output)')
-    parser.add_argument('--img-suffix', help='folder run: image file names end with this '
-                        f'(default: any of {" ".join(IMAGE_EXTENSIONS)})')
-    parser.add_argument('--mask-suffix', default='.png',
-                        help='folder run: mask of <stem> is <stem><mask-suffix>')
-    parser.add_argument('--out-suffix', default='.png',
-                        help='folder run: output of <stem> is <stem><out-suffix>')
-    parser.add_argument('--overwrite', action='store_true',
-                        help='folder run: refine again images whose output exists')
+    parser.add_argument(
+        '--seed',
+        type=int,
+        default=0,
+        help='seed of the reverse diffusion (same seed, same output)')
+    parser.add_argument(
+        '--img-suffix',
+        help='folder run: image file names end with this '
+        f'(default: any of {" ".join(IMAGE_EXTENSIONS)})')
+    parser.add_argument(
+        '--mask-suffix', default='.png', help='folder run: mask of <stem> is <stem><mask-suffix>')
+    parser.add_argument(
+        '--out-suffix', default='.png', help='folder run: output of <stem> is <stem><out-suffix>')
+    parser.add_argument(
+        '--overwrite',
+        action='store_true',
+        help='folder run: refine again images whose output exists')
     args = parser.parse_args(argv)
     if args.checkpoint is not None and args.config is None:
         parser.error('--checkpoint needs --config (leave both out for the demo model)')
     return args
 
 
-def refine_file(model, image_path: str, mask_path: str, out_path: str, mode: str,
-                seed: Optional[int], vis_path: Optional[str] = None) -> Tuple:
+def refine_file(model,
+                image_path: str,
+                mask_path: str,
+                out_path: str,
+                mode: str,
+                seed: Optional[int],
+                vis_path: Optional[str] = None) -> Tuple:
     """Refine one image's mask and write the result (and the picture).
 
     Returns:
@@ -139,8 +159,7 @@ def run_folder(model, args: argparse.Namespace) -> int:
             failed.append((osp.basename(image_path), f'no mask {mask_path}'))
         else:
             try:
-                refine_file(model, image_path, mask_path, out_path, args.mode, args.seed,
-                            vis_path)
+                refine_file(model, image_path, mask_path, out_path, args.mode, args.seed, vis_path)
                 done.append(stem)
             except Exception as err:  # one bad file must not stop the others
                 reason = str(err) if isinstance(err, (ValueError, OSError)) else repr(err)
@@ -158,8 +177,7 @@ def run_single(model, args: argparse.Namespace) -> int:
     """Refine one image's mask; return the exit status."""
     image, coarse, refined = refine_file(model, args.image, args.mask, args.out, args.mode,
                                          args.seed, args.vis)
-    print(f'refined mask written to {args.out}' +
-          (f', picture to {args.vis}' if args.vis else ''))
+    print(f'refined mask written to {args.out}' + (f', picture to {args.vis}' if args.vis else ''))
     if args.gt is not None:
         from mmseg_refiner.apis import to_bool_masks
         gt = to_bool_masks(args.gt, image.shape[:2])[0][0]
@@ -171,19 +189,23 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     image_is_dir, mask_is_dir = osp.isdir(args.image), osp.isdir(args.mask)
     if image_is_dir != mask_is_dir:
-        print(f'error: give two files or two folders; got {args.image} '
-              f'({"folder" if image_is_dir else "file"}) and {args.mask} '
-              f'({"folder" if mask_is_dir else "file"})', file=sys.stderr)
+        print(
+            f'error: give two files or two folders; got {args.image} '
+            f'({"folder" if image_is_dir else "file"}) and {args.mask} '
+            f'({"folder" if mask_is_dir else "file"})',
+            file=sys.stderr)
         return 2
     if image_is_dir and args.gt is not None:
-        print('error: --gt is for one image; score folders with '
-              'tools/analysis_tools/eval_mask_folders.py', file=sys.stderr)
+        print(
+            'error: --gt is for one image; score folders with '
+            'tools/analysis_tools/eval_mask_folders.py',
+            file=sys.stderr)
         return 2
 
     from mmseg_refiner.apis import init_refiner
     try:
-        model = init_refiner(args.config, args.checkpoint, device=args.device,
-                             cfg_options=args.cfg_options)
+        model = init_refiner(
+            args.config, args.checkpoint, device=args.device, cfg_options=args.cfg_options)
     except (FileNotFoundError, ValueError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 1

@@ -18,7 +18,7 @@ custom_imports = dict(imports=['mmseg_refiner'], allow_failed_imports=False)
 # Placeholders: replace with real files (or URLs).
 # - mmseg's model-zoo weights of this segmentor (mIoU 79.61), listed in mmseg's
 #   configs/deeplabv3plus/metafile.yaml:
-#   https://download.openmmlab.com/mmsegmentation/v0.5/deeplabv3plus/deeplabv3plus_r50-d8_512x1024_40k_cityscapes/deeplabv3plus_r50-d8_512x1024_40k_cityscapes_20200605_094610-d222ffcd.pth
+#   https://download.openmmlab.com/mmsegmentation/v0.5/deeplabv3plus/deeplabv3plus_r50-d8_512x1024_40k_cityscapes/deeplabv3plus_r50-d8_512x1024_40k_cityscapes_20200605_094610-d222ffcd.pth  # noqa: E501
 # - the published SegRefiner HR weights after
 #   tools/model_converters/convert_official_checkpoint.py.
 segmentor_checkpoint = 'checkpoints/deeplabv3plus_r50-d8_512x1024_40k_cityscapes.pth'

@@ -5,8 +5,10 @@
     >>> refined = refine(model, 'demo/image.png', 'demo/coarse_mask.png')
     >>> refined.shape, refined.dtype                # HxW bool, like the one mask given
 """
+import copy
 import os
 import os.path as osp
+import pickle
 from typing import Optional, Tuple, Union
 
 import numpy as np
@@ -15,6 +17,8 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 
+from mmseg_refiner.registry import MODELS
+from mmseg_refiner.utils import UnsafeCheckpointError
 from .inputs import ImageInput, MasksInput, to_bgr_image, to_bool_masks
 
 #: The repository root: the package is installed in editable mode, so the demo
@@ -77,8 +81,9 @@ def init_refiner(config: Union[str, os.PathLike, Config, None] = None,
             ``SegRefiner``. ``None`` loads the shipped demo model (a small model
             trained on synthetic data; see ``demo/README.md``).
         checkpoint: weights to load (any MMEngine checkpoint, or a bare state
-            dict); ``None`` keeps the initial weights. Must be ``None`` when
-            ``config`` is.
+            dict), with MMEngine's ``load_checkpoint`` (strict: every key must
+            match) under ``torch.load(weights_only=True)``; ``None`` keeps the
+            initial weights. Must be ``None`` when ``config`` is.
         device: where the model runs, e.g. ``'cpu'`` or ``'cuda:0'``; the
             checkpoint is mapped there.
         cfg_options: overrides merged into the config, as with
@@ -88,6 +93,11 @@ def init_refiner(config: Union[str, os.PathLike, Config, None] = None,
         The model in eval mode with ``instance_refiner`` and ``semantic_refiner``
         set (the ones the config names, else the defaults) and the config as
         ``model.cfg``.
+
+    Raises:
+        FileNotFoundError: the demo files or the checkpoint are missing.
+        UnsafeCheckpointError: the checkpoint holds pickled objects outside
+            the allow-list of :mod:`mmseg_refiner.utils.safe_checkpoint`.
     """
     if config is None:
         if checkpoint is not None:
@@ -96,7 +106,9 @@ def init_refiner(config: Union[str, os.PathLike, Config, None] = None,
         config, checkpoint = demo_model_files()
     if isinstance(config, (str, os.PathLike)):
         config = Config.fromfile(os.fspath(config))
-    elif not isinstance(config, Config):
+    elif isinstance(config, Config):
+        config = copy.deepcopy(config)  # cfg_options must not change the caller's config
+    else:
         raise TypeError(f'config must be a file path or a Config, got {type(config).__name__}')
     if cfg_options:
         config.merge_from_dict(cfg_options)
@@ -104,12 +116,18 @@ def init_refiner(config: Union[str, os.PathLike, Config, None] = None,
         raise ValueError(f'the config {config.filename} has no `model`')
 
     init_default_scope(config.get('default_scope', 'mmseg_refiner'))
-    from mmseg_refiner.registry import MODELS
     model_cfg = config.model.copy()
     _fill_default_refiners(model_cfg)
     model = MODELS.build(model_cfg)
     if checkpoint is not None:
-        load_checkpoint(model, os.fspath(checkpoint), map_location=device, strict=True)
+        checkpoint = os.fspath(checkpoint)
+        try:
+            load_checkpoint(model, checkpoint, map_location=device, strict=True)
+        except pickle.UnpicklingError as err:
+            raise UnsafeCheckpointError(
+                f'refused to load {checkpoint}: it holds pickled objects that are not allowed '
+                f'in a checkpoint (loading it could run code). Torch said: '
+                f'{str(err).splitlines()[0]}') from err
     model.cfg = config
     model.to(device)
     model.eval()
@@ -126,7 +144,7 @@ def resolve_mode(mode: str, image_shape: Tuple[int, int], model_size: int) -> st
 
 
 def _normalized_image(model: torch.nn.Module, image: np.ndarray) -> torch.Tensor:
-    """The image as the network takes it: ``(3, H, W)`` float, RGB, normalized, on the model's device."""
+    """The image as the network takes it: ``(3, H, W)`` float RGB, normalized, on its device."""
     inputs = torch.from_numpy(image).permute(2, 0, 1).contiguous()
     data = model.data_preprocessor(dict(inputs=[inputs]), training=False)
     return data['inputs'][0]
@@ -137,8 +155,7 @@ def refine(model: torch.nn.Module,
            masks: MasksInput,
            mode: str = 'auto',
            return_probs: bool = False,
-           seed: Optional[int] = None
-           ) -> Union[np.ndarray, Tuple[np.ndarray, np.ndarray]]:
+           seed: Optional[int] = None) -> Union[np.ndarray, Tuple[np.ndarray, np.ndarray]]:
     """Refine one mask or several masks of one image.
 
     Args:

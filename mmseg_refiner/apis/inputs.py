@@ -77,9 +77,8 @@ def to_bgr_image(image: ImageInput) -> np.ndarray:
     elif image.ndim == 3 and image.shape[2] == 4:
         image = image[..., :3]
     elif image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(
-            f'image array must be HxWx3 (BGR), HxWx4 (BGRA) or HxW / HxWx1 (grey), '
-            f'got shape {image.shape}')
+        raise ValueError(f'image array must be HxWx3 (BGR), HxWx4 (BGRA) or HxW / HxWx1 (grey), '
+                         f'got shape {image.shape}')
     if image.shape[0] == 0 or image.shape[1] == 0:
         raise ValueError(f'image array is empty (shape {image.shape})')
     return np.ascontiguousarray(image)

@@ -112,8 +112,8 @@ class MaskFolderDataset(RefineBaseDataset):
 
     def load_data_list(self) -> List[dict]:
         return self._scan(
-            self._resolve(self.img_dir), self._resolve(self.coarse_dir),
-            self._resolve(self.gt_dir), self.out_dir)
+            self._resolve(self.img_dir), self._resolve(self.coarse_dir), self._resolve(self.gt_dir),
+            self.out_dir)
 
     def _stem(self, name: str) -> Optional[str]:
         """The stem of an image file name, or None if it is not an image."""
@@ -130,8 +130,7 @@ class MaskFolderDataset(RefineBaseDataset):
         stems = {name: self._stem(name) for name in images}
         images = [name for name in images if stems[name] is not None]
         if not images:
-            raise FileNotFoundError(
-                f'no image ending with {self.img_suffix} in {img_dir}')
+            raise FileNotFoundError(f'no image ending with {self.img_suffix} in {img_dir}')
         mask_folders: Dict[str, tuple] = {'coarse_path': (coarse_dir, self.coarse_suffix)}
         if gt_dir is not None:
             mask_folders['mask_path'] = (gt_dir, self.gt_suffix)

@@ -67,8 +67,10 @@ def _draw_legend(canvas: np.ndarray, occupied: np.ndarray, entries: List[str]) -
     region[:] = (region * 0.35).astype(np.uint8)
     for row, name in enumerate(entries):
         top = y0 + pad + row * row_h
-        cv2.rectangle(canvas, (x0 + pad, top + 1), (x0 + pad + swatch, top + 1 + swatch),
-                      COLOURS[name], thickness=-1)
+        cv2.rectangle(
+            canvas, (x0 + pad, top + 1), (x0 + pad + swatch, top + 1 + swatch),
+            COLOURS[name],
+            thickness=-1)
         cv2.putText(canvas, name, (x0 + 2 * pad + swatch, top + text_h + 1), font, scale,
                     (255, 255, 255), thickness, cv2.LINE_AA)
 

@@ -20,9 +20,9 @@ from .visualizer import RefinementVisualizer
 class RefinementVisualizationHook(Hook):
     """Draw coarse vs refined masks of validation / test samples.
 
-    The image of a sample is read from its ``img_path``; a sample without one
-    (e.g. from the synthetic set) is drawn over its packed input image. The
-    runner's visualizer must be a :class:`RefinementVisualizer`.
+    A sample is drawn over its packed input image when that has the masks'
+    size (what the model saw), else over the image read from its ``img_path``.
+    The runner's visualizer must be a :class:`RefinementVisualizer`.
 
     Config::
 
@@ -73,17 +73,23 @@ class RefinementVisualizationHook(Hook):
         return visualizer
 
     def _image_of(self, data_sample: RefineDataSample, packed: Optional[object]) -> np.ndarray:
-        """The sample's image as ``HxWx3 uint8`` RGB: from its file, else its packed input."""
+        """The sample's image as ``HxWx3 uint8`` RGB.
+
+        The packed input (what the model saw, BGR) when it has the coarse
+        mask's size, which needs no file access and also covers samples whose
+        ``img_path`` names no file (the synthetic set); otherwise the file.
+        """
+        coarse = getattr(data_sample, 'coarse_mask', None)
+        if packed is not None and coarse is not None and tuple(packed.shape[-2:]) == coarse.shape:
+            return np.ascontiguousarray(packed.detach().cpu().numpy().transpose(1, 2, 0)[..., ::-1])
         img_path = data_sample.metainfo.get('img_path')
-        if img_path is not None:
-            img = mmcv.imfrombytes(get(img_path, backend_args=self.backend_args),
-                                   channel_order='rgb')
-            if img is None:
-                raise ValueError(f'could not read image file {img_path} to draw it')
-            return img
-        if packed is None:
-            raise ValueError('a data sample without img_path came without its input image')
-        return np.ascontiguousarray(packed.detach().cpu().numpy().transpose(1, 2, 0)[..., ::-1])
+        if img_path is None:
+            raise ValueError('a data sample has neither an img_path nor a packed input image '
+                             'of its masks\' size')
+        img = mmcv.imfrombytes(get(img_path, backend_args=self.backend_args), channel_order='rgb')
+        if img is None:
+            raise ValueError(f'could not read image file {img_path} to draw it')
+        return img
 
     @staticmethod
     def _packed_inputs(data_batch: Optional[dict], count: int) -> list:
@@ -106,9 +112,13 @@ class RefinementVisualizationHook(Hook):
             return
         image = self._image_of(outputs[0], self._packed_inputs(data_batch, len(outputs))[0])
         self._visualizer.add_datasample(
-            self._name(outputs[0], step) if self.show else 'val_img', image,
-            data_sample=outputs[0], draw_gt=self.draw_gt, show=self.show,
-            wait_time=self.wait_time, step=step)
+            self._name(outputs[0], step) if self.show else 'val_img',
+            image,
+            data_sample=outputs[0],
+            draw_gt=self.draw_gt,
+            show=self.show,
+            wait_time=self.wait_time,
+            step=step)
 
     def before_test(self, runner) -> None:
         if self.draw and self.test_out_dir is not None:
@@ -130,6 +140,11 @@ class RefinementVisualizationHook(Hook):
             name = self._name(data_sample, self._test_index)
             out_file = osp.join(self._out_dir, f'{name}.png') if self._out_dir else None
             self._visualizer.add_datasample(
-                name if self.show else 'test_img', image, data_sample=data_sample,
-                draw_gt=self.draw_gt, show=self.show, wait_time=self.wait_time,
-                out_file=out_file, step=self._test_index)
+                name if self.show else 'test_img',
+                image,
+                data_sample=data_sample,
+                draw_gt=self.draw_gt,
+                show=self.show,
+                wait_time=self.wait_time,
+                out_file=out_file,
+                step=self._test_index)

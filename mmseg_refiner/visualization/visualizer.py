@@ -20,8 +20,8 @@ def _mask_of(data_sample: RefineDataSample, field: str, shape) -> Optional[np.nd
     mask = data.detach().cpu().numpy() if hasattr(data, 'detach') else np.asarray(data)
     mask = mask.reshape(mask.shape[-2:]) != 0
     if mask.shape != tuple(shape):
-        mask = cv2.resize(mask.astype(np.uint8), (shape[1], shape[0]),
-                          interpolation=cv2.INTER_NEAREST) != 0
+        mask = cv2.resize(
+            mask.astype(np.uint8), (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST) != 0
     return mask
 
 
@@ -76,8 +76,11 @@ class RefinementVisualizer(Visualizer):
         refined = _mask_of(data_sample, 'pred_mask', shape) if draw_pred else None
         gt = _mask_of(data_sample, 'gt_mask', shape) if draw_gt else None
         drawn = draw_refinement(
-            np.ascontiguousarray(image[..., ::-1]), coarse, coarse if refined is None else refined,
-            gt=gt, legend=self.legend)
+            np.ascontiguousarray(image[..., ::-1]),
+            coarse,
+            coarse if refined is None else refined,
+            gt=gt,
+            legend=self.legend)
         return np.ascontiguousarray(drawn[..., ::-1])
 
     @master_only
@@ -106,8 +109,8 @@ class RefinementVisualizer(Visualizer):
             out_file: write the picture to this file instead of the backends.
             step: the global step stored with the picture.
         """
-        drawn = image if data_sample is None else self.draw_sample(
-            image, data_sample, draw_gt, draw_pred)
+        drawn = image if data_sample is None else self.draw_sample(image, data_sample, draw_gt,
+                                                                   draw_pred)
         self.set_image(drawn)
         if show:
             self.show(drawn, win_name=name, wait_time=wait_time)

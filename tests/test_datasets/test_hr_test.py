@@ -20,8 +20,9 @@ PIPELINE_WITH_GT = [
     dict(type='LoadRefineImage'),
     dict(type='LoadMaskFromFile', key='coarse_mask', path_key='coarse_path', allow_empty=True),
     dict(type='LoadMaskFromFile', key='gt_mask', path_key='mask_path', allow_empty=True),
-    dict(type='PackRefineInputs',
-         meta_keys=('img_path', 'mask_path', 'coarse_path', 'out_path', 'subset', 'ori_shape')),
+    dict(
+        type='PackRefineInputs',
+        meta_keys=('img_path', 'mask_path', 'coarse_path', 'out_path', 'subset', 'ori_shape')),
 ]
 PIPELINE_NO_GT = [PIPELINE_WITH_GT[0], PIPELINE_WITH_GT[1], PIPELINE_WITH_GT[3]]
 
@@ -55,9 +56,10 @@ def make_big_tree(root, shapes=((40, 60), (50, 30), (36, 36))):
     for index, shape in enumerate(shapes):
         name = f'img{index}'
         masks[name] = write_sample(
-            osp.join(root, 'test', f'{name}_im.jpg'),
-            [osp.join(root, 'test', f'{name}_gt.png'),
-             osp.join(root, 'coarse', 'deeplab', f'{name}_seg.png')], shape, index)
+            osp.join(root, 'test', f'{name}_im.jpg'), [
+                osp.join(root, 'test', f'{name}_gt.png'),
+                osp.join(root, 'coarse', 'deeplab', f'{name}_seg.png')
+            ], shape, index)
     return masks
 
 
@@ -66,17 +68,22 @@ def make_dis5k_tree(root, subsets=('DIS-VD', 'DIS-TE1')):
     for s, subset in enumerate(subsets):
         for index in range(2):
             name = f'{subset.lower()}_{index}'
-            write_sample(osp.join(root, subset, 'im', f'{name}.jpg'),
-                         [osp.join(root, subset, 'gt', f'{name}.png'),
-                          osp.join(root, 'coarse', subset, f'{name}.png')], (30 + s, 40), index)
+            write_sample(
+                osp.join(root, subset, 'im', f'{name}.jpg'), [
+                    osp.join(root, subset, 'gt', f'{name}.png'),
+                    osp.join(root, 'coarse', subset, f'{name}.png')
+                ], (30 + s, 40), index)
 
 
 def test_big_yields_full_resolution_triples(tmp_path):
     root = str(tmp_path / 'BIG')
     masks = make_big_tree(root)
     dataset = BIGRefineDataset(
-        data_root=root, img_dir='test', coarse_dir='coarse/deeplab',
-        out_dir=str(tmp_path / 'out'), pipeline=PIPELINE_WITH_GT)
+        data_root=root,
+        img_dir='test',
+        coarse_dir='coarse/deeplab',
+        out_dir=str(tmp_path / 'out'),
+        pipeline=PIPELINE_WITH_GT)
     assert len(dataset) == 3
     info = dataset.get_data_info(1)
     assert info['img_path'] == osp.join(root, 'test', 'img1_im.jpg')
@@ -97,8 +104,12 @@ def test_dis5k_reads_every_subset(tmp_path):
     root = str(tmp_path / 'DIS5K')
     make_dis5k_tree(root)
     dataset = DIS5KRefineDataset(
-        data_root=root, img_dir='', coarse_dir='coarse', subsets=('DIS-VD', 'DIS-TE1'),
-        out_dir=str(tmp_path / 'out'), pipeline=PIPELINE_WITH_GT)
+        data_root=root,
+        img_dir='',
+        coarse_dir='coarse',
+        subsets=('DIS-VD', 'DIS-TE1'),
+        out_dir=str(tmp_path / 'out'),
+        pipeline=PIPELINE_WITH_GT)
     assert len(dataset) == 4
     infos = [dataset.get_data_info(i) for i in range(4)]
     assert [info['subset'] for info in infos] == ['DIS-VD', 'DIS-VD', 'DIS-TE1', 'DIS-TE1']
@@ -111,20 +122,27 @@ def test_dis5k_reads_every_subset(tmp_path):
     assert item['data_samples'].gt_mask.data.shape == (1, 31, 40)
     assert item['data_samples'].subset == 'DIS-TE1'
     with pytest.raises(FileNotFoundError, match='DIS-TE2'):
-        DIS5KRefineDataset(data_root=root, img_dir='', coarse_dir='coarse',
-                           subsets=('DIS-TE2', ), pipeline=PIPELINE_WITH_GT)
+        DIS5KRefineDataset(
+            data_root=root,
+            img_dir='',
+            coarse_dir='coarse',
+            subsets=('DIS-TE2', ),
+            pipeline=PIPELINE_WITH_GT)
 
 
 def test_folder_dataset_matches_by_name_without_ground_truth(tmp_path):
     for index, ext in enumerate(['.jpg', '.png', '.JPG']):
-        write_sample(str(tmp_path / 'images' / f'photo{index}{ext}'),
-                     [str(tmp_path / 'masks' / f'photo{index}_mask.png')], (20, 24), index)
+        write_sample(
+            str(tmp_path / 'images' / f'photo{index}{ext}'),
+            [str(tmp_path / 'masks' / f'photo{index}_mask.png')], (20, 24), index)
     (tmp_path / 'images' / 'notes.txt').write_text('not an image')
     dataset = MaskFolderDataset(
-        img_dir=str(tmp_path / 'images'), coarse_dir=str(tmp_path / 'masks'),
-        coarse_suffix='_mask.png', pipeline=PIPELINE_NO_GT)
-    assert [osp.basename(dataset.get_data_info(i)['img_path']) for i in range(3)] == [
-        'photo0.jpg', 'photo1.png', 'photo2.JPG']
+        img_dir=str(tmp_path / 'images'),
+        coarse_dir=str(tmp_path / 'masks'),
+        coarse_suffix='_mask.png',
+        pipeline=PIPELINE_NO_GT)
+    assert [osp.basename(dataset.get_data_info(i)['img_path'])
+            for i in range(3)] == ['photo0.jpg', 'photo1.png', 'photo2.JPG']
     sample = dataset[1]['data_samples']
     assert 'gt_mask' not in sample and sample.coarse_mask.data.shape == (1, 20, 24)
     assert 'out_path' not in dataset.get_data_info(0)
@@ -134,13 +152,13 @@ def test_missing_and_mismatched_masks_are_named(tmp_path):
     root = str(tmp_path / 'BIG')
     make_big_tree(root)
     os.remove(osp.join(root, 'coarse', 'deeplab', 'img1_seg.png'))
-    kwargs = dict(data_root=root, img_dir='test', coarse_dir='coarse/deeplab',
-                  pipeline=PIPELINE_WITH_GT)
+    kwargs = dict(
+        data_root=root, img_dir='test', coarse_dir='coarse/deeplab', pipeline=PIPELINE_WITH_GT)
     with pytest.raises(FileNotFoundError, match=r'img1_im\.jpg: missing mask.*img1_seg\.png'):
         BIGRefineDataset(**kwargs)
     dataset = BIGRefineDataset(on_missing='skip', **kwargs)
-    assert [osp.basename(dataset.get_data_info(i)['img_path']) for i in range(2)] == [
-        'img0_im.jpg', 'img2_im.jpg']
+    assert [osp.basename(dataset.get_data_info(i)['img_path'])
+            for i in range(2)] == ['img0_im.jpg', 'img2_im.jpg']
     # A coarse mask of another size: the loader names the file.
     cv2.imwrite(osp.join(root, 'coarse', 'deeplab', 'img2_seg.png'), np.zeros((10, 10), np.uint8))
     with pytest.raises(InvalidSampleError, match=r'img2_seg\.png is 10x10'):
@@ -156,13 +174,19 @@ def test_skip_done_leaves_out_finished_samples(tmp_path):
     out.mkdir()
     (out / 'img1_refine.png').write_bytes(b'done')
     (out / '.img2_refine.png.123.tmp').write_bytes(b'half')  # an interrupted write
-    dataset = BIGRefineDataset(data_root=root, img_dir='test', coarse_dir='coarse/deeplab',
-                               out_dir=str(out), skip_done=True, pipeline=PIPELINE_WITH_GT)
-    assert [osp.basename(dataset.get_data_info(i)['img_path']) for i in range(2)] == [
-        'img0_im.jpg', 'img2_im.jpg']
+    dataset = BIGRefineDataset(
+        data_root=root,
+        img_dir='test',
+        coarse_dir='coarse/deeplab',
+        out_dir=str(out),
+        skip_done=True,
+        pipeline=PIPELINE_WITH_GT)
+    assert [osp.basename(dataset.get_data_info(i)['img_path'])
+            for i in range(2)] == ['img0_im.jpg', 'img2_im.jpg']
 
 
 # --- tools/test.py-style runs with the shipped config and a tiny model ----------------
+
 
 @HOOKS.register_module(force=True)
 class InterruptAfter(Hook):
@@ -180,15 +204,20 @@ class InterruptAfter(Hook):
 def big_runner_cfg(repo_root, data_root, out_dir, work_dir, extra_hooks=()):
     cfg = Config.fromfile(
         osp.join(repo_root, 'configs/segrefiner/segrefiner_unet-128_big-hr-refine.py'))
-    cfg.model.denoiser = dict(type='DenoiseUNet', model_channels=16, channel_mult=(1, 2),
-                              num_res_blocks=1, attention_strides=(2, ), num_heads=2,
-                              norm_groups=8)
+    cfg.model.denoiser = dict(
+        type='DenoiseUNet',
+        model_channels=16,
+        channel_mult=(1, 2),
+        num_res_blocks=1,
+        attention_strides=(2, ),
+        num_heads=2,
+        norm_groups=8)
     cfg.model.model_size = 16
     cfg.model.semantic_refiner.patch_size = 24
     cfg.model.semantic_refiner.min_fg_pixels = 16
     cfg.test_dataloader.num_workers = 0
-    cfg.test_dataloader.dataset.update(data_root=data_root, coarse_dir='coarse/deeplab',
-                                       out_dir=out_dir)
+    cfg.test_dataloader.dataset.update(
+        data_root=data_root, coarse_dir='coarse/deeplab', out_dir=out_dir)
     cfg.custom_hooks = cfg.custom_hooks + list(extra_hooks)
     cfg.work_dir = work_dir
     return cfg

@@ -65,17 +65,24 @@ def test_hook_writes_one_picture_per_test_sample(tmp_path):
     hook = HOOKS.build(dict(type='RefinementVisualizationHook', draw=True, test_out_dir='vis'))
     runner = SimpleNamespace(work_dir=str(tmp_path), timestamp='ts', iter=0)
     hook.before_test(runner)
-    image_bgr = _image_rgb()[..., ::-1].copy()
-    cv2.imwrite(str(tmp_path / 'photo.jpg'), image_bgr)
-    with_path, _, _ = _sample(img_path=str(tmp_path / 'photo.jpg'))
-    synthetic, _, _ = _sample(sample_idx=7)
-    packed = [torch.zeros(3, 24, 32, dtype=torch.uint8),
-              torch.from_numpy(image_bgr.transpose(2, 0, 1).copy())]
-    hook.after_test_iter(runner, 0, dict(inputs=packed, data_samples=[]), [with_path, synthetic])
     out_dir = osp.join(tmp_path, 'ts', 'vis')
-    assert sorted(os.listdir(out_dir)) == ['000007.png', 'photo.png']
-    for name in ('000007.png', 'photo.png'):
-        assert cv2.imread(osp.join(out_dir, name)).shape == (24, 32, 3)
+
+    # a sample whose image is a file (no packed input in the batch): read from img_path
+    photo_bgr = _image_rgb()[..., ::-1].copy()
+    cv2.imwrite(str(tmp_path / 'photo.png'), photo_bgr)
+    from_file, _, _ = _sample(img_path=str(tmp_path / 'photo.png'))
+    hook.after_test_iter(runner, 0, dict(data_samples=[from_file]), [from_file])
+    expected = visualizer.draw_sample(photo_bgr[..., ::-1], from_file)[..., ::-1]
+    np.testing.assert_array_equal(cv2.imread(osp.join(out_dir, 'photo.png')), expected)
+
+    # a synthetic sample names no real file: drawn over its packed (BGR) input
+    packed_bgr = np.random.default_rng(5).integers(0, 256, (24, 32, 3), dtype=np.uint8)
+    synthetic, _, _ = _sample(img_path='synthetic/seed_7.png', sample_idx=7)
+    packed = [torch.from_numpy(packed_bgr.transpose(2, 0, 1).copy())]
+    hook.after_test_iter(runner, 1, dict(inputs=packed), [synthetic])
+    expected = visualizer.draw_sample(packed_bgr[..., ::-1], synthetic)[..., ::-1]
+    np.testing.assert_array_equal(cv2.imread(osp.join(out_dir, 'seed_7.png')), expected)
+    assert sorted(os.listdir(out_dir)) == ['photo.png', 'seed_7.png']
 
 
 def test_hook_refuses_another_visualizer():
@@ -83,5 +90,49 @@ def test_hook_refuses_another_visualizer():
     hook = RefinementVisualizationHook(draw=True, interval=1)
     sample, _, _ = _sample(sample_idx=0)
     with pytest.raises(TypeError, match='RefinementVisualizer'):
-        hook.after_val_iter(SimpleNamespace(iter=0), 0,
-                            dict(inputs=[torch.zeros(3, 24, 32, dtype=torch.uint8)]), [sample])
+        hook.after_val_iter(
+            SimpleNamespace(iter=0), 0, dict(inputs=[torch.zeros(3, 24, 32, dtype=torch.uint8)]),
+            [sample])
+
+
+def test_hook_and_visualizer_from_a_config_in_a_test_run(tmp_path):
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+    repo = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    cfg = Config.fromfile(
+        osp.join(repo, 'configs/segrefiner/segrefiner_unet-tiny_1xb8-3k_synthetic-64.py'))
+    cfg.merge_from_dict({
+        'model.model_size': 32,
+        'model.denoiser.model_channels': 8,
+        'model.denoiser.channel_mult': (1, 2),
+        'model.denoiser.attention_strides': (2, ),
+        'model.denoiser.norm_groups': 4,
+    })
+    cfg.work_dir = str(tmp_path)
+    cfg.test_dataloader = dict(
+        batch_size=2,
+        num_workers=0,
+        sampler=dict(type='DefaultSampler', shuffle=False),
+        dataset=dict(
+            type='SyntheticRefineDataset',
+            num_samples=3,
+            image_size=32,
+            seed_offset=1_000_000,
+            fixed_coarse=True,
+            test_mode=True,
+            pipeline=[dict(type='PackRefineInputs')]))
+    cfg.test_evaluator = dict(type='HRMaskMetric')
+    cfg.test_cfg = dict(type='TestLoop')
+    cfg.visualizer = dict(
+        type='RefinementVisualizer',
+        vis_backends=[dict(type='LocalVisBackend')],
+        name='test_run_visualizer')
+    cfg.default_hooks.visualization = dict(
+        type='RefinementVisualizationHook', draw=True, test_out_dir='vis')
+    runner = Runner.from_cfg(cfg)
+    runner.test()
+    out_dir = osp.join(tmp_path, runner.timestamp, 'vis')
+    names = sorted(os.listdir(out_dir))
+    assert names == [f'seed_{seed}.png' for seed in (1_000_000, 1_000_001, 1_000_002)]
+    for name in names:
+        assert cv2.imread(osp.join(out_dir, name)).shape == (32, 32, 3)

@@ -35,10 +35,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--config', help='model config (default: the demo model)')
     parser.add_argument('--checkpoint', help='model weights (default: the demo model)')
     parser.add_argument('--num', type=int, default=50, help='number of samples')
-    parser.add_argument('--size', type=int, nargs='+', default=[256],
-                        help='image size: one int (square) or H W')
-    parser.add_argument('--seed-offset', type=int, default=EVAL_SEED_OFFSET,
-                        help='seed of the first sample (default: the held-out range)')
+    parser.add_argument(
+        '--size', type=int, nargs='+', default=[256], help='image size: one int (square) or H W')
+    parser.add_argument(
+        '--seed-offset',
+        type=int,
+        default=EVAL_SEED_OFFSET,
+        help='seed of the first sample (default: the held-out range)')
     parser.add_argument('--mode', choices=['auto', 'instance', 'semantic'], default='auto')
     parser.add_argument('--seed', type=int, default=0, help='seed of the reverse diffusion')
     parser.add_argument('--device', default='cpu')
@@ -139,8 +142,10 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         config=args.config,
         checkpoint=args.checkpoint,
         seconds=round(seconds, 1),
-        samples=[{k: (None if isinstance(v, float) and math.isnan(v) else v)
-                  for k, v in s.items()} for s in result['samples']])
+        samples=[{
+            k: (None if isinstance(v, float) and math.isnan(v) else v)
+            for k, v in s.items()
+        } for s in result['samples']])
     if args.out:
         write_json_atomic(args.out, report)
         print(f'written to {args.out}')

@@ -32,8 +32,12 @@ class EchoRefiner:
         size = (self.model_size, self.model_size)
         assert images.shape[1:] == (3, *size) and coarse.shape[1:] == (1, *size)
         assert set(coarse.unique().tolist()) <= {0.0, 1.0}
-        self.calls.append(dict(images=images.clone(), coarse=coarse.clone(),
-                               timesteps=tuple(timesteps), cum_fine=cum_fine))
+        self.calls.append(
+            dict(
+                images=images.clone(),
+                coarse=coarse.clone(),
+                timesteps=tuple(timesteps),
+                cum_fine=cum_fine))
         edge = F.max_pool2d(coarse, 3, 1, 1) + F.max_pool2d(-coarse, 3, 1, 1)
         prob = coarse.clone()
         if self.local_prob is not None and tuple(timesteps) == (0, ):
@@ -57,8 +61,9 @@ def blob_mask(h, w):
 @pytest.mark.parametrize('mode', ['nearest', 'bilinear'])
 def test_resize_region_equals_cropped_interpolation(mode):
     small = torch.rand(2, 7, 9, generator=torch.Generator().manual_seed(0))
-    full = F.interpolate(small[None], size=(23, 40), mode=mode,
-                         align_corners=False if mode == 'bilinear' else None)[0]
+    full = F.interpolate(
+        small[None], size=(23, 40), mode=mode,
+        align_corners=False if mode == 'bilinear' else None)[0]
     for x1, y1, x2, y2 in [(0, 0, 40, 23), (5, 3, 17, 20), (39, 22, 40, 23), (0, 10, 1, 11)]:
         region = resize_region(small, (23, 40), (x1, y1, x2, y2), mode)
         torch.testing.assert_close(region, full[:, y1:y2, x1:x2], rtol=0, atol=1e-6)
@@ -103,8 +108,8 @@ def test_merge_patches_averages_overlaps_and_keeps_global_elsewhere():
     global_prob[5, 7] = 0.9
     batches = [
         ([torch.full((4, 4), 1.0)], torch.tensor([[0, 0, 4, 4]])),  # rows 0..3, cols 0..3
-        ([torch.full((4, 4), 0.0), torch.full((2, 2), 0.4)],
-         torch.tensor([[2, 2, 6, 6], [3, 3, 5, 5]])),
+        ([torch.full((4, 4), 0.0), torch.full((2, 2),
+                                              0.4)], torch.tensor([[2, 2, 6, 6], [3, 3, 5, 5]])),
     ]
     merged = merge_patches(global_prob, iter(batches))
     expected = global_prob.clone()
@@ -118,11 +123,13 @@ def test_merge_patches_averages_overlaps_and_keeps_global_elsewhere():
     assert torch.equal(merge_patches(global_prob, []), global_prob)
 
 
-@pytest.mark.parametrize('shape, interpolation, prob_interpolation', [
-    ((512, 512), 'nearest', 'nearest'),  # published setting, 2x
-    ((600, 800), 'bilinear', 'bilinear'),
-    ((700, 520), 'area', 'nearest'),
-])
+@pytest.mark.parametrize(
+    'shape, interpolation, prob_interpolation',
+    [
+        ((512, 512), 'nearest', 'nearest'),  # published setting, 2x
+        ((600, 800), 'bilinear', 'bilinear'),
+        ((700, 520), 'area', 'nearest'),
+    ])
 def test_echo_network_returns_the_coarse_mask(shape, interpolation, prob_interpolation):
     mask = blob_mask(*shape)
     image = torch.randn(3, *shape, generator=torch.Generator().manual_seed(0))
@@ -136,7 +143,9 @@ def test_echo_network_returns_the_coarse_mask(shape, interpolation, prob_interpo
     # What is lost is only the resampling of the global pass: the patches
     # give back the global mask they were given.
     global_mask = F.interpolate(
-        echo.calls[0]['coarse'], size=shape, mode=prob_interpolation,
+        echo.calls[0]['coarse'],
+        size=shape,
+        mode=prob_interpolation,
         align_corners=False if prob_interpolation == 'bilinear' else None)[0, 0] >= 0.5
     assert torch.equal(refined, global_mask)
     assert echo.calls[0]['timesteps'] == (5, 4, 3, 2, 1)
@@ -151,13 +160,14 @@ def test_local_patches_get_full_resolution_crops_and_the_c_crop():
     hr = GlobalLocalRefiner(batch_size=3)
     hr.refine_mask(echo, image, mask)
     global_call = echo.calls[0]
-    c_small = 1 - 0.5 * (F.max_pool2d(global_call['coarse'], 3, 1, 1) +
-                         F.max_pool2d(-global_call['coarse'], 3, 1, 1))
+    c_small = 1 - 0.5 * (
+        F.max_pool2d(global_call['coarse'], 3, 1, 1) +
+        F.max_pool2d(-global_call['coarse'], 3, 1, 1))
     global_mask = F.interpolate(global_call['coarse'], size=shape)[0, 0] >= 0.5
     boxes = hr.select_patches(c_small[0], shape, global_mask)
     local = echo.calls[1:]
-    assert [len(call['images']) for call in local] == [3] * (len(boxes) // 3) + (
-        [len(boxes) % 3] if len(boxes) % 3 else [])
+    assert [len(call['images']) for call in local
+            ] == [3] * (len(boxes) // 3) + ([len(boxes) % 3] if len(boxes) % 3 else [])
     images = torch.cat([call['images'] for call in local])
     coarse = torch.cat([call['coarse'] for call in local])
     cum_fine = torch.cat([call['cum_fine'] for call in local])
@@ -177,8 +187,9 @@ def test_patches_replace_the_global_result_only_where_they_cover():
     refined, prob = hr.refine_mask(echo, image, mask)
     global_call = echo.calls[0]
     global_mask = F.interpolate(global_call['coarse'], size=shape)[0, 0] >= 0.5
-    c_small = 1 - 0.5 * (F.max_pool2d(global_call['coarse'], 3, 1, 1) +
-                         F.max_pool2d(-global_call['coarse'], 3, 1, 1))
+    c_small = 1 - 0.5 * (
+        F.max_pool2d(global_call['coarse'], 3, 1, 1) +
+        F.max_pool2d(-global_call['coarse'], 3, 1, 1))
     covered = torch.zeros(shape, dtype=torch.bool)
     for x1, y1, x2, y2 in hr.select_patches(c_small[0], shape, global_mask).tolist():
         covered[y1:y2, x1:x2] = True
@@ -254,8 +265,8 @@ def test_config_values_are_checked_and_built_from_config():
     with pytest.raises(ValueError, match='prob_interpolation'):
         GlobalLocalRefiner(prob_interpolation='area')
     hr = MODELS.build(dict(type='GlobalLocalRefiner', patch_size=128, nms_iou_thr=0.5))
-    assert (hr.patch_size, hr.nms_iou_thr, hr.batch_size, hr.global_timesteps) == (
-        128, 0.5, 32, (5, 4, 3, 2, 1))
+    assert (hr.patch_size, hr.nms_iou_thr, hr.batch_size, hr.global_timesteps) == (128, 0.5, 32,
+                                                                                   (5, 4, 3, 2, 1))
 
 
 def tiny_segrefiner_cfg(seed=0, **semantic_cfg):
@@ -263,8 +274,14 @@ def tiny_segrefiner_cfg(seed=0, **semantic_cfg):
     return dict(
         type='SegRefiner',
         data_preprocessor=dict(type='RefinerDataPreprocessor'),
-        denoiser=dict(type='DenoiseUNet', model_channels=16, channel_mult=(1, 2),
-                      num_res_blocks=1, attention_strides=(2, ), num_heads=2, norm_groups=8),
+        denoiser=dict(
+            type='DenoiseUNet',
+            model_channels=16,
+            channel_mult=(1, 2),
+            num_res_blocks=1,
+            attention_strides=(2, ),
+            num_heads=2,
+            norm_groups=8),
         diffusion=dict(type='DiscreteMaskDiffusion'),
         loss_mask=dict(type='mmdet.CrossEntropyLoss', use_sigmoid=True),
         loss_texture=dict(type='TextureLoss', loss_weight=5.0),

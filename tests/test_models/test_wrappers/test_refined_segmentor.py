@@ -28,17 +28,35 @@ def tiny_deeplabv3plus_cfg(num_classes=3):
     return ConfigDict(
         type='EncoderDecoder',
         _scope_='mmseg',
-        data_preprocessor=dict(type='SegDataPreProcessor', mean=[123.675, 116.28, 103.53],
-                               std=[58.395, 57.12, 57.375], bgr_to_rgb=True, pad_val=0,
-                               seg_pad_val=255),
-        backbone=dict(type='ResNetV1c', depth=18, num_stages=4, out_indices=(0, 1, 2, 3),
-                      dilations=(1, 1, 2, 4), strides=(1, 2, 1, 1), norm_cfg=BN,
-                      contract_dilation=True),
-        decode_head=dict(type='DepthwiseSeparableASPPHead', in_channels=512, in_index=3,
-                         channels=16, dilations=(1, 12, 24, 36), c1_in_channels=64,
-                         c1_channels=8, dropout_ratio=0.1, num_classes=num_classes,
-                         norm_cfg=BN, align_corners=False,
-                         loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False)),
+        data_preprocessor=dict(
+            type='SegDataPreProcessor',
+            mean=[123.675, 116.28, 103.53],
+            std=[58.395, 57.12, 57.375],
+            bgr_to_rgb=True,
+            pad_val=0,
+            seg_pad_val=255),
+        backbone=dict(
+            type='ResNetV1c',
+            depth=18,
+            num_stages=4,
+            out_indices=(0, 1, 2, 3),
+            dilations=(1, 1, 2, 4),
+            strides=(1, 2, 1, 1),
+            norm_cfg=BN,
+            contract_dilation=True),
+        decode_head=dict(
+            type='DepthwiseSeparableASPPHead',
+            in_channels=512,
+            in_index=3,
+            channels=16,
+            dilations=(1, 12, 24, 36),
+            c1_in_channels=64,
+            c1_channels=8,
+            dropout_ratio=0.1,
+            num_classes=num_classes,
+            norm_cfg=BN,
+            align_corners=False,
+            loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False)),
         test_cfg=dict(mode='whole'))
 
 
@@ -76,7 +94,8 @@ def tiny_segmentor():
     segmentor = ROOT_MODELS.build(tiny_deeplabv3plus_cfg()).eval()
     head = segmentor.decode_head.conv_seg
     with torch.no_grad():
-        head.weight.copy_(torch.randn(head.weight.shape, generator=torch.Generator().manual_seed(0)))
+        generator = torch.Generator().manual_seed(0)
+        head.weight.copy_(torch.randn(head.weight.shape, generator=generator))
         batch = segmentor.data_preprocessor(pseudo_collate([_pack(scene_image())]), False)
         logits = segmentor.predict(batch['inputs'], batch['data_samples'])[0].seg_logits.data
         head.bias -= logits.flatten(1).mean(1)
@@ -90,8 +109,11 @@ def _pack(img, **meta):
 
 
 def run_pipeline(img_path, transforms):
-    results = dict(img_path=img_path, seg_map_path=img_path.replace('.png', '_gt.png'),
-                   reduce_zero_label=False, seg_fields=[])
+    results = dict(
+        img_path=img_path,
+        seg_map_path=img_path.replace('.png', '_gt.png'),
+        reduce_zero_label=False,
+        seg_fields=[])
     for transform in transforms:
         results = transform(results)
     return results
@@ -138,7 +160,9 @@ def test_resized_input_refines_the_original_image_read_from_file(segmentor, imag
     echo = EchoSegRefiner(model_size=64)
     model = RefinedSegmentor(segmentor=segmentor, refiner=echo)
     packed = run_pipeline(
-        image_file, [LoadImageFromFile(), Resize(scale=(32, 32)), PackSegInputs()])
+        image_file,
+        [LoadImageFromFile(), Resize(scale=(32, 32)),
+         PackSegInputs()])
     assert packed['inputs'].shape == (3, 32, 32)
     out = model.test_step(pseudo_collate([packed]))[0]
     assert out.pred_sem_seg.data.shape == (1, 64, 64)
@@ -184,8 +208,14 @@ def tiny_segrefiner_cfg():
     return dict(
         type='SegRefiner',
         data_preprocessor=dict(type='RefinerDataPreprocessor'),
-        denoiser=dict(type='DenoiseUNet', model_channels=16, channel_mult=(1, 2),
-                      num_res_blocks=1, attention_strides=(2, ), num_heads=2, norm_groups=8),
+        denoiser=dict(
+            type='DenoiseUNet',
+            model_channels=16,
+            channel_mult=(1, 2),
+            num_res_blocks=1,
+            attention_strides=(2, ),
+            num_heads=2,
+            norm_groups=8),
         diffusion=dict(type='DiscreteMaskDiffusion'),
         loss_mask=dict(type='mmdet.CrossEntropyLoss', use_sigmoid=True),
         loss_texture=dict(type='TextureLoss', loss_weight=5.0),
@@ -194,8 +224,8 @@ def tiny_segrefiner_cfg():
         test_cfg=dict(mode='semantic', seed=0))
 
 
-def test_chain_config_builds_in_the_mmseg_scope_and_loads_checkpoints(
-        repo_root, tmp_path, segmentor, image_file):
+def test_chain_config_builds_in_the_mmseg_scope_and_loads_checkpoints(repo_root, tmp_path,
+                                                                      segmentor, image_file):
     cfg = Config.fromfile(osp.join(repo_root, CHAIN_CONFIG))
     assert cfg.model.type == 'mmseg_refiner.RefinedSegmentor'
     assert cfg.model.segmentor.type == 'EncoderDecoder'

@@ -1,0 +1,168 @@
+"""tools/refine.py on one image and on folders (resumed runs, corrupt files)."""
+import importlib.util
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from mmseg_refiner.apis import init_refiner
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+DEMO_CONFIG = osp.join(REPO, 'configs/segrefiner/segrefiner_unet-tiny_1xb8-3k_synthetic-64.py')
+TINY_OPTIONS = {
+    'model.model_size': 32,
+    'model.denoiser.model_channels': 8,
+    'model.denoiser.channel_mult': [1, 2],
+    'model.denoiser.attention_strides': [2],
+    'model.denoiser.norm_groups': 4,
+    'model.instance_refiner.min_area': 16,
+    'model.semantic_refiner.patch_size': 32,
+}
+TINY = [f'{key}={value}'.replace(' ', '') for key, value in TINY_OPTIONS.items()]
+
+
+def _load_tool(name):
+    spec = importlib.util.spec_from_file_location(f'tools_{name}',
+                                                  osp.join(REPO, 'tools', f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+refine_cli = _load_tool('refine')
+
+
+@pytest.fixture(scope='module')
+def tiny_checkpoint(tmp_path_factory):
+    """Random weights of the tiny model, saved as a checkpoint."""
+    torch.manual_seed(0)
+    model = init_refiner(DEMO_CONFIG, cfg_options=TINY_OPTIONS)
+    with torch.no_grad():
+        for param in model.parameters():
+            param.normal_(0, 0.2)
+    path = tmp_path_factory.mktemp('ckpt') / 'tiny.pth'
+    torch.save({'state_dict': model.state_dict()}, path)
+    return str(path)
+
+
+def _model_args(checkpoint):
+    return ['--config', DEMO_CONFIG, '--checkpoint', checkpoint, '--cfg-options', *TINY]
+
+
+def _write_pair(folder_img, folder_mask, stem, seed, shape=(40, 56)):
+    rng = np.random.default_rng(seed)
+    image = rng.integers(0, 256, (*shape, 3), dtype=np.uint8)
+    mask = np.zeros(shape, np.uint8)
+    mask[5:30, 8:40] = 255
+    cv2.imwrite(osp.join(folder_img, f'{stem}.jpg'), image)
+    cv2.imwrite(osp.join(folder_mask, f'{stem}_seg.png'), mask)
+    return image, mask
+
+
+def test_one_image_writes_mask_picture_and_scores(tmp_path, tiny_checkpoint, capsys):
+    image, mask = _write_pair(str(tmp_path), str(tmp_path), 'a', 0)
+    out, vis = tmp_path / 'out' / 'a.png', tmp_path / 'vis.png'
+    status = refine_cli.main([
+        str(tmp_path / 'a.jpg'),
+        str(tmp_path / 'a_seg.png'), '--out',
+        str(out), '--vis',
+        str(vis), '--gt',
+        str(tmp_path / 'a_seg.png'), *_model_args(tiny_checkpoint)
+    ])
+    assert status == 0
+    written = cv2.imread(str(out), cv2.IMREAD_UNCHANGED)
+    assert written.shape == mask.shape and written.dtype == np.uint8
+    assert set(np.unique(written)) <= {0, 255}
+    with open(vis, 'rb') as file:
+        assert file.read(8) == b'\x89PNG\r\n\x1a\n'
+    assert cv2.imread(str(vis)).shape == image.shape
+    lines = capsys.readouterr().out.splitlines()
+    coarse_line = next(line for line in lines if line.startswith('coarse'))
+    assert [float(v) for v in coarse_line.split()[1:]] == [1.0, 1.0]  # coarse == gt here
+    assert any(line.startswith('refined') for line in lines)
+
+
+def test_one_image_errors_are_reported(tmp_path, tiny_checkpoint, capsys):
+    _write_pair(str(tmp_path), str(tmp_path), 'a', 0)
+    cv2.imwrite(str(tmp_path / 'small.png'), np.zeros((10, 10), np.uint8))
+    status = refine_cli.main([
+        str(tmp_path / 'a.jpg'),
+        str(tmp_path / 'small.png'), '--out',
+        str(tmp_path / 'o.png'), *_model_args(tiny_checkpoint)
+    ])
+    assert status == 1
+    assert 'small.png has size 10x10' in capsys.readouterr().err
+    assert not (tmp_path / 'o.png').exists()
+    status = refine_cli.main([str(tmp_path), str(tmp_path / 'a.jpg'), '--out', 'x'])
+    assert status == 2
+
+
+def test_folder_run_resumes_and_reports_a_corrupt_image(tmp_path, tiny_checkpoint, capsys):
+    images, masks, out = tmp_path / 'im', tmp_path / 'seg', tmp_path / 'out'
+    images.mkdir()
+    masks.mkdir()
+    for index, stem in enumerate(('a', 'b', 'c')):
+        _write_pair(str(images), str(masks), stem, index)
+    (images / 'broken.jpg').write_bytes(b'\xff\xd8 this is not a jpeg')
+    cv2.imwrite(str(masks / 'broken_seg.png'), np.zeros((40, 56), np.uint8))
+    cv2.imwrite(str(images / 'lonely.jpg'), np.zeros((40, 56, 3), np.uint8))
+    args = [
+        str(images),
+        str(masks), '--out',
+        str(out), '--mask-suffix', '_seg.png', '--vis',
+        str(tmp_path / 'vis'), *_model_args(tiny_checkpoint)
+    ]
+
+    assert refine_cli.main(args) == 1
+    report = capsys.readouterr().out
+    assert 'done: 3, skipped (output exists): 0, failed: 2' in report
+    assert 'failed broken.jpg: could not read image file' in report
+    assert 'failed lonely.jpg: no mask' in report
+    assert sorted(os.listdir(out)) == ['a.png', 'b.png', 'c.png']  # no temporary files left
+    assert sorted(os.listdir(tmp_path / 'vis')) == ['a.png', 'b.png', 'c.png']
+    for name in ('a', 'b', 'c'):
+        assert cv2.imread(str(out / f'{name}.png'), cv2.IMREAD_UNCHANGED).shape == (40, 56)
+
+    # a re-run skips what is finished (same files untouched) and retries what failed
+    os.remove(out / 'b.png')
+    mtime = os.stat(out / 'a.png').st_mtime_ns
+    assert refine_cli.main(args) == 1
+    assert 'done: 1, skipped (output exists): 2, failed: 2' in capsys.readouterr().out
+    assert os.stat(out / 'a.png').st_mtime_ns == mtime
+
+    # with the bad files gone, the run succeeds; --overwrite redoes everything
+    os.remove(images / 'broken.jpg')
+    os.remove(images / 'lonely.jpg')
+    assert refine_cli.main(args) == 0
+    assert 'done: 0, skipped (output exists): 3, failed: 0' in capsys.readouterr().out
+    assert refine_cli.main(args + ['--overwrite']) == 0
+    assert 'done: 3, skipped (output exists): 0, failed: 0' in capsys.readouterr().out
+
+
+def test_suffix_options_and_exit_status_of_the_script(tmp_path, tiny_checkpoint):
+    images, masks, out = tmp_path / 'im', tmp_path / 'seg', tmp_path / 'out'
+    images.mkdir()
+    masks.mkdir()
+    _write_pair(str(images), str(masks), 'x_im', 0)
+    (images / 'y_im.jpg').write_bytes(b'broken')
+    cv2.imwrite(str(masks / 'y_im_seg.png'), np.zeros((40, 56), np.uint8))
+    proc = subprocess.run([
+        sys.executable,
+        osp.join(REPO, 'tools', 'refine.py'),
+        str(images),
+        str(masks), '--out',
+        str(out), '--img-suffix', '.jpg', '--mask-suffix', '_seg.png', '--out-suffix',
+        '_refine.png', *_model_args(tiny_checkpoint)
+    ],
+                          capture_output=True,
+                          text=True,
+                          env=dict(os.environ, OMP_NUM_THREADS='1'),
+                          timeout=300)
+    assert proc.returncode == 1, proc.stderr
+    assert os.listdir(out) == ['x_im_refine.png']
+    assert 'failed y_im.jpg' in proc.stdout
