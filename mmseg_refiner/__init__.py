@@ -10,7 +10,7 @@ from .version import __version__
 
 allow_runner_checkpoint_globals()
 
-from . import datasets, evaluation, models, structures, visualization  # noqa: E402,F401,I001
+from . import datasets, engine, evaluation, models, structures, visualization  # noqa: E402,F401,I001
 from . import apis  # noqa: E402,F401
 
 __all__ = ['__version__']

@@ -15,6 +15,7 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     """
     import mmseg_refiner.apis  # noqa: F401,F811
     import mmseg_refiner.datasets  # noqa: F401,F811
+    import mmseg_refiner.engine  # noqa: F401,F811
     import mmseg_refiner.evaluation  # noqa: F401,F811
     import mmseg_refiner.models  # noqa: F401,F811
     import mmseg_refiner.visualization  # noqa: F401,F811

@@ -1,10 +1,11 @@
 """Data preprocessor of SegRefiner: device transfer, BGR->RGB, normalization."""
-from typing import List, Optional, Sequence, Union
+from typing import List, Sequence, Union
 
 import torch
 from mmengine.model import BaseDataPreprocessor
 
 from mmseg_refiner.registry import MODELS
+from mmseg_refiner.structures import sample_name
 
 
 @MODELS.register_module()
@@ -70,7 +71,7 @@ class RefinerDataPreprocessor(BaseDataPreprocessor):
         for i, img in enumerate(images):
             if img.dim() != 3 or img.shape[0] != 3:
                 raise ValueError(f'RefinerDataPreprocessor: image of '
-                                 f'{self._sample_name(data_samples, i)} has shape '
+                                 f'{sample_name(data_samples, i)} has shape '
                                  f'{tuple(img.shape)}, expected (3, H, W)')
         normalized = [self.normalize(img) for img in images]
         if all(img.shape == normalized[0].shape for img in normalized):
@@ -78,12 +79,3 @@ class RefinerDataPreprocessor(BaseDataPreprocessor):
         else:
             inputs = normalized
         return dict(inputs=inputs, data_samples=data_samples)
-
-    @staticmethod
-    def _sample_name(data_samples: Optional[list], index: int) -> str:
-        """The image path of sample ``index`` when known, for error messages."""
-        if data_samples is not None and index < len(data_samples):
-            path = data_samples[index].metainfo.get('img_path')
-            if path is not None:
-                return path
-        return f'sample {index} of the batch'

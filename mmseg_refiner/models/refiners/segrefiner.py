@@ -8,7 +8,7 @@ from mmengine.structures import PixelData
 from torch import nn
 
 from mmseg_refiner.registry import MODELS
-from mmseg_refiner.structures import RefineDataSample
+from mmseg_refiner.structures import RefineDataSample, sample_name
 
 ConfigType = Union[dict, nn.Module]
 Inputs = Union[torch.Tensor, List[torch.Tensor]]
@@ -236,7 +236,7 @@ class SegRefiner(BaseModel):
             shapes = [tuple(img.shape) for img in inputs]
         bad = next(i for i, shape in enumerate(shapes) if shape[1:] != size)
         raise ValueError(f'SegRefiner {what}: expects images resized to model_size={size}, '
-                         f'but {_sample_name(data_samples, bad)} has shape {shapes[bad]}; '
+                         f'but {sample_name(data_samples, bad)} has shape {shapes[bad]}; '
                          f'resize in the pipeline or use the instance/semantic test mode')
 
     @staticmethod
@@ -246,10 +246,10 @@ class SegRefiner(BaseModel):
         masks = []
         for i, data_sample in enumerate(data_samples):
             if not hasattr(data_sample, key):
-                raise ValueError(f'SegRefiner: {_sample_name(data_samples, i)} has no {key}')
+                raise ValueError(f'SegRefiner: {sample_name(data_samples, i)} has no {key}')
             mask = getattr(data_sample, key).data
             if mask.shape != (1, *images.shape[2:]):
-                raise ValueError(f'SegRefiner: {key} of {_sample_name(data_samples, i)} has '
+                raise ValueError(f'SegRefiner: {key} of {sample_name(data_samples, i)} has '
                                  f'shape {tuple(mask.shape)}, expected '
                                  f'{(1, *images.shape[2:])} to match its image')
             masks.append(mask)
@@ -261,12 +261,3 @@ def mask_iou(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     inter = (pred & target).flatten(1).sum(1).float()
     union = (pred | target).flatten(1).sum(1).float()
     return torch.where(union > 0, inter / union.clamp(min=1), torch.ones_like(union))
-
-
-def _sample_name(data_samples: Optional[list], index: int) -> str:
-    """The image path of sample ``index`` when known, for error messages."""
-    if data_samples is not None and index < len(data_samples):
-        path = data_samples[index].metainfo.get('img_path')
-        if path is not None:
-            return path
-    return f'sample {index} of the batch'

@@ -1,45 +1,13 @@
 """Any MMDetection detector followed by SegRefiner's instance (LR) refinement."""
-import copy
 from typing import List, Optional, Sequence, Union
 
-import torch
 import torch.nn.functional as F
 from mmdet.models.detectors import BaseDetector
 from mmdet.structures import DetDataSample
-from mmengine.model.weight_init import PretrainedInit
 from torch import Tensor, nn
 
 from mmseg_refiner.registry import MODELS
-
-
-def build_in_scope(cfg: dict, scope: str) -> nn.Module:
-    """Build a model config in ``scope`` unless the config names its own ``_scope_``."""
-    cfg = copy.deepcopy(dict(cfg))
-    cfg.setdefault('_scope_', scope)
-    return MODELS.build(cfg)
-
-
-def load_pretrained(module: nn.Module, name: str) -> None:
-    """Load ``module.init_cfg = dict(type='Pretrained', checkpoint=...)`` now.
-
-    MMEngine's ``Runner.test`` never calls ``init_weights``, so a sub-model's
-    own checkpoint would otherwise stay unloaded. Only the checkpoint is
-    loaded (MMEngine's ``PretrainedInit``: local path or URL, optional
-    ``prefix``, ``strict=False``); children are not re-initialized, so a
-    backbone's ``torchvision://`` init is never downloaded. The module is then
-    marked initialized, so a later ``init_weights`` leaves it alone.
-    """
-    init_cfg = module.init_cfg
-    if not isinstance(init_cfg, dict) or init_cfg.get('type') != 'Pretrained':
-        return
-    args = {key: value for key, value in init_cfg.items() if key != 'type'}
-    args.setdefault('map_location', 'cpu')
-    try:
-        PretrainedInit(**args)(module)
-    except FileNotFoundError as error:
-        raise FileNotFoundError(f'RefinedDetector: the {name} checkpoint {args["checkpoint"]} '
-                                f'does not exist (set model.{name}.init_cfg.checkpoint)') from error
-    module._is_init = True
+from .upstream import build_in_scope, load_pretrained
 
 
 @MODELS.register_module()
@@ -101,7 +69,7 @@ class RefinedDetector(BaseDetector):
             raise ValueError(f"RefinedDetector: the refiner's test_cfg.mode must be 'instance' "
                              f'(crop, refine and paste every detected instance), got {mode!r}')
         for name in ('detector', 'refiner'):
-            load_pretrained(getattr(self, name), name)
+            load_pretrained(getattr(self, name), type(self).__name__, name)
             self.freeze(getattr(self, name))
 
     @staticmethod

@@ -8,7 +8,7 @@ from mmengine.structures import PixelData
 from torch import Tensor, nn
 
 from mmseg_refiner.registry import MODELS
-from .refined_detector import build_in_scope, load_pretrained
+from .upstream import build_or_keep, load_pretrained
 
 ModelConfig = Union[dict, nn.Module]
 
@@ -60,13 +60,13 @@ class RefinedSegmentor(BaseModel):
                  data_preprocessor: Optional[ModelConfig] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        self.segmentor = _build(segmentor, 'mmseg')
-        self.refiner = _build(refiner, 'mmseg_refiner')
+        self.segmentor = build_or_keep(segmentor, 'mmseg')
+        self.refiner = build_or_keep(refiner, 'mmseg_refiner')
         if getattr(self.refiner, 'semantic_refiner', None) is None:
             raise ValueError('RefinedSegmentor: the refiner has no semantic_refiner; add '
                              "semantic_refiner=dict(type='GlobalLocalRefiner') to its config")
-        load_pretrained(self.segmentor, 'segmentor')
-        load_pretrained(self.refiner, 'refiner')
+        load_pretrained(self.segmentor, type(self).__name__, 'segmentor')
+        load_pretrained(self.refiner, type(self).__name__, 'refiner')
         for module in (self.segmentor, self.refiner):
             module.eval()
             module.requires_grad_(False)
@@ -156,8 +156,3 @@ class RefinedSegmentor(BaseModel):
                                  f'data sample says ori_shape={ori_shape}')
             image = torch.from_numpy(array).permute(2, 0, 1)
         return self.refiner.data_preprocessor.normalize(image.to(raw.device))
-
-
-def _build(config: ModelConfig, scope: str) -> nn.Module:
-    """A model as given, or built from its config in ``scope`` unless it names one."""
-    return config if isinstance(config, nn.Module) else build_in_scope(config, scope)
