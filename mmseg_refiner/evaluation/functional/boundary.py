@@ -137,6 +137,41 @@ def compute_boundary_rles(rles: Sequence[dict],
         return pool.map(to_boundary, rles, chunksize=chunksize)
 
 
+def attach_boundary_rles(annotation_groups: Sequence[dict],
+                         dilation_ratio: float = DEFAULT_DILATION_RATIO,
+                         nproc: Optional[int] = 1) -> None:
+    """Store each annotation's boundary RLE under ``'boundary'``, once per mask.
+
+    Args:
+        annotation_groups: dicts mapping a key (e.g. ``(img_id, cat_id)``) to
+            lists of annotations whose ``'segmentation'`` is an RLE, such as
+            ``COCOeval._gts`` / ``_dts``.
+    """
+    anns = [ann for groups in annotation_groups for group in groups.values() for ann in group]
+    boundaries = compute_boundary_rles([ann['segmentation'] for ann in anns], dilation_ratio,
+                                       nproc)
+    for ann, boundary in zip(anns, boundaries):
+        ann['boundary'] = boundary
+
+
+def min_mask_boundary_iou(mask_ious: np.ndarray, dts: Sequence[dict], gts: Sequence[dict],
+                          keep_mask_iou: Optional[np.ndarray] = None) -> np.ndarray:
+    """``min(mask IoU, boundary IoU)`` for every detection/ground-truth pair.
+
+    Args:
+        mask_ious: ``(len(dts), len(gts))`` mask IoUs, in the order of ``dts``/``gts``.
+        dts, gts: annotations carrying ``'boundary'`` RLEs (:func:`attach_boundary_rles`).
+        keep_mask_iou: optional boolean per ground truth (crowd regions) whose
+            column keeps the mask IoU.
+    """
+    boundary_ious = mask_utils.iou([dt['boundary'] for dt in dts], [gt['boundary'] for gt in gts],
+                                   [0] * len(gts))
+    ious = np.minimum(mask_ious, boundary_ious)
+    if keep_mask_iou is not None:
+        ious = np.where(np.asarray(keep_mask_iou, bool)[None, :], mask_ious, ious)
+    return ious
+
+
 def resolve_nproc(nproc: Optional[int]) -> int:
     """Number of worker processes: ``None`` means every core this process may use."""
     if nproc is not None:

@@ -2,10 +2,9 @@
 from typing import List, Optional, Tuple
 
 import numpy as np
-import pycocotools.mask as mask_utils
 from pycocotools.cocoeval import COCOeval
 
-from .boundary import DEFAULT_DILATION_RATIO, compute_boundary_rles
+from .boundary import DEFAULT_DILATION_RATIO, attach_boundary_rles, min_mask_boundary_iou
 
 IOU_TYPES = ('segm', 'bbox', 'keypoints', 'boundary')
 
@@ -47,12 +46,7 @@ class BoundaryCOCOeval(COCOeval):
         super()._prepare()
         if self.iou_type != 'boundary':
             return
-        for groups in (self._gts, self._dts):
-            anns = [ann for group in groups.values() for ann in group]
-            boundaries = compute_boundary_rles([ann['segmentation'] for ann in anns],
-                                               self.dilation_ratio, self.nproc)
-            for ann, boundary in zip(anns, boundaries):
-                ann['boundary'] = boundary
+        attach_boundary_rles((self._gts, self._dts), self.dilation_ratio, self.nproc)
 
     def _ranked_gt_dt(self, img_id: int, cat_id: int) -> Tuple[List[dict], List[dict]]:
         """Ground truths and detections in the order ``COCOeval.computeIoU`` uses."""
@@ -73,7 +67,5 @@ class BoundaryCOCOeval(COCOeval):
         if self.iou_type != 'boundary' or len(mask_ious) == 0:
             return mask_ious
         gts, dts = self._ranked_gt_dt(imgId, catId)
-        boundary_ious = mask_utils.iou([dt['boundary'] for dt in dts],
-                                       [gt['boundary'] for gt in gts], [0] * len(gts))
-        crowd = np.array([bool(gt['iscrowd']) for gt in gts])
-        return np.where(crowd[None, :], mask_ious, np.minimum(mask_ious, boundary_ious))
+        crowd = [bool(gt['iscrowd']) for gt in gts]
+        return min_mask_boundary_iou(mask_ious, dts, gts, keep_mask_iou=crowd)
