@@ -11,14 +11,5 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 
-# Per instance with >= 512 px: box + 20 px, crop, resize to 256x256, all 6 reverse steps,
-# paste back (bilinear), threshold 0.5; 32 crops per network call.
-model = dict(
-    instance_refiner=dict(
-        type='InstanceRefiner',
-        min_area=512,
-        box_padding=20,
-        batch_size=32,
-        coarse_threshold=0.5,
-        refined_threshold=0.5),
-    test_cfg=dict(mode='instance', seed=0))
+# The paper's instance settings live in the model base config.
+model = dict(test_cfg=dict(mode='instance', seed=0))

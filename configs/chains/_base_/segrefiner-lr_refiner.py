@@ -5,13 +5,5 @@
 _base_ = ['../../_base_/models/segrefiner_unet-128.py']
 
 refiner = _base_.model
-refiner.update(
-    instance_refiner=dict(
-        type='InstanceRefiner',
-        min_area=512,
-        box_padding=20,
-        batch_size=32,
-        coarse_threshold=0.5,
-        refined_threshold=0.5),
-    test_cfg=dict(mode='instance', seed=0))
+refiner.update(test_cfg=dict(mode='instance', seed=0))
 del _base_.model

@@ -34,7 +34,8 @@ def tiny_model_cfg(published_cfg, **overrides):
     cfg = copy.deepcopy(published_cfg.model)
     cfg.denoiser.update(TINY_DENOISER)
     cfg.model_size = SIZE
-    cfg.update(overrides)
+    for key, value in overrides.items():  # replace, not merge into, the base's sub-dicts
+        cfg[key] = value
     return cfg
 
 
@@ -221,9 +222,10 @@ def test_instance_and_semantic_modes_delegate(published_cfg, mode):
 
 
 def test_mode_without_its_refiner_config_raises(published_cfg):
+    no_refiners = dict(instance_refiner=None, semantic_refiner=None)
     with pytest.raises(ValueError, match='instance_refiner'):
-        build_tiny(published_cfg, test_cfg=dict(mode='instance'))
-    model = build_tiny(published_cfg)
+        build_tiny(published_cfg, test_cfg=dict(mode='instance'), **no_refiners)
+    model = build_tiny(published_cfg, **no_refiners)
     model.test_cfg['mode'] = 'semantic'
     with pytest.raises(ValueError, match='semantic_refiner'):
         model.predict(*make_batch())
