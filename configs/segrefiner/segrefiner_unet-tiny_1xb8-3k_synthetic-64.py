@@ -16,7 +16,7 @@
 # split in 32). 1.14 M parameters (4.6 MB of float32 weights) instead of 118.6 M.
 # Each choice is about what a 2-core CPU shared with others can train in ~30 minutes:
 # one training iteration (batch 8) costs ~0.2 s on a free core and ~0.7-1 s when the
-# cores are shared; width 32 costs ~2x that and gives a 18 MB checkpoint, side 96 ~2.3x.
+# cores are shared; width 32 costs ~2x that and gives a 18 MB checkpoint, side 96 ~2.2x.
 _base_ = [
     '../_base_/models/segrefiner_unet-128.py',
     '../_base_/default_runtime.py',

@@ -25,7 +25,7 @@ from .inputs import ImageInput, MasksInput, to_bgr_image, to_bool_masks
 #: files sit next to it (``<repo>/demo`` and ``<repo>/configs``).
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO_CONFIG = osp.join(REPO_ROOT, 'configs', 'segrefiner',
-                       'segrefiner_unet-tiny_1xb8-12k_synthetic-64.py')
+                       'segrefiner_unet-tiny_1xb8-3k_synthetic-64.py')
 DEMO_CHECKPOINT = osp.join(REPO_ROOT, 'demo', 'segrefiner_demo.pth')
 
 #: ``mode='auto'`` refines an image as 'semantic' (high-resolution global +
@@ -45,7 +45,7 @@ def demo_model_files() -> Tuple[str, str]:
     """The shipped demo model's ``(config, checkpoint)`` paths.
 
     They are found relative to the repository this package is installed from
-    (editable install): ``configs/segrefiner/segrefiner_unet-tiny_1xb8-12k_synthetic-64.py``
+    (editable install): ``configs/segrefiner/segrefiner_unet-tiny_1xb8-3k_synthetic-64.py``
     and ``demo/segrefiner_demo.pth``.
 
     Raises:

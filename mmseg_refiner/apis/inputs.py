@@ -170,6 +170,12 @@ def to_uint8_mask(mask: np.ndarray) -> np.ndarray:
     return np.where(np.asarray(mask) != 0, 255, 0).astype(np.uint8)
 
 
+def _current_umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
 def write_image_atomic(path: Union[str, os.PathLike], image: np.ndarray) -> None:
     """Write ``image`` to ``path`` so that no half-written file is ever seen there.
 
@@ -194,6 +200,7 @@ def write_image_atomic(path: Union[str, os.PathLike], image: np.ndarray) -> None
     try:
         with os.fdopen(fd, 'wb') as file:
             file.write(encoded.tobytes())
+        os.chmod(tmp, 0o666 & ~_current_umask())  # mkstemp makes it private (0600)
         os.replace(tmp, path)
     finally:
         if osp.exists(tmp):
