@@ -109,3 +109,26 @@ default_hooks = dict(
         save_param_scheduler=False,
         max_keep_ckpts=1))
 randomness = dict(seed=0)
+
+# Held-out evaluation through the Runner (tools/test.py / tools/dist_test.sh): synthetic
+# samples from seed 1,000,000 on (never trained on) at 256 px, each with a fixed coarse
+# mask from the training-time synthesis, refined with the global-and-local refiner;
+# reports IoU and mBA of the coarse and the refined masks.
+#   .venv/bin/python tools/test.py configs/segrefiner/segrefiner_unet-tiny_1xb8-3k_synthetic-64.py \
+#       demo/segrefiner_demo.pth
+model.update(test_cfg=dict(mode='semantic', seed=0))
+test_dataloader = dict(
+    batch_size=1,
+    num_workers=0,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type='SyntheticRefineDataset',
+        num_samples=100,
+        image_size=(256, 256),
+        seed_offset=1_000_000,
+        fixed_coarse=True,
+        coarse_cfg=dict(iou_target=0.8),
+        test_mode=True,
+        pipeline=[dict(type='PackRefineInputs')]))
+test_evaluator = dict(type='HRMaskMetric')
+test_cfg = dict(type='TestLoop')
