@@ -12,13 +12,14 @@ Conventions (those of mmcv / OpenCV):
 """
 import os
 import os.path as osp
-import tempfile
 from typing import List, Sequence, Tuple, Union
 
 import cv2
 import mmcv
 import numpy as np
 import torch
+
+from mmseg_refiner.utils.atomic_io import write_bytes_atomic
 
 ImageInput = Union[str, os.PathLike, np.ndarray]
 MaskInput = Union[str, os.PathLike, np.ndarray, torch.Tensor]
@@ -170,24 +171,18 @@ def to_uint8_mask(mask: np.ndarray) -> np.ndarray:
     return np.where(np.asarray(mask) != 0, 255, 0).astype(np.uint8)
 
 
-def _current_umask() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return umask
-
-
 def write_image_atomic(path: Union[str, os.PathLike], image: np.ndarray) -> None:
     """Write ``image`` to ``path`` so that no half-written file is ever seen there.
 
     The image is encoded in memory (format from the file extension), written
     to a temporary file in the target folder and moved into place with
-    ``os.replace`` (atomic on one file system). Missing folders are created.
+    ``os.replace`` (atomic on one file system; see
+    :func:`mmseg_refiner.utils.write_bytes_atomic`). Missing folders are created.
 
     Raises:
         ValueError: OpenCV cannot encode to the extension of ``path``.
     """
     path = os.fspath(path)
-    folder = osp.dirname(osp.abspath(path))
     ext = osp.splitext(path)[1] or '.png'
     try:
         ok, encoded = cv2.imencode(ext, image)
@@ -195,13 +190,4 @@ def write_image_atomic(path: Union[str, os.PathLike], image: np.ndarray) -> None
         ok = False
     if not ok:
         raise ValueError(f'cannot encode an image as {ext} for {path}')
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{osp.basename(path)}.', suffix='.tmp', dir=folder)
-    try:
-        with os.fdopen(fd, 'wb') as file:
-            file.write(encoded.tobytes())
-        os.chmod(tmp, 0o666 & ~_current_umask())  # mkstemp makes it private (0600)
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
+    write_bytes_atomic(path, encoded.tobytes())

@@ -29,7 +29,6 @@ import multiprocessing
 import os
 import os.path as osp
 import sys
-import tempfile
 import zlib
 from functools import partial
 from typing import List, NamedTuple, Optional, Sequence
@@ -40,6 +39,7 @@ from tqdm import tqdm
 
 from mmseg_refiner.datasets.hr_refine import COARSE_VARIANTS, coarse_mask_paths, read_name_list
 from mmseg_refiner.datasets.transforms.coarse_mask import synthesize_coarse_mask
+from mmseg_refiner.utils.atomic_io import write_bytes_atomic
 
 #: Synthesis options of each variant (keys: ``COARSE_VARIANTS``).
 VARIANT_OPTIONS = {'gt': dict(fill_holes=False), 'filled': dict(fill_holes=True)}
@@ -100,16 +100,7 @@ def write_png_atomically(path: str, image: np.ndarray) -> None:
     ok, encoded = cv2.imencode('.png', image)
     if not ok:
         raise OSError(f'cannot encode {path} as PNG')
-    folder, name = osp.split(path)
-    fd, tmp_path = tempfile.mkstemp(prefix=f'.{name}.', suffix='.tmp', dir=folder)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(encoded.tobytes())
-        os.replace(tmp_path, path)
-    except BaseException:
-        if osp.exists(tmp_path):
-            os.unlink(tmp_path)
-        raise
+    write_bytes_atomic(path, encoded.tobytes())
 
 
 def make_coarse_masks(job: Job, out_dir: str, threshold: int, iou_target: float,

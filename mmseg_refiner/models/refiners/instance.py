@@ -14,6 +14,9 @@ settings are the defaults below):
 4. The refined probability is resized back into the box at image resolution
    (bilinear) and thresholded at ``refined_threshold``; outside the box the
    refined mask is background (the coarse mask lies inside the box anyway).
+   On request (``return_probs``) the pasted probability is returned too:
+   the resized probability inside the box, 0 outside it; an instance kept
+   coarse (step 1) has its coarse mask as 0/1 probability.
 
 Crops of all instances of all images of a batch go through the network
 ``batch_size`` at a time; they are cut just before their network call, so
@@ -28,7 +31,7 @@ output pixel, which is a different (smoothing) resize.
 This module has no parameters: it receives the ``SegRefiner`` (anything with
 ``model_size`` and ``refine(images, coarse, generator=...)``) as an argument.
 """
-from typing import List, NamedTuple, Optional, Sequence, Union
+from typing import List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -124,7 +127,9 @@ class InstanceRefiner:
                      refiner,
                      images: Sequence[Tensor],
                      masks: Sequence[Tensor],
-                     generator: Optional[torch.Generator] = None) -> List[Tensor]:
+                     generator: Optional[torch.Generator] = None,
+                     return_probs: bool = False
+                     ) -> Union[List[Tensor], Tuple[List[Tensor], List[Tensor]]]:
         """Refine the instance masks of a batch of images.
 
         Args:
@@ -135,14 +140,22 @@ class InstanceRefiner:
                 coarse instance masks (N_i may be 0).
             generator (torch.Generator, optional): source of every random
                 draw of the diffusion.
+            return_probs (bool): also return the pasted refined probabilities.
+                Defaults to False.
 
         Returns:
-            list[Tensor]: per image an (N_i, H, W) bool tensor, the refined
-            masks in the order given (instances under ``min_area`` unchanged).
+            list[Tensor] | tuple[list[Tensor], list[Tensor]]: per image an
+            (N_i, H, W) bool tensor, the refined masks in the order given
+            (instances under ``min_area`` unchanged). With ``return_probs``,
+            ``(masks, probs)``: ``probs`` holds per image an (N_i, H, W) float32
+            tensor in [0, 1], the refined probability resized into the box (0
+            outside it), so that ``mask == (prob >= refined_threshold)``; for
+            instances kept coarse it is the coarse mask as 0/1.
         """
         if len(images) != len(masks):
             raise ValueError(f'InstanceRefiner: {len(images)} images but {len(masks)} mask sets')
         coarse_masks, refined, jobs = [], [], []
+        probs: Optional[List[Tensor]] = [] if return_probs else None
         for image_index, (image, image_masks) in enumerate(zip(images, masks)):
             if image_masks.dim() != 3 or image_masks.shape[-2:] != image.shape[-2:]:
                 raise ValueError(f'InstanceRefiner: masks of image {image_index} have shape '
@@ -151,11 +164,13 @@ class InstanceRefiner:
             image_masks = image_masks.to(image.device, torch.bool)
             coarse_masks.append(image_masks)
             refined.append(image_masks.clone())
+            if probs is not None:
+                probs.append(image_masks.float())
             jobs.extend(self._crop_jobs(image_index, image_masks))
         for start in range(0, len(jobs), self.batch_size):
-            self._refine_batch(refiner, images, coarse_masks, refined,
+            self._refine_batch(refiner, images, coarse_masks, refined, probs,
                                jobs[start:start + self.batch_size], generator)
-        return refined
+        return (refined, probs) if probs is not None else refined
 
     def predict(self,
                 refiner,
@@ -216,9 +231,9 @@ class InstanceRefiner:
         ]
 
     def _refine_batch(self, refiner, images: Sequence[Tensor], coarse_masks: Sequence[Tensor],
-                      refined: List[Tensor], jobs: Sequence[_CropJob],
-                      generator: Optional[torch.Generator]) -> None:
-        """Crop, refine and paste one network batch, writing into ``refined``."""
+                      refined: List[Tensor], probs: Optional[List[Tensor]],
+                      jobs: Sequence[_CropJob], generator: Optional[torch.Generator]) -> None:
+        """Crop, refine and paste one network batch into ``refined`` (and ``probs`` if given)."""
         size = (refiner.model_size, refiner.model_size)
         crops, coarse = [], []
         for job in jobs:
@@ -227,9 +242,14 @@ class InstanceRefiner:
             mask = coarse_masks[job.image_index][job.instance_index, job.y0:job.y1, job.x0:job.x1]
             coarse.append((_resize(mask[None, None].float(), size)
                            >= self.coarse_threshold).float())
-        probs = refiner.refine(torch.cat(crops), torch.cat(coarse), generator=generator)['prob']
-        for job, prob in zip(jobs, probs.float()):
+        crop_probs = refiner.refine(torch.cat(crops), torch.cat(coarse),
+                                    generator=generator)['prob']
+        for job, prob in zip(jobs, crop_probs.float()):
             box_prob = _resize(prob[None], (job.y1 - job.y0, job.x1 - job.x0))[0, 0]
             instance = refined[job.image_index][job.instance_index]
             instance.zero_()
             instance[job.y0:job.y1, job.x0:job.x1] = box_prob >= self.refined_threshold
+            if probs is not None:
+                instance_prob = probs[job.image_index][job.instance_index]
+                instance_prob.zero_()
+                instance_prob[job.y0:job.y1, job.x0:job.x1] = box_prob
