@@ -9,6 +9,7 @@ from mmseg_refiner.models.refiners.global_local import (GlobalLocalRefiner, merg
                                                         resize_region)
 from mmseg_refiner.registry import MODELS
 from mmseg_refiner.structures import RefineDataSample
+from tiny_models import tiny_segrefiner_cfg
 
 
 class EchoRefiner:
@@ -269,29 +270,8 @@ def test_config_values_are_checked_and_built_from_config():
                                                                                    (5, 4, 3, 2, 1))
 
 
-def tiny_segrefiner_cfg(seed=0, **semantic_cfg):
-    """A SegRefiner small enough for tests, in 'semantic' (HR) test mode."""
-    return dict(
-        type='SegRefiner',
-        data_preprocessor=dict(type='RefinerDataPreprocessor'),
-        denoiser=dict(
-            type='DenoiseUNet',
-            model_channels=16,
-            channel_mult=(1, 2),
-            num_res_blocks=1,
-            attention_strides=(2, ),
-            num_heads=2,
-            norm_groups=8),
-        diffusion=dict(type='DiscreteMaskDiffusion'),
-        loss_mask=dict(type='mmdet.CrossEntropyLoss', use_sigmoid=True),
-        loss_texture=dict(type='TextureLoss', loss_weight=5.0),
-        model_size=32,
-        semantic_refiner=dict(type='GlobalLocalRefiner', **semantic_cfg),
-        test_cfg=dict(mode='semantic', seed=seed))
-
-
 def test_tiny_segrefiner_end_to_end_in_semantic_mode():
-    model = MODELS.build(tiny_segrefiner_cfg(seed=0, patch_size=48)).eval()
+    model = MODELS.build(tiny_segrefiner_cfg('semantic', seed=0, patch_size=48)).eval()
     gen = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for param in model.parameters():

@@ -9,6 +9,7 @@ from mmengine.structures import InstanceData
 from mmseg_refiner.models.refiners import InstanceRefiner
 from mmseg_refiner.models.refiners.instance import expanded_mask_boxes
 from mmseg_refiner.registry import MODELS
+from tiny_models import tiny_segrefiner_cfg
 
 
 class IdentityRefiner:
@@ -213,27 +214,6 @@ def test_config_values_are_checked():
     assert (refiner.min_area, refiner.box_padding, refiner.batch_size) == (10, 3, 32)
 
 
-def tiny_segrefiner_cfg(seed=0, **instance_cfg):
-    """A SegRefiner small enough for tests, in 'instance' test mode."""
-    return dict(
-        type='SegRefiner',
-        data_preprocessor=dict(type='RefinerDataPreprocessor'),
-        denoiser=dict(
-            type='DenoiseUNet',
-            model_channels=16,
-            channel_mult=(1, 2),
-            num_res_blocks=1,
-            attention_strides=(2, ),
-            num_heads=2,
-            norm_groups=8),
-        diffusion=dict(type='DiscreteMaskDiffusion'),
-        loss_mask=dict(type='mmdet.CrossEntropyLoss', use_sigmoid=True),
-        loss_texture=dict(type='TextureLoss', loss_weight=5.0),
-        model_size=32,
-        instance_refiner=dict(type='InstanceRefiner', **instance_cfg),
-        test_cfg=dict(mode='instance', seed=seed))
-
-
 def _randomize(module, seed=0):
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
@@ -242,7 +222,7 @@ def _randomize(module, seed=0):
 
 
 def test_tiny_segrefiner_end_to_end_in_instance_mode():
-    model = MODELS.build(tiny_segrefiner_cfg(seed=0, min_area=100, batch_size=2)).eval()
+    model = MODELS.build(tiny_segrefiner_cfg('instance', seed=0, min_area=100, batch_size=2)).eval()
     _randomize(model)
     rng = np.random.default_rng(0)
 

@@ -18,6 +18,7 @@ from torch import nn
 from mmseg_refiner.models.data_preprocessors import RefinerDataPreprocessor
 from mmseg_refiner.models.refiners import GlobalLocalRefiner
 from mmseg_refiner.models.wrappers import RefinedSegmentor
+from tiny_models import tiny_segrefiner_cfg
 
 BN = dict(type='BN')
 CHAIN_CONFIG = 'configs/chains/deeplabv3plus_r50-d8_cityscapes_segrefiner-hr.py'
@@ -204,26 +205,6 @@ def test_pixels_take_the_most_probable_refined_class_or_keep_their_label(segment
     assert refined.tolist() == [[0, 0, 0, 1], [2, 2, 2, 1]]
 
 
-def tiny_segrefiner_cfg():
-    return dict(
-        type='SegRefiner',
-        data_preprocessor=dict(type='RefinerDataPreprocessor'),
-        denoiser=dict(
-            type='DenoiseUNet',
-            model_channels=16,
-            channel_mult=(1, 2),
-            num_res_blocks=1,
-            attention_strides=(2, ),
-            num_heads=2,
-            norm_groups=8),
-        diffusion=dict(type='DiscreteMaskDiffusion'),
-        loss_mask=dict(type='mmdet.CrossEntropyLoss', use_sigmoid=True),
-        loss_texture=dict(type='TextureLoss', loss_weight=5.0),
-        model_size=32,
-        semantic_refiner=dict(type='GlobalLocalRefiner', patch_size=48),
-        test_cfg=dict(mode='semantic', seed=0))
-
-
 def test_chain_config_builds_in_the_mmseg_scope_and_loads_checkpoints(repo_root, tmp_path,
                                                                       segmentor, image_file):
     cfg = Config.fromfile(osp.join(repo_root, CHAIN_CONFIG))
@@ -239,7 +220,7 @@ def test_chain_config_builds_in_the_mmseg_scope_and_loads_checkpoints(repo_root,
     torch.save(dict(state_dict=segmentor.state_dict()), segmentor_ckpt)
     cfg.model.segmentor = tiny_deeplabv3plus_cfg()
     cfg.model.segmentor.init_cfg = dict(type='Pretrained', checkpoint=segmentor_ckpt)
-    cfg.model.refiner = ConfigDict(tiny_segrefiner_cfg())
+    cfg.model.refiner = ConfigDict(tiny_segrefiner_cfg('semantic', patch_size=48))
     with DefaultScope.overwrite_default_scope(cfg.default_scope):  # 'mmseg', as in the Runner
         model = ROOT_MODELS.build(cfg.model)
     assert type(model) is RefinedSegmentor

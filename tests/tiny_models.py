@@ -1,0 +1,29 @@
+"""Tiny model configs shared by tests (importable: tests/ is on sys.path via its conftest)."""
+
+TINY_DENOISER = dict(
+    type='DenoiseUNet',
+    model_channels=16,
+    channel_mult=(1, 2),
+    num_res_blocks=1,
+    attention_strides=(2, ),
+    num_heads=2,
+    norm_groups=8)
+
+
+def tiny_segrefiner_cfg(mode: str, seed: int = 0, **refiner_cfg) -> dict:
+    """A SegRefiner (model side 32) small enough for tests, in test mode ``mode``.
+
+    ``refiner_cfg`` configures the mode's higher-level refiner (``InstanceRefiner``
+    for ``'instance'``, ``GlobalLocalRefiner`` for ``'semantic'``).
+    """
+    refiners = {'instance': 'InstanceRefiner', 'semantic': 'GlobalLocalRefiner'}
+    return dict(
+        type='SegRefiner',
+        data_preprocessor=dict(type='RefinerDataPreprocessor'),
+        denoiser=dict(TINY_DENOISER),
+        diffusion=dict(type='DiscreteMaskDiffusion'),
+        loss_mask=dict(type='mmdet.CrossEntropyLoss', use_sigmoid=True),
+        loss_texture=dict(type='TextureLoss', loss_weight=5.0),
+        model_size=32,
+        **{f'{mode}_refiner': dict(type=refiners[mode], **refiner_cfg)},
+        test_cfg=dict(mode=mode, seed=seed))
