@@ -173,8 +173,8 @@ def refine(model: torch.nn.Module,
             HR setting); ``'auto'`` picks ``'semantic'`` when the image's longer
             side exceeds :data:`AUTO_SEMANTIC_FACTOR` x the model size, else
             ``'instance'``.
-        return_probs: also return the refined foreground probabilities
-            (``'semantic'`` mode only: the instance refiner pastes binary masks).
+        return_probs: also return the refined foreground probabilities (for
+            instances under ``min_area``, the unchanged coarse mask as 0/1).
         seed: seeds a ``torch.Generator`` for every random draw of the reverse
             diffusion (same seed, same output); ``None`` draws from torch's
             global random state.
@@ -188,16 +188,11 @@ def refine(model: torch.nn.Module,
     Raises:
         ValueError: unreadable image or mask file, unsupported image array,
             a mask whose size differs from the image's, an empty list of masks,
-            an unknown mode, or ``return_probs`` with ``'instance'`` refinement;
-            the message names the file or the mask's index.
+            or an unknown mode; the message names the file or the mask's index.
     """
     img = to_bgr_image(image)
     bool_masks, single = to_bool_masks(masks, img.shape[:2])
     mode = resolve_mode(mode, img.shape[:2], model.model_size)
-    if return_probs and mode == 'instance':
-        raise ValueError(
-            "return_probs needs mode='semantic': the instance refiner (crop, refine, paste) "
-            'returns binary masks only')
     normalized = _normalized_image(model, img)
     generator = None
     if seed is not None:
@@ -205,9 +200,9 @@ def refine(model: torch.nn.Module,
     masks_tensor = torch.from_numpy(bool_masks).to(normalized.device)
     with torch.no_grad():
         if mode == 'instance':
-            refined = model.instance_refiner.refine_masks(
-                model, [normalized], [masks_tensor], generator=generator)[0]
-            refined, probs = refined.cpu().numpy(), None
+            refined, probs = model.instance_refiner.refine_masks(
+                model, [normalized], [masks_tensor], generator=generator, return_probs=True)
+            refined, probs = refined[0].cpu().numpy(), probs[0].float().cpu().numpy()
         else:
             outputs = [
                 model.semantic_refiner.refine_mask(model, normalized, mask, generator=generator)
@@ -217,5 +212,5 @@ def refine(model: torch.nn.Module,
             probs = torch.stack([out[1] for out in outputs]).float().cpu().numpy()
     if single:
         refined = refined[0]
-        probs = None if probs is None else probs[0]
+        probs = probs[0]
     return (refined, probs) if return_probs else refined

@@ -142,14 +142,16 @@ def test_grey_and_rgba_images_are_converted(tiny_model):
         refine(tiny_model, _image(), masks, mode='instance', seed=2))
 
 
-def test_probabilities_on_request(tiny_model):
+@pytest.mark.parametrize('mode', ['semantic', 'instance'])
+def test_probabilities_on_request(tiny_model, mode):
     masks = _shapes()
-    refined, probs = refine(tiny_model, _image(), masks, mode='semantic', return_probs=True, seed=3)
+    refined, probs = refine(tiny_model, _image(), masks, mode=mode, return_probs=True, seed=3)
     assert probs.shape == (3, 48, 64) and probs.dtype == np.float32
     assert 0 <= probs.min() and probs.max() <= 1
+    assert 0 < probs.mean() < 1
     np.testing.assert_array_equal(refined, probs >= 0.5)
-    with pytest.raises(ValueError, match="mode='semantic'"):
-        refine(tiny_model, _image(), masks, mode='instance', return_probs=True)
+    np.testing.assert_array_equal(
+        refined, refine(tiny_model, _image(), masks, mode=mode, seed=3))
 
 
 def test_bad_input_errors_name_the_mask(tiny_model):
