@@ -13,11 +13,18 @@ model_size = 256
 patch_size = 256
 
 # Each sample (one image, one of its two offline coarse masks with p=0.5) yields two
-# training pairs, built by the two branches of PairBranches from the same loaded data:
-# an object crop (a random crop containing the object's box) resized to 256x256, and a
-# 256x256 full-resolution patch containing foreground and background (half the shorter
-# side for smaller images, then resized) whose coarse mask is the offline one's crop with
-# p=0.5 and an online synthesis from the patch's ground truth otherwise.
+# training pairs, built by the two branches of PairBranches from the same loaded data,
+# as the authors' code (LoadPatchData) builds them: an object crop (a random crop
+# containing the object's box, each side uniform between the box and the image border)
+# resized to 256x256, and a 256x256 full-resolution patch containing foreground and
+# background (half the shorter side for smaller images, then resized) whose coarse mask
+# is the offline one's crop with p=0.5 and an online synthesis from the patch's ground
+# truth otherwise. Resize: image bilinear, ground truth and coarse mask nearest; then a
+# horizontal flip p=0.5 (the reference flips both pairs of a sample together, here each
+# pair draws its own: the same distribution per pair). Every synthesis (online here and
+# offline in make_hr_coarse_masks.py) stops its perturbation when the IoU with the
+# boundary-modified mask it started from drops below 0.8, as the reference code does
+# (iou_reference='ground_truth' measures it against the ground truth instead).
 object_pipeline = [
     dict(type='RandomObjectCrop', padding=None),
     dict(type='RefineResize', scale=(model_size, model_size), mask_interpolation='nearest'),
@@ -30,7 +37,11 @@ patch_pipeline = [
         type='RandomApply',
         transforms=[
             dict(
-                type='GenerateCoarseMask', key_in='gt_mask', key_out='coarse_mask', iou_target=0.8)
+                type='GenerateCoarseMask',
+                key_in='gt_mask',
+                key_out='coarse_mask',
+                iou_target=0.8,
+                iou_reference='boundary_modified')
         ],
         prob=0.5),
     dict(type='RefineResize', scale=(model_size, model_size), mask_interpolation='nearest'),

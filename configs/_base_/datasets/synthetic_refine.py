@@ -11,7 +11,8 @@ train_seed_offset = 0
 eval_seed_offset = 1_000_000
 
 # The coarse mask is synthesised online from the ground truth (a new one at every fetch),
-# as in the LR recipe; mmcv's RandomFlip does not flip our mask keys, RefineRandomFlip does.
+# as in the LR recipe (perturbation stopped below IoU 0.8 with the boundary-modified mask,
+# the reference rule); mmcv's RandomFlip does not flip our mask keys, RefineRandomFlip does.
 train_pipeline = [
     dict(type='GenerateCoarseMask', key_in='gt_mask', key_out='coarse_mask', iou_target=0.8),
     dict(type='RefineRandomFlip', prob=0.5),
