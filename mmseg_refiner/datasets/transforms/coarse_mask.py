@@ -17,9 +17,11 @@ perturbation's IoU is measured against the boundary-modified mask it starts
 from (``iou_reference='boundary_modified'``, the default), so the target bounds
 what the perturbation adds on top of the boundary modification;
 ``iou_reference='ground_truth'`` measures it against the ground truth instead,
-which stops sooner and gives coarse masks closer to the ground truth. Randomness comes from numpy's global RNG unless an
-``np.random.Generator`` / ``np.random.RandomState`` is passed, so MMEngine's
-seeding covers the transform.
+which stops sooner and gives coarse masks closer to the ground truth.
+
+Randomness comes from numpy's global RNG unless an ``np.random.Generator`` /
+``np.random.RandomState`` is passed, so MMEngine's seeding covers the
+transform.
 """
 import math
 from functools import lru_cache
@@ -145,8 +147,8 @@ def modify_boundary(mask: np.ndarray,
     too. Each contour with at least ``min_vertices`` vertices loses a run of
     ``removal_rate`` of its vertices, starting at one of the
     ``removal_candidate_rate`` fraction (rounded up) of start positions whose
-    run end points are closest; then a random ``keep_rate`` of the remaining vertices is kept.
-    The polygons are redrawn from the outermost to the innermost level: outer
+    run end points are closest; then a random ``keep_rate`` of the remaining
+    vertices is kept. The polygons are redrawn from the outermost to the innermost level: outer
     boundaries filled with 1, holes filled with 0 and their boundary line
     redrawn with 1 (a hole contour runs through foreground pixels), so holes
     stay holes.

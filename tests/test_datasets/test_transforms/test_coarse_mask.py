@@ -62,6 +62,24 @@ def test_run_removal_starts_where_the_run_ends_are_closest():
     np.testing.assert_array_equal(polygon[:, 0, :], expected)
 
 
+def test_number_of_run_start_candidates_is_rounded_up():
+    # 21 vertices: runs of int(21 * 0.1) = 2, 19 possible starts, of which
+    # 0.1 * 19 = 1.9 -> 2 (CascadePSP rounds up) are candidates: the runs from
+    # 5 and from 12, whose end points are equally close and far closer than
+    # any other run's. Both must occur over seeds.
+    points = np.stack([np.arange(21) * 10, np.zeros(21, int)], axis=1)
+    points[7] = points[5] + (0, 1)
+    points[14] = points[12] + (0, 1)
+    removed = set()
+    for seed in range(20):
+        polygon = coarse_mask_module._simplify_contour(
+            points, np.random.default_rng(seed), min_vertices=10, removal_rate=0.1,
+            removal_candidate_rate=0.1, keep_rate=1.0)
+        kept = {tuple(point) for point in polygon[:, 0, :]}
+        removed.add(tuple(i for i in range(21) if tuple(points[i]) not in kept))
+    assert removed == {(5, 6), (12, 13)}
+
+
 def test_short_contours_are_dropped_and_tiny_masks_pass_through():
     mask = np.zeros((64, 64), np.uint8)
     mask[10:40, 10:40] = 1
