@@ -11,8 +11,8 @@
 # (T = 6, b = linspace(0.8, 0, 6)), BCE + 5 x texture loss, AdamW (no weight decay), the LR
 # training crop (object box + 40 px) and the online coarse-mask synthesis (IoU target 0.8,
 # measured against the boundary-modified mask as the reference code does; the shipped
-# weights were trained when it was measured against the ground truth, which gives
-# slightly less coarse masks: iou_reference='ground_truth' reproduces that).
+# weights were trained when it was measured against the ground truth, the
+# iou_reference='ground_truth' option, which gives less coarse masks).
 # What is shrunk: input side 64 (not 256), base width 16 (not 128), 4 levels with
 # multipliers (1, 2, 2, 4) (not 6), attention only at the lowest resolution (stride 8,
 # 8x8 tokens) and in the middle block, GroupNorm with 8 groups (16 channels cannot be
