@@ -25,8 +25,8 @@ from tqdm import tqdm
 
 from mmseg_refiner.apis import demo_model_files, init_refiner, refine
 from mmseg_refiner.datasets.synthetic import EVAL_SEED_OFFSET, SyntheticRefineDataset
-from mmseg_refiner.evaluation.functional import (mask_record, summarize_mask_records,
-                                                 write_json_atomic)
+from mmseg_refiner.evaluation.functional import mask_record, summarize_mask_records
+from mmseg_refiner.fileio import write_json_atomic
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
