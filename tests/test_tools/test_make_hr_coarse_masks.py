@@ -110,7 +110,7 @@ def test_an_edited_ground_truth_is_remade_and_another_seed_refused(converter, ma
     assert converter.main([str(mask_dir), out_dir, '--nproc', '1']) == 0
     before = {p: open(p, 'rb').read() for p in coarse_mask_paths(out_dir, 'mask_2')}
     edited = _ring(*RING_SIZES[2])
-    edited[:, :40] = 0
+    edited[:, :100] = 0
     cv2.imwrite(str(mask_dir / 'mask_2.png'), edited)
     capsys.readouterr()
     assert converter.main([str(mask_dir), out_dir, '--nproc', '1']) == 0
