@@ -5,7 +5,8 @@ for bad data (unreadable file, mask/image size mismatch, empty ground truth), so
 :class:`~mmseg_refiner.datasets.refine_base.RefineBaseDataset` can skip the sample
 in training and say which file it skipped.
 """
-from typing import Optional
+from contextlib import contextmanager
+from typing import Iterator, Optional
 
 import numpy as np
 from mmcv.transforms import BaseTransform
@@ -13,6 +14,15 @@ from mmcv.transforms import BaseTransform
 from mmseg_refiner import fileio
 from mmseg_refiner.registry import TRANSFORMS
 from ..refine_base import InvalidSampleError
+
+
+@contextmanager
+def _invalid_sample() -> Iterator[None]:
+    """Turn fileio's read and decode errors (which name the file) into InvalidSampleError."""
+    try:
+        yield
+    except (OSError, ValueError) as error:
+        raise InvalidSampleError(str(error)) from error
 
 
 def _check_same_size(mask: np.ndarray, results: dict, mask_path: str) -> None:
@@ -49,12 +59,10 @@ class LoadRefineImage(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         path = results['img_path']
-        try:
+        with _invalid_sample():
             img = fileio.decode_image(
                 fileio.read_bytes(path, 'image', self.backend_args), path, self.color_type,
                 self.imdecode_backend)
-        except (OSError, ValueError) as error:
-            raise InvalidSampleError(str(error)) from error
         results['img'] = img
         results['img_shape'] = img.shape[:2]
         results['ori_shape'] = img.shape[:2]
@@ -108,10 +116,8 @@ class LoadMaskFromFile(BaseTransform):
         if isinstance(path, (list, tuple)):
             path = path[np.random.randint(len(path))]
             results[self.path_key] = path
-        try:
+        with _invalid_sample():
             mask = fileio.read_mask(path, self.backend_args, warn_empty=self.allow_empty)
-        except (OSError, ValueError) as error:
-            raise InvalidSampleError(str(error)) from error
         _check_same_size(mask, results, path)
         if not self.allow_empty and not mask.any():
             raise InvalidSampleError(
@@ -154,12 +160,10 @@ class LoadRandomInstanceMask(BaseTransform):
                 f'image {img_path} is {height}x{width} (HxW) but its annotation says '
                 f'{annotated[0]}x{annotated[1]}')
         instance = instances[np.random.randint(len(instances))]
-        try:
+        with _invalid_sample():
             mask = fileio.decode_segmentation(
                 instance['segmentation'], height, width,
                 f'annotation {instance["ann_id"]} of image {img_path}')
-        except ValueError as error:
-            raise InvalidSampleError(str(error)) from error
         if not mask.any():
             raise InvalidSampleError(
                 f'annotation {instance["ann_id"]} of image {img_path} rasterises to an empty mask')
