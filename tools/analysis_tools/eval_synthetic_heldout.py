@@ -16,6 +16,7 @@ union), ``mba`` / ``coarse_mba`` (mean of per-sample mBAs), and per sample.
 """
 import argparse
 import math
+import os.path as osp
 import time
 from typing import Any, Dict, List, Optional
 
@@ -85,7 +86,8 @@ def evaluate(model, dataset, mode: str, seed: int) -> Dict[str, Any]:
     records = []
     for index in tqdm(range(len(dataset)), desc='held-out', unit='sample'):
         sample = dataset[index]
-        refined = refine(model, sample['img'], sample['coarse_mask'], mode=mode, seed=seed)
+        refined = refine(model, sample['img'], sample['coarse_mask'], mode=mode, seed=seed,
+                         name=osp.basename(sample['img_path']))
         record = mask_record(refined, sample['gt_mask'], sample['coarse_mask'])
         records.append(record)
         samples.append(
