@@ -155,8 +155,8 @@ class GlobalLocalRefiner:
     """The paper's high-resolution (semantic / dichotomous) refinement.
 
     Has no parameters; it drives the ``SegRefiner`` it is given through
-    ``refiner.refine(images, coarse, timesteps, cum_fine, generator)`` and
-    ``refiner.model_size``.
+    ``model.refine(images, coarse, timesteps, cum_fine, generator)`` and
+    ``model.model_size``.
 
     Args:
         min_fg_pixels (int): a coarse mask with at most this many foreground
@@ -242,14 +242,14 @@ class GlobalLocalRefiner:
         self.threshold = threshold
         self.centre_mapping = centre_mapping
 
-    def predict(self, refiner, inputs, data_samples: list) -> list:
+    def predict(self, model, inputs, data_samples: list) -> list:
         """Refine each sample's ``coarse_mask`` at its image's full resolution.
 
-        Sampling follows ``refiner.sample_seeds`` (``test_cfg['seed']`` and
+        Sampling follows ``model.sample_seeds`` (``test_cfg['seed']`` and
         each sample's name); the sample's one mask has index 0.
 
         Args:
-            refiner: the ``SegRefiner``.
+            model: the ``SegRefiner``.
             inputs: normalized images, a ``(N, 3, H, W)`` tensor or a list of
                 ``(3, H_i, W_i)`` tensors (as the data preprocessor gives them).
             data_samples: ``RefineDataSample`` s with ``coarse_mask`` of the
@@ -261,7 +261,7 @@ class GlobalLocalRefiner:
         """
         if len(inputs) == 0:
             return data_samples
-        seeds = refiner.sample_seeds(data_samples)
+        seeds = model.sample_seeds(data_samples)
         for index, (image, sample) in enumerate(zip(inputs, data_samples)):
             name = sample.metainfo.get('img_path', f'sample {index} of the batch')
             if 'coarse_mask' not in sample:
@@ -270,21 +270,21 @@ class GlobalLocalRefiner:
             if tuple(coarse.shape) != tuple(image.shape[-2:]):
                 raise ValueError(f'coarse mask of {name} is {tuple(coarse.shape)}, '
                                  f'its image {tuple(image.shape[-2:])} (HxW)')
-            mask, prob = self.refine_mask(refiner, image,
+            mask, prob = self.refine_mask(model, image,
                                           coarse.to(image.device) > 0, mask_seed(seeds[index], 0))
             sample.pred_mask = PixelData(data=mask[None], prob=prob[None])
         return data_samples
 
     @torch.no_grad()
     def refine_mask(self,
-                    refiner,
+                    model,
                     image: Tensor,
                     mask: Tensor,
                     seed: Optional[int] = None) -> Tuple[Tensor, Tensor]:
         """Refine one binary mask of a high-resolution image.
 
         Args:
-            refiner: the ``SegRefiner`` (``model_size`` and ``refine``).
+            model: the ``SegRefiner`` (``model_size`` and ``refine``).
             image: ``(3, H, W)`` normalized RGB image.
             mask: ``(H, W)`` coarse mask (non-zero = foreground).
             seed: seed of the mask's sampling (class docstring); None draws
@@ -301,11 +301,11 @@ class GlobalLocalRefiner:
         if int(mask.sum()) <= self.min_fg_pixels:
             return mask, mask.float()
         full_shape = tuple(mask.shape)
-        size = (refiner.model_size, refiner.model_size)
+        size = (model.model_size, model.model_size)
 
         small_image = _interpolate(image[None].float(), size, self.interpolation)
         small_mask = _resize_mask(mask, size, self.interpolation, self.threshold)
-        out = refiner.refine(
+        out = model.refine(
             small_image,
             small_mask,
             timesteps=self.global_timesteps,
@@ -317,7 +317,7 @@ class GlobalLocalRefiner:
         boxes = self.select_patches(cum_fine, full_shape, current)
         if len(boxes) > 0:
             prob = merge_patches(
-                prob, self._refine_patches(refiner, image, current, cum_fine, boxes, seed))
+                prob, self._refine_patches(model, image, current, cum_fine, boxes, seed))
         return prob >= self.threshold, prob
 
     def select_patches(self, cum_fine: Tensor, full_shape: Tuple[int, int], mask: Tensor) -> Tensor:
@@ -358,7 +358,7 @@ class GlobalLocalRefiner:
         mixed = [_is_mixed(mask[y1:y2, x1:x2]) for x1, y1, x2, y2 in boxes.tolist()]
         return boxes[torch.tensor(mixed, dtype=torch.bool)]
 
-    def _refine_patches(self, refiner, image: Tensor, mask: Tensor, cum_fine: Tensor, boxes: Tensor,
+    def _refine_patches(self, model, image: Tensor, mask: Tensor, cum_fine: Tensor, boxes: Tensor,
                         seed: Optional[int]) -> Iterator[PatchBatch]:
         """Run the local steps on the patches, ``batch_size`` at a time.
 
@@ -366,7 +366,7 @@ class GlobalLocalRefiner:
         ``(h, w)`` is the box size (all boxes of an image have the same size).
         """
         full_shape = tuple(mask.shape)
-        size = (refiner.model_size, refiner.model_size)
+        size = (model.model_size, model.model_size)
         for start in range(0, len(boxes), self.batch_size):
             batch = boxes[start:start + self.batch_size]
             coords = batch.tolist()
@@ -382,7 +382,7 @@ class GlobalLocalRefiner:
                 cum_fines = _interpolate(cum_fines, size, self.prob_interpolation)
             else:
                 masks = masks.float()
-            out = refiner.refine(
+            out = model.refine(
                 images,
                 masks,
                 timesteps=self.local_timesteps,

@@ -9,7 +9,7 @@ settings are the defaults below):
    side and clipped to the image; image and mask are cropped to it and resized
    to ``model_size x model_size`` (bilinear; the mask is binarized at
    ``coarse_threshold`` after resizing).
-3. The reverse diffusion runs all its steps (``refiner.refine`` with its
+3. The reverse diffusion runs all its steps (``model.refine`` with its
    default timesteps).
 4. The refined probability is resized back into the box at image resolution
    (bilinear) and thresholded at ``refined_threshold``; outside the box the
@@ -142,7 +142,7 @@ class InstanceRefiner:
         self.refined_threshold = refined_threshold
 
     def refine_masks(self,
-                     refiner,
+                     model,
                      images: Sequence[Tensor],
                      masks: Sequence[Tensor],
                      seeds: Optional[Sequence[Optional[int]]] = None,
@@ -151,7 +151,7 @@ class InstanceRefiner:
         """Refine the instance masks of a batch of images.
 
         Args:
-            refiner: the ``SegRefiner`` (``model_size`` and ``refine``).
+            model: the ``SegRefiner`` (``model_size`` and ``refine``).
             images (Sequence[Tensor]): per image a (3, H, W) normalized float
                 tensor.
             masks (Sequence[Tensor]): per image an (N_i, H, W) bool tensor of
@@ -192,18 +192,18 @@ class InstanceRefiner:
                 probs.append(image_masks.float())
             jobs.extend(self._crop_jobs(image_index, image_masks, seeds[image_index]))
         for start in range(0, len(jobs), self.batch_size):
-            self._refine_batch(refiner, images, coarse_masks, refined, probs,
+            self._refine_batch(model, images, coarse_masks, refined, probs,
                                jobs[start:start + self.batch_size])
         return (refined, probs) if probs is not None else refined
 
     def predict(self,
-                refiner,
+                model,
                 inputs: Union[Tensor, Sequence[Tensor]],
                 data_samples: list) -> list:
         """Refine ``pred_instances.masks`` of each data sample (SegRefiner's 'instance' mode).
 
         Args:
-            refiner: the ``SegRefiner``; its ``sample_seeds`` (from
+            model: the ``SegRefiner``; its ``sample_seeds`` (from
                 ``test_cfg.seed`` and each sample's name) seed the sampling.
             inputs (Tensor | Sequence[Tensor]): normalized images at their
                 full resolution, an (N, 3, H, W) tensor or a list of (3, H, W).
@@ -233,8 +233,8 @@ class InstanceRefiner:
                     f'InstanceRefiner: pred_instances.masks of {name} have shape '
                     f'{tuple(sample_masks.shape)}, the image {tuple(image.shape[-2:])}')
             masks.append(sample_masks)
-        seeds = refiner.sample_seeds(data_samples) if hasattr(refiner, 'sample_seeds') else None
-        refined = self.refine_masks(refiner, images, masks, seeds=seeds)
+        seeds = model.sample_seeds(data_samples) if hasattr(model, 'sample_seeds') else None
+        refined = self.refine_masks(model, images, masks, seeds=seeds)
         for data_sample, sample_masks in zip(data_samples, refined):
             data_sample.pred_instances.masks = sample_masks
         return data_samples
@@ -252,11 +252,11 @@ class InstanceRefiner:
             for instance, box in zip(keep.tolist(), boxes.tolist())
         ]
 
-    def _refine_batch(self, refiner, images: Sequence[Tensor], coarse_masks: Sequence[Tensor],
+    def _refine_batch(self, model, images: Sequence[Tensor], coarse_masks: Sequence[Tensor],
                       refined: List[Tensor], probs: Optional[List[Tensor]],
                       jobs: Sequence[_CropJob]) -> None:
         """Crop, refine and paste one network batch into ``refined`` (and ``probs`` if given)."""
-        size = (refiner.model_size, refiner.model_size)
+        size = (model.model_size, model.model_size)
         crops, coarse = [], []
         for job in jobs:
             image = images[job.image_index]
@@ -265,7 +265,7 @@ class InstanceRefiner:
             coarse.append((_resize(mask[None, None].float(), size)
                            >= self.coarse_threshold).float())
         generators = make_generators([job.seed for job in jobs], crops[0].device)
-        crop_probs = refiner.refine(torch.cat(crops), torch.cat(coarse),
+        crop_probs = model.refine(torch.cat(crops), torch.cat(coarse),
                                     generator=generators)['prob']
         for job, prob in zip(jobs, crop_probs.float()):
             box_prob = _resize(prob[None], (job.y1 - job.y0, job.x1 - job.x0))[0, 0]

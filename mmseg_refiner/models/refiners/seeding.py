@@ -43,7 +43,8 @@ def mask_seed(seed: Optional[int], index: int) -> Optional[int]:
     return None if seed is None else derive_seed(seed, int(index))
 
 
-def make_generator(seed: Optional[int], device: Union[str, torch.device]) -> Optional[torch.Generator]:
+def make_generator(seed: Optional[int],
+                   device: Union[str, torch.device]) -> Optional[torch.Generator]:
     """A ``torch.Generator`` on ``device`` seeded with ``seed``; None when ``seed`` is None."""
     if seed is None:
         return None
