@@ -10,7 +10,7 @@ yields one sample per image whose detections become the coarse
 ``BoundaryCocoMetric`` / ``BoundaryLVISMetric``) evaluates them or writes them
 back as a results JSON (``outfile_prefix``, ``format_only``).
 
-Pipeline: ``LoadImageFromFile`` -> :class:`LoadCoarseInstances` (decodes the
+Pipeline: ``LoadRefineImage`` -> :class:`LoadCoarseInstances` (decodes the
 RLEs with :func:`mmseg_refiner.fileio.decode_segmentation`, which validates them)
 -> :class:`PackCoarseInstances`. RLEs stay encoded in the dataset until
 their image is loaded, so memory holds one image's masks at a time.
@@ -77,7 +77,7 @@ class CocoResultsRefineDataset(BaseDataset):
             image prefix. Defaults to ''.
         data_prefix (dict): ``img``: the image folder. Defaults to
             ``dict(img='')``.
-        pipeline (Sequence[dict]): transforms, usually ``LoadImageFromFile``,
+        pipeline (Sequence[dict]): transforms, usually ``LoadRefineImage``,
             ``LoadCoarseInstances``, ``PackCoarseInstances``.
         metainfo (dict, optional): ``classes`` to keep (default: all).
         skip_images_without_results (bool): drop the annotation file's images

@@ -105,7 +105,13 @@ class LoadMaskFromFile(BaseTransform):
                  key: str = 'gt_mask',
                  path_key: str = 'mask_path',
                  allow_empty: bool = False,
-                 backend_args: Optional[dict] = None) -> None:
+                 backend_args: Optional[dict] = None,
+                 **removed) -> None:
+        if removed:
+            raise ValueError(
+                f'LoadMaskFromFile: {", ".join(sorted(removed))} no longer exist: every mask is '
+                'read under the one mask rule of mmseg_refiner.fileio.masks (0/1 and 0/255 alike, '
+                '>= 128 for other 8-bit files, palette PNGs by index); remove them from the config')
         self.key = key
         self.path_key = path_key
         self.allow_empty = allow_empty
