@@ -117,3 +117,8 @@ def test_random_instance_is_chosen_uniformly_and_checked():
     outside = [dict(ann_id=3, segmentation=[[100, 100, 110, 100, 110, 110]])]
     with pytest.raises(InvalidSampleError, match='annotation 3 of image a.jpg'):
         load(dict(img=img, img_path='a.jpg', instances=outside))
+
+
+def test_removed_threshold_key_fails_naming_the_mask_rule():
+    with pytest.raises(ValueError, match='threshold no longer exist.*mask rule'):
+        LoadMaskFromFile(threshold=128)
