@@ -202,8 +202,10 @@ def run_folder(model, args: argparse.Namespace) -> int:
                                       relative_name)
     try:
         dataset = folder_dataset(model.cfg, args)
-        log = ResumeLog(osp.join(args.out, FOLDER_LOG_NAME), folder_job(model, args),
-                        restart_hint='re-run with --overwrite')
+        log = ResumeLog(
+            osp.join(args.out, FOLDER_LOG_NAME),
+            folder_job(model, args),
+            restart_hint='re-run with --overwrite')
         log.open(restart=args.overwrite)
     except (OSError, ValueError) as err:
         print(f'error: {err}', file=sys.stderr)

@@ -147,8 +147,8 @@ def run(args: argparse.Namespace) -> int:
     with open(args.results) as f:
         results = json.load(f)
 
-    log = fileio.ResumeLog(f'{args.out}.progress.jsonl', job,
-                           restart_hint='re-run with --overwrite')
+    log = fileio.ResumeLog(
+        f'{args.out}.progress.jsonl', job, restart_hint='re-run with --overwrite')
     resumed = log.open(restart=args.overwrite)
     refined: Dict[int, List[dict]] = {}
     todo = []

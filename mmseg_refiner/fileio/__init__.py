@@ -12,7 +12,7 @@ from .images import IMAGE_EXTENSIONS, decode_image, read_bytes, read_image
 from .masks import (PROB_THRESHOLD, UINT8_THRESHOLD, EmptyMaskWarning, decode_mask, mask_box,
                     mask_boxes, mask_from_array, mask_to_uint8, read_mask, warn_if_empty)
 from .matching import file_key, index_folder, match_keys, with_image_extensions
-from .resume import (FOLDER_LOG_NAME, JobChangedError, ResumeLog, digest, file_digest,
-                     files_digest, finished_items, json_digest, read_log, relative_name)
+from .resume import (FOLDER_LOG_NAME, JobChangedError, ResumeLog, digest, file_digest, files_digest,
+                     finished_items, json_digest, read_log, relative_name)
 from .rle import (Segmentation, decode_rle, decode_segmentation, encode_mask, encode_masks,
                   rle_counts_from_string, validate_segmentation)

@@ -17,7 +17,8 @@ from mmengine import fileio
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 
 
-def read_bytes(path: Union[str, os.PathLike], what: str = 'file',
+def read_bytes(path: Union[str, os.PathLike],
+               what: str = 'file',
                backend_args: Optional[dict] = None) -> bytes:
     """The bytes of ``path`` through :func:`mmengine.fileio.get` (any storage backend).
 

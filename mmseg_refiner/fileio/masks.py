@@ -61,7 +61,9 @@ def warn_if_empty(mask: np.ndarray, name: str) -> None:
         warnings.warn(
             f'{name} has no foreground under the mask rule (8-bit: 1 of 0/1, else >= '
             f'{UINT8_THRESHOLD}; palette: index != 0; 16-bit/integer: != 0; float: >= '
-            f'{PROB_THRESHOLD}); see mmseg_refiner.fileio.masks', EmptyMaskWarning, stacklevel=3)
+            f'{PROB_THRESHOLD}); see mmseg_refiner.fileio.masks',
+            EmptyMaskWarning,
+            stacklevel=3)
 
 
 def _uint8_foreground(values: np.ndarray) -> np.ndarray:

@@ -69,9 +69,10 @@ def index_folder(folder: str,
     return index
 
 
-def match_keys(primary: Dict[str, str],
-               others: Dict[str, Dict[str, str]]) -> Tuple[List[Tuple[str, Dict[str, str]]],
-                                                           Dict[str, List[str]]]:
+def match_keys(
+    primary: Dict[str, str],
+    others: Dict[str, Dict[str,
+                           str]]) -> Tuple[List[Tuple[str, Dict[str, str]]], Dict[str, List[str]]]:
     """Pair each key of ``primary`` with the files of the other folders.
 
     Args:

@@ -43,16 +43,16 @@ def mask_seed(seed: Optional[int], index: int) -> Optional[int]:
     return None if seed is None else derive_seed(seed, int(index))
 
 
-def make_generator(seed: Optional[int],
-                   device: Union[str, torch.device]) -> Optional[torch.Generator]:
+def make_generator(seed: Optional[int], device: Union[str,
+                                                      torch.device]) -> Optional[torch.Generator]:
     """A ``torch.Generator`` on ``device`` seeded with ``seed``; None when ``seed`` is None."""
     if seed is None:
         return None
     return torch.Generator(device=device).manual_seed(int(seed))
 
 
-def make_generators(seeds: Sequence[Optional[int]],
-                    device: Union[str, torch.device]) -> Optional[list]:
+def make_generators(seeds: Sequence[Optional[int]], device: Union[str,
+                                                                  torch.device]) -> Optional[list]:
     """One generator per row of a batch, or None when every seed is None."""
     if all(seed is None for seed in seeds):
         return None
