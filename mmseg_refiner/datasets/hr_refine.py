@@ -88,11 +88,6 @@ class HRRefineDataset(RefineBaseDataset):
         self.subsets = [dict(subset) for subset in subsets]
         super().__init__(**kwargs)
 
-    def _resolve(self, path: Optional[str]) -> Optional[str]:
-        if path is None or osp.isabs(path) or not self.data_root:
-            return path
-        return osp.join(self.data_root, path)
-
     def load_data_list(self) -> List[dict]:
         data_list = []
         for subset in self.subsets:

@@ -105,11 +105,6 @@ class MaskFolderDataset(RefineBaseDataset):
         kwargs.setdefault('test_mode', True)
         super().__init__(**kwargs)
 
-    def _resolve(self, path: Optional[str]) -> Optional[str]:
-        if path is None or osp.isabs(path) or not self.data_root:
-            return path
-        return osp.join(self.data_root, path)
-
     def load_data_list(self) -> List[dict]:
         return self._scan(
             self._resolve(self.img_dir), self._resolve(self.coarse_dir), self._resolve(self.gt_dir),
