@@ -15,8 +15,8 @@ from typing import List, Optional
 
 import numpy as np
 
-from mmseg_refiner.apis import to_uint8_mask, write_image_atomic
 from mmseg_refiner.datasets.synthetic import DEMO_SEED_OFFSET, SyntheticRefineDataset
+from mmseg_refiner.fileio import write_image_atomic, write_mask_png
 
 DEMO_SEED = DEMO_SEED_OFFSET
 DEMO_SIZE = 256
@@ -46,7 +46,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     sample = dataset[0]
     write_image_atomic(osp.join(args.out_dir, 'image.png'), sample['img'])
     for key, name in (('coarse_mask', 'coarse_mask.png'), ('gt_mask', 'gt_mask.png')):
-        write_image_atomic(osp.join(args.out_dir, name), to_uint8_mask(sample[key]))
+        write_mask_png(osp.join(args.out_dir, name), sample[key])
     coarse, gt = sample['coarse_mask'] > 0, sample['gt_mask'] > 0
     print(f'seed {args.seed}, {args.size}x{args.size}: coarse IoU '
           f'{np.count_nonzero(coarse & gt) / np.count_nonzero(coarse | gt):.4f} -> {args.out_dir}')

@@ -15,9 +15,9 @@ import os.path as osp
 import sys
 from typing import Dict, List, Optional
 
-from mmseg_refiner.apis import (init_refiner, refine, to_bgr_image, to_bool_masks, to_uint8_mask,
-                                write_image_atomic)
+from mmseg_refiner.apis import init_refiner, refine, to_bgr_image, to_bool_masks
 from mmseg_refiner.evaluation.functional import mask_record, summarize_mask_records
+from mmseg_refiner.fileio import write_image_atomic, write_mask_png
 from mmseg_refiner.visualization import draw_refinement
 
 DEMO_DIR = osp.dirname(osp.abspath(__file__))
@@ -43,7 +43,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
     image = to_bgr_image(args.image)
     coarse = to_bool_masks(args.mask, image.shape[:2])[0][0]
     gt = to_bool_masks(args.gt, image.shape[:2])[0][0]
-    refined = refine(model, image, coarse, mode=args.mode, seed=args.seed)
+    refined = refine(model, image, coarse, mode=args.mode, seed=args.seed,
+                     name=osp.basename(args.image))
 
     scores = summarize_mask_records([mask_record(refined, gt, coarse)])
     print(f'{osp.basename(args.image)} ({image.shape[1]}x{image.shape[0]}), mode {args.mode}')
@@ -53,7 +54,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
 
     mask_path = osp.join(args.out_dir, 'refined_mask.png')
     picture_path = osp.join(args.out_dir, 'refinement.png')
-    write_image_atomic(mask_path, to_uint8_mask(refined))
+    write_mask_png(mask_path, refined)
     write_image_atomic(picture_path, draw_refinement(image, coarse, refined, gt=gt))
     print(f'written: {mask_path}, {picture_path}')
     return scores

@@ -13,23 +13,39 @@ with ``MASK_DIR/<stem><mask-suffix>`` and is written to
     python tools/refine.py IMAGE_DIR MASK_DIR --out OUT_DIR [--vis VIS_DIR]
         [--img-suffix _im.jpg] [--mask-suffix _seg.png] [--out-suffix .png] [--overwrite]
 
+A folder run reads its data through ``MaskFolderDataset`` with the pipeline of
+the model config's ``test_dataloader`` when that is a ``MaskFolderDataset``,
+else of ``configs/_base_/datasets/mask_folder_refine.py``; samples are seeded by
+their image's file name, so ``tools/test.py`` on a config with that dataset
+gives the same PNGs. Masks are read under the package's one mask rule
+(``mmseg_refiner/fileio/masks.py``: 0/1 and 0/255 alike, JPEG noise ignored,
+palette PNGs by index); two images of one stem (``a.jpg`` and ``a.png``) and a
+missing mask are errors named before any work starts.
+
 Without ``--config``/``--checkpoint`` the shipped demo model is used. Refined
 masks are written as 0/255 uint8 PNGs, atomically (a temporary file in the
 target folder, then ``os.replace``): an interrupted run never leaves a
-half-written file, and a re-run skips images whose output exists (unless
-``--overwrite``). A folder run ends with a summary of done / skipped / failed
-files (with reasons) and exits with status 1 when anything failed.
+half-written file. A folder run resumes with the package's one resume mechanism
+(``mmseg_refiner/fileio/resume.py``): ``OUT_DIR/.segrefiner-progress.jsonl``
+records each finished image by the digest of its image and mask files, so a
+re-run skips exactly the images whose inputs and output are unchanged, refines
+again those whose inputs were edited, and refuses to mix in results of another
+model, checkpoint, seed or mode (``--overwrite`` starts afresh). A folder run
+ends with a summary of done / skipped / failed files (with reasons) and exits
+with status 1 when anything failed.
 """
 import argparse
-import os
+import copy
 import os.path as osp
 import sys
 from typing import Dict, List, Optional, Tuple
 
-from mmengine.config import DictAction
+from mmengine.config import Config, DictAction
 
-#: Image extensions a folder run picks up when ``--img-suffix`` is not given.
-IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
+#: The folder dataset a folder run uses unless the model config has one.
+FOLDER_DATASET_CONFIG = osp.join(
+    osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs', '_base_', 'datasets',
+    'mask_folder_refine.py')
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -68,7 +84,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--img-suffix',
         help='folder run: image file names end with this '
-        f'(default: any of {" ".join(IMAGE_EXTENSIONS)})')
+        '(default: any image extension, see mmseg_refiner.fileio.IMAGE_EXTENSIONS)')
     parser.add_argument(
         '--mask-suffix', default='.png', help='folder run: mask of <stem> is <stem><mask-suffix>')
     parser.add_argument(
@@ -76,7 +92,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--overwrite',
         action='store_true',
-        help='folder run: refine again images whose output exists')
+        help='folder run: forget the progress log and refine every image again')
     args = parser.parse_args(argv)
     if args.checkpoint is not None and args.config is None:
         parser.error('--checkpoint needs --config (leave both out for the demo model)')
@@ -95,16 +111,21 @@ def refine_file(model,
     Returns:
         ``(image, coarse, refined)`` as arrays (BGR image, bool masks).
     """
-    from mmseg_refiner.apis import (refine, to_bgr_image, to_bool_masks, to_uint8_mask,
-                                    write_image_atomic)
-    from mmseg_refiner.visualization import draw_refinement
+    from mmseg_refiner.apis import refine, to_bgr_image, to_bool_masks
     image = to_bgr_image(image_path)
     coarse = to_bool_masks(mask_path, image.shape[:2])[0][0]
-    refined = refine(model, image, coarse, mode=mode, seed=seed)
+    refined = refine(model, image, coarse, mode=mode, seed=seed, name=osp.basename(image_path))
+    write_outputs(image, coarse, refined, out_path, vis_path)
+    return image, coarse, refined
+
+
+def write_outputs(image, coarse, refined, out_path: str, vis_path: Optional[str]) -> None:
+    """Write the refined mask as a 0/255 PNG (and the picture of the change)."""
+    from mmseg_refiner.fileio import write_image_atomic, write_mask_png
+    from mmseg_refiner.visualization import draw_refinement
     if vis_path is not None:
         write_image_atomic(vis_path, draw_refinement(image, coarse, refined))
-    write_image_atomic(out_path, to_uint8_mask(refined))
-    return image, coarse, refined
+    write_mask_png(out_path, refined)
 
 
 def score_masks(coarse, refined, gt) -> Dict[str, float]:
@@ -120,54 +141,104 @@ def print_scores(scores: Dict[str, float]) -> None:
     print(f'{"refined":8s} {scores["iou"]:7.4f} {scores["mba"]:7.4f}')
 
 
-def list_pairs(args: argparse.Namespace) -> List[Tuple[str, str, str]]:
-    """``(stem, image_path, mask_path)`` of every image in the image folder, sorted by name."""
-    pairs = []
-    for name in sorted(os.listdir(args.image)):
-        path = osp.join(args.image, name)
-        if not osp.isfile(path):
-            continue
-        if args.img_suffix is not None:
-            if not name.endswith(args.img_suffix):
-                continue
-            stem = name[:-len(args.img_suffix)]
-        else:
-            stem, ext = osp.splitext(name)
-            if ext.lower() not in IMAGE_EXTENSIONS:
-                continue
-        pairs.append((stem, path, osp.join(args.mask, stem + args.mask_suffix)))
-    return pairs
+def folder_dataset(cfg: Config, args: argparse.Namespace):
+    """The ``MaskFolderDataset`` of a folder run (module docstring), pointed at the folders."""
+    from mmengine.registry import DefaultScope
+
+    from mmseg_refiner.registry import DATASETS
+    loader = cfg.get('test_dataloader')
+    if not loader or loader.get('dataset', {}).get('type') != 'MaskFolderDataset':
+        loader = Config.fromfile(FOLDER_DATASET_CONFIG).test_dataloader
+    dataset_cfg = copy.deepcopy(loader['dataset'])
+    dataset_cfg.update(
+        data_root='',
+        img_dir=args.image,
+        coarse_dir=args.mask,
+        coarse_suffix=args.mask_suffix,
+        gt_dir=None,
+        out_dir=args.out,
+        out_suffix=args.out_suffix,
+        skip_done=False,
+        on_missing='error')
+    dataset_cfg.pop('img_suffix', None)
+    if args.img_suffix is not None:
+        dataset_cfg['img_suffix'] = args.img_suffix
+    with DefaultScope.overwrite_default_scope('mmseg_refiner'):
+        return DATASETS.build(dataset_cfg)
+
+
+def folder_job(model, args: argparse.Namespace) -> dict:
+    """What every image of a folder run depends on, for the progress log."""
+    from mmseg_refiner.apis import demo_model_files
+    from mmseg_refiner.fileio import file_digest, json_digest
+    checkpoint = args.checkpoint if args.config else demo_model_files()[1]
+    return dict(
+        tool='refine',
+        model=json_digest(model.cfg.model.to_dict()),
+        checkpoint=file_digest(checkpoint) if checkpoint else None,
+        seed=args.seed,
+        mode=args.mode)
+
+
+def _outputs_intact(result: dict, out_path: str, vis_path: Optional[str]) -> bool:
+    from mmseg_refiner.fileio import file_digest
+    return (osp.isfile(out_path) and file_digest(out_path) == result.get('out')
+            and (vis_path is None or osp.isfile(vis_path)))
+
+
+def refine_sample(model, sample: dict, name: str, mode: str, seed: Optional[int]) -> Tuple:
+    """``(image, coarse, refined)`` of a packed folder sample, refined as ``tools/test.py`` does."""
+    from mmseg_refiner.apis import refine
+    image = sample['inputs'].permute(1, 2, 0).numpy()
+    coarse = sample['data_samples'].coarse_mask.data[0].numpy() != 0
+    return image, coarse, refine(model, image, coarse, mode=mode, seed=seed, name=name)
 
 
 def run_folder(model, args: argparse.Namespace) -> int:
     """Refine every image of a folder; return the exit status (1 if any failed)."""
     from tqdm import tqdm
-    pairs = list_pairs(args)
-    if not pairs:
-        wanted = args.img_suffix or ' / '.join(IMAGE_EXTENSIONS)
-        print(f'error: no images ending with {wanted} in {args.image}', file=sys.stderr)
+
+    from mmseg_refiner.fileio import (FOLDER_LOG_NAME, ResumeLog, file_digest, files_digest,
+                                      relative_name)
+    try:
+        dataset = folder_dataset(model.cfg, args)
+        log = ResumeLog(
+            osp.join(args.out, FOLDER_LOG_NAME),
+            folder_job(model, args),
+            restart_hint='re-run with --overwrite')
+        log.open(restart=args.overwrite)
+    except (OSError, ValueError) as err:
+        print(f'error: {err}', file=sys.stderr)
         return 1
     done, skipped, failed = [], [], []
-    progress = tqdm(pairs, desc='refining', unit='img')
-    for stem, image_path, mask_path in progress:
-        out_path = osp.join(args.out, stem + args.out_suffix)
-        vis_path = osp.join(args.vis, stem + '.png') if args.vis else None
-        finished = osp.exists(out_path) and (vis_path is None or osp.exists(vis_path))
-        if finished and not args.overwrite:
-            skipped.append(stem)
-        elif not osp.isfile(mask_path):
-            failed.append((osp.basename(image_path), f'no mask {mask_path}'))
-        else:
-            try:
-                refine_file(model, image_path, mask_path, out_path, args.mode, args.seed, vis_path)
-                done.append(stem)
-            except Exception as err:  # one bad file must not stop the others
-                reason = str(err) if isinstance(err, (ValueError, OSError)) else repr(err)
-                failed.append((osp.basename(image_path), reason))
+    progress = tqdm(range(len(dataset)), desc='refining', unit='img')
+    for index in progress:
+        info = dataset.get_data_info(index)
+        name = osp.basename(info['img_path'])
+        out_path = info['out_path']
+        vis_path = osp.join(args.vis, osp.basename(out_path)) if args.vis else None
+        log_name = relative_name(out_path, args.out)
+        try:
+            key = files_digest(log_name, info['img_path'], info['coarse_path'])
+            result = log.finished(log_name, key)
+            if result is not None and _outputs_intact(result, out_path, vis_path):
+                skipped.append(name)
+                continue
+            image, coarse, refined = refine_sample(model, dataset[index], name, args.mode,
+                                                   args.seed)
+            write_outputs(image, coarse, refined, out_path, vis_path)
+            log.add(log_name, key, dict(out=file_digest(out_path)))
+            done.append(name)
+        except Exception as err:  # one bad file must not stop the others
+            reason = str(err) if isinstance(err, (ValueError, OSError)) else repr(err)
+            failed.append((name, reason))
         progress.set_postfix(done=len(done), skipped=len(skipped), failed=len(failed))
     progress.close()
-    print(f'done: {len(done)}, skipped (output exists): {len(skipped)}, failed: {len(failed)}'
-          f' -> {args.out}')
+    if log.changed:
+        print(f'inputs changed since they were refined, refined again: '
+              f'{", ".join(sorted(log.changed))}')
+    print(f'done: {len(done)}, skipped (already refined from the same files): {len(skipped)}, '
+          f'failed: {len(failed)} -> {args.out}')
     for name, reason in failed:
         print(f'  failed {name}: {reason}')
     return 1 if failed else 0

@@ -13,40 +13,41 @@ annotation file naming its images and categories; ``IMG_DIR`` the image folder.
 receives every input record unchanged but for its ``segmentation``: the
 refined mask as a compressed RLE.
 
-Each image is refined with its own generator, seeded from ``--seed`` and the
-image id, so a result does not depend on which images ran before it. Finished
-images are appended to ``OUT_JSON.progress.jsonl`` (one line per image, flushed
-and fsynced): an interrupted run (Ctrl-C, a crash) is resumed by re-running the
-same command, which skips them. ``OUT_JSON`` itself is written once, at the end,
-through a temporary file and ``os.replace``, so it is never half-written; the
-progress file is then removed. The same job through the MMEngine Runner (many
+The data come from the config's ``test_dataloader`` (its dataset type and
+``pipeline``), pointed at the three files above, and each image goes through
+the model's ``test_step`` in ``'instance'`` test mode, as with ``tools/test.py``:
+instance ``k`` of an image is sampled from a generator seeded from ``--seed``,
+the image's file name and ``k``, so both routes give byte-identical masks and
+the result depends neither on batch sizes nor on which images ran before.
+
+Resuming uses the package's one mechanism (``mmseg_refiner/fileio/resume.py``):
+``OUT_JSON.progress.jsonl`` records each finished image under the digest of its
+image file and its detections (all their fields, in order), and the job under
+digests of the model config, the checkpoint and the seed. An interrupted run
+(Ctrl-C, a crash) is resumed by re-running the same command. An image whose file
+or detections changed in the meantime is refined again (and named), so no
+detection ever gets the mask of another; another config, checkpoint or seed is
+refused (``--overwrite`` starts afresh). ``OUT_JSON`` is written at the end,
+atomically; the log stays beside it, so a re-run with unchanged inputs rewrites
+it without refining anything. The same job through the MMEngine Runner (many
 processes, metrics) is ``tools/test.py`` with the config above.
 """
 import argparse
+import copy
 import json
-import os
 import os.path as osp
 import sys
 import time
 from typing import Dict, List, Optional
 
-import numpy as np
-import pycocotools.mask as mask_utils
-import torch
 from mmengine.config import DictAction
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import DefaultScope
 from tqdm import tqdm
 
+from mmseg_refiner import fileio
 from mmseg_refiner.apis import init_refiner
-from mmseg_refiner.datasets import CocoResultsRefineDataset
-from mmseg_refiner.evaluation.functional import write_json_atomic
-
-PIPELINE = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadCoarseInstances'),
-    dict(type='PackCoarseInstances'),
-]
+from mmseg_refiner.registry import DATASETS
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -65,7 +66,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help="instance crops per network call (default: the config's "
         'instance_refiner.batch_size, 32 in the paper)')
     parser.add_argument('--seed', type=int, default=0, help='sampling seed (default 0)')
-    parser.add_argument('--overwrite', action='store_true', help='redo the job even if OUT exists')
+    parser.add_argument(
+        '--overwrite', action='store_true', help='forget the progress log and redo every image')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -74,166 +76,110 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def image_seed(seed: int, img_id: int) -> int:
-    """A well-mixed 64-bit seed for one image from the run's seed and the image id."""
-    return int(np.random.SeedSequence([seed, int(img_id)]).generate_state(1, np.uint64)[0])
+def build_dataset(cfg, args: argparse.Namespace):
+    """The config's test dataset (type and pipeline), pointed at the given files."""
+    loader = cfg.get('test_dataloader')
+    if not loader or 'dataset' not in loader:
+        raise ValueError(f'the config {cfg.filename} has no test_dataloader.dataset to build '
+                         f'the data from (e.g. configs/segrefiner/'
+                         f'segrefiner_unet-128_coco-results-refine.py)')
+    dataset_cfg = copy.deepcopy(loader['dataset'])
+    dataset_cfg.update(
+        results_file=args.results,
+        ann_file=args.ann_file,
+        data_root='',
+        data_prefix=dict(img=args.img_dir),
+        skip_images_without_results=True)
+    with DefaultScope.overwrite_default_scope('mmseg_refiner'):
+        return DATASETS.build(dataset_cfg)
 
 
-class ProgressLog:
-    """The finished images of a job, one JSON line each, beside the output.
-
-    The first line describes the job; resuming with other inputs is refused.
-    Each further line is ``{"image_id", "segmentations": {result index: RLE},
-    "refined", "kept"}``. A last line cut short by an interruption is dropped.
-    """
-
-    def __init__(self, path: str, job: dict) -> None:
-        self.path = path
-        self.job = json.loads(json.dumps(job))  # as it reads back (tuples become lists)
-
-    def load(self) -> Dict[int, dict]:
-        """``{image_id: entry}`` of the images already done (empty for a new job)."""
-        if not osp.exists(self.path):
-            self._rewrite([])
-            return {}
-        with open(self.path) as f:
-            lines = [line for line in f.read().split('\n') if line]
-        entries, cut_short = [], False
-        for number, line in enumerate(lines):
-            try:
-                entries.append(json.loads(line))
-            except json.JSONDecodeError:
-                if number != len(lines) - 1:
-                    raise ValueError(f'{self.path}: line {number + 1} is corrupt; delete the '
-                                     f'file to start the job again') from None
-                cut_short = True
-        if not entries or entries[0].get('job') != self.job:
-            found = entries[0].get('job') if entries else None
-            raise ValueError(f'{self.path} belongs to another job ({found}), not to this one '
-                             f'({self.job}); delete it or choose another --out')
-        if cut_short:
-            self._rewrite(entries[1:])
-        return {entry['image_id']: entry for entry in entries[1:]}
-
-    def append(self, entry: dict) -> None:
-        """Add one finished image, durably."""
-        with open(self.path, 'a') as f:
-            f.write(json.dumps(entry) + '\n')
-            f.flush()
-            os.fsync(f.fileno())
-
-    def _rewrite(self, entries: List[dict]) -> None:
-        """Replace the file by the job line and ``entries`` (atomically)."""
-        tmp_path = f'{self.path}.tmp'
-        with open(tmp_path, 'w') as f:
-            for entry in [dict(job=self.job)] + entries:
-                f.write(json.dumps(entry) + '\n')
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp_path, self.path)
+def image_key(info: dict, results: List[dict]) -> str:
+    """Digest of what an image's refinement depends on: its file and its detections."""
+    records = [results[inst['result_index']] for inst in info['coarse_instances']]
+    return fileio.digest(
+        osp.basename(info['img_path']), fileio.read_bytes(info['img_path'], 'image'),
+        json.dumps(records, sort_keys=True))
 
 
-def encode_masks(masks: torch.Tensor) -> List[dict]:
-    """Compressed RLEs (``counts`` as str) of (N, H, W) bool masks."""
-    if len(masks) == 0:
-        return []
-    array = np.asfortranarray(masks.permute(1, 2, 0).cpu().numpy().astype(np.uint8))
-    rles = mask_utils.encode(array)
-    return [dict(size=rle['size'], counts=rle['counts'].decode()) for rle in rles]
+def refine_image(model, sample: dict) -> List[dict]:
+    """The refined masks (RLEs) of one image's detections, in the order of its records."""
+    [out] = model.test_step(pseudo_collate([sample]))
+    pred = out.pred_instances
+    order = sorted(range(len(pred.result_indices)), key=lambda i: int(pred.result_indices[i]))
+    return fileio.encode_masks(pred.masks[order]) if order else []
 
 
-@torch.no_grad()
-def refine_image(model, sample: dict, seed: int, device: str) -> dict:
-    """Refine one image's detections; the progress entry of the image."""
-    data = model.data_preprocessor(pseudo_collate([sample]), False)
-    [data_sample] = data['data_samples']
-    pred = data_sample.pred_instances
-    coarse_areas = pred.masks.flatten(1).sum(1)
-    refined_count = int((coarse_areas >= max(model.instance_refiner.min_area, 1)).sum())
-    generator = torch.Generator(device=device).manual_seed(image_seed(seed, data_sample.img_id))
-    [out] = model.instance_refiner.predict(
-        model, data['inputs'], [data_sample], generator=generator)
-    indices = out.pred_instances.result_indices.tolist()
-    return dict(
-        image_id=data_sample.img_id,
-        segmentations=dict(zip(map(str, indices), encode_masks(out.pred_instances.masks))),
-        refined=refined_count,
-        kept=len(indices) - refined_count)
-
-
-def merge(results: List[dict], done: Dict[int, dict]) -> List[dict]:
+def merge(results: List[dict], dataset, refined: Dict[int, List[dict]]) -> List[dict]:
     """The input records, in their order, with the refined segmentations."""
-    refined = {}
-    for entry in done.values():
-        refined.update(entry['segmentations'])
-    merged = []
-    for index, record in enumerate(results):
-        record = dict(record)
-        record['segmentation'] = refined[str(index)]
-        merged.append(record)
-    return merged
+    by_index = {}
+    for index in range(len(dataset)):
+        info = dataset.get_data_info(index)
+        indices = sorted(inst['result_index'] for inst in info['coarse_instances'])
+        by_index.update(zip(indices, refined[index]))
+    return [dict(record, segmentation=by_index[index]) for index, record in enumerate(results)]
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
+    try:
+        return run(args)
+    except (OSError, ValueError) as error:
+        print(f'error: {error}', file=sys.stderr)
+        return 1
+
+
+def run(args: argparse.Namespace) -> int:
     if osp.abspath(args.out) == osp.abspath(args.results):
         raise ValueError(f'--out {args.out} is the results file being refined; choose another')
-    progress_path = f'{args.out}.progress.jsonl'
-    if osp.exists(args.out) and not osp.exists(progress_path) and not args.overwrite:
-        print(f'{args.out} exists: nothing to do (--overwrite redoes the job)')
-        return 0
     start = time.time()
     model = init_refiner(
         args.config, args.checkpoint, device=args.device, cfg_options=args.cfg_options)
+    job = dict(
+        tool='refine_coco_results',
+        model=fileio.json_digest(model.cfg.model.to_dict()),
+        checkpoint=fileio.file_digest(args.checkpoint),
+        seed=args.seed)
+    model.test_cfg.update(mode='instance', seed=args.seed)
     if args.batch_size is not None:
         model.instance_refiner.batch_size = args.batch_size
-    with DefaultScope.overwrite_default_scope('mmseg_refiner'):
-        dataset = CocoResultsRefineDataset(
-            results_file=args.results,
-            ann_file=args.ann_file,
-            data_prefix=dict(img=args.img_dir),
-            pipeline=PIPELINE,
-            skip_images_without_results=True)
+    dataset = build_dataset(model.cfg, args)
     with open(args.results) as f:
         results = json.load(f)
 
-    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-    job = dict(
-        results=osp.abspath(args.results),
-        ann_file=osp.abspath(args.ann_file),
-        img_dir=osp.abspath(args.img_dir),
-        config=osp.abspath(args.config),
-        checkpoint=osp.abspath(args.checkpoint),
-        seed=args.seed,
-        cfg_options=args.cfg_options)
-    progress = ProgressLog(progress_path, job)
-    if args.overwrite and osp.exists(progress_path):
-        os.remove(progress_path)
-    done = progress.load()
-    resumed = len(done)
-    todo = [i for i in range(len(dataset)) if dataset.get_data_info(i)['img_id'] not in done]
-    bar = tqdm(total=len(dataset), initial=resumed, unit='img', desc='refining')
+    log = fileio.ResumeLog(
+        f'{args.out}.progress.jsonl', job, restart_hint='re-run with --overwrite')
+    resumed = log.open(restart=args.overwrite)
+    refined: Dict[int, List[dict]] = {}
+    todo = []
+    for index in range(len(dataset)):
+        info = dataset.get_data_info(index)
+        key = image_key(info, results)
+        masks = log.finished(str(info['img_id']), key)
+        if masks is None:
+            todo.append((index, key))
+        else:
+            refined[index] = masks
+    if log.changed:
+        print(f'{len(log.changed)} images changed (image file or detections) since they were '
+              f'refined; refining them again: image ids {", ".join(sorted(log.changed))}')
+    bar = tqdm(total=len(dataset), initial=len(dataset) - len(todo), unit='img', desc='refining')
     try:
-        for index in todo:
-            entry = refine_image(model, dataset[index], args.seed, args.device)
-            progress.append(entry)
-            done[entry['image_id']] = entry
+        for index, key in todo:
+            refined[index] = refine_image(model, dataset[index])
+            log.add(str(dataset.get_data_info(index)['img_id']), key, refined[index])
             bar.update(1)
     except KeyboardInterrupt:
         bar.close()
-        print(f'\ninterrupted: {len(done)} of {len(dataset)} images done, kept in '
-              f'{progress_path}; run the same command again to resume')
+        print(f'\ninterrupted: {len(refined)} of {len(dataset)} images done, kept in '
+              f'{log.path}; run the same command again to resume')
         return 130
     bar.close()
 
-    write_json_atomic(args.out, merge(results, done), indent=None)
-    os.remove(progress_path)
-    refined = sum(entry['refined'] for entry in done.values())
-    kept = sum(entry['kept'] for entry in done.values())
+    fileio.write_json_atomic(args.out, merge(results, dataset, refined), indent=None)
     print(f'{args.out}: {len(results)} detections on {len(dataset)} images '
-          f'({len(dataset) - resumed} refined now, {resumed} resumed); {refined} instances '
-          f'refined, {kept} under min_area={model.instance_refiner.min_area} px kept; '
-          f'{time.time() - start:.1f} s')
+          f'({len(todo)} refined now, {len(dataset) - len(todo)} from {log.path}, which had '
+          f'{resumed}); {time.time() - start:.1f} s')
     return 0
 
 

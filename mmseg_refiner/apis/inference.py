@@ -17,6 +17,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 
+from mmseg_refiner.models.refiners.seeding import mask_seed, sample_seed
 from mmseg_refiner.registry import MODELS
 from mmseg_refiner.utils import UnsafeCheckpointError
 from .inputs import ImageInput, MasksInput, to_bgr_image, to_bool_masks
@@ -155,7 +156,8 @@ def refine(model: torch.nn.Module,
            masks: MasksInput,
            mode: str = 'auto',
            return_probs: bool = False,
-           seed: Optional[int] = None) -> Union[np.ndarray, Tuple[np.ndarray, np.ndarray]]:
+           seed: Optional[int] = 0,
+           name: Optional[str] = None) -> Union[np.ndarray, Tuple[np.ndarray, np.ndarray]]:
     """Refine one mask or several masks of one image.
 
     Args:
@@ -163,8 +165,10 @@ def refine(model: torch.nn.Module,
         image: a file path, or an ``HxWx3 uint8`` **BGR** array (as
             ``mmcv.imread`` / ``cv2.imread`` return it). Grey (``HxW``,
             ``HxWx1``) is repeated to 3 channels; BGRA loses its alpha channel.
-        masks: one mask (a path, or an ``HxW`` array of any dtype) or several
-            (a list of those, or an ``NxHxW`` array). Non-zero is foreground.
+        masks: one mask (a path, or an ``HxW`` / ``HxWx1`` array) or several
+            (a list of those, or an ``NxHxW`` array), read under the package's
+            one mask rule (:mod:`mmseg_refiner.fileio.masks`: 0/1 and 0/255
+            alike, palette PNGs by index, float probabilities ``>= 0.5``).
             Every mask must have the image's size.
         mode: ``'instance'`` refines each mask by cropping its box (plus a
             margin), refining at the model's resolution and pasting back (the
@@ -175,9 +179,13 @@ def refine(model: torch.nn.Module,
             ``'instance'``.
         return_probs: also return the refined foreground probabilities (for
             instances under ``min_area``, the unchanged coarse mask as 0/1).
-        seed: seeds a ``torch.Generator`` for every random draw of the reverse
-            diffusion (same seed, same output); ``None`` draws from torch's
-            global random state.
+        seed: the run's seed (default 0: deterministic). Mask ``k`` is
+            sampled from its own generator seeded from ``seed``, ``name`` and
+            ``k`` (:mod:`mmseg_refiner.models.refiners.seeding`), as
+            ``tools/test.py`` seeds a sample of the same name, so both give the
+            same mask. ``None`` draws from torch's global random state.
+        name: the sample's name for seeding; defaults to the image file's
+            name when ``image`` is a path, else ``''``.
 
     Returns:
         The refined masks as bool arrays of the image's size: ``HxW`` when one
@@ -194,19 +202,20 @@ def refine(model: torch.nn.Module,
     bool_masks, single = to_bool_masks(masks, img.shape[:2])
     mode = resolve_mode(mode, img.shape[:2], model.model_size)
     normalized = _normalized_image(model, img)
-    generator = None
-    if seed is not None:
-        generator = torch.Generator(device=normalized.device).manual_seed(int(seed))
+    if name is None:
+        name = osp.basename(os.fspath(image)) if isinstance(image, (str, os.PathLike)) else ''
+    image_seed = sample_seed(seed, name)
     masks_tensor = torch.from_numpy(bool_masks).to(normalized.device)
     with torch.no_grad():
         if mode == 'instance':
             refined, probs = model.instance_refiner.refine_masks(
-                model, [normalized], [masks_tensor], generator=generator, return_probs=True)
+                model, [normalized], [masks_tensor], seeds=[image_seed], return_probs=True)
             refined, probs = refined[0].cpu().numpy(), probs[0].float().cpu().numpy()
         else:
             outputs = [
-                model.semantic_refiner.refine_mask(model, normalized, mask, generator=generator)
-                for mask in masks_tensor
+                model.semantic_refiner.refine_mask(
+                    model, normalized, mask, seed=mask_seed(image_seed, index))
+                for index, mask in enumerate(masks_tensor)
             ]
             refined = torch.stack([out[0] for out in outputs]).cpu().numpy()
             probs = torch.stack([out[1] for out in outputs]).float().cpu().numpy()

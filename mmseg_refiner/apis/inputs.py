@@ -6,20 +6,18 @@ Conventions (those of mmcv / OpenCV):
   ``cv2.imread`` return it. Documented conversions: a grey image (``HxW`` or
   ``HxWx1``) is repeated to 3 channels; a 4-channel image (BGRA, as OpenCV reads
   a PNG with transparency) loses its alpha channel. Other dtypes are refused.
-- A mask is any ``HxW`` array or image file; every non-zero value is foreground.
-  A mask file with colour channels is foreground wherever any channel is
-  non-zero.
+- A mask is an ``HxW`` (or ``HxWx1``) array or a mask file, read under the
+  package's one mask rule (:mod:`mmseg_refiner.fileio.masks`): 0/1 and 0/255
+  8-bit alike, JPEG noise ignored, palette PNGs by index, other integers and
+  16-bit non-zero, bool as is, float probabilities ``>= 0.5`` (NaN refused).
 """
 import os
-import os.path as osp
 from typing import List, Sequence, Tuple, Union
 
-import cv2
-import mmcv
 import numpy as np
 import torch
 
-from mmseg_refiner.utils.atomic_io import write_bytes_atomic
+from mmseg_refiner import fileio
 
 ImageInput = Union[str, os.PathLike, np.ndarray]
 MaskInput = Union[str, os.PathLike, np.ndarray, torch.Tensor]
@@ -30,39 +28,21 @@ def _is_path(obj) -> bool:
     return isinstance(obj, (str, os.PathLike))
 
 
-def read_image_file(path: Union[str, os.PathLike]) -> np.ndarray:
-    """Read an image file as ``HxWx3 uint8`` BGR (grey -> 3 channels, alpha dropped).
-
-    Raises:
-        FileNotFoundError: the file does not exist.
-        ValueError: the file exists but is not a readable image.
-    """
-    path = os.fspath(path)
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'image file {path} does not exist')
-    try:
-        img = mmcv.imread(path, flag='color')
-    except Exception as err:  # a decoder may raise instead of returning None
-        raise ValueError(f'could not read image file {path}: {err}') from err
-    if img is None:
-        raise ValueError(f'could not read image file {path}: not an image, or corrupt')
-    return img
-
-
 def to_bgr_image(image: ImageInput) -> np.ndarray:
     """Return ``image`` (a path or an array) as a contiguous ``HxWx3 uint8`` BGR array.
 
     Args:
-        image: a file path (read with ``mmcv.imread``) or an array: ``HxWx3``
-            BGR, ``HxWx4`` BGRA (alpha dropped), ``HxW`` / ``HxWx1`` grey
+        image: a file path (read with :func:`mmseg_refiner.fileio.read_image`)
+            or an array: ``HxWx3`` BGR, ``HxWx4`` BGRA (alpha dropped), ``HxW`` / ``HxWx1`` grey
             (repeated to 3 channels). Arrays must be ``uint8``.
 
     Raises:
+        FileNotFoundError: a missing file.
         ValueError: an unreadable file, a non-uint8 array or a shape that is
             not an image.
     """
     if _is_path(image):
-        return read_image_file(image)
+        return fileio.read_image(image)
     if isinstance(image, torch.Tensor):
         image = image.detach().cpu().numpy()
     if not isinstance(image, np.ndarray):
@@ -85,39 +65,14 @@ def to_bgr_image(image: ImageInput) -> np.ndarray:
     return np.ascontiguousarray(image)
 
 
-def read_mask_file(path: Union[str, os.PathLike]) -> np.ndarray:
-    """Read a mask file as ``HxW bool`` (non-zero in any channel = foreground).
-
-    Raises:
-        FileNotFoundError: the file does not exist.
-        ValueError: the file is not a readable image.
-    """
-    path = os.fspath(path)
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'mask file {path} does not exist')
-    try:
-        mask = mmcv.imread(path, flag='unchanged')
-    except Exception as err:
-        raise ValueError(f'could not read mask file {path}: {err}') from err
-    if mask is None:
-        raise ValueError(f'could not read mask file {path}: not an image, or corrupt')
-    if mask.ndim == 3:
-        mask = mask.any(axis=2)
-    return mask != 0
-
-
 def _one_mask(mask: MaskInput, name: str, image_shape: Tuple[int, int]) -> np.ndarray:
     """One mask (path, array or tensor) as ``HxW bool``, checked against the image size."""
     if _is_path(mask):
-        array = read_mask_file(mask)
-    elif isinstance(mask, torch.Tensor):
-        array = mask.detach().cpu().numpy() != 0
-    elif isinstance(mask, np.ndarray):
-        array = mask != 0
+        array = fileio.read_mask(mask)
+    elif isinstance(mask, (torch.Tensor, np.ndarray)):
+        array = fileio.mask_from_array(mask, name)
     else:
         raise ValueError(f'{name} must be a file path or an array, got {type(mask).__name__}')
-    if array.ndim != 2:
-        raise ValueError(f'{name} must be a 2-D HxW mask, got shape {array.shape}')
     if array.shape != tuple(image_shape):
         raise ValueError(f'{name} has size {array.shape[0]}x{array.shape[1]} (HxW), '
                          f'the image {image_shape[0]}x{image_shape[1]}')
@@ -128,9 +83,9 @@ def to_bool_masks(masks: MasksInput, image_shape: Tuple[int, int]) -> Tuple[np.n
     """Turn one mask or several into an ``NxHxW bool`` array.
 
     Args:
-        masks: one mask (a path, an ``HxW`` array or tensor) or several (a
-            list / tuple of those, or an ``NxHxW`` array or tensor). Any dtype;
-            non-zero is foreground.
+        masks: one mask (a path, an ``HxW`` or ``HxWx1`` array or tensor) or
+            several (a list / tuple of those, or an ``NxHxW`` array or tensor),
+            under the mask rule of :mod:`mmseg_refiner.fileio.masks`.
         image_shape: ``(H, W)`` of the image; every mask must match it.
 
     Returns:
@@ -145,7 +100,8 @@ def to_bool_masks(masks: MasksInput, image_shape: Tuple[int, int]) -> Tuple[np.n
     if _is_path(masks):
         return _one_mask(masks, f'mask {os.fspath(masks)}', image_shape)[None], True
     if isinstance(masks, (np.ndarray, torch.Tensor)):
-        if masks.ndim == 2:
+        if masks.ndim == 2 or (masks.ndim == 3 and masks.shape[2] == 1
+                               and tuple(masks.shape[:2]) == tuple(image_shape)):
             return _one_mask(masks, 'mask', image_shape)[None], True
         if masks.ndim != 3:
             raise ValueError('masks must be one HxW mask or an NxHxW stack, '
@@ -164,30 +120,3 @@ def to_bool_masks(masks: MasksInput, image_shape: Tuple[int, int]) -> Tuple[np.n
         name = f'mask {index}' + (f' ({os.fspath(mask)})' if _is_path(mask) else '')
         out.append(_one_mask(mask, name, image_shape))
     return np.stack(out), False
-
-
-def to_uint8_mask(mask: np.ndarray) -> np.ndarray:
-    """A binary mask as the ``HxW uint8`` 0/255 image written to mask files."""
-    return np.where(np.asarray(mask) != 0, 255, 0).astype(np.uint8)
-
-
-def write_image_atomic(path: Union[str, os.PathLike], image: np.ndarray) -> None:
-    """Write ``image`` to ``path`` so that no half-written file is ever seen there.
-
-    The image is encoded in memory (format from the file extension), written
-    to a temporary file in the target folder and moved into place with
-    ``os.replace`` (atomic on one file system; see
-    :func:`mmseg_refiner.utils.write_bytes_atomic`). Missing folders are created.
-
-    Raises:
-        ValueError: OpenCV cannot encode to the extension of ``path``.
-    """
-    path = os.fspath(path)
-    ext = osp.splitext(path)[1] or '.png'
-    try:
-        ok, encoded = cv2.imencode(ext, image)
-    except cv2.error:
-        ok = False
-    if not ok:
-        raise ValueError(f'cannot encode an image as {ext} for {path}')
-    write_bytes_atomic(path, encoded.tobytes())

@@ -10,8 +10,9 @@ yields one sample per image whose detections become the coarse
 ``BoundaryCocoMetric`` / ``BoundaryLVISMetric``) evaluates them or writes them
 back as a results JSON (``outfile_prefix``, ``format_only``).
 
-Pipeline: ``LoadImageFromFile`` -> :class:`LoadCoarseInstances` (decodes the
-RLEs) -> :class:`PackCoarseInstances`. RLEs stay encoded in the dataset until
+Pipeline: ``LoadRefineImage`` -> :class:`LoadCoarseInstances` (decodes the
+RLEs with :func:`mmseg_refiner.fileio.decode_segmentation`, which validates them)
+-> :class:`PackCoarseInstances`. RLEs stay encoded in the dataset until
 their image is loaded, so memory holds one image's masks at a time.
 """
 import os.path as osp
@@ -19,7 +20,6 @@ from collections import defaultdict
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
-import pycocotools.mask as mask_utils
 import torch
 from mmcv.transforms import BaseTransform
 from mmdet.structures import DetDataSample
@@ -27,6 +27,7 @@ from mmengine.dataset import BaseDataset
 from mmengine.fileio import join_path, load
 from mmengine.structures import InstanceData
 
+from mmseg_refiner.fileio import decode_segmentation, mask_boxes
 from mmseg_refiner.registry import DATASETS, TRANSFORMS
 
 #: Keys every record of a results JSON must have.
@@ -49,45 +50,6 @@ def _image_file_name(image: dict, ann_file: str) -> str:
     if 'coco_url' in image:
         return image['coco_url'].rstrip('/').split('/')[-1]
     raise ValueError(f'{ann_file}: image {image.get("id")} has neither file_name nor coco_url')
-
-
-def decode_segmentation(segmentation, height: int, width: int) -> np.ndarray:
-    """An (H, W) uint8 mask from a COCO segmentation.
-
-    Args:
-        segmentation: compressed RLE (``counts`` str or bytes), uncompressed
-            RLE (``counts`` a list) or polygons (a list of coordinate lists).
-        height (int): image height.
-        width (int): image width.
-
-    Raises:
-        ValueError: malformed segmentation, or an RLE whose ``size`` is not
-            ``[height, width]``.
-    """
-    if isinstance(segmentation, list):
-        rle = mask_utils.merge(mask_utils.frPyObjects(segmentation, height, width))
-    elif isinstance(segmentation, dict) and 'counts' in segmentation and 'size' in segmentation:
-        if list(segmentation['size']) != [height, width]:
-            raise ValueError(f'its RLE has size {list(segmentation["size"])}, the image '
-                             f'{[height, width]}')
-        rle = segmentation
-        if isinstance(rle['counts'], list):
-            rle = mask_utils.frPyObjects(rle, height, width)
-    else:
-        raise ValueError('its segmentation is neither an RLE dict (size, counts) nor polygons')
-    return mask_utils.decode(rle)
-
-
-def mask_boxes(masks: np.ndarray) -> np.ndarray:
-    """(N, 4) float32 ``x0, y0, x1, y1`` boxes of (N, H, W) masks (end exclusive, as
-    mmdet's ``BitmapMasks.get_bboxes``); all zeros for an empty mask."""
-    boxes = np.zeros((len(masks), 4), dtype=np.float32)
-    for i, mask in enumerate(masks):
-        ys = np.flatnonzero(mask.any(axis=1))
-        xs = np.flatnonzero(mask.any(axis=0))
-        if len(xs):
-            boxes[i] = (xs[0], ys[0], xs[-1] + 1, ys[-1] + 1)
-    return boxes
 
 
 @DATASETS.register_module()
@@ -115,7 +77,7 @@ class CocoResultsRefineDataset(BaseDataset):
             image prefix. Defaults to ''.
         data_prefix (dict): ``img``: the image folder. Defaults to
             ``dict(img='')``.
-        pipeline (Sequence[dict]): transforms, usually ``LoadImageFromFile``,
+        pipeline (Sequence[dict]): transforms, usually ``LoadRefineImage``,
             ``LoadCoarseInstances``, ``PackCoarseInstances``.
         metainfo (dict, optional): ``classes`` to keep (default: all).
         skip_images_without_results (bool): drop the annotation file's images
@@ -264,11 +226,10 @@ class LoadCoarseInstances(BaseTransform):
         instances = results['coarse_instances']
         masks = np.zeros((len(instances), height, width), dtype=np.uint8)
         for i, instance in enumerate(instances):
-            try:
-                masks[i] = decode_segmentation(instance['segmentation'], height, width)
-            except (ValueError, TypeError) as error:
-                raise ValueError(f'detection {instance["result_index"]} (image '
-                                 f'{results["img_path"]}) of the results file: {error}') from error
+            masks[i] = decode_segmentation(
+                instance['segmentation'], height, width,
+                f'detection {instance["result_index"]} (image {results["img_path"]}) of the '
+                'results file')
         boxes = mask_boxes(masks)
         for i, instance in enumerate(instances):
             if instance['bbox'] is not None:

@@ -1,10 +1,10 @@
 """High-resolution image/mask folders (DIS5K DIS-TR, ThinObject-5K): the HR training set."""
-import os
 import os.path as osp
 from typing import List, Optional, Sequence, Tuple
 
 from mmengine.logging import MMLogger
 
+from mmseg_refiner.fileio import IMAGE_EXTENSIONS, index_folder
 from mmseg_refiner.registry import DATASETS
 from .refine_base import RefineBaseDataset
 
@@ -16,8 +16,6 @@ from .refine_base import RefineBaseDataset
 COARSE_VARIANTS: Tuple[str, ...] = ('gt', 'filled')
 #: File suffix of the offline coarse masks (8-bit PNG, 0/255).
 COARSE_SUFFIX = '.png'
-#: Extensions stripped from the names of a list file.
-_NAME_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff')
 
 
 def coarse_mask_paths(coarse_dir: str, stem: str) -> List[str]:
@@ -34,22 +32,9 @@ def read_name_list(list_file: str) -> List[str]:
     with open(list_file, encoding='utf-8') as f:
         names = [line.strip() for line in f]
     return [
-        osp.splitext(name)[0] if name.lower().endswith(_NAME_EXTENSIONS) else name for name in names
+        osp.splitext(name)[0] if name.lower().endswith(IMAGE_EXTENSIONS) else name for name in names
         if name
     ]
-
-
-class _FileIndex:
-    """``os.path.exists`` answered from one ``os.listdir`` per folder (fast for large folders)."""
-
-    def __init__(self) -> None:
-        self._folders = {}
-
-    def exists(self, path: str) -> bool:
-        folder, name = osp.split(path)
-        if folder not in self._folders:
-            self._folders[folder] = set(os.listdir(folder)) if osp.isdir(folder) else set()
-        return name in self._folders[folder]
 
 
 @DATASETS.register_module()
@@ -103,11 +88,6 @@ class HRRefineDataset(RefineBaseDataset):
         self.subsets = [dict(subset) for subset in subsets]
         super().__init__(**kwargs)
 
-    def _resolve(self, path: Optional[str]) -> Optional[str]:
-        if path is None or osp.isabs(path) or not self.data_root:
-            return path
-        return osp.join(self.data_root, path)
-
     def load_data_list(self) -> List[dict]:
         data_list = []
         for subset in self.subsets:
@@ -123,23 +103,25 @@ class HRRefineDataset(RefineBaseDataset):
             if not osp.isdir(directory):
                 raise FileNotFoundError(f'HRRefineDataset: folder {directory} does not exist')
         list_file = self._resolve(subset.get('list_file'))
-        if list_file is not None:
-            stems = read_name_list(list_file)
-        else:
-            stems = sorted(name[:-len(img_suffix)] for name in os.listdir(img_dir)
-                           if name.endswith(img_suffix))
-
-        existing = _FileIndex()
+        images = index_folder(img_dir, img_suffix, what='image')
+        masks = index_folder(mask_dir, mask_suffix, what='mask')
+        coarse = [
+            index_folder(folder, COARSE_SUFFIX, what='coarse mask') if osp.isdir(folder) else {}
+            for folder in (osp.join(coarse_dir, variant) for variant in COARSE_VARIANTS)
+        ]
+        stems = read_name_list(list_file) if list_file is not None else sorted(images)
         data_list, missing = [], []
         for stem in stems:
             paths = dict(
-                img_path=osp.join(img_dir, stem + img_suffix),
-                mask_path=osp.join(mask_dir, stem + mask_suffix),
-                coarse_path=coarse_mask_paths(coarse_dir, stem))
-            absent = [
-                p for p in [paths['img_path'], paths['mask_path'], *paths['coarse_path']]
-                if not existing.exists(p)
-            ]
+                img_path=images.get(stem, osp.join(img_dir, stem + img_suffix)),
+                mask_path=masks.get(stem, osp.join(mask_dir, stem + mask_suffix)),
+                coarse_path=[
+                    index.get(stem, path)
+                    for index, path in zip(coarse, coarse_mask_paths(coarse_dir, stem))
+                ])
+            indexes = [images, masks, *coarse]
+            absent = [p for p, index in zip([paths['img_path'], paths['mask_path'],
+                                              *paths['coarse_path']], indexes) if stem not in index]
             if absent:
                 missing.append(absent[0])
             else:

@@ -14,32 +14,28 @@ Three layouts, one loader:
 Every ``data_info`` holds ``img_path``, ``coarse_path``, ``mask_path`` (the
 ground truth, when there is one) and, when ``out_dir`` is given, ``out_path``:
 where the refined mask of the sample goes. :class:`RefinedMaskWriter`
-(``mmseg_refiner.engine``) writes it there; with ``skip_done=True`` samples
-whose ``out_path`` already exists are left out, so an interrupted
-``tools/test.py`` run picks up where it stopped (metrics of such a run cover
-only the samples refined in it; evaluate the whole output folder with
+(``mmseg_refiner.engine``) writes it there and records it in the folder's
+progress log (the package's one resume mechanism,
+:mod:`mmseg_refiner.fileio.resume`); with ``skip_done=True`` samples the log
+records as refined from the same image and coarse-mask bytes, whose output is
+unchanged, are left out, so an interrupted ``tools/test.py`` run picks up where
+it stopped, and an input edited since is refined again (metrics of such a run
+cover only the samples refined in it; evaluate the whole output folder with
 ``tools/analysis_tools/eval_mask_folders.py``).
 """
-import os
 import os.path as osp
-from typing import Dict, List, Optional, Sequence, Set, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from mmengine.logging import MMLogger
 
+from mmseg_refiner.fileio import (FOLDER_LOG_NAME, IMAGE_EXTENSIONS, file_digest, files_digest,
+                                  finished_items, index_folder, match_keys, relative_name)
 from mmseg_refiner.registry import DATASETS
 from .refine_base import RefineBaseDataset
 
-#: Image extensions :class:`MaskFolderDataset` recognises by default.
-IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 #: Subsets of DIS5K's validation and test data.
 DIS5K_TEST_SUBSETS = ('DIS-VD', 'DIS-TE1', 'DIS-TE2', 'DIS-TE3', 'DIS-TE4')
-
-
-def _list_names(folder: str, what: str) -> Set[str]:
-    if not osp.isdir(folder):
-        raise FileNotFoundError(f'{what} folder {folder} does not exist')
-    return set(os.listdir(folder))
 
 
 @DATASETS.register_module()
@@ -48,8 +44,10 @@ class MaskFolderDataset(RefineBaseDataset):
 
     An image ``<img_dir>/<stem><img_suffix>`` pairs with the coarse mask
     ``<coarse_dir>/<stem><coarse_suffix>`` and, when ``gt_dir`` is given, the
-    ground truth ``<gt_dir>/<stem><gt_suffix>``. Masks are 8-bit images
-    (foreground >= 128, see ``LoadMaskFromFile``). A size mismatch between image
+    ground truth ``<gt_dir>/<stem><gt_suffix>`` (matched by
+    :func:`mmseg_refiner.fileio.index_folder`: two images with one stem, such
+    as ``a.jpg`` and ``a.png``, are an error naming both). Masks are read
+    under the one mask rule (``LoadMaskFromFile``). A size mismatch between image
     and mask is reported by the loading transform, naming the file.
 
     Args:
@@ -57,7 +55,8 @@ class MaskFolderDataset(RefineBaseDataset):
         coarse_dir (str): folder of coarse masks.
         gt_dir (str, optional): folder of ground-truth masks.
         img_suffix (str | Sequence[str]): what image file names end with;
-            the rest of the name is the stem. Defaults to :data:`IMAGE_SUFFIXES`.
+            the rest of the name is the stem. Defaults to
+            :data:`mmseg_refiner.fileio.IMAGE_EXTENSIONS`.
         coarse_suffix (str): ``stem + coarse_suffix`` is the coarse mask's
             name. Defaults to ``'.png'``.
         gt_suffix (str): ``stem + gt_suffix`` is the ground truth's name.
@@ -65,8 +64,9 @@ class MaskFolderDataset(RefineBaseDataset):
         out_dir (str, optional): folder of the refined masks; each sample gets
             ``out_path = <out_dir>/<stem><out_suffix>``.
         out_suffix (str): suffix of the refined masks. Defaults to ``'.png'``.
-        skip_done (bool): leave out samples whose ``out_path`` exists (resume
-            an interrupted run). Needs ``out_dir``. Defaults to False.
+        skip_done (bool): leave out samples already refined from the same
+            files (module docstring; resume an interrupted run). Needs
+            ``out_dir``. Defaults to False.
         on_missing (str): what to do with an image whose coarse mask (or ground
             truth) is missing: ``'error'`` (raise, naming the file) or
             ``'skip'`` (leave it out and log it). Defaults to ``'error'``.
@@ -80,7 +80,7 @@ class MaskFolderDataset(RefineBaseDataset):
                  img_dir: str,
                  coarse_dir: str,
                  gt_dir: Optional[str] = None,
-                 img_suffix: Union[str, Sequence[str]] = IMAGE_SUFFIXES,
+                 img_suffix: Union[str, Sequence[str]] = IMAGE_EXTENSIONS,
                  coarse_suffix: str = '.png',
                  gt_suffix: str = '.png',
                  out_dir: Optional[str] = None,
@@ -105,63 +105,51 @@ class MaskFolderDataset(RefineBaseDataset):
         kwargs.setdefault('test_mode', True)
         super().__init__(**kwargs)
 
-    def _resolve(self, path: Optional[str]) -> Optional[str]:
-        if path is None or osp.isabs(path) or not self.data_root:
-            return path
-        return osp.join(self.data_root, path)
-
     def load_data_list(self) -> List[dict]:
         return self._scan(
             self._resolve(self.img_dir), self._resolve(self.coarse_dir), self._resolve(self.gt_dir),
             self.out_dir)
 
-    def _stem(self, name: str) -> Optional[str]:
-        """The stem of an image file name, or None if it is not an image."""
-        for suffix in self.img_suffix:
-            if name.lower().endswith(suffix.lower()) and len(name) > len(suffix):
-                return name[:-len(suffix)]
-        return None
-
     def _scan(self, img_dir: str, coarse_dir: str, gt_dir: Optional[str],
               out_dir: Optional[str]) -> List[dict]:
         """``data_info`` s of one image folder, checked against the mask folders."""
-        logger = MMLogger.get_current_instance()
-        images = sorted(_list_names(img_dir, 'image'))
-        stems = {name: self._stem(name) for name in images}
-        images = [name for name in images if stems[name] is not None]
+        images = index_folder(img_dir, self.img_suffix, what='image')
         if not images:
             raise FileNotFoundError(f'no image ending with {self.img_suffix} in {img_dir}')
-        mask_folders: Dict[str, tuple] = {'coarse_path': (coarse_dir, self.coarse_suffix)}
+        mask_folders = {'coarse_path': (coarse_dir, self.coarse_suffix, 'coarse mask')}
         if gt_dir is not None:
-            mask_folders['mask_path'] = (gt_dir, self.gt_suffix)
-        present = {key: _list_names(folder, 'mask') for key, (folder, _) in mask_folders.items()}
-
+            mask_folders['mask_path'] = (gt_dir, self.gt_suffix, 'ground-truth mask')
+        indexes = {
+            key: index_folder(folder, suffix, what=what)
+            for key, (folder, suffix, what) in mask_folders.items()
+        }
+        matched, missing = match_keys(images, indexes)
+        absent = sorted((images[stem], osp.join(mask_folders[key][0], stem + mask_folders[key][1]))
+                        for key, stems in missing.items() for stem in stems)
+        if absent and self.on_missing == 'error':
+            image, mask = absent[0]
+            raise FileNotFoundError(
+                f'image {image}: missing mask file {mask}' +
+                (f' (and {len(absent) - 1} more)' if len(absent) > 1 else '') +
+                ' (set on_missing="skip" to leave such images out)')
+        logger = MMLogger.get_current_instance()
+        for image, mask in absent:
+            logger.warning(f'{type(self).__name__}: skipped image {image}: missing mask file '
+                           f'{mask}')
         data_list = []
-        for name in images:
-            stem = stems[name]
-            info = dict(img_path=osp.join(img_dir, name))
-            absent = []
-            for key, (folder, suffix) in mask_folders.items():
-                info[key] = osp.join(folder, stem + suffix)
-                if stem + suffix not in present[key]:
-                    absent.append(info[key])
-            if absent:
-                message = f'image {info["img_path"]}: missing mask file(s) {absent}'
-                if self.on_missing == 'error':
-                    raise FileNotFoundError(
-                        f'{message} (set on_missing="skip" to leave such images out)')
-                logger.warning(f'{type(self).__name__}: skipped {message}')
-                continue
+        for stem, files in matched:
+            info = dict(img_path=files.pop('primary'), **files)
             if out_dir is not None:
                 info['out_path'] = osp.join(out_dir, stem + self.out_suffix)
             data_list.append(info)
         return data_list
 
     def filter_data(self) -> List[dict]:
-        """Leave out samples whose refined mask exists when ``skip_done``."""
+        """Leave out the samples finished from the same inputs when ``skip_done``."""
         if not self.skip_done:
             return self.data_list
-        todo = [info for info in self.data_list if not osp.isfile(info['out_path'])]
+        finished = finished_items(osp.join(self.out_dir, FOLDER_LOG_NAME))
+        todo = [info for info in self.data_list if not self._is_finished(info, finished)]
         done = len(self.data_list) - len(todo)
         if done:
             MMLogger.get_current_instance().info(
@@ -169,6 +157,13 @@ class MaskFolderDataset(RefineBaseDataset):
                 f'refined mask in {self.out_dir} and are skipped '
                 f'({len(todo)} to do)')
         return todo
+
+    def _is_finished(self, info: dict, finished: dict) -> bool:
+        name = relative_name(info['out_path'], self.out_dir)
+        entry = finished.get(name)
+        return (entry is not None and osp.isfile(info['out_path'])
+                and entry['key'] == files_digest(name, info['img_path'], info['coarse_path'])
+                and entry['result'].get('out') == file_digest(info['out_path']))
 
     def _serialize_data(self) -> Tuple[np.ndarray, np.ndarray]:
         # When every sample is already done the list is empty, which MMEngine's

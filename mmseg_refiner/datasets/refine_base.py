@@ -1,4 +1,5 @@
 """What the training datasets share: the bad-sample error and skipping it."""
+import os.path as osp
 from typing import Any, Optional
 
 from mmengine.dataset import BaseDataset
@@ -25,6 +26,12 @@ class RefineBaseDataset(BaseDataset):
     row). In test mode the error propagates, since a test set must not lose
     samples silently. Any other exception propagates in both modes.
     """
+
+    def _resolve(self, path: Optional[str]) -> Optional[str]:
+        """``path`` joined to ``data_root`` when it is relative (None stays None)."""
+        if path is None or osp.isabs(path) or not self.data_root:
+            return path
+        return osp.join(self.data_root, path)
 
     def prepare_data(self, idx: int) -> Optional[Any]:
         try:

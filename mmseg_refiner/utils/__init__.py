@@ -1,9 +1,8 @@
-from .atomic_io import current_umask, write_bytes_atomic
 from .safe_checkpoint import (UnsafeCheckpointError, allow_runner_checkpoint_globals,
                               load_checkpoint_file)
 from .setup_env import register_all_modules
 
 __all__ = [
-    'UnsafeCheckpointError', 'allow_runner_checkpoint_globals', 'current_umask',
-    'load_checkpoint_file', 'register_all_modules', 'write_bytes_atomic'
+    'UnsafeCheckpointError', 'allow_runner_checkpoint_globals', 'load_checkpoint_file',
+    'register_all_modules'
 ]

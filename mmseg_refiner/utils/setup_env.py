@@ -13,7 +13,6 @@ def register_all_modules(init_default_scope: bool = True) -> None:
             default scope, so ``type='X'`` in a config resolves in our
             registries first. Defaults to True.
     """
-    import mmseg_refiner.apis  # noqa: F401,F811
     import mmseg_refiner.datasets  # noqa: F401,F811
     import mmseg_refiner.engine  # noqa: F401,F811
     import mmseg_refiner.evaluation  # noqa: F401,F811

@@ -4,13 +4,12 @@ import os.path as osp
 import warnings
 from typing import Optional, Sequence
 
-import mmcv
 import numpy as np
-from mmengine.fileio import get
 from mmengine.hooks import Hook
 from mmengine.utils import mkdir_or_exist
 from mmengine.visualization import Visualizer
 
+from mmseg_refiner.fileio import read_image
 from mmseg_refiner.registry import HOOKS
 from mmseg_refiner.structures import RefineDataSample
 from .visualizer import RefinementVisualizer
@@ -86,10 +85,7 @@ class RefinementVisualizationHook(Hook):
         if img_path is None:
             raise ValueError('a data sample has neither an img_path nor a packed input image '
                              'of its masks\' size')
-        img = mmcv.imfrombytes(get(img_path, backend_args=self.backend_args), channel_order='rgb')
-        if img is None:
-            raise ValueError(f'could not read image file {img_path} to draw it')
-        return img
+        return np.ascontiguousarray(read_image(img_path, self.backend_args)[..., ::-1])
 
     @staticmethod
     def _packed_inputs(data_batch: Optional[dict], count: int) -> list:

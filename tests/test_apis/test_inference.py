@@ -85,12 +85,23 @@ def test_output_containers_follow_the_input(tiny_model, tmp_path):
     listed = refine(tiny_model, image, list(masks), mode='instance', seed=1)
     np.testing.assert_array_equal(stack, listed)
     assert refine(tiny_model, image, [masks[0]], mode='instance', seed=1).shape == (1, 48, 64)
-    # the same image and mask from files give the same result
+    np.testing.assert_array_equal(stack[0], one)  # mask 0 is seeded alike in both
+    # the same image and mask from files give the same result: a file's sample
+    # name (which seeds it) is its file name
     cv2.imwrite(str(tmp_path / 'img.png'), image)
     cv2.imwrite(str(tmp_path / 'mask.png'), masks[0] * 255)
     from_files = refine(
         tiny_model, str(tmp_path / 'img.png'), str(tmp_path / 'mask.png'), mode='instance', seed=1)
-    np.testing.assert_array_equal(from_files, one)
+    np.testing.assert_array_equal(
+        from_files, refine(tiny_model, image, masks[0], mode='instance', seed=1, name='img.png'))
+
+
+def test_refine_is_deterministic_by_default(tiny_model):
+    image, masks = _image(), _shapes()
+    for mode in ('instance', 'semantic'):
+        first, first_probs = refine(tiny_model, image, masks, mode=mode, return_probs=True)
+        again, again_probs = refine(tiny_model, image, masks, mode=mode, return_probs=True)
+        np.testing.assert_array_equal(first_probs, again_probs)
 
 
 def test_seed_makes_sampling_reproducible(tiny_model):

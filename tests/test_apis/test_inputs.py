@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from mmseg_refiner.apis import (read_mask_file, to_bgr_image, to_bool_masks, to_uint8_mask,
-                                write_image_atomic)
+from mmseg_refiner.apis import to_bgr_image, to_bool_masks
+from mmseg_refiner.fileio import mask_to_uint8, write_image_atomic
 
 
 def _image(h=12, w=16):
@@ -58,13 +58,15 @@ def test_image_files_grey_rgba_and_corrupt(tmp_path):
         to_bgr_image(str(tmp_path / 'missing.png'))
 
 
-def test_one_mask_any_dtype_nonzero_is_foreground():
-    mask = np.array([[0, 3], [-1, 0]], np.int16)
+def test_one_mask_follows_the_mask_rule():
+    mask = np.array([[0, 3], [-1, 0]], np.int16)  # integers: non-zero
     out, single = to_bool_masks(mask, (2, 2))
     assert single and out.shape == (1, 2, 2) and out.dtype == bool
     np.testing.assert_array_equal(out[0], [[False, True], [True, False]])
-    out, single = to_bool_masks(torch.tensor([[0., 0.5], [0., 0.]]), (2, 2))
+    out, single = to_bool_masks(torch.tensor([[0., 0.5], [0.49, 0.]]), (2, 2))  # probabilities
     assert single and out[0].sum() == 1
+    out, single = to_bool_masks(np.array([[0, 1], [1, 0]], np.uint8)[..., None], (2, 2))
+    assert single and out.shape == (1, 2, 2) and out[0].sum() == 2  # HxWx1: one mask
 
 
 def test_several_masks_as_list_stack_and_paths(tmp_path):
@@ -83,11 +85,12 @@ def test_several_masks_as_list_stack_and_paths(tmp_path):
     assert not single and out.shape == (1, 3, 4)
 
 
-def test_colour_mask_file_is_foreground_in_any_channel(tmp_path):
+def test_colour_mask_file_uses_its_largest_channel(tmp_path):
     colour = np.zeros((3, 4, 3), np.uint8)
-    colour[1, 2] = (0, 0, 1)  # grey conversion would round this to 0
+    colour[1, 2] = (0, 0, 200)  # grey conversion would make this 60, under 128
+    colour[0, 0] = (0, 0, 40)  # JPEG-like noise in one channel
     cv2.imwrite(str(tmp_path / 'c.png'), colour)
-    mask = read_mask_file(tmp_path / 'c.png')
+    mask = to_bool_masks(tmp_path / 'c.png', (3, 4))[0][0]
     assert mask.shape == (3, 4) and mask.sum() == 1 and mask[1, 2]
 
 
@@ -102,8 +105,8 @@ def test_mask_errors_name_the_offending_mask(tmp_path):
         to_bool_masks(str(tmp_path / 'small.png'), (3, 4))
     with pytest.raises(ValueError, match=r'mask 0 \(.*small.png\)'):
         to_bool_masks([str(tmp_path / 'small.png')], (3, 4))
-    with pytest.raises(ValueError, match='2-D'):
-        to_bool_masks([np.zeros((3, 4, 1))], (3, 4))
+    with pytest.raises(ValueError, match='one HxW mask'):
+        to_bool_masks([np.zeros((3, 4, 2))], (3, 4))
     with pytest.raises(ValueError, match='shape'):
         to_bool_masks(np.zeros((1, 1, 3, 4)), (3, 4))
     with pytest.raises(ValueError, match='empty stack'):
@@ -114,7 +117,7 @@ def test_mask_errors_name_the_offending_mask(tmp_path):
 
 
 def test_atomic_write_round_trip_leaves_no_temp_file(tmp_path):
-    mask = to_uint8_mask(np.eye(5, dtype=bool))
+    mask = mask_to_uint8(np.eye(5, dtype=bool))
     assert set(np.unique(mask)) == {0, 255}
     path = tmp_path / 'sub' / 'out.png'
     write_image_atomic(path, mask)

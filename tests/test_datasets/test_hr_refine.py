@@ -13,7 +13,7 @@ from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 
 from mmseg_refiner.datasets import HRRefineDataset, InvalidSampleError
-from mmseg_refiner.datasets.transforms.crop import mask_bbox
+from mmseg_refiner.fileio import mask_box as mask_bbox
 from mmseg_refiner.registry import DATASETS
 
 #: name -> (folder kind, height, width); thin_c is not in list/train.txt

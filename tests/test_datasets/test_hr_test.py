@@ -14,6 +14,8 @@ from mmengine.runner import Runner
 
 from mmseg_refiner.datasets import BIGRefineDataset, DIS5KRefineDataset, MaskFolderDataset
 from mmseg_refiner.datasets.refine_base import InvalidSampleError
+from mmseg_refiner.fileio import (FOLDER_LOG_NAME, JobChangedError, ResumeLog, file_digest,
+                                  files_digest, relative_name, write_mask_png)
 from mmseg_refiner.registry import HOOKS
 
 PIPELINE_WITH_GT = [
@@ -167,22 +169,31 @@ def test_missing_and_mismatched_masks_are_named(tmp_path):
         BIGRefineDataset(skip_done=True, **kwargs)
 
 
-def test_skip_done_leaves_out_finished_samples(tmp_path):
+def test_skip_done_leaves_out_samples_the_progress_log_has_from_the_same_files(tmp_path):
     root = str(tmp_path / 'BIG')
     make_big_tree(root)
     out = tmp_path / 'out'
-    out.mkdir()
-    (out / 'img1_refine.png').write_bytes(b'done')
-    (out / '.img2_refine.png.123.tmp').write_bytes(b'half')  # an interrupted write
-    dataset = BIGRefineDataset(
-        data_root=root,
-        img_dir='test',
-        coarse_dir='coarse/deeplab',
-        out_dir=str(out),
-        skip_done=True,
-        pipeline=PIPELINE_WITH_GT)
+    kwargs = dict(data_root=root, img_dir='test', coarse_dir='coarse/deeplab', out_dir=str(out),
+                  skip_done=True, pipeline=PIPELINE_WITH_GT)
+    first = BIGRefineDataset(**kwargs)
+    assert len(first) == 3
+    log = ResumeLog(str(out / FOLDER_LOG_NAME), dict(tool='test'), 'delete it')
+    log.open()
+    for index in (0, 1, 2):
+        info = first.get_data_info(index)
+        write_mask_png(info['out_path'], np.ones((4, 4)))
+        name = relative_name(info['out_path'], str(out))
+        log.add(name, files_digest(name, info['img_path'], info['coarse_path']),
+                dict(out=file_digest(info['out_path'])))
+    assert len(BIGRefineDataset(**kwargs)) == 0
+    # an output written over by hand, an edited coarse mask and a file merely present
+    # (an interrupted write of another run) are not finished work
+    (out / 'img0_refine.png').write_bytes(b'done')
+    cv2.imwrite(osp.join(root, 'coarse', 'deeplab', 'img2_seg.png'),
+                np.full((30, 40), 255, np.uint8))
+    dataset = BIGRefineDataset(**kwargs)
     assert [osp.basename(dataset.get_data_info(i)['img_path'])
-            for i in range(2)] == ['img0_im.jpg', 'img2_im.jpg']
+            for i in range(len(dataset))] == ['img0_im.jpg', 'img2_im.jpg']
 
 
 # --- tools/test.py-style runs with the shipped config and a tiny model ----------------
@@ -231,7 +242,8 @@ def test_test_run_writes_refined_masks_and_resumes(repo_root, tmp_path):
                          [dict(type='InterruptAfter', iters=1)])
     with pytest.raises(KeyboardInterrupt):
         Runner.from_cfg(cfg).test()
-    assert sorted(os.listdir(out_dir)) == ['img0_refine.png']  # nothing half-written
+    # nothing half-written; the finished mask recorded in the progress log
+    assert sorted(os.listdir(out_dir)) == [FOLDER_LOG_NAME, 'img0_refine.png']
     first_mtime = os.stat(osp.join(out_dir, 'img0_refine.png')).st_mtime_ns
 
     cfg = big_runner_cfg(repo_root, data_root, out_dir, str(tmp_path / 'work2'))
@@ -240,7 +252,9 @@ def test_test_run_writes_refined_masks_and_resumes(repo_root, tmp_path):
     metrics = runner.test()
     assert set(metrics) >= {'hr/iou', 'hr/mba', 'hr/coarse_iou', 'hr/coarse_mba'}
     assert metrics['hr/coarse_iou'] == pytest.approx(1.0)  # coarse = ground truth here
-    assert sorted(os.listdir(out_dir)) == [f'img{i}_refine.png' for i in range(3)]
+    assert sorted(os.listdir(out_dir)) == [FOLDER_LOG_NAME] + [
+        f'img{i}_refine.png' for i in range(3)
+    ]
     assert os.stat(osp.join(out_dir, 'img0_refine.png')).st_mtime_ns == first_mtime
     for name, mask in masks.items():
         written = cv2.imread(osp.join(out_dir, f'{name}_refine.png'), cv2.IMREAD_UNCHANGED)
@@ -252,3 +266,9 @@ def test_test_run_writes_refined_masks_and_resumes(repo_root, tmp_path):
     runner = Runner.from_cfg(cfg)
     assert len(runner.test_dataloader.dataset) == 0
     runner.test()
+
+    # Another seed would mix masks of two runs in one folder: refused before any work.
+    cfg = big_runner_cfg(repo_root, data_root, out_dir, str(tmp_path / 'work4'))
+    cfg.model.test_cfg.seed = 7
+    with pytest.raises(JobChangedError, match='another .*seed'):
+        Runner.from_cfg(cfg).test()

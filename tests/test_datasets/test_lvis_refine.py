@@ -14,8 +14,8 @@ from mmengine.runner import Runner
 
 from mmseg_refiner.datasets import InvalidSampleError
 from mmseg_refiner.datasets.lvis_refine import image_relative_path
-from mmseg_refiner.datasets.transforms.crop import mask_bbox
-from mmseg_refiner.datasets.transforms.loading import decode_segmentation
+from mmseg_refiner.fileio import mask_box as mask_bbox
+from mmseg_refiner.fileio import decode_segmentation
 from mmseg_refiner.registry import DATASETS
 
 URL = 'http://images.cocodataset.org/{}/{:012d}.jpg'

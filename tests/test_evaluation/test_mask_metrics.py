@@ -9,7 +9,7 @@ from mmengine.structures import PixelData
 
 from mmseg_refiner.evaluation import HRMaskMetric
 from mmseg_refiner.evaluation.functional import (boundary_accuracy, mask_iou_counts, mba_radii,
-                                                 read_binary_mask, summarize_mask_records)
+                                                 summarize_mask_records)
 from mmseg_refiner.registry import METRICS
 from mmseg_refiner.structures import RefineDataSample
 
@@ -64,14 +64,6 @@ def test_mba_is_undefined_without_a_ground_truth_boundary():
         dict(intersection=10, union=20, mba=0.5),
     ])
     assert summary == dict(iou=0.5, mba=0.5)
-
-
-def test_read_binary_mask_thresholds_at_128(tmp_path):
-    path = str(tmp_path / 'm.png')
-    cv2.imwrite(path, np.array([[0, 127, 128, 255]], np.uint8))
-    np.testing.assert_array_equal(read_binary_mask(path), [[False, False, True, True]])
-    with pytest.raises(OSError, match='missing.png'):
-        read_binary_mask(str(tmp_path / 'missing.png'))
 
 
 def _sample(gt, pred, coarse=None, name='x.jpg'):

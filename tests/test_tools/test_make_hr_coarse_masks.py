@@ -50,9 +50,10 @@ def _hole(height, width):
 
 
 def _all_files(folder):
+    """The coarse masks under ``folder`` (the progress log left out)."""
     return sorted(
         osp.relpath(osp.join(root, name), folder) for root, _, names in os.walk(folder)
-        for name in names)
+        for name in names if name != '.segrefiner-progress.jsonl')
 
 
 def test_writes_two_binary_variants_per_mask(converter, mask_dir, tmp_path, capsys):
@@ -97,9 +98,40 @@ def test_rerun_skips_and_a_deleted_output_is_remade_identically(converter, mask_
     removed = coarse_mask_paths(out_dir, 'mask_1')[1]
     os.remove(removed)
     assert converter.main([str(mask_dir), out_dir, '--nproc', '1']) == 0
-    assert '1 processed (1 files written), 2 already done' in capsys.readouterr().out
-    assert open(removed, 'rb').read() == contents[removed]
-    assert {p for p in paths if os.stat(p).st_mtime_ns != mtimes[p]} == {removed}
+    assert '1 processed (2 files written), 2 already done' in capsys.readouterr().out
+    assert {p: open(p, 'rb').read() for p in paths} == contents
+    assert {p for p in paths if os.stat(p).st_mtime_ns != mtimes[p]} == set(
+        coarse_mask_paths(out_dir, 'mask_1'))
+
+
+def test_an_edited_ground_truth_is_remade_and_another_seed_refused(converter, mask_dir, tmp_path,
+                                                                   capsys):
+    out_dir = str(tmp_path / 'coarse')
+    assert converter.main([str(mask_dir), out_dir, '--nproc', '1']) == 0
+    before = {p: open(p, 'rb').read() for p in coarse_mask_paths(out_dir, 'mask_2')}
+    edited = _ring(*RING_SIZES[2])
+    edited[:, :100] = 0
+    cv2.imwrite(str(mask_dir / 'mask_2.png'), edited)
+    capsys.readouterr()
+    assert converter.main([str(mask_dir), out_dir, '--nproc', '1']) == 0
+    out = capsys.readouterr().out
+    assert '1 ground truths changed since their coarse masks were made; made again: mask_2' in out
+    assert '1 processed (2 files written), 2 already done' in out
+    assert all(open(p, 'rb').read() != data for p, data in before.items())
+    assert converter.main([str(mask_dir), out_dir, '--nproc', '1', '--seed', '5']) == 2
+    err = capsys.readouterr().err
+    assert 'error: ' in err and 'another seed' in err
+
+
+def test_0_1_and_0_255_ground_truths_give_the_same_coarse_masks(converter, tmp_path):
+    for name, scale in (('a', 255), ('b', 1)):
+        folder = tmp_path / name
+        folder.mkdir()
+        cv2.imwrite(str(folder / 'm.png'), (_ring(150, 150) > 0).astype(np.uint8) * scale)
+        assert converter.main([str(folder), str(tmp_path / f'out_{name}'), '--nproc', '1']) == 0
+    for variant_a, variant_b in zip(coarse_mask_paths(str(tmp_path / 'out_a'), 'm'),
+                                    coarse_mask_paths(str(tmp_path / 'out_b'), 'm')):
+        assert open(variant_a, 'rb').read() == open(variant_b, 'rb').read()
 
 
 def test_different_seed_gives_different_masks(converter, mask_dir, tmp_path):
@@ -118,7 +150,7 @@ def test_bad_masks_are_reported_by_name_and_the_rest_is_written(converter, mask_
     assert converter.main([str(mask_dir), out_dir, '--nproc', '2']) == 1
     out = capsys.readouterr().out
     assert '5 masks: 3 processed (6 files written), 0 already done, 2 failed' in out
-    assert f'failed: {mask_dir / "broken.png"}: cannot read the mask' in out
+    assert f'failed: {mask_dir / "broken.png"}: cannot read mask file' in out
     assert f'failed: {mask_dir / "blank.png"}: no foreground' in out
     assert all(osp.exists(p) for i in range(3) for p in coarse_mask_paths(out_dir, f'mask_{i}'))
     assert not any(osp.exists(p) for p in coarse_mask_paths(out_dir, 'broken'))
@@ -131,19 +163,3 @@ def test_list_file_selects_names_with_or_without_extension(converter, mask_dir, 
     assert converter.main([str(mask_dir), out_dir, '--list', str(list_file), '--nproc', '1']) == 0
     assert _all_files(out_dir) == sorted(f'{variant}/mask_{index}.png'
                                          for variant in ('gt', 'filled') for index in (0, 2))
-
-
-def test_a_failed_write_leaves_neither_output_nor_temporary_file(converter, tmp_path, monkeypatch):
-    target = str(tmp_path / 'out.png')
-
-    def fail(src, dst):
-        raise OSError('disk full')
-
-    monkeypatch.setattr(converter.os, 'replace', fail)
-    with pytest.raises(OSError, match='disk full'):
-        converter.write_png_atomically(target, np.full((4, 4), 255, np.uint8))
-    assert os.listdir(tmp_path) == []
-    monkeypatch.undo()
-    converter.write_png_atomically(target, np.full((4, 4), 255, np.uint8))
-    assert os.listdir(tmp_path) == ['out.png']
-    assert (cv2.imread(target, cv2.IMREAD_UNCHANGED) == 255).all()

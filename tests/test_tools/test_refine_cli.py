@@ -118,12 +118,18 @@ def test_folder_run_resumes_and_reports_a_corrupt_image(tmp_path, tiny_checkpoin
         str(tmp_path / 'vis'), *_model_args(tiny_checkpoint)
     ]
 
+    # a missing mask is an error before any work starts
+    assert refine_cli.main(args) == 1
+    assert 'lonely.jpg: missing mask file' in capsys.readouterr().err
+    assert not out.exists()
+    os.remove(images / 'lonely.jpg')
+
     assert refine_cli.main(args) == 1
     report = capsys.readouterr().out
-    assert 'done: 3, skipped (output exists): 0, failed: 2' in report
-    assert 'failed broken.jpg: could not read image file' in report
-    assert 'failed lonely.jpg: no mask' in report
-    assert sorted(os.listdir(out)) == ['a.png', 'b.png', 'c.png']  # no temporary files left
+    assert 'done: 3, skipped (already refined from the same files): 0, failed: 1' in report
+    assert 'failed broken.jpg: cannot decode image file' in report
+    # no temporary files left; the progress log beside the masks
+    assert sorted(os.listdir(out)) == ['.segrefiner-progress.jsonl', 'a.png', 'b.png', 'c.png']
     assert sorted(os.listdir(tmp_path / 'vis')) == ['a.png', 'b.png', 'c.png']
     for name in ('a', 'b', 'c'):
         assert cv2.imread(str(out / f'{name}.png'), cv2.IMREAD_UNCHANGED).shape == (40, 56)
@@ -132,16 +138,67 @@ def test_folder_run_resumes_and_reports_a_corrupt_image(tmp_path, tiny_checkpoin
     os.remove(out / 'b.png')
     mtime = os.stat(out / 'a.png').st_mtime_ns
     assert refine_cli.main(args) == 1
-    assert 'done: 1, skipped (output exists): 2, failed: 2' in capsys.readouterr().out
+    assert 'done: 1, skipped (already refined from the same files): 2, failed: 1' in \
+        capsys.readouterr().out
     assert os.stat(out / 'a.png').st_mtime_ns == mtime
 
-    # with the bad files gone, the run succeeds; --overwrite redoes everything
+    # an input edited in place is detected and refined again
+    edited = np.zeros((40, 56), np.uint8)
+    edited[10:35, 20:50] = 255
+    cv2.imwrite(str(masks / 'a_seg.png'), edited)
     os.remove(images / 'broken.jpg')
-    os.remove(images / 'lonely.jpg')
     assert refine_cli.main(args) == 0
-    assert 'done: 0, skipped (output exists): 3, failed: 0' in capsys.readouterr().out
+    report = capsys.readouterr().out
+    assert 'inputs changed since they were refined, refined again: a.png' in report
+    assert 'done: 1, skipped (already refined from the same files): 2, failed: 0' in report
+    assert os.stat(out / 'a.png').st_mtime_ns != mtime
+
+    # another seed would mix results in one folder: refused; --overwrite redoes everything
+    assert refine_cli.main(args + ['--seed', '3']) == 1
+    error = capsys.readouterr().err
+    assert 'another seed' in error and '--overwrite' in error
     assert refine_cli.main(args + ['--overwrite']) == 0
-    assert 'done: 3, skipped (output exists): 0, failed: 0' in capsys.readouterr().out
+    assert 'done: 3, skipped (already refined from the same files): 0, failed: 0' in \
+        capsys.readouterr().out
+
+
+def test_folder_run_gives_the_pngs_of_tools_test_py_on_the_folder_config(
+        tmp_path, tiny_checkpoint):
+    from mmengine.config import Config
+    images, masks = tmp_path / 'im', tmp_path / 'seg'
+    images.mkdir()
+    masks.mkdir()
+    for index, stem in enumerate(('a', 'b', 'c')):
+        _write_pair(str(images), str(masks), stem, index, shape=(48, 72))
+    cfg = Config.fromfile(DEMO_CONFIG)
+    cfg.merge_from_dict(TINY_OPTIONS)
+    folder = Config.fromfile(refine_cli.FOLDER_DATASET_CONFIG)
+    cfg.test_dataloader = folder.test_dataloader
+    cfg.test_dataloader.update(num_workers=0, persistent_workers=False, batch_size=2)
+    cfg.test_dataloader.dataset.update(
+        img_dir=str(images), coarse_dir=str(masks), coarse_suffix='_seg.png',
+        out_dir=str(tmp_path / 'runner'))
+    cfg.test_evaluator = folder.test_evaluator
+    cfg.custom_hooks = folder.custom_hooks
+    cfg.model.test_cfg = dict(mode='semantic', seed=0)
+    config = str(tmp_path / 'folder_cfg.py')
+    cfg.dump(config)
+    proc = subprocess.run(
+        [sys.executable, osp.join(REPO, 'tools', 'test.py'), config, tiny_checkpoint,
+         '--work-dir', str(tmp_path / 'work')], cwd=REPO, capture_output=True, text=True,
+        env=dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=REPO), timeout=300)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+
+    cli_out = tmp_path / 'cli'
+    assert refine_cli.main([
+        str(images), str(masks), '--out', str(cli_out), '--mask-suffix', '_seg.png', '--mode',
+        'semantic', *_model_args(tiny_checkpoint)
+    ]) == 0
+    for stem in ('a', 'b', 'c'):
+        runner_png = (tmp_path / 'runner' / f'{stem}.png').read_bytes()
+        assert runner_png == (cli_out / f'{stem}.png').read_bytes(), stem
+    coarse = cv2.imread(str(masks / 'a_seg.png'), cv2.IMREAD_GRAYSCALE)
+    assert not np.array_equal(cv2.imread(str(cli_out / 'a.png'), cv2.IMREAD_GRAYSCALE), coarse)
 
 
 def test_suffix_options_and_exit_status_of_the_script(tmp_path, tiny_checkpoint):
@@ -164,5 +221,5 @@ def test_suffix_options_and_exit_status_of_the_script(tmp_path, tiny_checkpoint)
                           env=dict(os.environ, OMP_NUM_THREADS='1'),
                           timeout=300)
     assert proc.returncode == 1, proc.stderr
-    assert os.listdir(out) == ['x_im_refine.png']
+    assert sorted(os.listdir(out)) == ['.segrefiner-progress.jsonl', 'x_im_refine.png']
     assert 'failed y_im.jpg' in proc.stdout

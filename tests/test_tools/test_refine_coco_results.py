@@ -1,10 +1,13 @@
 """tools/refine_coco_results.py on a tiny COCO-format set in tmp_path: output
-format, interrupted runs that resume without redoing images, bad input."""
+format, interrupted runs that resume without redoing images, inputs edited
+between runs, the same masks as tools/test.py, bad input."""
 import copy
 import importlib.util
 import json
 import os
 import os.path as osp
+import subprocess
+import sys
 
 import mmcv
 import numpy as np
@@ -59,7 +62,9 @@ def tiny_set(tmp_path_factory):
                 bbox=[1, 2, 3, 4],
                 segmentation=_rle(big),
                 extra='kept as is'))
-        results.append(dict(image_id=img_id, category_id=2, score=0.4, segmentation=_rle(small)))
+        results.append(
+            dict(image_id=img_id, category_id=2, score=0.4 + img_id / 100,
+                 segmentation=_rle(small)))
     ann = dict(
         images=images, annotations=[], categories=[dict(id=2, name='a'),
                                                    dict(id=5, name='b')])
@@ -123,11 +128,11 @@ def _counting(tool, monkeypatch, fail_after=None):
     seen = []
     original = tool.refine_image
 
-    def wrapper(model, sample, seed, device):
+    def wrapper(model, sample):
         if fail_after is not None and len(seen) == fail_after:
             raise KeyboardInterrupt
         seen.append(sample['data_samples'].img_id)
-        return original(model, sample, seed, device)
+        return original(model, sample)
 
     monkeypatch.setattr(tool, 'refine_image', wrapper)
     return seen
@@ -163,42 +168,92 @@ def test_interrupted_run_resumes_without_redoing_images(tool, tiny_set, tiny_mod
 
     # A crash in the middle of writing the next line leaves half a line behind.
     with open(progress, 'a') as f:
-        f.write('{"image_id": 3, "segmentations": {"4": {"si')
+        f.write('{"name": "3", "key": "ab", "result": [{"si')
     seen = _counting(tool, monkeypatch)
     assert tool.main(_argv(tiny_set, tiny_model_files, out)) == 0
     assert seen == [3, 4, 5]
-    assert not progress.exists()
-    assert json.loads(out.read_text()) == full_run  # per-image seeds: same as one run
+    assert json.loads(out.read_text()) == full_run  # per-sample seeds: same as one run
 
     seen = _counting(tool, monkeypatch)
+    out.unlink()
     assert tool.main(_argv(tiny_set, tiny_model_files, out)) == 0
-    assert seen == []  # finished: nothing redone
+    assert seen == [] and json.loads(out.read_text()) == full_run  # from the log alone
     assert tool.main(_argv(tiny_set, tiny_model_files, out, '--overwrite')) == 0
     assert seen == [1, 2, 3, 4, 5]
 
 
+def test_results_edited_between_runs_never_mix_masks(tool, tiny_set, tiny_model_files, tmp_path,
+                                                     monkeypatch):
+    """Interrupt, edit the results file in place, resume: every record gets its own mask."""
+    results = tmp_path / 'results.json'
+    records = copy.deepcopy(tiny_set['records'])
+    results.write_text(json.dumps(records))
+    argv = _argv(tiny_set, tiny_model_files, tmp_path / 'refined.json')
+    argv[0] = str(results)
+    seen = _counting(tool, monkeypatch, fail_after=3)
+    assert tool.main(argv) == 130 and seen == [1, 2, 3]
+
+    # Drop image 1's small detection (every later record moves up one place) and
+    # change the score of one of image 3's.
+    del records[1]
+    records[4]['score'] = 0.55
+    results.write_text(json.dumps(records))
+    seen = _counting(tool, monkeypatch)
+    assert tool.main(argv) == 0
+    assert seen == [1, 3, 4, 5]  # image 2's file and detections are unchanged: reused
+    resumed = json.loads((tmp_path / 'refined.json').read_text())
+
+    fresh_argv = list(argv)
+    fresh_argv[argv.index('--out') + 1] = str(tmp_path / 'fresh.json')
+    assert tool.main(fresh_argv) == 0
+    assert resumed == json.loads((tmp_path / 'fresh.json').read_text())
+    assert [r['score'] for r in resumed] == [r['score'] for r in records]
+
+
 def test_progress_of_another_job_is_refused(tool, tiny_set, tiny_model_files, tmp_path,
-                                            monkeypatch):
+                                            monkeypatch, capsys):
     out = tmp_path / 'refined.json'
     _counting(tool, monkeypatch, fail_after=1)
     assert tool.main(_argv(tiny_set, tiny_model_files, out)) == 130
-    with pytest.raises(ValueError, match='belongs to another job'):
-        tool.main(_argv(tiny_set, tiny_model_files, out, '--seed', '1'))
+    assert tool.main(_argv(tiny_set, tiny_model_files, out, '--seed', '1')) == 1
+    error = capsys.readouterr().err
+    assert 'error: ' in error and 'another seed' in error and '--overwrite' in error
 
 
-def test_results_naming_unknown_images_are_listed(tool, tiny_set, tiny_model_files, tmp_path):
+def test_results_naming_unknown_images_are_listed(tool, tiny_set, tiny_model_files, tmp_path,
+                                                  capsys):
     bad = tmp_path / 'bad.json'
     records = copy.deepcopy(tiny_set['records'])
     records[3]['image_id'] = 77
     bad.write_text(json.dumps(records))
     argv = _argv(tiny_set, tiny_model_files, tmp_path / 'out.json')
     argv[0] = str(bad)
-    with pytest.raises(ValueError, match='image ids not in the annotation file: 77'):
-        tool.main(argv)
+    assert tool.main(argv) == 1
+    assert 'image ids not in the annotation file: 77' in capsys.readouterr().err
     assert not (tmp_path / 'out.json').exists()
 
 
-def test_image_seed_depends_on_seed_and_image(tool):
-    seeds = {tool.image_seed(s, i) for s in range(3) for i in range(100)}
-    assert len(seeds) == 300 and all(0 <= s < 2**64 for s in seeds)
-    assert tool.image_seed(0, 5) == tool.image_seed(0, 5)
+def test_same_masks_as_tools_test_py_with_the_same_config(tiny_set, tiny_model_files, full_run,
+                                                          tmp_path, repo_root):
+    """The CLI and the Runner (tools/test.py, CocoMetric format_only) give byte-identical RLEs."""
+    cfg = Config.fromfile(tiny_model_files[0])
+    cfg.test_dataloader.dataset.update(
+        data_root='', results_file=tiny_set['results'], ann_file=tiny_set['ann'],
+        data_prefix=dict(img=tiny_set['img_dir']))
+    cfg.test_dataloader.num_workers = 0
+    cfg.test_dataloader.persistent_workers = False
+    cfg.test_dataloader.batch_size = 2
+    cfg.test_evaluator = dict(type='mmdet.CocoMetric', ann_file=tiny_set['ann'], metric='segm',
+                              format_only=True, outfile_prefix=str(tmp_path / 'runner'))
+    config = str(tmp_path / 'runner_cfg.py')
+    cfg.dump(config)
+    proc = subprocess.run(
+        [sys.executable, 'tools/test.py', config, tiny_model_files[1], '--work-dir',
+         str(tmp_path / 'work')], cwd=repo_root, capture_output=True, text=True, timeout=600,
+        env=dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=repo_root))
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    runner = json.loads((tmp_path / 'runner.segm.json').read_text())
+    by_key = {(r['image_id'], r['category_id']): r['segmentation'] for r in runner}
+    assert len(by_key) == len(full_run)
+    for record in full_run:
+        assert by_key[(record['image_id'], record['category_id'])] == record['segmentation']

@@ -108,7 +108,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     model.refine = counting_refine
     before = peak_rss_mib()
     wall, cpu = time.perf_counter(), time.process_time()
-    model.semantic_refiner.refine_mask(model, image, mask, model.sampling_generator(image.device))
+    model.semantic_refiner.refine_mask(model, image, mask, seed=0)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     after = peak_rss_mib()
 

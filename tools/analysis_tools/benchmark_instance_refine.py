@@ -74,10 +74,9 @@ def synthetic_instances(num: int, height: int, width: int, min_area: int,
 def time_refinement(model, image: torch.Tensor, masks: torch.Tensor, bf16: bool,
                     seed: int) -> float:
     """Seconds to refine ``masks`` of ``image``."""
-    generator = torch.Generator().manual_seed(seed)
     start = time.perf_counter()
     with torch.autocast('cpu', dtype=torch.bfloat16, enabled=bf16):
-        model.instance_refiner.refine_masks(model, [image], [masks], generator=generator)
+        model.instance_refiner.refine_masks(model, [image], [masks], seeds=[seed])
     return time.perf_counter() - start
 
 

@@ -23,8 +23,8 @@ from pycocotools.coco import COCO
 from mmseg_refiner.evaluation.functional import (DEFAULT_DILATION_RATIO, DEFAULT_MAX_DETS,
                                                  ResultsMismatchError, check_result_ids,
                                                  results_for_iou_type, run_coco_eval,
-                                                 run_lvis_eval, summarize_eval,
-                                                 write_json_atomic)
+                                                 run_lvis_eval, summarize_eval)
+from mmseg_refiner.fileio import write_json_atomic
 
 #: LVIS fields the LVIS protocol reads besides COCO's.
 LVIS_IMAGE_FIELDS = ('neg_category_ids', 'not_exhaustive_category_ids')

@@ -5,8 +5,10 @@
         [--nproc N]
 
 Files are matched by name stem after removing each folder's suffix (BIG:
-``--gt-suffix _gt --coarse-suffix _seg``; DIS5K: no suffixes). Masks are
-foreground where grey >= 128. ``iou`` is total intersection / total union over
+``--gt-suffix _gt --coarse-suffix _seg``; DIS5K: no suffixes); two files of a
+folder with the same key (``a.png`` and ``a.jpg``) are an error. Masks are read
+under the package's one mask rule (``mmseg_refiner.fileio.masks``: 0/1 and 0/255
+alike, JPEG noise ignored, palette PNGs by index). ``iou`` is total intersection / total union over
 the images, ``mba`` the mean of CascadePSP's boundary accuracy over images.
 
 Ground truths without a prediction (or coarse mask), unreadable files and size
@@ -24,8 +26,8 @@ from tqdm import tqdm
 
 from mmseg_refiner.evaluation.functional import (MIN_RADIUS, NUM_RADII, RADIUS_DIVISOR,
                                                  MaskFiles, evaluate_mask_files,
-                                                 match_mask_folders, summarize_mask_records,
-                                                 write_json_atomic)
+                                                 match_mask_folders, summarize_mask_records)
+from mmseg_refiner.fileio import write_json_atomic
 
 #: Entries of a problem list printed before "... and N more" (the JSON has all).
 SHOWN_PER_PROBLEM = 20

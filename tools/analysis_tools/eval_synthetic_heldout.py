@@ -16,6 +16,7 @@ union), ``mba`` / ``coarse_mba`` (mean of per-sample mBAs), and per sample.
 """
 import argparse
 import math
+import os.path as osp
 import time
 from typing import Any, Dict, List, Optional
 
@@ -25,8 +26,8 @@ from tqdm import tqdm
 
 from mmseg_refiner.apis import demo_model_files, init_refiner, refine
 from mmseg_refiner.datasets.synthetic import EVAL_SEED_OFFSET, SyntheticRefineDataset
-from mmseg_refiner.evaluation.functional import (mask_record, summarize_mask_records,
-                                                 write_json_atomic)
+from mmseg_refiner.evaluation.functional import mask_record, summarize_mask_records
+from mmseg_refiner.fileio import write_json_atomic
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -85,7 +86,8 @@ def evaluate(model, dataset, mode: str, seed: int) -> Dict[str, Any]:
     records = []
     for index in tqdm(range(len(dataset)), desc='held-out', unit='sample'):
         sample = dataset[index]
-        refined = refine(model, sample['img'], sample['coarse_mask'], mode=mode, seed=seed)
+        refined = refine(model, sample['img'], sample['coarse_mask'], mode=mode, seed=seed,
+                         name=osp.basename(sample['img_path']))
         record = mask_record(refined, sample['gt_mask'], sample['coarse_mask'])
         records.append(record)
         samples.append(

@@ -18,7 +18,7 @@ import json
 import sys
 from typing import Dict, List, Tuple
 
-from mmseg_refiner.evaluation.functional import write_json_atomic
+from mmseg_refiner.fileio import write_json_atomic
 
 #: COCO category id -> (COCO name, LVIS synsets to try in order). The first
 #: synset of each is the one of LVIS' own COCO mapping; for hot dog

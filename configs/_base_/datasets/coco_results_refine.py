@@ -15,7 +15,7 @@ ann_file = 'annotations/lvis_v1_val_cocofied.json'
 outfile_prefix = './work_dirs/coco_results_refine/refined'
 
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadRefineImage'),
     dict(type='LoadCoarseInstances'),
     dict(type='PackCoarseInstances'),
 ]

@@ -42,7 +42,9 @@ model = dict(
     # HR / semantic. Global: image and mask resized to 256x256 (nearest, as the published
     # models were evaluated), reverse steps t=5..1. Local: 256x256 full-resolution patches
     # centred on pixels with c < 0.9 * max(c), NMS IoU 0.3, step t=0, 32 patches per
-    # network call. Masks with <= 128 foreground pixels are kept as they are.
+    # network call. Masks with <= 128 foreground pixels are kept as they are. A patch centre i
+    # at model resolution maps to the full-resolution pixel floor(i * H / h), as the authors'
+    # evaluation does (centre_mapping='centre': floor((i + 0.5) * H / h)).
     semantic_refiner=dict(
         type='GlobalLocalRefiner',
         min_fg_pixels=128,
@@ -54,5 +56,8 @@ model = dict(
         patch_size=256,
         nms_iou_thr=0.3,
         batch_size=32,
-        threshold=0.5),
-    test_cfg=dict(mode='model', seed=None))
+        threshold=0.5,
+        centre_mapping='corner'),
+    # Sampling is seeded per mask from seed, the image's file name and the mask's index
+    # (None: torch's global random state).
+    test_cfg=dict(mode='model', seed=0))

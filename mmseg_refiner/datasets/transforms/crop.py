@@ -11,19 +11,11 @@ import cv2
 import numpy as np
 from mmcv.transforms import BaseTransform
 
+from mmseg_refiner.fileio import mask_box
 from mmseg_refiner.registry import TRANSFORMS
 from ..refine_base import InvalidSampleError
 
 Box = Tuple[int, int, int, int]
-
-
-def mask_bbox(mask: np.ndarray) -> Optional[Box]:
-    """Tight box ``(x0, y0, x1, y1)`` (end exclusive) of a mask's foreground, or None."""
-    cols = np.flatnonzero(mask.any(axis=0))
-    if cols.size == 0:
-        return None
-    rows = np.flatnonzero(mask.any(axis=1))
-    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
 
 
 def apply_crop(results: dict, bbox: Box, keys: Sequence[str]) -> dict:
@@ -91,7 +83,7 @@ class RandomObjectCrop(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         mask = _required_mask(results, self.mask_key, type(self).__name__)
-        box = mask_bbox(mask)
+        box = mask_box(mask)
         if box is None:
             raise InvalidSampleError(
                 f'{self.mask_key} of {results.get("mask_path", results.get("img_path"))} '

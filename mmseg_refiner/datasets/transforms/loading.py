@@ -5,37 +5,24 @@ for bad data (unreadable file, mask/image size mismatch, empty ground truth), so
 :class:`~mmseg_refiner.datasets.refine_base.RefineBaseDataset` can skip the sample
 in training and say which file it skipped.
 """
-from typing import List, Optional, Sequence, Union
+from contextlib import contextmanager
+from typing import Iterator, Optional
 
-import mmcv
 import numpy as np
 from mmcv.transforms import BaseTransform
-from mmengine import fileio
-from pycocotools import mask as mask_utils
 
+from mmseg_refiner import fileio
 from mmseg_refiner.registry import TRANSFORMS
 from ..refine_base import InvalidSampleError
 
-#: A COCO/LVIS ``segmentation``: polygons (list of flat ``[x0, y0, x1, y1, ...]``
-#: coordinate lists), uncompressed RLE (``counts`` a list) or compressed RLE.
-Segmentation = Union[List[Sequence[float]], dict]
 
-
-def _read_bytes(path: str, backend_args: Optional[dict], what: str) -> bytes:
+@contextmanager
+def _invalid_sample() -> Iterator[None]:
+    """Turn fileio's read and decode errors (which name the file) into InvalidSampleError."""
     try:
-        return fileio.get(path, backend_args=backend_args)
-    except OSError as error:
-        raise InvalidSampleError(f'cannot read {what} {path}: {error}') from error
-
-
-def _decode(data: bytes, flag: str, backend: str, path: str, what: str) -> np.ndarray:
-    try:
-        array = mmcv.imfrombytes(data, flag=flag, backend=backend)
-    except (OSError, ValueError) as error:  # PIL / turbojpeg / tifffile decoding errors
-        raise InvalidSampleError(f'cannot decode {what} {path}: {error}') from error
-    if array is None:  # cv2 returns None for bytes it cannot decode
-        raise InvalidSampleError(f'cannot decode {what} {path} (not an image file, or corrupt)')
-    return array
+        yield
+    except (OSError, ValueError) as error:
+        raise InvalidSampleError(str(error)) from error
 
 
 def _check_same_size(mask: np.ndarray, results: dict, mask_path: str) -> None:
@@ -72,9 +59,10 @@ class LoadRefineImage(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         path = results['img_path']
-        img = _decode(
-            _read_bytes(path, self.backend_args, 'image'), self.color_type, self.imdecode_backend,
-            path, 'image')
+        with _invalid_sample():
+            img = fileio.decode_image(
+                fileio.read_bytes(path, 'image', self.backend_args), path, self.color_type,
+                self.imdecode_backend)
         results['img'] = img
         results['img_shape'] = img.shape[:2]
         results['ori_shape'] = img.shape[:2]
@@ -87,27 +75,24 @@ class LoadRefineImage(BaseTransform):
 
 @TRANSFORMS.register_module()
 class LoadMaskFromFile(BaseTransform):
-    """Load a binary mask stored as an 8-bit image (0 = background, 255 = foreground).
+    """Load a binary mask file under the package's one mask rule.
 
     ``results[path_key]`` is one path, or a list of paths of which one is chosen
     uniformly at random (numpy's global RNG) and written back to
     ``results[path_key]`` for the sample's meta information. The HR recipe uses
     the list form to take either of the two offline coarse masks with p=0.5.
 
-    The mask is read in grayscale and binarised as ``value >= threshold``;
-    masks stored as 0/1 must therefore be saved as 0/255 (the DIS5K and
-    ThinObject-5K convention, and what ``make_hr_coarse_masks.py`` writes).
+    Foreground follows :mod:`mmseg_refiner.fileio.masks` (0/1 and 0/255 alike,
+    JPEG noise ignored, palette PNGs by index, 16-bit non-zero); an empty mask
+    that is allowed gets a warning naming the file.
 
     Added key: ``results[key]`` (``HxW uint8`` with values {0, 1}).
 
     Args:
         key (str): results key to write the mask to. Defaults to 'gt_mask'.
         path_key (str): results key holding the path(s). Defaults to 'mask_path'.
-        threshold (int): smallest stored value counted as foreground.
-            Defaults to 128.
         allow_empty (bool): accept a mask without foreground. Defaults to
             False (an empty ground truth cannot teach refinement).
-        imdecode_backend (str): decoding backend of :func:`mmcv.imfrombytes`.
         backend_args (dict, optional): file backend arguments of
             :func:`mmengine.fileio.get`.
 
@@ -119,15 +104,17 @@ class LoadMaskFromFile(BaseTransform):
     def __init__(self,
                  key: str = 'gt_mask',
                  path_key: str = 'mask_path',
-                 threshold: int = 128,
                  allow_empty: bool = False,
-                 imdecode_backend: str = 'cv2',
-                 backend_args: Optional[dict] = None) -> None:
+                 backend_args: Optional[dict] = None,
+                 **removed) -> None:
+        if removed:
+            raise ValueError(
+                f'LoadMaskFromFile: {", ".join(sorted(removed))} no longer exist: every mask is '
+                'read under the one mask rule of mmseg_refiner.fileio.masks (0/1 and 0/255 alike, '
+                '>= 128 for other 8-bit files, palette PNGs by index); remove them from the config')
         self.key = key
         self.path_key = path_key
-        self.threshold = threshold
         self.allow_empty = allow_empty
-        self.imdecode_backend = imdecode_backend
         self.backend_args = backend_args
 
     def transform(self, results: dict) -> dict:
@@ -135,37 +122,19 @@ class LoadMaskFromFile(BaseTransform):
         if isinstance(path, (list, tuple)):
             path = path[np.random.randint(len(path))]
             results[self.path_key] = path
-        stored = _decode(
-            _read_bytes(path, self.backend_args, 'mask'), 'grayscale', self.imdecode_backend, path,
-            'mask')
-        mask = (stored >= self.threshold).astype(np.uint8)
+        with _invalid_sample():
+            mask = fileio.read_mask(path, self.backend_args, warn_empty=self.allow_empty)
         _check_same_size(mask, results, path)
         if not self.allow_empty and not mask.any():
             raise InvalidSampleError(
-                f'mask {path} has no foreground (no value >= {self.threshold}); '
-                'masks are expected as 0/255 images')
-        results[self.key] = mask
+                f'mask {path} has no foreground under the mask rule (see '
+                'mmseg_refiner.fileio.masks)')
+        results[self.key] = mask.astype(np.uint8)
         return results
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(key={self.key!r}, path_key={self.path_key!r}, '
-                f'threshold={self.threshold}, allow_empty={self.allow_empty})')
-
-
-def decode_segmentation(segmentation: Segmentation, height: int, width: int) -> np.ndarray:
-    """Rasterise a COCO/LVIS ``segmentation`` to an ``HxW uint8`` {0, 1} mask.
-
-    Polygons of one instance (several parts) are merged into one mask.
-    """
-    if isinstance(segmentation, list):
-        rle = mask_utils.merge(
-            mask_utils.frPyObjects([np.asarray(part, dtype=np.float64) for part in segmentation],
-                                   height, width))
-    elif isinstance(segmentation.get('counts'), list):
-        rle = mask_utils.frPyObjects(segmentation, height, width)
-    else:
-        rle = segmentation
-    return np.ascontiguousarray(mask_utils.decode(rle), dtype=np.uint8)
+                f'allow_empty={self.allow_empty})')
 
 
 @TRANSFORMS.register_module()
@@ -197,7 +166,10 @@ class LoadRandomInstanceMask(BaseTransform):
                 f'image {img_path} is {height}x{width} (HxW) but its annotation says '
                 f'{annotated[0]}x{annotated[1]}')
         instance = instances[np.random.randint(len(instances))]
-        mask = decode_segmentation(instance['segmentation'], height, width)
+        with _invalid_sample():
+            mask = fileio.decode_segmentation(
+                instance['segmentation'], height, width,
+                f'annotation {instance["ann_id"]} of image {img_path}')
         if not mask.any():
             raise InvalidSampleError(
                 f'annotation {instance["ann_id"]} of image {img_path} rasterises to an empty mask')

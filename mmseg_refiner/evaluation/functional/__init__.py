@@ -6,13 +6,10 @@ from .instance_eval import (COCO_SUMMARY_KEYS, DEFAULT_MAX_DETS, LVIS_SUMMARY_KE
                             ResultsMismatchError, check_result_ids, classwise_ap,
                             instances_to_coco_results, results_for_iou_type, run_coco_eval,
                             run_lvis_eval, summarize_eval)
-from .json_io import write_json_atomic
 from .lvis_boundary_eval import BoundaryLVISEval
-from .mask_folders import (FolderMatch, MaskFiles, evaluate_mask_files, index_mask_folder,
-                           match_mask_folders)
-from .mask_metrics import (FOREGROUND_THRESHOLD, MIN_RADIUS, NUM_RADII, RADIUS_DIVISOR,
-                           boundary_accuracy, mask_iou_counts, mask_record, mba_radii,
-                           read_binary_mask, summarize_mask_records)
+from .mask_folders import FolderMatch, MaskFiles, evaluate_mask_files, match_mask_folders
+from .mask_metrics import (MIN_RADIUS, NUM_RADII, RADIUS_DIVISOR, boundary_accuracy,
+                           mask_iou_counts, mask_record, mba_radii, summarize_mask_records)
 
 __all__ = [
     'DEFAULT_DILATION_RATIO', 'boundary_iou', 'boundary_width', 'compute_boundary_rles',
@@ -20,7 +17,6 @@ __all__ = [
     'COCO_SUMMARY_KEYS', 'DEFAULT_MAX_DETS', 'LVIS_SUMMARY_KEYS', 'ResultsMismatchError',
     'check_result_ids', 'classwise_ap', 'instances_to_coco_results', 'results_for_iou_type',
     'run_coco_eval', 'run_lvis_eval', 'summarize_eval', 'FolderMatch', 'MaskFiles',
-    'evaluate_mask_files', 'index_mask_folder', 'match_mask_folders', 'FOREGROUND_THRESHOLD',
-    'MIN_RADIUS', 'NUM_RADII', 'RADIUS_DIVISOR', 'boundary_accuracy', 'mask_iou_counts',
-    'mask_record', 'mba_radii', 'read_binary_mask', 'summarize_mask_records', 'write_json_atomic'
+    'evaluate_mask_files', 'match_mask_folders', 'MIN_RADIUS', 'NUM_RADII', 'RADIUS_DIVISOR',
+    'boundary_accuracy', 'mask_iou_counts', 'mask_record', 'mba_radii', 'summarize_mask_records'
 ]

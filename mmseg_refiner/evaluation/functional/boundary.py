@@ -21,6 +21,8 @@ import cv2
 import numpy as np
 import pycocotools.mask as mask_utils
 
+from mmseg_refiner.fileio import decode_rle, encode_mask
+
 #: The paper's boundary width, as a fraction of the image diagonal.
 DEFAULT_DILATION_RATIO = 0.02
 
@@ -107,10 +109,9 @@ def rle_to_boundary_rle(rle: dict, dilation_ratio: float = DEFAULT_DILATION_RATI
         dilation_ratio: Boundary width as a fraction of the image diagonal.
 
     Returns:
-        Compressed RLE (``counts`` as bytes) of the boundary.
+        Compressed RLE (``counts`` as str) of the boundary.
     """
-    boundary = mask_to_boundary(mask_utils.decode(rle), dilation_ratio)
-    return mask_utils.encode(np.asfortranarray(boundary, dtype=np.uint8))
+    return encode_mask(mask_to_boundary(decode_rle(rle), dilation_ratio))
 
 
 def compute_boundary_rles(rles: Sequence[dict],

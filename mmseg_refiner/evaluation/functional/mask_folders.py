@@ -1,17 +1,16 @@
 """Pair ground-truth, predicted and coarse mask files by name, and score them.
 
-Files are matched by their name stem after removing a per-folder suffix, e.g.
-BIG's ``x_gt.png`` / ``x_seg.png`` with a refined ``x_refine.png`` share the
-key ``x`` given the suffixes ``_gt``, ``_seg`` and ``_refine``.
+Files are matched by :mod:`mmseg_refiner.fileio.matching`: by their name stem
+after removing a per-folder suffix (any image extension), e.g. BIG's
+``x_gt.png`` / ``x_seg.png`` with a refined ``x_refine.png`` share the key
+``x`` given the suffixes ``_gt``, ``_seg`` and ``_refine``. Masks are read
+under the one mask rule (:mod:`mmseg_refiner.fileio.masks`).
 """
-import os
-import os.path as osp
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import List, Optional
 
-from .mask_metrics import mask_record, read_binary_mask
-
-IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp')
+from mmseg_refiner.fileio import index_folder, match_keys, read_mask, with_image_extensions
+from .mask_metrics import mask_record
 
 
 @dataclass
@@ -32,35 +31,6 @@ class FolderMatch:
     extra_pred: List[str] = field(default_factory=list)
 
 
-def index_mask_folder(folder: str, suffix: str = '') -> Dict[str, str]:
-    """Map each image file's key (stem minus ``suffix``) to its path.
-
-    Files whose stem does not end with a non-empty ``suffix`` are ignored (a
-    folder may hold images and masks side by side).
-
-    Raises:
-        FileNotFoundError: the folder does not exist.
-        ValueError: two files give the same key (listed).
-    """
-    if not osp.isdir(folder):
-        raise FileNotFoundError(f'mask folder {folder} does not exist')
-    index: Dict[str, str] = {}
-    clashes = []
-    for name in sorted(os.listdir(folder)):
-        stem, ext = osp.splitext(name)
-        if ext.lower() not in IMAGE_EXTENSIONS or not stem.endswith(suffix):
-            continue
-        key = stem[:len(stem) - len(suffix)] if suffix else stem
-        if key in index:
-            clashes.append(f'{osp.basename(index[key])} / {name}')
-            continue
-        index[key] = osp.join(folder, name)
-    if clashes:
-        raise ValueError(f'{folder}: several files share a name once the suffix '
-                         f'{suffix!r} is removed: {", ".join(clashes)}')
-    return index
-
-
 def match_mask_folders(gt_dir: str, pred_dir: str, coarse_dir: Optional[str] = None,
                        gt_suffix: str = '', pred_suffix: str = '',
                        coarse_suffix: str = '') -> FolderMatch:
@@ -69,20 +39,27 @@ def match_mask_folders(gt_dir: str, pred_dir: str, coarse_dir: Optional[str] = N
     Returns:
         The complete sets, in key order, and the keys lacking a prediction or
         coarse mask, and predictions without ground truth.
+
+    Raises:
+        FileNotFoundError: a folder does not exist.
+        ValueError: two files of a folder have the same key (e.g. ``a.png``
+            and ``a.jpg``), naming them.
     """
-    gts = index_mask_folder(gt_dir, gt_suffix)
-    preds = index_mask_folder(pred_dir, pred_suffix)
-    coarses = index_mask_folder(coarse_dir, coarse_suffix) if coarse_dir else None
-    match = FolderMatch(extra_pred=sorted(set(preds) - set(gts)))
-    for key, gt_path in gts.items():
-        if key not in preds:
-            match.missing_pred.append(key)
-        if coarses is not None and key not in coarses:
-            match.missing_coarse.append(key)
-        if key in preds and (coarses is None or key in coarses):
-            match.matched.append(
-                MaskFiles(key, gt_path, preds[key], coarses[key] if coarses else None))
-    return match
+    gts = index_folder(gt_dir, with_image_extensions(gt_suffix), what='ground-truth mask')
+    others = dict(pred=index_folder(pred_dir, with_image_extensions(pred_suffix),
+                                    what='predicted mask'))
+    if coarse_dir:
+        others['coarse'] = index_folder(coarse_dir, with_image_extensions(coarse_suffix),
+                                        what='coarse mask')
+    matched, missing = match_keys(gts, others)
+    return FolderMatch(
+        matched=[
+            MaskFiles(key, files['primary'], files['pred'], files.get('coarse'))
+            for key, files in matched
+        ],
+        missing_pred=missing['pred'],
+        missing_coarse=missing.get('coarse', []),
+        extra_pred=sorted(set(others['pred']) - set(gts)))
 
 
 def evaluate_mask_files(files: MaskFiles, **mba_kwargs) -> dict:
@@ -93,10 +70,10 @@ def evaluate_mask_files(files: MaskFiles, **mba_kwargs) -> dict:
         when a file is unreadable or its size differs from the ground truth.
     """
     try:
-        gt = read_binary_mask(files.gt)
-        pred = read_binary_mask(files.pred)
-        coarse = read_binary_mask(files.coarse) if files.coarse else None
-    except OSError as error:
+        gt = read_mask(files.gt)
+        pred = read_mask(files.pred)
+        coarse = read_mask(files.coarse) if files.coarse else None
+    except (OSError, ValueError) as error:
         return {'key': files.key, 'error': str(error)}
     for path, mask in ((files.pred, pred), (files.coarse, coarse)):
         if mask is not None and mask.shape != gt.shape:

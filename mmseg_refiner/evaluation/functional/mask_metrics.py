@@ -21,22 +21,6 @@ import numpy as np
 NUM_RADII = 5
 MIN_RADIUS = 1
 RADIUS_DIVISOR = 300
-#: Grey value from which a mask file's pixel counts as foreground.
-FOREGROUND_THRESHOLD = 128
-
-
-def read_binary_mask(path: str, threshold: int = FOREGROUND_THRESHOLD) -> np.ndarray:
-    """Read a mask image as ``HxW`` bool, foreground where grey >= ``threshold``.
-
-    Raises:
-        OSError: naming the file when it is missing or not a readable image.
-    """
-    grey = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
-    if grey is None:
-        raise OSError(f'cannot read mask image {path}')
-    return grey >= threshold
-
-
 def mask_iou_counts(pred: np.ndarray, gt: np.ndarray) -> Tuple[int, int]:
     """``(intersection, union)`` pixel counts of two same-size binary masks."""
     pred, gt = _as_bool_pair(pred, gt)

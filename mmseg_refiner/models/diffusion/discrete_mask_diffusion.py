@@ -17,6 +17,23 @@ import torch
 from mmseg_refiner.registry import MODELS
 
 DenoiseFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+Generators = Union[torch.Generator, Sequence[torch.Generator], None]
+
+
+def uniform(shape: Sequence[int], generator: Generators, device: torch.device) -> torch.Tensor:
+    """``U[0, 1)`` draws of ``shape`` (batch first) from one generator or one per row.
+
+    With one generator per row, row ``i`` is drawn from ``generator[i]`` alone,
+    so its values do not depend on which other rows share the batch.
+    """
+    if generator is None or isinstance(generator, torch.Generator):
+        return torch.rand(tuple(shape), generator=generator, device=device)
+    if len(generator) != shape[0]:
+        raise ValueError(f'{len(generator)} generators for a batch of {shape[0]}')
+    return torch.cat([
+        torch.rand((1, *shape[1:]), generator=row_generator, device=device)
+        for row_generator in generator
+    ])
 
 
 @MODELS.register_module()
@@ -135,7 +152,7 @@ class DiscreteMaskDiffusion:
                      cum_fine: torch.Tensor,
                      t: Union[int, torch.Tensor],
                      sample_mask: bool = True,
-                     generator: Optional[torch.Generator] = None) -> Dict[str, torch.Tensor]:
+                     generator: Generators = None) -> Dict[str, torch.Tensor]:
         """One reverse step ``t -> t-1`` (Alg. 2) given the network's logits.
 
         ``c <- c + (1 - c) * q`` accumulates the probability that a pixel is
@@ -152,7 +169,9 @@ class DiscreteMaskDiffusion:
             sample_mask (bool): draw the next mask state. False at the last
                 step of a run, whose output is the probability. Defaults to
                 True.
-            generator (torch.Generator, optional): source of the draw.
+            generator (torch.Generator | Sequence[torch.Generator], optional):
+                source of the draw; one per row makes each row's draw
+                independent of the batch it is in (see :func:`uniform`).
 
         Returns:
             dict: ``prob`` (sigmoid of ``logits``), ``cum_fine`` (updated
@@ -165,8 +184,7 @@ class DiscreteMaskDiffusion:
         cum_fine = cum_fine + (1 - cum_fine) * self.transition_prob(prob, t)
         out = dict(prob=prob, cum_fine=cum_fine)
         if sample_mask:
-            selected = torch.rand(
-                cum_fine.shape, generator=generator, device=cum_fine.device) < cum_fine
+            selected = uniform(cum_fine.shape, generator, cum_fine.device) < cum_fine
             out['mask'] = torch.where(selected, (logits >= 0).float(), coarse.float())
         return out
 
@@ -176,7 +194,7 @@ class DiscreteMaskDiffusion:
                coarse: torch.Tensor,
                timesteps: Optional[Sequence[int]] = None,
                cum_fine: Optional[torch.Tensor] = None,
-               generator: Optional[torch.Generator] = None) -> Dict[str, torch.Tensor]:
+               generator: Generators = None) -> Dict[str, torch.Tensor]:
         """Run the reverse process over ``timesteps``, starting from ``coarse``.
 
         Instance refinement runs all steps ``T-1..0``; the high-resolution
@@ -194,7 +212,8 @@ class DiscreteMaskDiffusion:
                 ``[0, T)``. Defaults to ``T-1..0``.
             cum_fine (Tensor, optional): (N, 1, H, W) initial cumulative fine
                 probability ``c``. Defaults to zeros.
-            generator (torch.Generator, optional): source of every draw.
+            generator (torch.Generator | Sequence[torch.Generator], optional):
+                source of every draw, one for the batch or one per row.
 
         Returns:
             dict: ``prob`` (N, 1, H, W), the network's probability at the last

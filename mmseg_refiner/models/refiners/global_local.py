@@ -31,12 +31,17 @@ from mmengine.structures import PixelData
 from torch import Tensor
 
 from mmseg_refiner.registry import MODELS
+from .seeding import derive_seed, make_generator, make_generators, mask_seed
 
 #: Modes accepted for resizing the inputs to the model resolution.
 INPUT_INTERPOLATIONS = ('nearest', 'bilinear', 'bicubic', 'area')
 #: Modes accepted for resizing probabilities and ``c`` back to full resolution.
 #: Limited to the two that :func:`resize_region` reproduces exactly.
 PROB_INTERPOLATIONS = ('nearest', 'bilinear')
+#: How a model-resolution patch centre ``i`` maps to a full-resolution pixel:
+#: ``'corner'`` ``floor(i * H / h)`` (the authors' evaluation), ``'centre'``
+#: ``floor((i + 0.5) * H / h)`` (the pixel under the cell's centre).
+CENTRE_MAPPINGS = ('corner', 'centre')
 
 Box = Tuple[int, int, int, int]
 #: Refined patch probabilities (one ``(h, w)`` map per box) and their ``(B, 4)`` boxes.
@@ -150,8 +155,8 @@ class GlobalLocalRefiner:
     """The paper's high-resolution (semantic / dichotomous) refinement.
 
     Has no parameters; it drives the ``SegRefiner`` it is given through
-    ``refiner.refine(images, coarse, timesteps, cum_fine, generator)`` and
-    ``refiner.model_size``.
+    ``model.refine(images, coarse, timesteps, cum_fine, generator)`` and
+    ``model.model_size``.
 
     Args:
         min_fg_pixels (int): a coarse mask with at most this many foreground
@@ -187,6 +192,16 @@ class GlobalLocalRefiner:
         batch_size (int): patches per network call. Defaults to 32.
         threshold (float): probability threshold of the binary masks.
             Defaults to 0.5.
+        centre_mapping (str): how a model-resolution patch centre ``i`` maps
+            to full resolution: ``'corner'``, ``floor(i * H / h)``, as the
+            authors' evaluation does, or ``'centre'``, ``floor((i + 0.5) * H /
+            h)``, which moves each patch by up to half a cell (and changes the
+            refined masks). Defaults to ``'corner'``.
+
+    Sampling: the global pass of a mask draws from a generator seeded with the
+    mask's seed, patch ``j`` (in the order of :meth:`select_patches`) from one
+    seeded with ``derive_seed(seed, 'patch', j)``, so the result does not
+    depend on ``batch_size``.
     """
 
     def __init__(self,
@@ -199,7 +214,8 @@ class GlobalLocalRefiner:
                  patch_size: int = 256,
                  nms_iou_thr: float = 0.3,
                  batch_size: int = 32,
-                 threshold: float = 0.5) -> None:
+                 threshold: float = 0.5,
+                 centre_mapping: str = 'corner') -> None:
         if interpolation not in INPUT_INTERPOLATIONS:
             raise ValueError(f'interpolation must be one of {INPUT_INTERPOLATIONS}, '
                              f'got {interpolation!r}')
@@ -209,6 +225,9 @@ class GlobalLocalRefiner:
         if patch_size < 1 or batch_size < 1:
             raise ValueError(f'patch_size and batch_size must be positive, got {patch_size} '
                              f'and {batch_size}')
+        if centre_mapping not in CENTRE_MAPPINGS:
+            raise ValueError(f'centre_mapping must be one of {CENTRE_MAPPINGS}, '
+                             f'got {centre_mapping!r}')
         if not global_timesteps or not local_timesteps:
             raise ValueError('global_timesteps and local_timesteps must not be empty')
         self.min_fg_pixels = min_fg_pixels
@@ -221,15 +240,16 @@ class GlobalLocalRefiner:
         self.nms_iou_thr = nms_iou_thr
         self.batch_size = batch_size
         self.threshold = threshold
+        self.centre_mapping = centre_mapping
 
-    def predict(self, refiner, inputs, data_samples: list) -> list:
+    def predict(self, model, inputs, data_samples: list) -> list:
         """Refine each sample's ``coarse_mask`` at its image's full resolution.
 
-        Sampling follows ``refiner.test_cfg['seed']`` through
-        ``refiner.sampling_generator``.
+        Sampling follows ``model.sample_seeds`` (``test_cfg['seed']`` and
+        each sample's name); the sample's one mask has index 0.
 
         Args:
-            refiner: the ``SegRefiner``.
+            model: the ``SegRefiner``.
             inputs: normalized images, a ``(N, 3, H, W)`` tensor or a list of
                 ``(3, H_i, W_i)`` tensors (as the data preprocessor gives them).
             data_samples: ``RefineDataSample`` s with ``coarse_mask`` of the
@@ -241,7 +261,7 @@ class GlobalLocalRefiner:
         """
         if len(inputs) == 0:
             return data_samples
-        generator = refiner.sampling_generator(inputs[0].device)
+        seeds = model.sample_seeds(data_samples)
         for index, (image, sample) in enumerate(zip(inputs, data_samples)):
             name = sample.metainfo.get('img_path', f'sample {index} of the batch')
             if 'coarse_mask' not in sample:
@@ -250,23 +270,25 @@ class GlobalLocalRefiner:
             if tuple(coarse.shape) != tuple(image.shape[-2:]):
                 raise ValueError(f'coarse mask of {name} is {tuple(coarse.shape)}, '
                                  f'its image {tuple(image.shape[-2:])} (HxW)')
-            mask, prob = self.refine_mask(refiner, image, coarse.to(image.device) > 0, generator)
+            mask, prob = self.refine_mask(model, image,
+                                          coarse.to(image.device) > 0, mask_seed(seeds[index], 0))
             sample.pred_mask = PixelData(data=mask[None], prob=prob[None])
         return data_samples
 
     @torch.no_grad()
     def refine_mask(self,
-                    refiner,
+                    model,
                     image: Tensor,
                     mask: Tensor,
-                    generator: Optional[torch.Generator] = None) -> Tuple[Tensor, Tensor]:
+                    seed: Optional[int] = None) -> Tuple[Tensor, Tensor]:
         """Refine one binary mask of a high-resolution image.
 
         Args:
-            refiner: the ``SegRefiner`` (``model_size`` and ``refine``).
+            model: the ``SegRefiner`` (``model_size`` and ``refine``).
             image: ``(3, H, W)`` normalized RGB image.
             mask: ``(H, W)`` coarse mask (non-zero = foreground).
-            generator: random generator for the diffusion's draws.
+            seed: seed of the mask's sampling (class docstring); None draws
+                from torch's global random state.
 
         Returns:
             ``(mask, prob)``: ``(H, W)`` bool refined mask and ``(H, W)`` float
@@ -279,12 +301,15 @@ class GlobalLocalRefiner:
         if int(mask.sum()) <= self.min_fg_pixels:
             return mask, mask.float()
         full_shape = tuple(mask.shape)
-        size = (refiner.model_size, refiner.model_size)
+        size = (model.model_size, model.model_size)
 
         small_image = _interpolate(image[None].float(), size, self.interpolation)
         small_mask = _resize_mask(mask, size, self.interpolation, self.threshold)
-        out = refiner.refine(
-            small_image, small_mask, timesteps=self.global_timesteps, generator=generator)
+        out = model.refine(
+            small_image,
+            small_mask,
+            timesteps=self.global_timesteps,
+            generator=make_generator(seed, image.device))
         prob = _interpolate(out['prob'].float(), full_shape, self.prob_interpolation)[0, 0]
         cum_fine = out['cum_fine'].float()[0]
         current = prob >= self.threshold
@@ -292,15 +317,15 @@ class GlobalLocalRefiner:
         boxes = self.select_patches(cum_fine, full_shape, current)
         if len(boxes) > 0:
             prob = merge_patches(
-                prob, self._refine_patches(refiner, image, current, cum_fine, boxes, generator))
+                prob, self._refine_patches(model, image, current, cum_fine, boxes, seed))
         return prob >= self.threshold, prob
 
     def select_patches(self, cum_fine: Tensor, full_shape: Tuple[int, int], mask: Tensor) -> Tensor:
         """Boxes of the local patches, from the global pass's ``c`` map.
 
         Candidate centres are the model-resolution pixels with ``c <
-        fine_prob_ratio * max(c)``, mapped to the full-resolution pixel under
-        their centre (``floor((i + 0.5) * H / h)``). Each gives a ``patch_size``
+        fine_prob_ratio * max(c)``, mapped to full resolution as
+        ``centre_mapping`` says (``floor(i * H / h)`` by default). Each gives a ``patch_size``
         box (clipped to a shorter image side) shifted to lie inside the image,
         scored ``1 - c``. After NMS (IoU ``nms_iou_thr``), boxes where ``mask``
         is all foreground or all background are dropped.
@@ -321,8 +346,9 @@ class GlobalLocalRefiner:
         if ys.numel() == 0:
             return torch.zeros((0, 4), dtype=torch.long)
         scores = 1 - cum_fine[ys, xs].float()
-        centre_y = ((ys.double() + 0.5) * height / small_h).floor().long().clamp(max=height - 1)
-        centre_x = ((xs.double() + 0.5) * width / small_w).floor().long().clamp(max=width - 1)
+        offset = 0.5 if self.centre_mapping == 'centre' else 0.0
+        centre_y = ((ys.double() + offset) * height / small_h).floor().long().clamp(max=height - 1)
+        centre_x = ((xs.double() + offset) * width / small_w).floor().long().clamp(max=width - 1)
         patch_h, patch_w = min(self.patch_size, height), min(self.patch_size, width)
         y1 = (centre_y - patch_h // 2).clamp(0, height - patch_h)
         x1 = (centre_x - patch_w // 2).clamp(0, width - patch_w)
@@ -332,15 +358,15 @@ class GlobalLocalRefiner:
         mixed = [_is_mixed(mask[y1:y2, x1:x2]) for x1, y1, x2, y2 in boxes.tolist()]
         return boxes[torch.tensor(mixed, dtype=torch.bool)]
 
-    def _refine_patches(self, refiner, image: Tensor, mask: Tensor, cum_fine: Tensor, boxes: Tensor,
-                        generator: Optional[torch.Generator]) -> Iterator[PatchBatch]:
+    def _refine_patches(self, model, image: Tensor, mask: Tensor, cum_fine: Tensor, boxes: Tensor,
+                        seed: Optional[int]) -> Iterator[PatchBatch]:
         """Run the local steps on the patches, ``batch_size`` at a time.
 
         Yields ``(probs (B, h, w), boxes (B, 4))`` for :func:`merge_patches`;
         ``(h, w)`` is the box size (all boxes of an image have the same size).
         """
         full_shape = tuple(mask.shape)
-        size = (refiner.model_size, refiner.model_size)
+        size = (model.model_size, model.model_size)
         for start in range(0, len(boxes), self.batch_size):
             batch = boxes[start:start + self.batch_size]
             coords = batch.tolist()
@@ -356,12 +382,15 @@ class GlobalLocalRefiner:
                 cum_fines = _interpolate(cum_fines, size, self.prob_interpolation)
             else:
                 masks = masks.float()
-            out = refiner.refine(
+            out = model.refine(
                 images,
                 masks,
                 timesteps=self.local_timesteps,
                 cum_fine=cum_fines,
-                generator=generator)
+                generator=make_generators([
+                    None if seed is None else derive_seed(seed, 'patch', start + j)
+                    for j in range(len(coords))
+                ], image.device))
             probs = _interpolate(out['prob'].float(), patch_shape, self.prob_interpolation)
             yield probs[:, 0], batch
 
@@ -373,7 +402,7 @@ class GlobalLocalRefiner:
                 f'local_timesteps={self.local_timesteps}, '
                 f'fine_prob_ratio={self.fine_prob_ratio}, patch_size={self.patch_size}, '
                 f'nms_iou_thr={self.nms_iou_thr}, batch_size={self.batch_size}, '
-                f'threshold={self.threshold})')
+                f'threshold={self.threshold}, centre_mapping={self.centre_mapping!r})')
 
 
 def _is_mixed(mask: Tensor) -> bool:

@@ -9,7 +9,7 @@ settings are the defaults below):
    side and clipped to the image; image and mask are cropped to it and resized
    to ``model_size x model_size`` (bilinear; the mask is binarized at
    ``coarse_threshold`` after resizing).
-3. The reverse diffusion runs all its steps (``refiner.refine`` with its
+3. The reverse diffusion runs all its steps (``model.refine`` with its
    default timesteps).
 4. The refined probability is resized back into the box at image resolution
    (bilinear) and thresholded at ``refined_threshold``; outside the box the
@@ -20,11 +20,27 @@ settings are the defaults below):
 
 Crops of all instances of all images of a batch go through the network
 ``batch_size`` at a time; they are cut just before their network call, so
-memory holds one batch of crops, not all of them.
+memory holds one batch of crops, not all of them. Each crop draws from its own
+generator, seeded from its image's seed and its instance index
+(:mod:`.seeding`), so a refined instance does not depend on ``batch_size`` or
+on the other images of the batch.
 
 Resampling is ``F.interpolate`` per crop (``align_corners=False``, no
 anti-aliasing): it is the plain bilinear resize the paper describes, exact
 for any box size, and costs little next to one network call.
+
+How the paste differs from the authors' evaluation code: they paste with
+``F.grid_sample`` (mmdet 2.x's ``_do_paste_mask``, ``align_corners=False``,
+zero padding), sampling the model-resolution probability at the centres of
+the box's full-resolution pixels over the whole image. For a box of ``N``
+pixels on a side larger than the model input ``n``, the outermost sample
+positions fall outside the probability map's first and last pixel centres,
+where zero padding is blended in with weight ``1/2 - n / (2 N)``: the
+probability on the 1-pixel rim of the box is scaled by ``1/2 + n / (2 N)``,
+about halved for boxes much larger than the model input (outside the box it
+is 0, as here). This module resizes exactly into the box
+(edge values replicated), so rim pixels keep their probability; the two
+agree everywhere else.
 ``mmcv.ops.RoIAlign`` would batch the crops but averages several samples per
 output pixel, which is a different (smoothing) resize.
 
@@ -39,6 +55,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from mmseg_refiner.registry import MODELS
+from .seeding import make_generators, mask_seed
 
 
 class _CropJob(NamedTuple):
@@ -49,6 +66,7 @@ class _CropJob(NamedTuple):
     y0: int
     x1: int  # exclusive
     y1: int  # exclusive
+    seed: Optional[int] = None  # of this crop's sampling
 
 
 def expanded_mask_boxes(masks: Tensor, padding: int) -> Tensor:
@@ -124,22 +142,24 @@ class InstanceRefiner:
         self.refined_threshold = refined_threshold
 
     def refine_masks(self,
-                     refiner,
+                     model,
                      images: Sequence[Tensor],
                      masks: Sequence[Tensor],
-                     generator: Optional[torch.Generator] = None,
+                     seeds: Optional[Sequence[Optional[int]]] = None,
                      return_probs: bool = False
                      ) -> Union[List[Tensor], Tuple[List[Tensor], List[Tensor]]]:
         """Refine the instance masks of a batch of images.
 
         Args:
-            refiner: the ``SegRefiner`` (``model_size`` and ``refine``).
+            model: the ``SegRefiner`` (``model_size`` and ``refine``).
             images (Sequence[Tensor]): per image a (3, H, W) normalized float
                 tensor.
             masks (Sequence[Tensor]): per image an (N_i, H, W) bool tensor of
                 coarse instance masks (N_i may be 0).
-            generator (torch.Generator, optional): source of every random
-                draw of the diffusion.
+            seeds (Sequence[int | None], optional): per image the seed of its
+                sampling; instance ``k`` of image ``i`` samples from a generator
+                seeded with ``mask_seed(seeds[i], k)``. None (or None entries):
+                torch's global random state.
             return_probs (bool): also return the pasted refined probabilities.
                 Defaults to False.
 
@@ -154,6 +174,10 @@ class InstanceRefiner:
         """
         if len(images) != len(masks):
             raise ValueError(f'InstanceRefiner: {len(images)} images but {len(masks)} mask sets')
+        if seeds is None:
+            seeds = [None] * len(images)
+        elif len(seeds) != len(images):
+            raise ValueError(f'InstanceRefiner: {len(images)} images but {len(seeds)} seeds')
         coarse_masks, refined, jobs = [], [], []
         probs: Optional[List[Tensor]] = [] if return_probs else None
         for image_index, (image, image_masks) in enumerate(zip(images, masks)):
@@ -166,28 +190,26 @@ class InstanceRefiner:
             refined.append(image_masks.clone())
             if probs is not None:
                 probs.append(image_masks.float())
-            jobs.extend(self._crop_jobs(image_index, image_masks))
+            jobs.extend(self._crop_jobs(image_index, image_masks, seeds[image_index]))
         for start in range(0, len(jobs), self.batch_size):
-            self._refine_batch(refiner, images, coarse_masks, refined, probs,
-                               jobs[start:start + self.batch_size], generator)
+            self._refine_batch(model, images, coarse_masks, refined, probs,
+                               jobs[start:start + self.batch_size])
         return (refined, probs) if probs is not None else refined
 
     def predict(self,
-                refiner,
+                model,
                 inputs: Union[Tensor, Sequence[Tensor]],
-                data_samples: list,
-                generator: Optional[torch.Generator] = None) -> list:
+                data_samples: list) -> list:
         """Refine ``pred_instances.masks`` of each data sample (SegRefiner's 'instance' mode).
 
         Args:
-            refiner: the ``SegRefiner``; when ``generator`` is None its
-                ``sampling_generator`` (``test_cfg.seed``) is used if it has one.
+            model: the ``SegRefiner``; its ``sample_seeds`` (from
+                ``test_cfg.seed`` and each sample's name) seed the sampling.
             inputs (Tensor | Sequence[Tensor]): normalized images at their
                 full resolution, an (N, 3, H, W) tensor or a list of (3, H, W).
             data_samples (list[DetDataSample]): each with ``pred_instances``
                 holding the coarse ``masks`` (N_i, H, W) at its image's size,
                 and ``bboxes``, ``labels``, ``scores``, which pass through.
-            generator (torch.Generator, optional): source of every random draw.
 
         Returns:
             list[DetDataSample]: the same data samples, ``pred_instances.masks``
@@ -211,14 +233,14 @@ class InstanceRefiner:
                     f'InstanceRefiner: pred_instances.masks of {name} have shape '
                     f'{tuple(sample_masks.shape)}, the image {tuple(image.shape[-2:])}')
             masks.append(sample_masks)
-        if generator is None and hasattr(refiner, 'sampling_generator'):
-            generator = refiner.sampling_generator(images[0].device)
-        refined = self.refine_masks(refiner, images, masks, generator=generator)
+        seeds = model.sample_seeds(data_samples) if hasattr(model, 'sample_seeds') else None
+        refined = self.refine_masks(model, images, masks, seeds=seeds)
         for data_sample, sample_masks in zip(data_samples, refined):
             data_sample.pred_instances.masks = sample_masks
         return data_samples
 
-    def _crop_jobs(self, image_index: int, masks: Tensor) -> List[_CropJob]:
+    def _crop_jobs(self, image_index: int, masks: Tensor,
+                   seed: Optional[int]) -> List[_CropJob]:
         """The instances of one image large enough to refine, with their boxes."""
         areas = masks.flatten(1).sum(dim=1)
         keep = torch.nonzero(areas >= max(self.min_area, 1)).flatten()
@@ -226,15 +248,15 @@ class InstanceRefiner:
             return []
         boxes = expanded_mask_boxes(masks[keep], self.box_padding)
         return [
-            _CropJob(image_index, instance, *box)
+            _CropJob(image_index, instance, *box, seed=mask_seed(seed, instance))
             for instance, box in zip(keep.tolist(), boxes.tolist())
         ]
 
-    def _refine_batch(self, refiner, images: Sequence[Tensor], coarse_masks: Sequence[Tensor],
+    def _refine_batch(self, model, images: Sequence[Tensor], coarse_masks: Sequence[Tensor],
                       refined: List[Tensor], probs: Optional[List[Tensor]],
-                      jobs: Sequence[_CropJob], generator: Optional[torch.Generator]) -> None:
+                      jobs: Sequence[_CropJob]) -> None:
         """Crop, refine and paste one network batch into ``refined`` (and ``probs`` if given)."""
-        size = (refiner.model_size, refiner.model_size)
+        size = (model.model_size, model.model_size)
         crops, coarse = [], []
         for job in jobs:
             image = images[job.image_index]
@@ -242,8 +264,9 @@ class InstanceRefiner:
             mask = coarse_masks[job.image_index][job.instance_index, job.y0:job.y1, job.x0:job.x1]
             coarse.append((_resize(mask[None, None].float(), size)
                            >= self.coarse_threshold).float())
-        crop_probs = refiner.refine(torch.cat(crops), torch.cat(coarse),
-                                    generator=generator)['prob']
+        generators = make_generators([job.seed for job in jobs], crops[0].device)
+        crop_probs = model.refine(torch.cat(crops), torch.cat(coarse),
+                                    generator=generators)['prob']
         for job, prob in zip(jobs, crop_probs.float()):
             box_prob = _resize(prob[None], (job.y1 - job.y0, job.x1 - job.x0))[0, 0]
             instance = refined[job.image_index][job.instance_index]

@@ -9,6 +9,7 @@ from torch import nn
 
 from mmseg_refiner.registry import MODELS
 from mmseg_refiner.structures import RefineDataSample, sample_name
+from .seeding import make_generators, mask_seed, sample_seed, seed_name
 
 ConfigType = Union[dict, nn.Module]
 Inputs = Union[torch.Tensor, List[torch.Tensor]]
@@ -56,10 +57,11 @@ class SegRefiner(BaseModel):
         semantic_refiner (dict, optional): config of the object that runs
             ``test_cfg['mode'] == 'semantic'`` (``GlobalLocalRefiner``).
         test_cfg (dict, optional): ``mode`` (``'model'``, ``'instance'`` or
-            ``'semantic'``; default ``'model'``) and ``seed`` (int or None,
-            default None). With a seed every :meth:`predict` call samples from
-            a fresh generator seeded with it, so a test run is reproducible
-            and independent of batch order.
+            ``'semantic'``; default ``'model'``) and ``seed`` (int, default 0;
+            None draws from torch's global random state). Each mask is sampled
+            from its own generator seeded from the seed, its sample's name and
+            its index (:mod:`.seeding`), so a test run is reproducible and its
+            masks do not depend on batch size, order or number of processes.
         init_cfg (dict, optional): MMEngine initialization config.
     """
 
@@ -85,7 +87,7 @@ class SegRefiner(BaseModel):
         self.model_size = model_size
         self.instance_refiner = MODELS.build(instance_refiner) if instance_refiner else None
         self.semantic_refiner = MODELS.build(semantic_refiner) if semantic_refiner else None
-        self.test_cfg = dict(mode='model', seed=None)
+        self.test_cfg = dict(mode='model', seed=0)
         self.test_cfg.update(test_cfg or {})
 
         net_steps = getattr(self.denoiser, 'num_timesteps', None)
@@ -111,16 +113,14 @@ class SegRefiner(BaseModel):
                              f'not set')
         return mode
 
-    def sampling_generator(self, device: torch.device) -> Optional[torch.Generator]:
-        """A generator seeded with ``test_cfg['seed']``, or None when unseeded.
+    def sample_seeds(self, data_samples: Sequence) -> List[Optional[int]]:
+        """Per data sample the seed of its sampling, from ``test_cfg['seed']`` and its name.
 
-        Higher-level refiners call it once per :meth:`predict` so their
-        sampling follows the same seed.
+        All None when ``test_cfg['seed']`` is None. Higher-level refiners derive
+        each mask's seed from these (:func:`.seeding.mask_seed`).
         """
         seed = self.test_cfg.get('seed')
-        if seed is None:
-            return None
-        return torch.Generator(device=device).manual_seed(int(seed))
+        return [sample_seed(seed, seed_name(sample.metainfo)) for sample in data_samples]
 
     def forward(self,
                 inputs: Inputs,
@@ -166,7 +166,7 @@ class SegRefiner(BaseModel):
                coarse: torch.Tensor,
                timesteps: Optional[Sequence[int]] = None,
                cum_fine: Optional[torch.Tensor] = None,
-               generator: Optional[torch.Generator] = None) -> Dict[str, torch.Tensor]:
+               generator=None) -> Dict[str, torch.Tensor]:
         """Run the reverse process on a batch: the entry point of every refiner.
 
         Args:
@@ -176,7 +176,8 @@ class SegRefiner(BaseModel):
                 decreasing. Defaults to all, ``T-1..0``.
             cum_fine (Tensor, optional): (N, 1, S, S) initial cumulative fine
                 probability. Defaults to zeros.
-            generator (torch.Generator, optional): source of every draw.
+            generator (torch.Generator | Sequence[torch.Generator], optional):
+                source of every draw: one for the batch, or one per row.
 
         Returns:
             dict: ``prob`` (N, 1, S, S) refined foreground probability and
@@ -206,7 +207,9 @@ class SegRefiner(BaseModel):
             return self.semantic_refiner.predict(self, inputs, data_samples)
         self._check_model_size(inputs, data_samples, "test_cfg.mode='model'")
         coarse = self._stack_masks(data_samples, 'coarse_mask', inputs)
-        out = self.refine(inputs, coarse, generator=self.sampling_generator(inputs.device))
+        generators = make_generators(
+            [mask_seed(seed, 0) for seed in self.sample_seeds(data_samples)], inputs.device)
+        out = self.refine(inputs, coarse, generator=generators)
         for data_sample, prob, cum_fine in zip(data_samples, out['prob'], out['cum_fine']):
             data_sample.pred_mask = PixelData(data=prob >= 0.5, prob=prob, cum_fine=cum_fine)
         return data_samples

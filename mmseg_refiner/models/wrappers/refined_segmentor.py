@@ -1,13 +1,14 @@
 """Any MMSegmentation segmentor followed by SegRefiner's high-resolution refinement."""
 from typing import List, Optional, Union
 
-import mmcv
 import torch
 from mmengine.model import BaseModel
 from mmengine.structures import PixelData
 from torch import Tensor, nn
 
+from mmseg_refiner.fileio import read_image
 from mmseg_refiner.registry import MODELS
+from ..refiners.seeding import mask_seed
 from .upstream import build_or_keep, load_pretrained
 
 ModelConfig = Union[dict, nn.Module]
@@ -108,15 +109,18 @@ class RefinedSegmentor(BaseModel):
             image = self._original_image(raw, sample)
             labels = sample.pred_sem_seg.data[0]
             sample.coarse_sem_seg = PixelData(data=labels[None].clone())
-            sample.pred_sem_seg = PixelData(data=self.refine_labels(image, labels)[None])
+            [seed] = self.refiner.sample_seeds([sample])
+            sample.pred_sem_seg = PixelData(data=self.refine_labels(image, labels, seed)[None])
         return results
 
-    def refine_labels(self, image: Tensor, labels: Tensor) -> Tensor:
+    def refine_labels(self, image: Tensor, labels: Tensor, seed: Optional[int] = None) -> Tensor:
         """Refine a label map class by class.
 
         Args:
             image: ``(3, H, W)`` image normalized for the refiner.
             labels: ``(H, W)`` integer label map of the segmentor.
+            seed: the sample's seed; class ``c`` is sampled with
+                ``mask_seed(seed, c)``. None: torch's global random state.
 
         Returns:
             ``(H, W)`` refined label map (same dtype): each pixel takes the
@@ -124,12 +128,12 @@ class RefinedSegmentor(BaseModel):
             reaches the refiner's threshold, its original label otherwise.
         """
         semantic_refiner = self.refiner.semantic_refiner
-        generator = self.refiner.sampling_generator(image.device)
         labels = labels.to(image.device)
         best_prob = torch.zeros(labels.shape, dtype=torch.float32, device=image.device)
         best_label = labels.clone()
         for label in labels.unique().tolist():
-            _, prob = semantic_refiner.refine_mask(self.refiner, image, labels == label, generator)
+            _, prob = semantic_refiner.refine_mask(self.refiner, image, labels == label,
+                                                   mask_seed(seed, label))
             better = prob > best_prob
             best_prob = torch.where(better, prob, best_prob)
             best_label[better] = label
@@ -148,9 +152,7 @@ class RefinedSegmentor(BaseModel):
                     f'({tuple(raw.shape[-2:])} vs original {ori_shape}) and the data sample has '
                     'no img_path to read the original from; keep the original size in the test '
                     'pipeline or give image files')
-            array = mmcv.imread(path, flag='color', channel_order='bgr')
-            if array is None:
-                raise ValueError(f'RefinedSegmentor: cannot read image {path}')
+            array = read_image(path)
             if array.shape[:2] != ori_shape:
                 raise ValueError(f'RefinedSegmentor: image {path} is {array.shape[:2]} but its '
                                  f'data sample says ori_shape={ori_shape}')

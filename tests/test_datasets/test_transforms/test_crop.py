@@ -4,7 +4,7 @@ import pytest
 
 from mmseg_refiner.datasets import InvalidSampleError
 from mmseg_refiner.datasets.transforms import RandomObjectCrop, RandomPatchCrop
-from mmseg_refiner.datasets.transforms.crop import mask_bbox
+from mmseg_refiner.fileio import mask_box as mask_bbox
 
 
 def _sample(height, width, box):

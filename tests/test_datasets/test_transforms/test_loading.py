@@ -6,7 +6,7 @@ import pytest
 from mmseg_refiner.datasets import InvalidSampleError
 from mmseg_refiner.datasets.transforms import (LoadMaskFromFile, LoadRandomInstanceMask,
                                                LoadRefineImage)
-from mmseg_refiner.datasets.transforms.loading import decode_segmentation
+from mmseg_refiner.fileio import EmptyMaskWarning, decode_segmentation
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def test_missing_and_corrupt_images_name_the_file(tmp_path):
         LoadRefineImage()(dict(img_path=str(corrupt)))
 
 
-def test_mask_is_thresholded_at_128(tmp_path, image_file):
+def test_mask_follows_the_mask_rule(tmp_path, image_file):
     path, img = image_file
     stored = np.zeros((20, 30), np.uint8)
     stored[5:10, 5:10] = 127
@@ -43,6 +43,9 @@ def test_mask_is_thresholded_at_128(tmp_path, image_file):
     stored[15:, 20:] = 255
     mask_path = str(tmp_path / 'mask.png')
     cv2.imwrite(mask_path, stored)
+    out = LoadMaskFromFile()(dict(img=img, img_path=path, mask_path=mask_path))
+    np.testing.assert_array_equal(out['gt_mask'], (stored >= 128).astype(np.uint8))
+    cv2.imwrite(mask_path, (stored >= 128).astype(np.uint8))  # the same mask saved as 0/1
     out = LoadMaskFromFile()(dict(img=img, img_path=path, mask_path=mask_path))
     np.testing.assert_array_equal(out['gt_mask'], (stored >= 128).astype(np.uint8))
 
@@ -57,9 +60,10 @@ def test_mask_size_mismatch_and_empty_mask_name_the_files(tmp_path, image_file):
     cv2.imwrite(empty, np.zeros((20, 30), np.uint8))
     with pytest.raises(InvalidSampleError, match='empty.png'):
         LoadMaskFromFile()(dict(img=img, img_path=path, mask_path=empty))
-    out = LoadMaskFromFile(
-        key='coarse_mask', path_key='coarse_path', allow_empty=True)(
-            dict(img=img, img_path=path, coarse_path=empty))
+    with pytest.warns(EmptyMaskWarning, match='empty.png'):
+        out = LoadMaskFromFile(
+            key='coarse_mask', path_key='coarse_path', allow_empty=True)(
+                dict(img=img, img_path=path, coarse_path=empty))
     assert not out['coarse_mask'].any()
 
 
@@ -113,3 +117,8 @@ def test_random_instance_is_chosen_uniformly_and_checked():
     outside = [dict(ann_id=3, segmentation=[[100, 100, 110, 100, 110, 110]])]
     with pytest.raises(InvalidSampleError, match='annotation 3 of image a.jpg'):
         load(dict(img=img, img_path='a.jpg', instances=outside))
+
+
+def test_removed_threshold_key_fails_naming_the_mask_rule():
+    with pytest.raises(ValueError, match='threshold no longer exist.*mask rule'):
+        LoadMaskFromFile(threshold=128)

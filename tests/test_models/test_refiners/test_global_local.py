@@ -26,8 +26,8 @@ class EchoRefiner:
         self.local_prob = local_prob
         self.calls = []
 
-    def sampling_generator(self, device):
-        return None
+    def sample_seeds(self, data_samples):
+        return [None] * len(data_samples)
 
     def refine(self, images, coarse, timesteps=None, cum_fine=None, generator=None):
         size = (self.model_size, self.model_size)
@@ -70,7 +70,32 @@ def test_resize_region_equals_cropped_interpolation(mode):
         torch.testing.assert_close(region, full[:, y1:y2, x1:x2], rtol=0, atol=1e-6)
 
 
-def test_select_patches_on_hand_made_c_map():
+def _hand_made_c():
+    c = torch.ones(8, 8)
+    c[1, 1] = 0.2
+    c[1, 2] = 0.5
+    c[6, 6] = 0.6
+    c[3, 7] = 0.85
+    c[4, 4] = 0.9
+    return c
+
+
+def test_select_patches_maps_centres_as_the_authors_evaluation():
+    # 8x8 model-resolution c on an 800x800 image: model pixel i maps to the
+    # full-resolution pixel floor(i * 800 / 8) = 100 i (the default, 'corner').
+    # (1, 1) -> centre (100, 100) -> box shifted inside: (0, 0, 256, 256), score 0.8
+    # (1, 2) -> centre (100, 200) -> box (72, 0, 328, 256): IoU 0.56 -> suppressed
+    # (6, 6) -> centre (600, 600) -> box (472, 472, 728, 728), score 0.4
+    # (3, 7) -> centre (300, 700) -> box (544, 172, 800, 428), score 0.15
+    everywhere_mixed = torch.zeros(800, 800, dtype=torch.bool)
+    everywhere_mixed[::2] = True
+    boxes = GlobalLocalRefiner().select_patches(_hand_made_c(), (800, 800), everywhere_mixed)
+    assert boxes.tolist() == [[0, 0, 256, 256], [472, 472, 728, 728], [544, 172, 800, 428]]
+    with pytest.raises(ValueError, match='centre_mapping'):
+        GlobalLocalRefiner(centre_mapping='middle')
+
+
+def test_select_patches_on_hand_made_c_map_with_centred_mapping():
     # 8x8 model-resolution c on an 800x800 image: model pixel (i, j) covers
     # full-resolution pixels 100i..100i+99, its centre is 100i + 50.
     c = torch.ones(8, 8)
@@ -79,7 +104,7 @@ def test_select_patches_on_hand_made_c_map():
     c[6, 6] = 0.6  # centre (650, 650) -> box (522, 522, 778, 778), score 0.4
     c[3, 7] = 0.85  # centre (350, 750) -> shifted inside: (544, 222, 800, 478), score 0.15
     c[4, 4] = 0.9  # not < 0.9 * max(c): no patch
-    refiner = GlobalLocalRefiner()
+    refiner = GlobalLocalRefiner(centre_mapping='centre')
     everywhere_mixed = torch.zeros(800, 800, dtype=torch.bool)
     everywhere_mixed[::2] = True
     boxes = refiner.select_patches(c, (800, 800), everywhere_mixed)
@@ -97,7 +122,7 @@ def test_select_patches_clips_patches_to_small_images():
     c[0, 0], c[3, 3] = 0.1, 0.3
     mask = torch.zeros(100, 300, dtype=torch.bool)
     mask[:, :150] = True
-    boxes = GlobalLocalRefiner().select_patches(c, (100, 300), mask)
+    boxes = GlobalLocalRefiner(centre_mapping='centre').select_patches(c, (100, 300), mask)
     # Height clipped to the image's 100 rows; both centres give 256-wide boxes
     # shifted inside the image, which overlap by 212/300 > 0.3: one is kept.
     assert boxes.tolist() == [[0, 0, 256, 100]]
@@ -295,3 +320,36 @@ def test_tiny_segrefiner_end_to_end_in_semantic_mode():
         assert prob.dtype == torch.float32 and prob.min() >= 0 and prob.max() <= 1
         assert torch.equal(out.pred_mask.data, prob >= 0.5)
         assert torch.equal(prob, again.pred_mask.prob)  # seeded: reproducible
+
+
+def test_semantic_masks_do_not_depend_on_batch_sizes_or_batch_mates():
+    """Patch batch size 1 and 4, data batch of one or two, either order: the same masks."""
+    rng = np.random.default_rng(0)
+    shapes = {'a.jpg': (100, 130), 'b.jpg': (90, 120)}
+    items = {}
+    for name, shape in shapes.items():
+        sample = RefineDataSample(metainfo=dict(img_path=f'data/{name}'))
+        sample.coarse_mask = PixelData(data=blob_mask(*shape)[None].to(torch.uint8))
+        items[name] = (torch.from_numpy(rng.integers(0, 256, (3, *shape), dtype=np.uint8)),
+                       sample)
+
+    def run(batch_size, names, local_timesteps=(1, 0)):
+        model = MODELS.build(
+            tiny_segrefiner_cfg(
+                'semantic', seed=4, patch_size=32, batch_size=batch_size,
+                global_timesteps=(5, 4, 3, 2), local_timesteps=local_timesteps)).eval()
+        gen = torch.Generator().manual_seed(0)
+        with torch.no_grad():
+            for param in model.parameters():
+                param.copy_(torch.randn(param.shape, generator=gen) * 0.2)
+        data = dict(inputs=[items[n][0] for n in names],
+                    data_samples=[items[n][1].clone() for n in names])
+        return {out.img_path: out.pred_mask for out in model.test_step(data)}
+
+    # local_timesteps=(1, 0) makes the local step draw, so batching could matter
+    reference = run(1, ['a.jpg', 'b.jpg'])
+    for batch_size, names in [(4, ['a.jpg', 'b.jpg']), (4, ['b.jpg', 'a.jpg']), (3, ['b.jpg'])]:
+        for path, pred in run(batch_size, names).items():
+            assert torch.equal(pred.data, reference[path].data), (batch_size, path)
+            # a network call on another batch may round differently in the last bits
+            torch.testing.assert_close(pred.prob, reference[path].prob, rtol=0, atol=1e-6)

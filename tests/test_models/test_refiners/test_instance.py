@@ -1,5 +1,7 @@
 """InstanceRefiner: boxes, crop/resize/paste round trip, batching, the
 SegRefiner dispatch, and a tiny real SegRefiner end to end."""
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -8,6 +10,7 @@ from mmengine.structures import InstanceData
 
 from mmseg_refiner.models.refiners import InstanceRefiner
 from mmseg_refiner.models.refiners.instance import expanded_mask_boxes
+from mmseg_refiner.models.refiners.seeding import mask_seed
 from mmseg_refiner.registry import MODELS
 from tiny_models import tiny_segrefiner_cfg
 
@@ -149,15 +152,16 @@ def test_instances_of_a_batch_share_network_calls_of_at_most_batch_size():
     for i in range(3):
         masks_b[i, 10:35, i:i + 20] = True
     refiner = IdentityRefiner(16)
-    generator = torch.Generator().manual_seed(0)
     refined = InstanceRefiner(
         min_area=100, batch_size=3).refine_masks(
             refiner, [torch.zeros(3, 40, 40), torch.ones(3, 40, 40)], [masks_a, masks_b],
-            generator=generator)
+            seeds=[11, 12])
     assert [call['images'].shape[0] for call in refiner.calls] == [3, 3, 2]
     # The second call mixes images: crops 4, 5 of image a (zeros), crop 1 of image b (ones).
     assert refiner.calls[1]['images'].flatten(1).mean(1).tolist() == [0.0, 0.0, 1.0]
-    assert all(call['generator'] is generator for call in refiner.calls)
+    # Each crop has its own generator, seeded from its image's seed and its index.
+    seeds = [g.initial_seed() for call in refiner.calls for g in call['generator']]
+    assert seeds == [mask_seed(11, k) for k in range(5)] + [mask_seed(12, k) for k in range(3)]
     assert [r.shape for r in refined] == [masks_a.shape, masks_b.shape]
 
 
@@ -184,18 +188,20 @@ def test_predict_replaces_masks_and_passes_boxes_labels_scores_through():
     assert pred.labels.tolist() == [2, 7] and pred.scores.tolist() == pytest.approx([0.9, 0.3])
 
 
-def test_predict_uses_the_refiners_seeded_generator():
+def test_predict_seeds_each_instance_from_the_refiners_sample_seeds():
 
     class SeededRefiner(IdentityRefiner):
 
-        def sampling_generator(self, device):
-            return torch.Generator(device=device).manual_seed(5)
+        def sample_seeds(self, data_samples):
+            return [5] * len(data_samples)
 
-    masks = torch.ones(1, 32, 32, dtype=torch.bool)
+    masks = torch.ones(2, 32, 32, dtype=torch.bool)
     sample = DetDataSample(pred_instances=InstanceData(masks=masks))
     refiner = SeededRefiner(16)
     InstanceRefiner(min_area=1).predict(refiner, [torch.zeros(3, 32, 32)], [sample])
-    assert refiner.calls[0]['generator'].initial_seed() == 5
+    assert [g.initial_seed() for g in refiner.calls[0]['generator']] == [
+        mask_seed(5, 0), mask_seed(5, 1)
+    ]
 
 
 def test_predict_errors_name_the_image():
@@ -250,3 +256,37 @@ def test_tiny_segrefiner_end_to_end_in_instance_mode():
         assert masks[2].sum() == 25 and masks[2, :5, :5].all()
         # Nothing outside the padded box of the first instance (rows 0..49, cols 0..59).
         assert not masks[0, 50:].any() and not masks[0, :, 60:].any()
+
+
+def test_masks_do_not_depend_on_batch_size_or_on_the_other_images():
+    """Batch size 1 and 4, one image or two, either order: the same refined masks."""
+    rng = np.random.default_rng(1)
+
+    def sample(name, h, w):
+        masks = torch.zeros(3, h, w, dtype=torch.bool)
+        masks[0, 5:30, 10:40] = True
+        masks[1, 20:, 20:] = True
+        masks[2, 2:25, 3:22] = True
+        item = DetDataSample(metainfo=dict(img_path=f'data/{name}', ori_shape=(h, w)))
+        item.pred_instances = InstanceData(masks=masks, bboxes=torch.zeros(3, 4),
+                                           labels=torch.arange(3), scores=torch.ones(3))
+        image = torch.from_numpy(rng.integers(0, 256, (3, h, w), dtype=np.uint8))
+        return image, item
+
+    first, second = sample('a.jpg', 60, 80), sample('b.jpg', 50, 50)
+
+    def run(batch_size, pairs):
+        model = MODELS.build(
+            tiny_segrefiner_cfg('instance', seed=3, min_area=100, batch_size=batch_size)).eval()
+        _randomize(model)
+        data = dict(inputs=[p[0] for p in pairs], data_samples=[copy.deepcopy(p[1]) for p in pairs])
+        return {
+            out.img_path: out.pred_instances.masks
+            for out in model.test_step(data)
+        }
+
+    reference = run(1, [first, second])
+    for batch_size, pairs in [(4, [first, second]), (4, [second, first]), (2, [second])]:
+        for name, masks in run(batch_size, pairs).items():
+            assert torch.equal(masks, reference[name]), (batch_size, name)
+    assert not torch.equal(reference['data/a.jpg'][0], first[1].pred_instances.masks[0])

@@ -72,8 +72,8 @@ class EchoSegRefiner(nn.Module):
         self.semantic_refiner = semantic_refiner or GlobalLocalRefiner()
         self.images = []
 
-    def sampling_generator(self, device):
-        return None
+    def sample_seeds(self, data_samples):
+        return [None] * len(data_samples)
 
     def refine(self, images, coarse, timesteps=None, cum_fine=None, generator=None):
         self.images.append(images.clone())
@@ -183,7 +183,7 @@ class ScriptedHR:
     def __init__(self, labels, probs):
         self.labels, self.probs = labels, probs
 
-    def refine_mask(self, refiner, image, mask, generator=None):
+    def refine_mask(self, refiner, image, mask, seed=None):
         for label, prob in self.probs.items():
             if torch.equal(mask, self.labels == label):
                 return prob >= 0.5, prob

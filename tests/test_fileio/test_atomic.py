@@ -6,9 +6,8 @@ import stat
 import numpy as np
 import pytest
 
-from mmseg_refiner.apis.inputs import write_image_atomic
-from mmseg_refiner.evaluation.functional import write_json_atomic
-from mmseg_refiner.utils import current_umask, write_bytes_atomic
+from mmseg_refiner.fileio import (current_umask, write_bytes_atomic, write_image_atomic,
+                                  write_json_atomic, write_mask_png)
 
 
 @pytest.fixture
@@ -73,3 +72,15 @@ def test_json_and_image_writers_use_normal_permissions(tmp_path, umask_022):
     write_image_atomic(png_path, np.full((4, 4), 255, np.uint8))
     assert _mode(json_path) == 0o644 and _mode(png_path) == 0o644
     assert sorted(os.listdir(tmp_path)) == ['mask.png', 'report.json']
+
+
+def test_write_mask_png_writes_0_255_and_refuses_lossy_formats(tmp_path):
+    mask = np.zeros((4, 5), bool)
+    mask[1:3, 2:4] = True
+    write_mask_png(tmp_path / 'm.png', mask)
+    import cv2
+    stored = cv2.imread(str(tmp_path / 'm.png'), cv2.IMREAD_UNCHANGED)
+    assert stored.dtype == np.uint8 and set(np.unique(stored)) == {0, 255}
+    np.testing.assert_array_equal(stored == 255, mask)
+    with pytest.raises(ValueError, match='PNG'):
+        write_mask_png(tmp_path / 'm.jpg', mask)

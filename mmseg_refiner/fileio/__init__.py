@@ -1,0 +1,18 @@
+"""File conventions of the whole package, in one place.
+
+Reading images (:mod:`.images`) and masks under the one mask rule
+(:mod:`.masks`), COCO segmentation encode / decode / validate (:mod:`.rle`),
+matching images to masks by name (:mod:`.matching`), atomic writes
+(:mod:`.atomic`) and the one resume mechanism (:mod:`.resume`). Nothing else in
+the package opens a mask file or decodes an RLE.
+"""
+from .atomic import (current_umask, write_bytes_atomic, write_image_atomic, write_json_atomic,
+                     write_mask_png)
+from .images import IMAGE_EXTENSIONS, decode_image, read_bytes, read_image
+from .masks import (PROB_THRESHOLD, UINT8_THRESHOLD, EmptyMaskWarning, decode_mask, mask_box,
+                    mask_boxes, mask_from_array, mask_to_uint8, read_mask, warn_if_empty)
+from .matching import file_key, index_folder, match_keys, with_image_extensions
+from .resume import (FOLDER_LOG_NAME, JobChangedError, ResumeLog, digest, file_digest, files_digest,
+                     finished_items, json_digest, read_log, relative_name)
+from .rle import (Segmentation, decode_rle, decode_segmentation, encode_mask, encode_masks,
+                  rle_counts_from_string, validate_segmentation)

@@ -1,0 +1,115 @@
+"""Writing files atomically: readers see the old file or the new one, never half of one.
+
+Every PNG, JSON and binary output of this package goes through here.
+
+The bytes go to a temporary file in the destination folder, which then
+replaces the destination with ``os.replace`` (atomic on one file system).
+``tempfile.mkstemp`` creates that file private (``0600``); before the rename it
+gets the permissions a plain ``open(path, 'w')`` would give (``0666`` minus the
+process umask).
+"""
+import json
+import math
+import os
+import os.path as osp
+import tempfile
+from typing import Any, Optional, Union
+
+import cv2
+import numpy as np
+
+from .masks import mask_to_uint8
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it when the system allows.
+
+    Linux (>= 4.7) reports it in ``/proc/self/status``; elsewhere it is read
+    with ``os.umask``, which must set it to read it (restored at once).
+    """
+    try:
+        with open('/proc/self/status') as status:
+            for line in status:
+                if line.startswith('Umask:'):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
+
+
+def write_bytes_atomic(path: Union[str, os.PathLike], data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically, with the permissions ``open`` would give.
+
+    Missing folders are created. If anything fails, the temporary file is
+    removed and ``path`` is left as it was.
+
+    Args:
+        path: destination file.
+        data: the complete file content.
+    """
+    path = os.fspath(path)
+    folder = osp.dirname(osp.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp_path = tempfile.mkstemp(prefix=f'.{osp.basename(path)}.', suffix='.tmp', dir=folder)
+    try:
+        with os.fdopen(fd, 'wb') as file:
+            file.write(data)
+        os.chmod(tmp_path, 0o666 & ~current_umask())
+        os.replace(tmp_path, path)
+    except BaseException:
+        if osp.exists(tmp_path):
+            os.remove(tmp_path)
+        raise
+
+
+def write_image_atomic(path: Union[str, os.PathLike], image: np.ndarray) -> None:
+    """Encode ``image`` (BGR, or grey) in the format of ``path``'s extension and write it atomically.
+
+    Raises:
+        ValueError: OpenCV cannot encode to the extension of ``path``.
+    """
+    path = os.fspath(path)
+    ext = osp.splitext(path)[1] or '.png'
+    try:
+        ok, encoded = cv2.imencode(ext, image)
+    except cv2.error:
+        ok = False
+    if not ok:
+        raise ValueError(f'cannot encode an image as {ext} for {path}')
+    write_bytes_atomic(path, encoded.tobytes())
+
+
+def write_mask_png(path: Union[str, os.PathLike], mask: np.ndarray) -> None:
+    """Write a binary mask (``!= 0`` is foreground) atomically as an 8-bit 0/255 PNG.
+
+    Raises:
+        ValueError: ``path`` does not end with ``.png`` (a lossy format would
+            change the mask).
+    """
+    path = os.fspath(path)
+    if osp.splitext(path)[1].lower() != '.png':
+        raise ValueError(f'masks are written as PNG, not {path}')
+    write_image_atomic(path, mask_to_uint8(mask))
+
+
+def _nan_to_none(value: Any) -> Any:
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+def write_json_atomic(path: Union[str, os.PathLike], obj: Any, indent: Optional[int] = 2) -> None:
+    """Write ``obj`` as JSON to ``path`` atomically.
+
+    NaN values of a top-level dict (undefined metrics) become ``null``, keeping
+    the file strict JSON.
+
+    Args:
+        path: destination file.
+        obj: JSON-serialisable object.
+        indent: indentation; None writes compactly (large annotation files).
+    """
+    if isinstance(obj, dict):
+        obj = {key: _nan_to_none(value) for key, value in obj.items()}
+    text = json.dumps(obj, indent=indent, allow_nan=False) + '\n'
+    write_bytes_atomic(path, text.encode('utf-8'))

@@ -1,0 +1,97 @@
+"""Matching images to masks by name.
+
+A folder is indexed by **key**: a file ``<prefix><key><suffix>`` has the key
+``key``, where ``suffix`` includes the extension (``'.png'``, ``'_gt.png'``,
+``'_im.jpg'``) and is matched case-insensitively. Files of different folders
+go together when their keys are equal, e.g. BIG's ``x_im.jpg``, ``x_gt.png``,
+``x_seg.png`` and a refined ``x_refine.png`` all have the key ``x``.
+
+Two files of one folder with the same key (``a.jpg`` and ``a.png``) are an
+error naming both: which one is meant cannot be guessed.
+"""
+import os
+import os.path as osp
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+from .images import IMAGE_EXTENSIONS
+
+Suffixes = Union[str, Sequence[str]]
+
+
+def with_image_extensions(stem_suffix: str = '') -> Tuple[str, ...]:
+    """``stem_suffix`` followed by each of :data:`IMAGE_EXTENSIONS` (``'_gt'`` -> ``'_gt.png'``...)."""
+    return tuple(stem_suffix + ext for ext in IMAGE_EXTENSIONS)
+
+
+def file_key(name: str, suffixes: Suffixes, prefix: str = '') -> Optional[str]:
+    """The key of file ``name`` (see the module docstring), or None if it does not match."""
+    suffixes = (suffixes, ) if isinstance(suffixes, str) else tuple(suffixes)
+    if not name.startswith(prefix):
+        return None
+    rest = name[len(prefix):]
+    for suffix in sorted(suffixes, key=len, reverse=True):  # '_gt.png' before '.png'
+        if rest.lower().endswith(suffix.lower()) and len(rest) > len(suffix):
+            return rest[:len(rest) - len(suffix)]
+    return None
+
+
+def index_folder(folder: str,
+                 suffixes: Suffixes = IMAGE_EXTENSIONS,
+                 prefix: str = '',
+                 what: str = 'file') -> Dict[str, str]:
+    """``{key: path}`` of the files of ``folder`` that match, in name order.
+
+    Args:
+        folder: the folder (not searched recursively).
+        suffixes: what the names end with (extension included); one or several.
+        prefix: what the names start with.
+        what: names the folder in errors (``'image'``, ``'mask'``...).
+
+    Raises:
+        FileNotFoundError: the folder does not exist.
+        ValueError: several files have the same key (all clashes listed).
+    """
+    if not osp.isdir(folder):
+        raise FileNotFoundError(f'{what} folder {folder} does not exist')
+    index: Dict[str, str] = {}
+    clashes: List[str] = []
+    for name in sorted(os.listdir(folder)):
+        key = file_key(name, suffixes, prefix)
+        if key is None or not osp.isfile(osp.join(folder, name)):
+            continue
+        if key in index:
+            clashes.append(f'{osp.basename(index[key])} and {name}')
+            continue
+        index[key] = osp.join(folder, name)
+    if clashes:
+        raise ValueError(f'{what} folder {folder}: several files share a name, which makes the '
+                         f'match ambiguous: {"; ".join(clashes)} (remove or rename one of each)')
+    return index
+
+
+def match_keys(
+    primary: Dict[str, str],
+    others: Dict[str, Dict[str,
+                           str]]) -> Tuple[List[Tuple[str, Dict[str, str]]], Dict[str, List[str]]]:
+    """Pair each key of ``primary`` with the files of the other folders.
+
+    Args:
+        primary: ``{key: path}`` of the leading folder (e.g. the images).
+        others: ``{role: {key: path}}`` of the folders to match (e.g.
+            ``{'coarse_path': ..., 'mask_path': ...}``).
+
+    Returns:
+        ``(matched, missing)``: ``matched`` lists ``(key, {'primary': path,
+        role: path, ...})`` for the keys found in every folder, in key order;
+        ``missing`` maps each role to the keys it lacks.
+    """
+    matched, missing = [], {role: [] for role in others}
+    for key in sorted(primary):
+        absent = [role for role, index in others.items() if key not in index]
+        for role in absent:
+            missing[role].append(key)
+        if not absent:
+            files = dict(primary=primary[key])
+            files.update({role: index[key] for role, index in others.items()})
+            matched.append((key, files))
+    return matched, missing
