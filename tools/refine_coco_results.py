@@ -2,7 +2,7 @@
 
     python tools/refine_coco_results.py RESULTS_JSON ANN_JSON IMG_DIR \\
         --config CFG --checkpoint CKPT --out OUT_JSON \\
-        [--device cpu] [--batch-size 32] [--seed 0] [--overwrite] [--cfg-options k=v ...]
+        [--device cuda|cpu] [--precision auto|fp32|bf16|fp16] [--batch-size 32] [--seed 0] [--overwrite] [--cfg-options k=v ...]
 
 ``RESULTS_JSON`` is any model's COCO results file (``image_id``, ``category_id``,
 ``segmentation``, ``score``, optional ``bbox``); ``ANN_JSON`` the COCO (or LVIS)
@@ -38,7 +38,7 @@ from mmengine.dataset import pseudo_collate
 from mmengine.registry import DefaultScope
 from tqdm import tqdm
 
-from mmseg_refiner.apis import init_refiner
+from mmseg_refiner.apis import default_device, init_refiner
 from mmseg_refiner.datasets import CocoResultsRefineDataset
 from mmseg_refiner.evaluation.functional import write_json_atomic
 
@@ -58,7 +58,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--config', required=True, help='SegRefiner config')
     parser.add_argument('--checkpoint', required=True, help='SegRefiner weights')
     parser.add_argument('--out', required=True, help='refined results JSON to write')
-    parser.add_argument('--device', default='cpu', help="e.g. 'cpu' or 'cuda:0'")
+    parser.add_argument(
+        '--device', help="e.g. 'cpu' or 'cuda:0' (default: CUDA when available, else the CPU)")
+    parser.add_argument(
+        '--precision',
+        choices=['auto', 'fp32', 'bf16', 'fp16'],
+        help="the network's precision (default: the config's test_cfg.precision, 'auto': bf16 "
+        "where the hardware runs it natively, else fp32); 'fp32' gives exact float32 results")
     parser.add_argument(
         '--batch-size',
         type=int,
@@ -183,8 +189,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f'{args.out} exists: nothing to do (--overwrite redoes the job)')
         return 0
     start = time.time()
+    args.device = args.device or default_device()
     model = init_refiner(
-        args.config, args.checkpoint, device=args.device, cfg_options=args.cfg_options)
+        args.config,
+        args.checkpoint,
+        device=args.device,
+        cfg_options=args.cfg_options,
+        precision=args.precision)
     if args.batch_size is not None:
         model.instance_refiner.batch_size = args.batch_size
     with DefaultScope.overwrite_default_scope('mmseg_refiner'):
@@ -205,6 +216,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         config=osp.abspath(args.config),
         checkpoint=osp.abspath(args.checkpoint),
         seed=args.seed,
+        precision=model.test_cfg['precision'],  # a resumed job must not mix precisions
         cfg_options=args.cfg_options)
     progress = ProgressLog(progress_path, job)
     if args.overwrite and osp.exists(progress_path):

@@ -55,4 +55,8 @@ model = dict(
         nms_iou_thr=0.3,
         batch_size=32,
         threshold=0.5),
-    test_cfg=dict(mode='model', seed=None))
+    # precision: the network's dtype at inference. 'auto' runs it under bf16 autocast
+    # (channels_last) where the hardware runs bf16 natively (a CPU with oneDNN bf16, a
+    # CUDA device with bf16; fp16 on older CUDA devices), fp32 elsewhere; everything
+    # around the network stays fp32. 'fp32' reproduces the float32 network exactly.
+    test_cfg=dict(mode='model', seed=None, precision='auto'))

@@ -9,8 +9,9 @@ settings are the defaults below):
    side and clipped to the image; image and mask are cropped to it and resized
    to ``model_size x model_size`` (bilinear; the mask is binarized at
    ``coarse_threshold`` after resizing).
-3. The reverse diffusion runs all its steps (``refiner.refine`` with its
-   default timesteps).
+3. The reverse diffusion runs all its steps (``timesteps=None``), or the
+   sub-sequence ``timesteps`` of them (e.g. ``(5, 3, 0)``: 3 network calls
+   instead of 6; the diffusion defines what a skipped step means).
 4. The refined probability is resized back into the box at image resolution
    (bilinear) and thresholded at ``refined_threshold``; outside the box the
    refined mask is background (the coarse mask lies inside the box anyway).
@@ -29,7 +30,8 @@ for any box size, and costs little next to one network call.
 output pixel, which is a different (smoothing) resize.
 
 This module has no parameters: it receives the ``SegRefiner`` (anything with
-``model_size`` and ``refine(images, coarse, generator=...)``) as an argument.
+``model_size`` and ``refine(images, coarse, timesteps=..., generator=...)``) as
+an argument.
 """
 from typing import List, NamedTuple, Optional, Sequence, Tuple, Union
 
@@ -105,6 +107,11 @@ class InstanceRefiner:
             Defaults to 0.5.
         refined_threshold (float): the refined probability, resized back into
             the box, is foreground where it is ``>=`` this. Defaults to 0.5.
+        timesteps (Sequence[int], optional): the reverse steps to run, a
+            strictly decreasing sub-sequence of ``T-1..0`` (e.g. ``(5, 3, 0)``);
+            each step goes to the next one given, the last to the end of the
+            process (``DiscreteMaskDiffusion.sample``). Defaults to None: all
+            ``T`` steps, as in the paper.
     """
 
     def __init__(self,
@@ -112,7 +119,8 @@ class InstanceRefiner:
                  box_padding: int = 20,
                  batch_size: int = 32,
                  coarse_threshold: float = 0.5,
-                 refined_threshold: float = 0.5) -> None:
+                 refined_threshold: float = 0.5,
+                 timesteps: Optional[Sequence[int]] = None) -> None:
         if batch_size < 1:
             raise ValueError(f'InstanceRefiner: batch_size must be >= 1, got {batch_size}')
         if box_padding < 0:
@@ -122,6 +130,7 @@ class InstanceRefiner:
         self.batch_size = batch_size
         self.coarse_threshold = coarse_threshold
         self.refined_threshold = refined_threshold
+        self.timesteps = None if timesteps is None else tuple(int(t) for t in timesteps)
 
     def refine_masks(self,
                      refiner,
@@ -242,8 +251,9 @@ class InstanceRefiner:
             mask = coarse_masks[job.image_index][job.instance_index, job.y0:job.y1, job.x0:job.x1]
             coarse.append((_resize(mask[None, None].float(), size)
                            >= self.coarse_threshold).float())
-        crop_probs = refiner.refine(torch.cat(crops), torch.cat(coarse),
-                                    generator=generator)['prob']
+        crop_probs = refiner.refine(
+            torch.cat(crops), torch.cat(coarse), timesteps=self.timesteps,
+            generator=generator)['prob']
         for job, prob in zip(jobs, crop_probs.float()):
             box_prob = _resize(prob[None], (job.y1 - job.y0, job.x1 - job.x0))[0, 0]
             instance = refined[job.image_index][job.instance_index]

@@ -212,6 +212,23 @@ def test_config_values_are_checked():
         InstanceRefiner(batch_size=0)
     refiner = MODELS.build(dict(type='InstanceRefiner', min_area=10, box_padding=3))
     assert (refiner.min_area, refiner.box_padding, refiner.batch_size) == (10, 3, 32)
+    assert refiner.timesteps is None  # all steps
+
+
+class StepsRecorder(IdentityRefiner):
+
+    def refine(self, images, coarse, timesteps=None, cum_fine=None, generator=None):
+        self.calls.append(timesteps)
+        return dict(prob=coarse.clone(), cum_fine=torch.ones_like(coarse))
+
+
+def test_timesteps_reach_every_network_batch():
+    masks = torch.zeros(3, 64, 64, dtype=torch.bool)
+    masks[:, 10:50, 10:50] = True
+    recorder = StepsRecorder(model_size=32)
+    refiner = MODELS.build(dict(type='InstanceRefiner', batch_size=2, timesteps=[5, 3, 0]))
+    refiner.refine_masks(recorder, [torch.zeros(3, 64, 64)], [masks])
+    assert recorder.calls == [(5, 3, 0), (5, 3, 0)]
 
 
 def _randomize(module, seed=0):
