@@ -6,8 +6,8 @@ Builds the config's model once per ``--precision`` through the public API
 ``--num-instances`` synthetic instance masks (ellipses of random size and
 position, each at least ``min_area`` pixels) of one random image with
 ``refine(model, image, masks, mode='instance')``: crop, resize, all reverse
-steps, paste back, in network batches of ``--batch-size``. After one untimed
-warm-up call per precision, the precisions take turns for ``--repeats`` rounds
+steps, paste back, in network batches of ``--batch-size``. After ``--warmup``
+untimed calls per precision, the precisions take turns for ``--repeats`` rounds
 (so a busy machine slows them alike); prints seconds per instance of each, the
 speed-up over the first precision, and how many refined pixels agree with it.
 
@@ -60,6 +60,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--num-instances', type=int, default=4)
     parser.add_argument('--batch-size', type=int, default=4, help='crops per network call')
     parser.add_argument('--repeats', type=int, default=1, help='timed rounds per precision')
+    parser.add_argument(
+        '--warmup', type=int, default=1, help='untimed calls of one instance per precision first')
     parser.add_argument('--image-size', type=int, nargs=2, default=[480, 640], metavar=('H', 'W'))
     parser.add_argument('--device', help='default: CUDA when available, else the CPU')
     parser.add_argument('--seed', type=int, default=0)
@@ -101,8 +103,9 @@ def main(argv: Optional[List[str]] = None) -> None:
                                 models[0].instance_refiner.min_area, rng)
 
     resolved = [model.inference_precision(next(model.parameters()).device) for model in models]
-    for model in models:  # warm-up: oneDNN creates its kernels on the first call
-        refine(model, image, masks[:1], mode='instance', seed=args.seed)
+    for _ in range(args.warmup):  # oneDNN creates its kernels on the first call
+        for model in models:
+            refine(model, image, masks[:1], mode='instance', seed=args.seed)
     seconds = [0.0] * len(models)
     refined = [None] * len(models)
     for _ in range(args.repeats):
