@@ -8,15 +8,19 @@ the same inputs. Each sample is refined with :func:`mmseg_refiner.apis.refine`.
 
     python tools/analysis_tools/eval_synthetic_heldout.py [--config CFG --checkpoint CKPT]
         [--num 50] [--size 256] [--mode auto] [--seed 0] [--out heldout.json]
-        [--precision fp32 auto] [--cfg-options model.instance_refiner.timesteps="(5,3,0)"]
+        [--precision fp32 auto] [--timesteps 5,4,3,2,1,0 5,3,0] [--cfg-options k=v ...]
 
 Without ``--config``/``--checkpoint`` the shipped demo model is evaluated.
 Printed and written (``--out``): ``mean_iou`` / ``coarse_mean_iou`` (mean of
 per-sample IoUs), ``iou`` / ``coarse_iou`` (total intersection over total
 union), ``mba`` / ``coarse_mba`` (mean of per-sample mBAs), seconds per
-sample, and per sample. With several ``--precision`` values the same samples
-are refined in each, side by side, and ``agreement_mean_iou`` is the mean IoU
-between each precision's refined masks and the first one's.
+sample, and per sample. With several ``--precision`` values and/or
+``--timesteps`` sequences the same samples are refined by each combination,
+interleaved sample by sample (a busy machine slows them alike), and
+``agreement_mean_iou`` is the mean IoU between each run's refined masks and
+the first run's. ``--timesteps`` sets the instance refiner's ``timesteps``
+and splits the same steps between the HR refiner's global pass (all but the
+last) and local patches (the last).
 """
 import argparse
 import math
@@ -55,6 +59,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         choices=['auto', 'fp32', 'bf16', 'fp16'],
         help="the network's precision(s) (default: the config's test_cfg.precision); several "
         'are run side by side and compared')
+    parser.add_argument(
+        '--timesteps',
+        nargs='+',
+        type=lambda text: tuple(int(t) for t in text.split(',') if t.strip()),
+        help='reverse steps to run, comma-separated (e.g. 5,3,0); several are compared '
+        '(default: all steps)')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -125,6 +135,17 @@ def evaluate(models: list, dataset, mode: str, seed: int) -> List[Dict[str, Any]
     return results
 
 
+def steps_options(timesteps: Optional[tuple]) -> dict:
+    """Config overrides that run ``timesteps`` in the instance and the HR refiner."""
+    if timesteps is None:
+        return {}
+    options = {'model.instance_refiner.timesteps': timesteps}
+    if len(timesteps) > 1:
+        options['model.semantic_refiner.global_timesteps'] = timesteps[:-1]
+        options['model.semantic_refiner.local_timesteps'] = timesteps[-1:]
+    return options
+
+
 def _ratio(intersection: int, union: int) -> float:
     return intersection / union if union else 1.0
 
@@ -141,14 +162,15 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     args = parse_args(argv)
     if args.config is None:
         args.config, args.checkpoint = demo_model_files()
-    precisions = args.precision or [None]
+    runs = [(precision, timesteps) for precision in (args.precision or [None])
+            for timesteps in (args.timesteps or [None])]
     models = [
         init_refiner(
             args.config,
             args.checkpoint,
             device=args.device,
-            cfg_options=args.cfg_options,
-            precision=precision) for precision in precisions
+            cfg_options=dict(args.cfg_options or {}, **steps_options(timesteps)),
+            precision=precision) for precision, timesteps in runs
     ]
     size = (args.size[0], args.size[-1])
     coarse_options = training_coarse_options(models[0].cfg)
@@ -164,24 +186,26 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     print(f'{args.num} held-out samples (seeds {args.seed_offset}..'
           f'{args.seed_offset + args.num - 1}), {size[0]}x{size[1]}, mode {args.mode}'
           + (f', {args.cfg_options}' if args.cfg_options else ''))
-    print(f'{"":16s} {"mean IoU":>9s} {"IoU":>7s} {"mBA":>7s} {"s/sample":>9s} '
+    print(f'{"":26s} {"mean IoU":>9s} {"IoU":>7s} {"mBA":>7s} {"s/sample":>9s} '
           f'{"agreement":>9s}')
     coarse = results[0]['summary']
-    print(f'{"coarse":16s} {coarse["coarse_mean_iou"]:9.4f} {coarse["coarse_iou"]:7.4f} '
+    print(f'{"coarse":26s} {coarse["coarse_mean_iou"]:9.4f} {coarse["coarse_iou"]:7.4f} '
           f'{coarse["coarse_mba"]:7.4f}')
     reports = []
-    for model, result in zip(models, results):
+    for model, result, (_, timesteps) in zip(models, results, runs):
         summary = result['summary']
         precision = model.test_cfg['precision']
         summary['agreement_mean_iou'] = agreement_mean_iou(result['masks'], results[0]['masks'])
-        name = f'refined {precision}'
-        print(f'{name:16s} {summary["mean_iou"]:9.4f} {summary["iou"]:7.4f} '
+        steps = 'all steps' if timesteps is None else f'steps {",".join(map(str, timesteps))}'
+        name = f'{precision}, {steps}'
+        print(f'{name:26s} {summary["mean_iou"]:9.4f} {summary["iou"]:7.4f} '
               f'{summary["mba"]:7.4f} {summary["seconds_per_sample"]:9.3f} '
               f'{summary["agreement_mean_iou"]:9.4f}')
         reports.append(
             dict(
                 summary,
                 precision=precision,
+                timesteps=None if timesteps is None else list(timesteps),
                 num_samples=args.num,
                 image_size=list(size),
                 seeds=[args.seed_offset, args.seed_offset + args.num - 1],
@@ -196,8 +220,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
                     for k, v in s.items()
                 } for s in result['samples']]))
     if len(reports) > 1:
-        print(f'agreement: mean IoU between the refined masks of each precision and '
-              f'{reports[0]["precision"]}')
+        print('agreement: mean IoU between the refined masks of each run and the first run')
     report = reports[0] if len(reports) == 1 else dict(runs=reports)
     if args.out:
         write_json_atomic(args.out, report)
