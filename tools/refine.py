@@ -4,7 +4,7 @@ One image::
 
     python tools/refine.py IMAGE MASK --out OUT.png [--vis VIS.png] [--gt GT.png]
         [--config CFG --checkpoint CKPT] [--mode auto|instance|semantic]
-        [--device cpu] [--seed 0]
+        [--device cuda|cpu] [--precision auto|fp32|bf16|fp16] [--seed 0]
 
 A folder (masks matched to images by name: ``IMAGE_DIR/<stem><img-suffix>`` goes
 with ``MASK_DIR/<stem><mask-suffix>`` and is written to
@@ -30,8 +30,8 @@ half-written file. A folder run resumes with the package's one resume mechanism
 records each finished image by the digest of its image and mask files, so a
 re-run skips exactly the images whose inputs and output are unchanged, refines
 again those whose inputs were edited, and refuses to mix in results of another
-model, checkpoint, seed or mode (``--overwrite`` starts afresh). A folder run
-ends with a summary of done / skipped / failed files (with reasons) and exits
+model, checkpoint, seed, precision or mode (``--overwrite`` starts afresh). A
+folder run ends with a summary of done / skipped / failed files (with reasons) and exits
 with status 1 when anything failed.
 """
 import argparse
@@ -75,7 +75,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         "LR setting); 'semantic': global pass plus full-resolution local "
         "patches (HR); 'auto': semantic when the image's longer side is more "
         'than 4x the model size')
-    parser.add_argument('--device', default='cpu', help="e.g. 'cpu' or 'cuda:0'")
+    parser.add_argument(
+        '--device', help="e.g. 'cpu' or 'cuda:0' (default: CUDA when available, else the CPU)")
+    parser.add_argument(
+        '--precision',
+        choices=['auto', 'fp32', 'bf16', 'fp16'],
+        help="the network's precision (default: the config's test_cfg.precision, 'auto': bf16 "
+        "where the hardware runs it natively, else fp32); 'fp32' gives exact float32 results")
     parser.add_argument(
         '--seed',
         type=int,
@@ -177,6 +183,7 @@ def folder_job(model, args: argparse.Namespace) -> dict:
         model=json_digest(model.cfg.model.to_dict()),
         checkpoint=file_digest(checkpoint) if checkpoint else None,
         seed=args.seed,
+        precision=model.test_cfg['precision'],  # a resumed job must not mix precisions
         mode=args.mode)
 
 
@@ -276,7 +283,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     from mmseg_refiner.apis import init_refiner
     try:
         model = init_refiner(
-            args.config, args.checkpoint, device=args.device, cfg_options=args.cfg_options)
+            args.config,
+            args.checkpoint,
+            device=args.device,
+            cfg_options=args.cfg_options,
+            precision=args.precision)
     except (FileNotFoundError, ValueError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 1

@@ -2,7 +2,8 @@
 
     python tools/refine_coco_results.py RESULTS_JSON ANN_JSON IMG_DIR \\
         --config CFG --checkpoint CKPT --out OUT_JSON \\
-        [--device cpu] [--batch-size 32] [--seed 0] [--overwrite] [--cfg-options k=v ...]
+        [--device cuda|cpu] [--precision auto|fp32|bf16|fp16] [--batch-size 32] [--seed 0] \\
+        [--overwrite] [--cfg-options k=v ...]
 
 ``RESULTS_JSON`` is any model's COCO results file (``image_id``, ``category_id``,
 ``segmentation``, ``score``, optional ``bbox``); ``ANN_JSON`` the COCO (or LVIS)
@@ -23,14 +24,15 @@ the result depends neither on batch sizes nor on which images ran before.
 Resuming uses the package's one mechanism (``mmseg_refiner/fileio/resume.py``):
 ``OUT_JSON.progress.jsonl`` records each finished image under the digest of its
 image file and its detections (all their fields, in order), and the job under
-digests of the model config, the checkpoint and the seed. An interrupted run
-(Ctrl-C, a crash) is resumed by re-running the same command. An image whose file
-or detections changed in the meantime is refined again (and named), so no
-detection ever gets the mask of another; another config, checkpoint or seed is
-refused (``--overwrite`` starts afresh). ``OUT_JSON`` is written at the end,
-atomically; the log stays beside it, so a re-run with unchanged inputs rewrites
-it without refining anything. The same job through the MMEngine Runner (many
-processes, metrics) is ``tools/test.py`` with the config above.
+digests of the model config, the checkpoint, the seed and the precision. An
+interrupted run (Ctrl-C, a crash) is resumed by re-running the same command. An
+image whose file or detections changed in the meantime is refined again (and
+named), so no detection ever gets the mask of another; another config,
+checkpoint, seed or precision is refused (``--overwrite`` starts afresh).
+``OUT_JSON`` is written at the end, atomically; the log stays beside it, so a
+re-run with unchanged inputs rewrites it without refining anything. The same job
+through the MMEngine Runner (many processes, metrics) is ``tools/test.py`` with
+the config above.
 """
 import argparse
 import copy
@@ -59,7 +61,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--config', required=True, help='SegRefiner config')
     parser.add_argument('--checkpoint', required=True, help='SegRefiner weights')
     parser.add_argument('--out', required=True, help='refined results JSON to write')
-    parser.add_argument('--device', default='cpu', help="e.g. 'cpu' or 'cuda:0'")
+    parser.add_argument(
+        '--device', help="e.g. 'cpu' or 'cuda:0' (default: CUDA when available, else the CPU)")
+    parser.add_argument(
+        '--precision',
+        choices=['auto', 'fp32', 'bf16', 'fp16'],
+        help="the network's precision (default: the config's test_cfg.precision, 'auto': bf16 "
+        "where the hardware runs it natively, else fp32); 'fp32' gives exact float32 results")
     parser.add_argument(
         '--batch-size',
         type=int,
@@ -134,12 +142,17 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f'--out {args.out} is the results file being refined; choose another')
     start = time.time()
     model = init_refiner(
-        args.config, args.checkpoint, device=args.device, cfg_options=args.cfg_options)
+        args.config,
+        args.checkpoint,
+        device=args.device,
+        cfg_options=args.cfg_options,
+        precision=args.precision)
     job = dict(
         tool='refine_coco_results',
         model=fileio.json_digest(model.cfg.model.to_dict()),
         checkpoint=fileio.file_digest(args.checkpoint),
-        seed=args.seed)
+        seed=args.seed,
+        precision=model.test_cfg['precision'])  # a resumed job must not mix precisions
     model.test_cfg.update(mode='instance', seed=args.seed)
     if args.batch_size is not None:
         model.instance_refiner.batch_size = args.batch_size

@@ -14,6 +14,9 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from launch_utils import add_common_args, load_config, setup_cpu_distributed  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
+#: ``--amp`` without CUDA: bf16 autocast, no loss scaler.
+CPU_AMP_OPTIM_WRAPPER = 'mmseg_refiner.BF16AmpOptimWrapper'
+
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Train a refiner')
@@ -26,24 +29,33 @@ def parse_args(argv=None):
         help='resume from the given checkpoint, or with no value from the latest '
         'checkpoint in the work dir')
     parser.add_argument(
-        '--amp', action='store_true', help='automatic mixed precision (bf16 on CPU, fp16 on GPU)')
+        '--amp',
+        action='store_true',
+        help='automatic mixed precision: fp16 with a dynamic loss scale on a GPU, bf16 '
+        '(no loss scaler) on a CPU')
     add_common_args(parser)
     return parser.parse_args(argv)
 
 
 def enable_amp(cfg) -> None:
+    """Switch the config's ``OptimWrapper`` to mixed precision (``--amp``).
+
+    With CUDA: MMEngine's ``AmpOptimWrapper`` (fp16 autocast, dynamic loss
+    scale), as mmdet's ``--amp``. Without: ``BF16AmpOptimWrapper`` (bf16
+    autocast on the CPU, no loss scaler), since ``AmpOptimWrapper`` asserts a
+    GPU.
+    """
+    import torch
     optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
-    if optim_wrapper == 'AmpOptimWrapper':
+    if optim_wrapper in ('AmpOptimWrapper', CPU_AMP_OPTIM_WRAPPER):
         return
     if optim_wrapper != 'OptimWrapper':
         raise ValueError(f'--amp needs an OptimWrapper, the config uses {optim_wrapper}')
-    cfg.optim_wrapper.type = 'AmpOptimWrapper'
-    import torch
-    if not torch.cuda.is_available():
-        # fp16 autocast and its loss scaler are CUDA-only; bf16 needs no scaler.
-        cfg.optim_wrapper.dtype = 'bfloat16'
-    else:
+    if torch.cuda.is_available():
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    else:
+        cfg.optim_wrapper.type = CPU_AMP_OPTIM_WRAPPER
 
 
 def main(argv=None):

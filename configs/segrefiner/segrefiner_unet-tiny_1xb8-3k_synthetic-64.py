@@ -119,7 +119,7 @@ randomness = dict(seed=0)
 # reports IoU and mBA of the coarse and the refined masks.
 #   .venv/bin/python tools/test.py configs/segrefiner/segrefiner_unet-tiny_1xb8-3k_synthetic-64.py \
 #       demo/segrefiner_demo.pth
-model.update(test_cfg=dict(mode='semantic', seed=0))
+model.update(test_cfg=dict(mode='semantic', seed=0, precision='auto'))
 test_dataloader = dict(
     batch_size=1,
     num_workers=0,

@@ -18,6 +18,7 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 
 from mmseg_refiner.models.refiners.seeding import mask_seed, sample_seed
+from mmseg_refiner.models.utils import check_precision
 from mmseg_refiner.registry import MODELS
 from mmseg_refiner.utils import UnsafeCheckpointError
 from .inputs import ImageInput, MasksInput, to_bgr_image, to_bool_masks
@@ -71,10 +72,16 @@ def _fill_default_refiners(model_cfg: Config) -> None:
         model_cfg['semantic_refiner'] = dict(type='GlobalLocalRefiner')
 
 
+def default_device() -> str:
+    """``'cuda'`` when a CUDA device is available, else ``'cpu'``."""
+    return 'cuda' if torch.cuda.is_available() else 'cpu'
+
+
 def init_refiner(config: Union[str, os.PathLike, Config, None] = None,
                  checkpoint: Optional[str] = None,
-                 device: Union[str, torch.device] = 'cpu',
-                 cfg_options: Optional[dict] = None) -> torch.nn.Module:
+                 device: Union[str, torch.device, None] = None,
+                 cfg_options: Optional[dict] = None,
+                 precision: Optional[str] = None) -> torch.nn.Module:
     """Build a :class:`SegRefiner` ready for :func:`refine`.
 
     Args:
@@ -86,9 +93,16 @@ def init_refiner(config: Union[str, os.PathLike, Config, None] = None,
             match) under ``torch.load(weights_only=True)``; ``None`` keeps the
             initial weights. Must be ``None`` when ``config`` is.
         device: where the model runs, e.g. ``'cpu'`` or ``'cuda:0'``; the
-            checkpoint is mapped there.
+            checkpoint is mapped there. ``None`` (the default): CUDA when it
+            is available, else the CPU.
         cfg_options: overrides merged into the config, as with
             ``--cfg-options`` (e.g. ``{'model.semantic_refiner.batch_size': 8}``).
+        precision: the network's precision at inference, ``'auto'``,
+            ``'fp32'``, ``'bf16'`` or ``'fp16'`` (sets
+            ``model.test_cfg.precision``). ``None`` (the default) keeps the
+            config's, ``'auto'`` unless it says otherwise: bf16 where the
+            hardware runs it natively, fp32 elsewhere. ``'fp32'`` gives the
+            exact float32 results.
 
     Returns:
         The model in eval mode with ``instance_refiner`` and ``semantic_refiner``
@@ -115,6 +129,9 @@ def init_refiner(config: Union[str, os.PathLike, Config, None] = None,
         config.merge_from_dict(cfg_options)
     if 'model' not in config:
         raise ValueError(f'the config {config.filename} has no `model`')
+    if precision is not None:
+        config.merge_from_dict({'model.test_cfg.precision': check_precision(precision)})
+    device = default_device() if device is None else device
 
     init_default_scope(config.get('default_scope', 'mmseg_refiner'))
     model_cfg = config.model.copy()

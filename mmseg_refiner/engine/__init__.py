@@ -1,4 +1,5 @@
-"""Hooks and loops of mmseg_refiner."""
+"""Hooks, loops and optimizer wrappers of mmseg_refiner."""
 from .hooks import RefinedMaskWriter
+from .optimizers import BF16AmpOptimWrapper
 
-__all__ = ['RefinedMaskWriter']
+__all__ = ['BF16AmpOptimWrapper', 'RefinedMaskWriter']

@@ -224,3 +224,42 @@ def test_demo_model_beats_the_coarse_mask_on_the_demo_image():
     refined = refine(model, image, coarse, seed=0)
     assert refined.shape == gt.shape
     assert _iou(refined, gt) > _iou(coarse, gt) + 0.02
+
+
+def test_precision_argument_sets_the_model_setting(tiny_model):
+    fp32 = init_refiner(DEMO_CONFIG, cfg_options=TINY, precision='fp32')
+    bf16 = init_refiner(DEMO_CONFIG, cfg_options=TINY, precision='bf16')
+    assert init_refiner(DEMO_CONFIG, cfg_options=TINY).test_cfg['precision'] == 'auto'
+    assert (fp32.test_cfg['precision'], bf16.test_cfg['precision']) == ('fp32', 'bf16')
+    for model in (fp32, bf16):
+        model.load_state_dict(tiny_model.state_dict())
+    image, masks = _image(), _shapes()
+    exact = refine(fp32, image, masks, mode='instance', seed=0, return_probs=True)[1]
+    fast = refine(bf16, image, masks, mode='instance', seed=0, return_probs=True)[1]
+    assert np.abs(fast - exact).mean() < 0.05
+    with pytest.raises(ValueError, match='precision'):
+        init_refiner(DEMO_CONFIG, cfg_options=TINY, precision='double')
+
+
+def test_device_defaults_to_cuda_when_available(monkeypatch):
+    from mmseg_refiner.apis import default_device
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    assert default_device() == 'cpu'
+    assert next(init_refiner(DEMO_CONFIG, cfg_options=TINY).parameters()).device.type == 'cpu'
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    assert default_device() == 'cuda'
+
+
+def test_documented_timesteps_option_runs_three_steps():
+    from mmengine.config import DictAction
+    import argparse
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    options = parser.parse_args(
+        ['--cfg-options', 'model.instance_refiner.timesteps=(5,3,0)']).cfg_options
+    model = init_refiner(DEMO_CONFIG, cfg_options={**TINY, **options})
+    assert model.instance_refiner.timesteps == (5, 3, 0)
+    steps = []
+    model.denoiser.register_forward_pre_hook(lambda module, args: steps.append(args[1].tolist()))
+    refine(model, _image(), _shapes(), mode='instance', seed=0)
+    assert steps == [[5, 5, 5], [3, 3, 3], [0, 0, 0]]

@@ -223,3 +223,31 @@ def test_suffix_options_and_exit_status_of_the_script(tmp_path, tiny_checkpoint)
     assert proc.returncode == 1, proc.stderr
     assert sorted(os.listdir(out)) == ['.segrefiner-progress.jsonl', 'x_im_refine.png']
     assert 'failed y_im.jpg' in proc.stdout
+
+
+def test_precision_flag_reaches_the_network(tmp_path, tiny_checkpoint, monkeypatch):
+    import mmseg_refiner.apis
+    dtypes = []
+    build = mmseg_refiner.apis.init_refiner
+
+    def recording_init_refiner(*args, **kwargs):
+        model = build(*args, **kwargs)
+        model.denoiser.register_forward_pre_hook(lambda module, inputs: dtypes.append(
+            torch.get_autocast_dtype('cpu') if torch.is_autocast_enabled('cpu') else None))
+        return model
+
+    monkeypatch.setattr(mmseg_refiner.apis, 'init_refiner', recording_init_refiner)
+    _write_pair(str(tmp_path), str(tmp_path), 'a', 0)
+    outputs = []
+    for precision in ('bf16', 'fp32'):
+        dtypes.clear()
+        out = tmp_path / f'{precision}.png'
+        assert refine_cli.main([
+            str(tmp_path / 'a.jpg'),
+            str(tmp_path / 'a_seg.png'), '--out',
+            str(out), '--precision', precision, '--mode', 'instance', *_model_args(tiny_checkpoint)
+        ]) == 0
+        assert dtypes and set(dtypes) == {torch.bfloat16 if precision == 'bf16' else None}
+        outputs.append(cv2.imread(str(out), cv2.IMREAD_UNCHANGED) > 0)
+    agreement = (outputs[0] == outputs[1]).mean()
+    assert agreement > 0.95, agreement

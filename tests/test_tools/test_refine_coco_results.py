@@ -218,6 +218,10 @@ def test_progress_of_another_job_is_refused(tool, tiny_set, tiny_model_files, tm
     assert tool.main(_argv(tiny_set, tiny_model_files, out, '--seed', '1')) == 1
     error = capsys.readouterr().err
     assert 'error: ' in error and 'another seed' in error and '--overwrite' in error
+    # the run above used the config's precision ('auto'): fp32 results must not be mixed in
+    assert tool.main(_argv(tiny_set, tiny_model_files, out, '--precision', 'fp32')) == 1
+    error = capsys.readouterr().err
+    assert 'error: ' in error and 'precision' in error and '--overwrite' in error
 
 
 def test_results_naming_unknown_images_are_listed(tool, tiny_set, tiny_model_files, tmp_path,

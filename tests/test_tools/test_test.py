@@ -54,3 +54,12 @@ def test_two_process_test_gives_the_same_figures(single_process_metrics, tmp_pat
     assert 'Distributed training: True' in log and 'GPU number: 2' in log
     # Sampling is seeded per image, so splitting the set over processes changes nothing.
     assert _metrics(log) == pytest.approx(single_process_metrics, abs=1e-4)
+
+
+def test_precision_is_a_cfg_option_logged_once(single_process_metrics, tmp_path):
+    log = _run([sys.executable, 'tools/test.py', TINY_CONFIG, CHECKPOINT, '--work-dir',
+                str(tmp_path), *OPTIONS, 'model.test_cfg.precision=fp32'])
+    assert log.count('SegRefiner: the network runs in') == 1, log[-3000:]
+    assert "runs in fp32 on cpu (test_cfg.precision='fp32')" in log
+    # fp32 and the default ('auto': bf16 where the CPU runs it natively) agree closely
+    assert _metrics(log) == pytest.approx(single_process_metrics, abs=0.01)

@@ -103,3 +103,24 @@ def test_dist_train_two_cpu_processes_write_one_checkpoint(tmp_path):
     assert checkpoints == ['iter_2.pth']
     ckpt = load_checkpoint_file(str(tmp_path / 'iter_2.pth'))
     assert not any(k.startswith('module.') for k in ckpt['state_dict'])
+
+
+def test_amp_trains_on_the_cpu_in_bf16_with_finite_losses(tmp_path):
+    proc = _train(tmp_path, '--amp', max_iters=2, interval=2)
+    assert 'BF16AmpOptimWrapper' in (proc.stdout + proc.stderr)
+    losses = [r['loss'] for r in _losses(tmp_path)]
+    assert len(losses) == 2 and np.isfinite(losses).all(), losses
+    assert osp.exists(tmp_path / 'iter_2.pth')
+
+
+def test_bf16_optim_wrapper_runs_the_forward_in_bf16_and_steps_in_fp32():
+    import torch
+    from mmseg_refiner.engine import BF16AmpOptimWrapper
+    model = torch.nn.Linear(4, 2)
+    wrapper = BF16AmpOptimWrapper(optimizer=torch.optim.SGD(model.parameters(), lr=0.1))
+    before = model.weight.detach().clone()
+    with wrapper.optim_context(model):
+        out = model(torch.randn(3, 4))
+    assert out.dtype == torch.bfloat16 and not torch.is_autocast_enabled('cpu')
+    wrapper.update_params(out.float().square().mean())
+    assert model.weight.dtype == torch.float32 and not torch.equal(model.weight, before)

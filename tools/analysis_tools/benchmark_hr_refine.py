@@ -3,15 +3,23 @@
 Refines one square image with a mask (an ellipse with a hole and a bar touching
 the border) through ``GlobalLocalRefiner`` with the paper's settings and prints
 the wall and CPU time, the number of local patches, and the peak resident
-memory (``ru_maxrss``) before and after the refinement. Run it as its own
-process: the peak is the process's. By default the model is a tiny
-``DenoiseUNet`` with random weights (the published width costs about 1.5-3 s
-per 256x256 forward on this CPU); ``--config`` benchmarks any SegRefiner config.
-Example:
-    OMP_NUM_THREADS=2 python tools/analysis_tools/benchmark_hr_refine.py --size 4096
+memory (``ru_maxrss``) before and after the refinement. By default the model is
+a tiny ``DenoiseUNet`` with random weights (the published width costs about
+0.8-3 s per 256x256 forward on this CPU); ``--config`` benchmarks any
+SegRefiner config, ``--max-patches`` refines only the first (highest-scored)
+patches to keep such a run short.
+
+With several ``--precision`` values each runs in its own process (the peak is
+the process's), one after the other, and a table compares them. Example:
+    OMP_NUM_THREADS=2 python tools/analysis_tools/benchmark_hr_refine.py --size 4096 \
+        --config configs/segrefiner/segrefiner_unet-128_dis5k-hr-refine.py \
+        --precision fp32 auto --max-patches 4
 """
 import argparse
+import json
 import resource
+import subprocess
+import sys
 import time
 from typing import List, Optional
 
@@ -53,6 +61,17 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help='patches per network call '
         '(default: the config\'s, 32 in the paper)')
     parser.add_argument('--seed', type=int, default=0, help='seed of image and weights')
+    parser.add_argument(
+        '--precision',
+        nargs='+',
+        choices=['auto', 'fp32', 'bf16', 'fp16'],
+        help="the network's precision(s) (default: the config's); several are run in a "
+        'process each and compared')
+    parser.add_argument(
+        '--max-patches',
+        type=int,
+        help='refine only the first N selected local patches (default: all)')
+    parser.add_argument('--json', action='store_true', help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -77,7 +96,7 @@ def build_refiner(config: Optional[str], seed: int):
     else:
         cfg = Config.fromfile(config).model
         cfg.semantic_refiner = cfg.get('semantic_refiner') or dict(type='GlobalLocalRefiner')
-        cfg.test_cfg = dict(mode='semantic', seed=seed)
+        cfg.test_cfg = dict(cfg.get('test_cfg') or {}, mode='semantic', seed=seed)
     with DefaultScope.overwrite_default_scope('mmseg_refiner'):
         model = MODELS.build(cfg).eval()
     generator = torch.Generator().manual_seed(seed)
@@ -87,11 +106,24 @@ def build_refiner(config: Optional[str], seed: int):
     return model
 
 
-def main(argv: Optional[List[str]] = None) -> None:
-    args = parse_args(argv)
+def run_one(args: argparse.Namespace, precision: Optional[str]) -> dict:
+    """Refine the image once in this process; the figures of the run."""
     model = build_refiner(args.config, args.seed)
+    if precision is not None:
+        model.test_cfg['precision'] = precision
     if args.batch_size is not None:
         model.semantic_refiner.batch_size = args.batch_size
+    hr = model.semantic_refiner
+    selected = []
+    if args.max_patches is not None:
+        select_patches = hr.select_patches
+
+        def first_patches(*select_args):
+            boxes = select_patches(*select_args)
+            selected.append(len(boxes))
+            return boxes[:args.max_patches]
+
+        hr.select_patches = first_patches
     rng = np.random.default_rng(args.seed)
     raw = torch.from_numpy(rng.integers(0, 256, (3, args.size, args.size), dtype=np.uint8))
     image = model.data_preprocessor.normalize(raw)
@@ -108,18 +140,58 @@ def main(argv: Optional[List[str]] = None) -> None:
     model.refine = counting_refine
     before = peak_rss_mib()
     wall, cpu = time.perf_counter(), time.process_time()
-    model.semantic_refiner.refine_mask(model, image, mask, seed=0)
+    hr.refine_mask(model, image, mask, seed=args.seed)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    after = peak_rss_mib()
+    return dict(
+        precision=model.test_cfg['precision'],
+        resolved=model.inference_precision(image.device),
+        patches=sum(calls[1:]),
+        selected=selected[0] if selected else sum(calls[1:]),
+        calls=len(calls) - 1,
+        batch_size=hr.batch_size,
+        model_size=model.model_size,
+        wall=wall,
+        cpu=cpu,
+        before=before,
+        peak=peak_rss_mib())
 
-    print(f'image {args.size}x{args.size}, model_size {model.model_size}, '
+
+def main(argv: Optional[List[str]] = None) -> None:
+    args = parse_args(argv)
+    precisions = args.precision or [None]
+    if len(precisions) == 1:
+        result = run_one(args, precisions[0])
+        if args.json:
+            print(json.dumps(result))
+            return
+        results = [result]
+    else:  # one process per precision: each peak RSS is its own
+        results = []
+        for precision in precisions:
+            child = ['--size', str(args.size), '--seed', str(args.seed), '--precision', precision,
+                     '--json']
+            for flag, value in (('--config', args.config), ('--batch-size', args.batch_size),
+                                ('--max-patches', args.max_patches)):
+                if value is not None:
+                    child += [flag, str(value)]
+            out = subprocess.run([sys.executable, __file__, *child],
+                                 capture_output=True, text=True, check=True).stdout
+            results.append(json.loads(out.strip().splitlines()[-1]))
+
+    first = results[0]
+    print(f'image {args.size}x{args.size}, model_size {first["model_size"]}, '
           f'{"tiny random model" if args.config is None else args.config}, '
           f'{torch.get_num_threads()} threads')
-    print(f'local patches: {sum(calls[1:])} in {len(calls) - 1} network calls '
-          f'(batch size {model.semantic_refiner.batch_size})')
-    print(f'time: {wall:.2f} s wall, {cpu:.2f} s CPU')
-    print(f'peak RSS: {after:.0f} MiB (before refining, after loading and normalizing: '
-          f'{before:.0f} MiB; refinement added {after - before:.0f} MiB)')
+    for result in results:
+        print(f'precision {result["precision"]} ({result["resolved"]}): local patches '
+              f'{result["patches"]} of {result["selected"]} selected, in {result["calls"]} '
+              f'network calls (batch size {result["batch_size"]}); time {result["wall"]:.2f} s '
+              f'wall, {result["cpu"]:.2f} s CPU; peak RSS {result["peak"]:.0f} MiB (before '
+              f'refining {result["before"]:.0f} MiB, refinement added '
+              f'{result["peak"] - result["before"]:.0f} MiB)')
+    if len(results) > 1:
+        print(f'speed-up over {first["precision"]}: ' + ', '.join(
+            f'{r["precision"]} {first["wall"] / r["wall"]:.2f}x' for r in results[1:]))
 
 
 if __name__ == '__main__':

@@ -1,27 +1,30 @@
-"""Instances per second of instance (LR) refinement on the CPU.
+"""Seconds per instance of instance (LR) refinement, precision fp32 vs auto side by side.
 
-Refines ``--num-instances`` synthetic instance masks (ellipses of random size
-and position, each at least ``min_area`` pixels) of one random image with the
-config's ``InstanceRefiner``: crop, resize, all reverse steps, paste back, in
-network batches of ``--batch-size``. The model has random weights (or
-``--checkpoint``); the cost does not depend on them. After ``--warmup``
-untimed instances, one timed run; prints instances per second.
+Builds the config's model once per ``--precision`` through the public API
+(``init_refiner(config, checkpoint, precision=...)``), all with the same weights
+(``--checkpoint``, or the config's random initialization), and refines the same
+``--num-instances`` synthetic instance masks (ellipses of random size and
+position, each at least ``min_area`` pixels) of one random image with
+``refine(model, image, masks, mode='instance')``: crop, resize, all reverse
+steps, paste back, in network batches of ``--batch-size``. After ``--warmup``
+untimed calls per precision, the precisions take turns for ``--repeats`` rounds
+(so a busy machine slows them alike); prints seconds per instance of each, the
+speed-up over the first precision, and how many refined pixels agree with it.
 
-Examples (the published configuration costs seconds per instance here):
+Examples (the published network costs about 0.8-3 s per 256x256 forward here):
+    OMP_NUM_THREADS=2 python tools/analysis_tools/benchmark_instance_refine.py \\
+        --num-instances 4 --batch-size 4
     OMP_NUM_THREADS=2 python tools/analysis_tools/benchmark_instance_refine.py --tiny \\
         --num-instances 64 --batch-size 32
-    OMP_NUM_THREADS=2 python tools/analysis_tools/benchmark_instance_refine.py \\
-        --num-instances 8 --batch-size 8 --bf16
 """
 import argparse
-import math
 import time
 from typing import List, Optional
 
 import numpy as np
 import torch
 
-from mmseg_refiner.apis import init_refiner
+from mmseg_refiner.apis import init_refiner, refine
 
 DEFAULT_CONFIG = 'configs/segrefiner/segrefiner_unet-128_coco-results-refine.py'
 #: The tiny configuration of the unit tests: a 2-level, 16-channel U-Net at 32x32.
@@ -37,7 +40,7 @@ TINY_OVERRIDES = {
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description='Time instance refinement on the CPU.')
+    parser = argparse.ArgumentParser(description='Time instance refinement per precision.')
     parser.add_argument(
         'config',
         nargs='?',
@@ -48,17 +51,25 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--tiny',
         action='store_true',
         help='use the unit tests\' tiny network instead of the config\'s')
-    parser.add_argument('--num-instances', type=int, default=8)
-    parser.add_argument('--batch-size', type=int, default=8, help='crops per network call')
+    parser.add_argument(
+        '--precision',
+        nargs='+',
+        default=['fp32', 'auto'],
+        choices=['auto', 'fp32', 'bf16', 'fp16'],
+        help='precisions to compare; the first is the reference (default: fp32 auto)')
+    parser.add_argument('--num-instances', type=int, default=4)
+    parser.add_argument('--batch-size', type=int, default=4, help='crops per network call')
+    parser.add_argument('--repeats', type=int, default=1, help='timed rounds per precision')
+    parser.add_argument(
+        '--warmup', type=int, default=1, help='untimed calls of one instance per precision first')
     parser.add_argument('--image-size', type=int, nargs=2, default=[480, 640], metavar=('H', 'W'))
-    parser.add_argument('--bf16', action='store_true', help='bf16 autocast')
-    parser.add_argument('--warmup', type=int, default=0, help='untimed instances first')
+    parser.add_argument('--device', help='default: CUDA when available, else the CPU')
     parser.add_argument('--seed', type=int, default=0)
     return parser.parse_args(argv)
 
 
 def synthetic_instances(num: int, height: int, width: int, min_area: int,
-                        rng: np.random.Generator) -> torch.Tensor:
+                        rng: np.random.Generator) -> np.ndarray:
     """(num, H, W) bool ellipses of random centre and radii, each >= min_area px."""
     yy, xx = np.mgrid[:height, :width]
     masks = []
@@ -68,43 +79,53 @@ def synthetic_instances(num: int, height: int, width: int, min_area: int,
         mask = ((yy - cy) / ry)**2 + ((xx - cx) / rx)**2 <= 1
         if mask.sum() >= min_area:
             masks.append(mask)
-    return torch.from_numpy(np.stack(masks))
-
-
-def time_refinement(model, image: torch.Tensor, masks: torch.Tensor, bf16: bool,
-                    seed: int) -> float:
-    """Seconds to refine ``masks`` of ``image``."""
-    start = time.perf_counter()
-    with torch.autocast('cpu', dtype=torch.bfloat16, enabled=bf16):
-        model.instance_refiner.refine_masks(model, [image], [masks], seeds=[seed])
-    return time.perf_counter() - start
+    return np.stack(masks)
 
 
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
-    torch.manual_seed(args.seed)
     overrides = dict(TINY_OVERRIDES) if args.tiny else {}
     overrides['model.instance_refiner.batch_size'] = args.batch_size
-    model = init_refiner(args.config, args.checkpoint, cfg_options=overrides)
-    refiner = model.instance_refiner
+    models = []
+    for precision in args.precision:
+        torch.manual_seed(args.seed)  # the same random initialization for every precision
+        models.append(
+            init_refiner(
+                args.config,
+                args.checkpoint,
+                device=args.device,
+                cfg_options=overrides,
+                precision=precision))
     height, width = args.image_size
     rng = np.random.default_rng(args.seed)
-    raw = torch.from_numpy(rng.integers(0, 256, (3, height, width), dtype=np.uint8))
-    image = model.data_preprocessor(dict(inputs=[raw]), False)['inputs'][0]
-    masks = synthetic_instances(args.num_instances + args.warmup, height, width, refiner.min_area,
-                                rng)
-    if args.warmup:
-        time_refinement(model, image, masks[:args.warmup], args.bf16, args.seed)
-    seconds = time_refinement(model, image, masks[args.warmup:], args.bf16, args.seed)
+    image = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+    masks = synthetic_instances(args.num_instances, height, width,
+                                models[0].instance_refiner.min_area, rng)
 
-    calls = math.ceil(args.num_instances / args.batch_size)
-    print(f'{"tiny" if args.tiny else "config"} network, model_size {model.model_size}, '
-          f'{model.num_timesteps} steps, batch {args.batch_size}, '
-          f'{"bf16 autocast" if args.bf16 else "fp32"}, {torch.get_num_threads()} threads, '
-          f'image {height}x{width}')
-    print(f'{args.num_instances} instances in {calls} network batches x {model.num_timesteps} '
-          f'steps: {seconds:.2f} s = {args.num_instances / seconds:.3f} instances/s '
-          f'({seconds / args.num_instances:.3f} s per instance)')
+    resolved = [model.inference_precision(next(model.parameters()).device) for model in models]
+    for _ in range(args.warmup):  # oneDNN creates its kernels on the first call
+        for model in models:
+            refine(model, image, masks[:1], mode='instance', seed=args.seed)
+    seconds = [0.0] * len(models)
+    refined = [None] * len(models)
+    for _ in range(args.repeats):
+        for index, model in enumerate(models):
+            start = time.perf_counter()
+            refined[index] = refine(model, image, masks, mode='instance', seed=args.seed)
+            seconds[index] += time.perf_counter() - start
+
+    model = models[0]
+    print(f'{args.config}{" (tiny network)" if args.tiny else ""}, '
+          f'{"checkpoint " + args.checkpoint if args.checkpoint else "random weights"}, '
+          f'model_size {model.model_size}, {model.num_timesteps} steps, batch {args.batch_size}, '
+          f'{torch.get_num_threads()} threads, image {height}x{width}, '
+          f'{args.num_instances} instances x {args.repeats} rounds')
+    print(f'{"precision":>16s} {"s/instance":>11s} {"speed-up":>9s} {"pixels agree":>13s}')
+    per_instance = [s / (args.num_instances * args.repeats) for s in seconds]
+    for precision, actual, spi, masks_out in zip(args.precision, resolved, per_instance, refined):
+        agree = float((masks_out == refined[0]).mean())
+        print(f'{f"{precision} ({actual})":>16s} {spi:11.3f} {per_instance[0] / spi:8.2f}x '
+              f'{agree:13.4f}')
 
 
 if __name__ == '__main__':

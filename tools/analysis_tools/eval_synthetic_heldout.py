@@ -8,11 +8,19 @@ the same inputs. Each sample is refined with :func:`mmseg_refiner.apis.refine`.
 
     python tools/analysis_tools/eval_synthetic_heldout.py [--config CFG --checkpoint CKPT]
         [--num 50] [--size 256] [--mode auto] [--seed 0] [--out heldout.json]
+        [--precision fp32 auto] [--timesteps 5,4,3,2,1,0 5,3,0] [--cfg-options k=v ...]
 
 Without ``--config``/``--checkpoint`` the shipped demo model is evaluated.
 Printed and written (``--out``): ``mean_iou`` / ``coarse_mean_iou`` (mean of
 per-sample IoUs), ``iou`` / ``coarse_iou`` (total intersection over total
-union), ``mba`` / ``coarse_mba`` (mean of per-sample mBAs), and per sample.
+union), ``mba`` / ``coarse_mba`` (mean of per-sample mBAs), seconds per
+sample, and per sample. With several ``--precision`` values and/or
+``--timesteps`` sequences the same samples are refined by each combination,
+interleaved sample by sample (a busy machine slows them alike), and
+``agreement_mean_iou`` is the mean IoU between each run's refined masks and
+the first run's. ``--timesteps`` sets the instance refiner's ``timesteps``
+and splits the same steps between the HR refiner's global pass (all but the
+last) and local patches (the last).
 """
 import argparse
 import math
@@ -21,7 +29,7 @@ import time
 from typing import Any, Dict, List, Optional
 
 import numpy as np
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 from tqdm import tqdm
 
 from mmseg_refiner.apis import demo_model_files, init_refiner, refine
@@ -45,7 +53,24 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help='seed of the first sample (default: the held-out range)')
     parser.add_argument('--mode', choices=['auto', 'instance', 'semantic'], default='auto')
     parser.add_argument('--seed', type=int, default=0, help='seed of the reverse diffusion')
-    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--device', help='default: CUDA when available, else the CPU')
+    parser.add_argument(
+        '--precision',
+        nargs='+',
+        choices=['auto', 'fp32', 'bf16', 'fp16'],
+        help="the network's precision(s) (default: the config's test_cfg.precision); several "
+        'are run side by side and compared')
+    parser.add_argument(
+        '--timesteps',
+        nargs='+',
+        type=lambda text: tuple(int(t) for t in text.split(',') if t.strip()),
+        help='reverse steps to run, comma-separated (e.g. 5,3,0); several are compared '
+        '(default: all steps)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, e.g. model.instance_refiner.timesteps="(5,3,0)"')
     parser.add_argument('--out', help='write the figures to this JSON file')
     args = parser.parse_args(argv)
     if args.checkpoint is not None and args.config is None:
@@ -80,40 +105,77 @@ def training_coarse_options(cfg: Config) -> dict:
     return {k: v for k, v in transform.items() if k not in ('type', 'key_in', 'key_out')}
 
 
-def evaluate(model, dataset, mode: str, seed: int) -> Dict[str, Any]:
-    """Refine every sample; return the summary figures and the per-sample records."""
-    samples = []
-    records = []
+def evaluate(models: list, dataset, mode: str, seed: int) -> List[Dict[str, Any]]:
+    """Refine every sample with each model, interleaved (so that a busy machine slows
+    every model alike); per model the summary figures, the per-sample records and
+    the refined masks."""
+    runs = [dict(samples=[], records=[], masks=[], seconds=0.0) for _ in models]
     for index in tqdm(range(len(dataset)), desc='held-out', unit='sample'):
         sample = dataset[index]
-        refined = refine(model, sample['img'], sample['coarse_mask'], mode=mode, seed=seed,
-                         name=osp.basename(sample['img_path']))
-        record = mask_record(refined, sample['gt_mask'], sample['coarse_mask'])
-        records.append(record)
-        samples.append(
-            dict(
-                seed=int(sample['seed']),
-                coarse_iou=_ratio(record['coarse_intersection'], record['coarse_union']),
-                iou=_ratio(record['intersection'], record['union']),
-                coarse_mba=record['coarse_mba'],
-                mba=record['mba']))
-    summary = summarize_mask_records(records)
-    summary['coarse_mean_iou'] = float(np.mean([s['coarse_iou'] for s in samples]))
-    summary['mean_iou'] = float(np.mean([s['iou'] for s in samples]))
-    return dict(summary=summary, samples=samples)
+        for model, run in zip(models, runs):
+            start = time.perf_counter()
+            refined = refine(model, sample['img'], sample['coarse_mask'], mode=mode, seed=seed,
+                             name=osp.basename(sample['img_path']))
+            run['seconds'] += time.perf_counter() - start
+            record = mask_record(refined, sample['gt_mask'], sample['coarse_mask'])
+            run['masks'].append(refined)
+            run['records'].append(record)
+            run['samples'].append(
+                dict(
+                    seed=int(sample['seed']),
+                    coarse_iou=_ratio(record['coarse_intersection'], record['coarse_union']),
+                    iou=_ratio(record['intersection'], record['union']),
+                    coarse_mba=record['coarse_mba'],
+                    mba=record['mba']))
+    results = []
+    for run in runs:
+        summary = summarize_mask_records(run['records'])
+        summary['coarse_mean_iou'] = float(np.mean([s['coarse_iou'] for s in run['samples']]))
+        summary['mean_iou'] = float(np.mean([s['iou'] for s in run['samples']]))
+        summary['seconds_per_sample'] = run['seconds'] / max(len(dataset), 1)
+        results.append(dict(summary=summary, samples=run['samples'], masks=run['masks']))
+    return results
+
+
+def steps_options(timesteps: Optional[tuple]) -> dict:
+    """Config overrides that run ``timesteps`` in the instance and the HR refiner."""
+    if timesteps is None:
+        return {}
+    options = {'model.instance_refiner.timesteps': timesteps}
+    if len(timesteps) > 1:
+        options['model.semantic_refiner.global_timesteps'] = timesteps[:-1]
+        options['model.semantic_refiner.local_timesteps'] = timesteps[-1:]
+    return options
 
 
 def _ratio(intersection: int, union: int) -> float:
     return intersection / union if union else 1.0
 
 
+def agreement_mean_iou(masks: List[np.ndarray], reference: List[np.ndarray]) -> float:
+    """Mean over samples of the IoU between two runs' refined masks (1 where both are empty)."""
+    ious = [
+        _ratio(int((a & b).sum()), int((a | b).sum())) for a, b in zip(masks, reference)
+    ]
+    return float(np.mean(ious))
+
+
 def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     args = parse_args(argv)
     if args.config is None:
         args.config, args.checkpoint = demo_model_files()
-    model = init_refiner(args.config, args.checkpoint, device=args.device)
+    runs = [(precision, timesteps) for precision in (args.precision or [None])
+            for timesteps in (args.timesteps or [None])]
+    models = [
+        init_refiner(
+            args.config,
+            args.checkpoint,
+            device=args.device,
+            cfg_options=dict(args.cfg_options or {}, **steps_options(timesteps)),
+            precision=precision) for precision, timesteps in runs
+    ]
     size = (args.size[0], args.size[-1])
-    coarse_options = training_coarse_options(model.cfg)
+    coarse_options = training_coarse_options(models[0].cfg)
     dataset = SyntheticRefineDataset(
         num_samples=args.num,
         image_size=size,
@@ -122,32 +184,46 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         coarse_cfg=coarse_options,
         test_mode=True,
         pipeline=[])
-    start = time.time()
-    result = evaluate(model, dataset, args.mode, args.seed)
-    seconds = time.time() - start
-    summary = result['summary']
+    results = evaluate(models, dataset, args.mode, args.seed)
     print(f'{args.num} held-out samples (seeds {args.seed_offset}..'
-          f'{args.seed_offset + args.num - 1}), {size[0]}x{size[1]}, mode {args.mode}, '
-          f'{seconds:.1f} s')
-    print(f'{"":8s} {"mean IoU":>9s} {"IoU":>7s} {"mBA":>7s}')
-    for name, prefix in (('coarse', 'coarse_'), ('refined', '')):
-        print(f'{name:8s} {summary[prefix + "mean_iou"]:9.4f} {summary[prefix + "iou"]:7.4f} '
-              f'{summary[prefix + "mba"]:7.4f}')
-    report = dict(
-        summary,
-        num_samples=args.num,
-        image_size=list(size),
-        seeds=[args.seed_offset, args.seed_offset + args.num - 1],
-        mode=args.mode,
-        sampling_seed=args.seed,
-        coarse_options=coarse_options,
-        config=args.config,
-        checkpoint=args.checkpoint,
-        seconds=round(seconds, 1),
-        samples=[{
-            k: (None if isinstance(v, float) and math.isnan(v) else v)
-            for k, v in s.items()
-        } for s in result['samples']])
+          f'{args.seed_offset + args.num - 1}), {size[0]}x{size[1]}, mode {args.mode}'
+          + (f', {args.cfg_options}' if args.cfg_options else ''))
+    print(f'{"":26s} {"mean IoU":>9s} {"IoU":>7s} {"mBA":>7s} {"s/sample":>9s} '
+          f'{"agreement":>9s}')
+    coarse = results[0]['summary']
+    print(f'{"coarse":26s} {coarse["coarse_mean_iou"]:9.4f} {coarse["coarse_iou"]:7.4f} '
+          f'{coarse["coarse_mba"]:7.4f}')
+    reports = []
+    for model, result, (_, timesteps) in zip(models, results, runs):
+        summary = result['summary']
+        precision = model.test_cfg['precision']
+        summary['agreement_mean_iou'] = agreement_mean_iou(result['masks'], results[0]['masks'])
+        steps = 'all steps' if timesteps is None else f'steps {",".join(map(str, timesteps))}'
+        name = f'{precision}, {steps}'
+        print(f'{name:26s} {summary["mean_iou"]:9.4f} {summary["iou"]:7.4f} '
+              f'{summary["mba"]:7.4f} {summary["seconds_per_sample"]:9.3f} '
+              f'{summary["agreement_mean_iou"]:9.4f}')
+        reports.append(
+            dict(
+                summary,
+                precision=precision,
+                timesteps=None if timesteps is None else list(timesteps),
+                num_samples=args.num,
+                image_size=list(size),
+                seeds=[args.seed_offset, args.seed_offset + args.num - 1],
+                mode=args.mode,
+                sampling_seed=args.seed,
+                coarse_options=coarse_options,
+                cfg_options=args.cfg_options,
+                config=args.config,
+                checkpoint=args.checkpoint,
+                samples=[{
+                    k: (None if isinstance(v, float) and math.isnan(v) else v)
+                    for k, v in s.items()
+                } for s in result['samples']]))
+    if len(reports) > 1:
+        print('agreement: mean IoU between the refined masks of each run and the first run')
+    report = reports[0] if len(reports) == 1 else dict(runs=reports)
     if args.out:
         write_json_atomic(args.out, report)
         print(f'written to {args.out}')

@@ -60,4 +60,8 @@ model = dict(
         centre_mapping='corner'),
     # Sampling is seeded per mask from seed, the image's file name and the mask's index
     # (None: torch's global random state).
-    test_cfg=dict(mode='model', seed=0))
+    # precision: the network's dtype at inference. 'auto' runs it under bf16 autocast
+    # (channels_last) where the hardware runs bf16 natively (a CPU with oneDNN bf16, a
+    # CUDA device with bf16; fp16 on older CUDA devices), fp32 elsewhere; everything
+    # around the network stays fp32. 'fp32' reproduces the float32 network exactly.
+    test_cfg=dict(mode='model', seed=0, precision='auto'))

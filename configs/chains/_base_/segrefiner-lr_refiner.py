@@ -5,5 +5,5 @@
 _base_ = ['../../_base_/models/segrefiner_unet-128.py']
 
 refiner = _base_.model
-refiner.update(test_cfg=dict(mode='instance', seed=0))
+refiner.update(test_cfg=dict(mode='instance', seed=0, precision='auto'))
 del _base_.model

@@ -62,7 +62,11 @@ class DiscreteMaskDiffusion:
         self.start = start
         self.end = end
         # float64 on the CPU; cast to the data's dtype/device where used.
-        self._fine_probs = torch.linspace(start, end, num_timesteps, dtype=torch.float64)
+        self._fine_probs = torch.linspace(
+            start, end, num_timesteps, dtype=torch.float64, device='cpu')
+        # The reverse steps' values as Python floats (no tensor, no device copy), rounded
+        # to float32 as the float32 masks use them; [-1] is b[-1] = 1.
+        self._fine_prob_values = self._fine_probs.float().tolist() + [1.0]
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(num_timesteps={self.num_timesteps}, '
@@ -124,48 +128,66 @@ class DiscreteMaskDiffusion:
         draw = torch.rand(fine.shape, generator=generator, device=fine.device)
         return torch.where(draw < keep_fine_prob, fine, coarse)
 
-    def transition_prob(self, prob: torch.Tensor, t: Union[int, torch.Tensor]) -> torch.Tensor:
-        """Probability ``q`` that a coarse pixel turns fine in the step ``t -> t-1``.
+    def transition_prob(self, prob: torch.Tensor, t: int, next_t: Optional[int] = None
+                        ) -> torch.Tensor:
+        """Probability ``q`` that a coarse pixel turns fine in the step ``t -> next_t``.
 
-        ``q = f * (b[t-1] - b[t]) / (1 - f * b[t])`` with the network's
-        confidence ``f = 2 * |p0 - 0.5|``. The schedule check in the
-        constructor (``b[t] <= start < 1``, ``f <= 1``) keeps the denominator at
-        least ``1 - start``, so no clamping of it is needed; the result lies in
-        ``[0, 1]`` (``q = 1`` exactly when ``f = 1`` and ``t = 0``).
+        ``q = f * (b[next_t] - b[t]) / (1 - f * b[t])`` with the network's
+        confidence ``f = 2 * |p0 - 0.5|``. A full run steps ``t -> t-1``; a run
+        over a sub-sequence of the steps jumps from ``t`` to the next step it
+        runs, ``next_t < t``, and uses ``b[next_t]`` where the full run uses
+        ``b[t-1]`` (the respacing of improved-diffusion: the respaced process
+        is the same forward process observed at fewer steps). The schedule
+        check in the constructor (``b[t] <= start < 1``, ``f <= 1``) keeps the
+        denominator at least ``1 - start``, so no clamping of it is needed; the
+        result lies in ``[0, 1]`` (``q = 1`` exactly when ``f = 1`` and
+        ``next_t = -1``).
 
         Args:
             prob (Tensor): (N, 1, H, W) predicted fine-mask probability ``p0``.
-            t (int | Tensor): the current step, scalar or (N,).
+            t (int): the current step, in ``[0, T)``.
+            next_t (int, optional): the step the transition goes to, in
+                ``[-1, t)``. Defaults to ``t - 1``.
 
         Returns:
             Tensor: (N, 1, H, W) ``q``, in ``prob``'s dtype.
         """
+        t = int(t)
+        next_t = t - 1 if next_t is None else int(next_t)
+        if not -1 <= next_t < t < self.num_timesteps:
+            raise ValueError(f'DiscreteMaskDiffusion: a reverse step goes from t in '
+                             f'[0, {self.num_timesteps}) to an earlier step >= -1, got '
+                             f'{t} -> {next_t}')
+        fine_now = self._fine_prob_values[t]
+        # Exact in double, rounded once where it meets the float32 tensor: the float32
+        # difference b[next_t] - b[t].
+        fine_gain = self._fine_prob_values[next_t] - fine_now
         confidence = (2 * (prob - 0.5).abs()).clamp(0, 1)
-        t = torch.as_tensor(t)
-        fine_now = self._per_sample(self.fine_prob(t), prob)
-        fine_prev = self._per_sample(self.fine_prob(t - 1), prob)
-        return (confidence * (fine_prev - fine_now) / (1 - confidence * fine_now)).clamp(0, 1)
+        return (confidence * fine_gain / (1 - confidence * fine_now)).clamp(0, 1)
 
     def reverse_step(self,
                      logits: torch.Tensor,
                      coarse: torch.Tensor,
                      cum_fine: torch.Tensor,
-                     t: Union[int, torch.Tensor],
+                     t: int,
+                     next_t: Optional[int] = None,
                      sample_mask: bool = True,
                      generator: Generators = None) -> Dict[str, torch.Tensor]:
-        """One reverse step ``t -> t-1`` (Alg. 2) given the network's logits.
+        """One reverse step ``t -> next_t`` (Alg. 2) given the network's logits.
 
         ``c <- c + (1 - c) * q`` accumulates the probability that a pixel is
-        fine. The next mask state keeps the network's prediction
-        ``[logits >= 0]`` where ``x ~ Bernoulli(c)`` selects a pixel and goes
-        back to the **coarse** mask elsewhere.
+        fine (``q`` from :meth:`transition_prob`). The next mask state keeps
+        the network's prediction ``[logits >= 0]`` where ``x ~ Bernoulli(c)``
+        selects a pixel and goes back to the **coarse** mask elsewhere.
 
         Args:
             logits (Tensor): (N, 1, H, W) network output at step ``t``.
             coarse (Tensor): (N, 1, H, W) coarse mask, {0, 1}.
             cum_fine (Tensor): (N, 1, H, W) cumulative fine probability ``c``
                 before this step.
-            t (int | Tensor): the current step, scalar or (N,).
+            t (int): the current step.
+            next_t (int, optional): the step after it, ``t - 1`` (the
+                default) in a full run.
             sample_mask (bool): draw the next mask state. False at the last
                 step of a run, whose output is the probability. Defaults to
                 True.
@@ -181,12 +203,31 @@ class DiscreteMaskDiffusion:
         logits = logits.float()  # keep c accurate under bf16/fp16 autocast
         prob = logits.sigmoid()
         cum_fine = cum_fine.float()
-        cum_fine = cum_fine + (1 - cum_fine) * self.transition_prob(prob, t)
+        cum_fine = cum_fine + (1 - cum_fine) * self.transition_prob(prob, t, next_t)
         out = dict(prob=prob, cum_fine=cum_fine)
         if sample_mask:
             selected = uniform(cum_fine.shape, generator, cum_fine.device) < cum_fine
             out['mask'] = torch.where(selected, (logits >= 0).float(), coarse.float())
         return out
+
+    def check_timesteps(self, timesteps: Sequence[int], next_timestep: int = -1,
+                        what: str = 'timesteps') -> List[int]:
+        """``timesteps`` as a list of ints after checking they can be run.
+
+        A run's steps are a non-empty, strictly decreasing sub-sequence of
+        ``T-1..0``, all above ``next_timestep`` (the step that follows the run).
+
+        Raises:
+            ValueError: naming ``what`` (e.g. the config key) and the steps.
+        """
+        steps = [int(t) for t in timesteps]
+        if (not steps or any(b >= a for a, b in zip(steps, steps[1:]))
+                or steps[0] >= self.num_timesteps or steps[-1] <= next_timestep
+                or next_timestep < -1):
+            raise ValueError(f'{what} must be a non-empty, strictly decreasing sequence of steps '
+                             f'in [0, {self.num_timesteps}) ending above the step that follows '
+                             f'the run ({next_timestep}), got {list(timesteps)}')
+        return steps
 
     def sample(self,
                denoise_fn: DenoiseFn,
@@ -194,12 +235,16 @@ class DiscreteMaskDiffusion:
                coarse: torch.Tensor,
                timesteps: Optional[Sequence[int]] = None,
                cum_fine: Optional[torch.Tensor] = None,
-               generator: Generators = None) -> Dict[str, torch.Tensor]:
+               generator: Generators = None,
+               next_timestep: int = -1) -> Dict[str, torch.Tensor]:
         """Run the reverse process over ``timesteps``, starting from ``coarse``.
 
         Instance refinement runs all steps ``T-1..0``; the high-resolution
         refiner's global pass runs ``T-1..1`` and its local patches only ``0``,
-        starting from the global ``cum_fine`` cropped to the patch.
+        starting from the global ``cum_fine`` cropped to the patch. A
+        sub-sequence (e.g. ``(5, 3, 0)``) runs fewer network calls: each step
+        goes to the next one given (see :meth:`transition_prob`), the last one
+        to ``next_timestep``.
 
         Args:
             denoise_fn (callable): ``denoise_fn(x, t) -> logits`` with ``x``
@@ -214,16 +259,17 @@ class DiscreteMaskDiffusion:
                 probability ``c``. Defaults to zeros.
             generator (torch.Generator | Sequence[torch.Generator], optional):
                 source of every draw, one for the batch or one per row.
+            next_timestep (int): the step that follows the last of
+                ``timesteps``: where a later run continues (the local patches
+                after the global pass), or -1 (the default), the end of the
+                process.
 
         Returns:
             dict: ``prob`` (N, 1, H, W), the network's probability at the last
             step, and ``cum_fine`` (N, 1, H, W), ``c`` after it (float32).
         """
-        timesteps = self.default_timesteps if timesteps is None else [int(t) for t in timesteps]
-        if (not timesteps or any(b >= a for a, b in zip(timesteps, timesteps[1:]))
-                or timesteps[0] >= self.num_timesteps or timesteps[-1] < 0):
-            raise ValueError(f'sample: timesteps must be a non-empty, strictly decreasing list '
-                             f'of steps in [0, {self.num_timesteps}), got {timesteps}')
+        timesteps = self.check_timesteps(
+            self.default_timesteps if timesteps is None else timesteps, next_timestep)
         if (image.dim() != 4 or coarse.dim() != 4 or coarse.shape[1] != 1
                 or image.shape[0] != coarse.shape[0] or image.shape[2:] != coarse.shape[2:]):
             raise ValueError(f'sample: expects image (N, 3, H, W) and coarse (N, 1, H, W), got '
@@ -235,12 +281,12 @@ class DiscreteMaskDiffusion:
             raise ValueError(f'sample: cum_fine has shape {tuple(cum_fine.shape)}, coarse '
                              f'{tuple(coarse.shape)}')
         mask = coarse
-        for i, t in enumerate(timesteps):
-            is_last = i == len(timesteps) - 1
+        for t, next_t in zip(timesteps, timesteps[1:] + [next_timestep]):
+            is_last = next_t == next_timestep
             t_batch = torch.full((image.shape[0], ), t, dtype=torch.long, device=image.device)
             logits = denoise_fn(torch.cat([image, mask], dim=1), t_batch)
             step = self.reverse_step(
-                logits, coarse, cum_fine, t, sample_mask=not is_last, generator=generator)
+                logits, coarse, cum_fine, t, next_t, sample_mask=not is_last, generator=generator)
             cum_fine = step['cum_fine']
             if not is_last:
                 mask = step['mask'].to(image.dtype)

@@ -48,17 +48,18 @@ Box = Tuple[int, int, int, int]
 PatchBatch = Tuple[Sequence[Tensor], Tensor]
 
 
-def _source_positions(start: int, stop: int, in_size: int, out_size: int,
-                      mode: str) -> Tuple[Tensor, Tensor, Tensor]:
+def _source_positions(start: int, stop: int, in_size: int, out_size: int, mode: str,
+                      device: Optional[torch.device] = None) -> Tuple[Tensor, Tensor, Tensor]:
     """Source indices and weights of output positions ``start..stop-1``.
 
     Reproduces the arithmetic of ``F.interpolate`` (``align_corners=False``)
     when resizing an axis of ``in_size`` to ``out_size``, for a slice of the
     output only: returns ``(i0, i1, w1)`` with output = ``(1 - w1) * in[i0] +
-    w1 * in[i1]`` (for ``'nearest'`` ``i1 = i0`` and ``w1 = 0``).
+    w1 * in[i1]`` (for ``'nearest'`` ``i1 = i0`` and ``w1 = 0``), made on
+    ``device`` (no host-to-device copy per patch).
     """
-    scale = torch.tensor(in_size / out_size, dtype=torch.float32)
-    dst = torch.arange(start, stop, dtype=torch.float32)
+    scale = torch.tensor(in_size / out_size, dtype=torch.float32, device=device)
+    dst = torch.arange(start, stop, dtype=torch.float32, device=device)
     if mode == 'nearest':
         i0 = (dst * scale).floor().long().clamp(max=in_size - 1)
         return i0, i0, torch.zeros_like(dst)
@@ -87,8 +88,8 @@ def resize_region(small: Tensor, full_shape: Tuple[int, int], box: Box, mode: st
         raise ValueError(f'resize_region supports {PROB_INTERPOLATIONS}, got {mode!r}')
     x1, y1, x2, y2 = box
     h, w = small.shape[-2:]
-    r0, r1, rw = (t.to(small.device) for t in _source_positions(y1, y2, h, full_shape[0], mode))
-    c0, c1, cw = (t.to(small.device) for t in _source_positions(x1, x2, w, full_shape[1], mode))
+    r0, r1, rw = _source_positions(y1, y2, h, full_shape[0], mode, small.device)
+    c0, c1, cw = _source_positions(x1, x2, w, full_shape[1], mode, small.device)
     if mode == 'nearest':
         return small[:, r0][:, :, c0]
     rows = small[:, r0] * (1 - rw)[:, None] + small[:, r1] * rw[:, None]
@@ -111,9 +112,9 @@ def _resize_mask(mask: Tensor, size: Tuple[int, int], mode: str, threshold: floa
     """
     mask = mask.reshape(-1, 1, *mask.shape[-2:])
     if mode == 'nearest':
-        rows, _, _ = _source_positions(0, size[0], mask.shape[-2], size[0], 'nearest')
-        cols, _, _ = _source_positions(0, size[1], mask.shape[-1], size[1], 'nearest')
-        return mask[:, :, rows.to(mask.device)][:, :, :, cols.to(mask.device)].float()
+        rows, _, _ = _source_positions(0, size[0], mask.shape[-2], size[0], 'nearest', mask.device)
+        cols, _, _ = _source_positions(0, size[1], mask.shape[-1], size[1], 'nearest', mask.device)
+        return mask[:, :, rows][:, :, :, cols].float()
     return (_interpolate(mask.float(), size, mode) >= threshold).float()
 
 
@@ -178,8 +179,12 @@ class GlobalLocalRefiner:
             Defaults to ``'nearest'``.
         global_timesteps (Sequence[int]): reverse steps of the global pass.
             Defaults to ``(5, 4, 3, 2, 1)``.
-        local_timesteps (Sequence[int]): reverse steps of each patch.
-            Defaults to ``(0,)``.
+        local_timesteps (Sequence[int]): reverse steps of each patch, after
+            the global ones. Defaults to ``(0,)``. Together the two are a
+            strictly decreasing sub-sequence of the diffusion's steps; fewer
+            steps (e.g. ``(5, 3)`` and ``(0,)``) skip network calls, each step
+            going to the next one run (the last global step to the first
+            local one), as ``DiscreteMaskDiffusion.sample`` defines.
         fine_prob_ratio (float): model-resolution pixels with
             ``c < fine_prob_ratio * max(c)`` are patch centres. Defaults to 0.9.
         patch_size (int): side of a local patch in full-resolution pixels.
@@ -230,11 +235,16 @@ class GlobalLocalRefiner:
                              f'got {centre_mapping!r}')
         if not global_timesteps or not local_timesteps:
             raise ValueError('global_timesteps and local_timesteps must not be empty')
+        steps = [int(t) for t in (*global_timesteps, *local_timesteps)]
+        if any(b >= a for a, b in zip(steps, steps[1:])) or steps[-1] < 0:
+            raise ValueError(f'global_timesteps followed by local_timesteps must be strictly '
+                             f'decreasing steps >= 0, got {tuple(global_timesteps)} and '
+                             f'{tuple(local_timesteps)}')
         self.min_fg_pixels = min_fg_pixels
         self.interpolation = interpolation
         self.prob_interpolation = prob_interpolation
-        self.global_timesteps = tuple(global_timesteps)
-        self.local_timesteps = tuple(local_timesteps)
+        self.global_timesteps = tuple(int(t) for t in global_timesteps)
+        self.local_timesteps = tuple(int(t) for t in local_timesteps)
         self.fine_prob_ratio = fine_prob_ratio
         self.patch_size = patch_size
         self.nms_iou_thr = nms_iou_thr
@@ -309,7 +319,8 @@ class GlobalLocalRefiner:
             small_image,
             small_mask,
             timesteps=self.global_timesteps,
-            generator=make_generator(seed, image.device))
+            generator=make_generator(seed, image.device),
+            next_timestep=self.local_timesteps[0])
         prob = _interpolate(out['prob'].float(), full_shape, self.prob_interpolation)[0, 0]
         cum_fine = out['cum_fine'].float()[0]
         current = prob >= self.threshold
@@ -355,8 +366,25 @@ class GlobalLocalRefiner:
         boxes = torch.stack([x1, y1, x1 + patch_w, y1 + patch_h], dim=1)
         _, keep = nms(boxes.float().cpu(), scores.cpu(), iou_threshold=self.nms_iou_thr)
         boxes = boxes.cpu()[keep]
-        mixed = [_is_mixed(mask[y1:y2, x1:x2]) for x1, y1, x2, y2 in boxes.tolist()]
-        return boxes[torch.tensor(mixed, dtype=torch.bool)]
+        return boxes[self._mixed_boxes(mask, boxes, patch_h, patch_w).cpu()]
+
+    def _mixed_boxes(self, mask: Tensor, boxes: Tensor, height: int, width: int) -> Tensor:
+        """Which ``(K, 4)`` boxes of size ``height x width`` hold both foreground and background.
+
+        Counted on ``mask``'s device, ``batch_size`` boxes at a time, with no
+        host synchronisation per box.
+        """
+        boxes = boxes.to(mask.device)
+        offsets_y = torch.arange(height, device=mask.device)
+        offsets_x = torch.arange(width, device=mask.device)
+        counts = []
+        for start in range(0, len(boxes), self.batch_size):
+            batch = boxes[start:start + self.batch_size]
+            rows = batch[:, 1, None] + offsets_y  # (B, h)
+            cols = batch[:, 0, None] + offsets_x  # (B, w)
+            counts.append(mask[rows[:, :, None], cols[:, None, :]].flatten(1).sum(1))
+        counts = torch.cat(counts) if counts else boxes.new_zeros(0)
+        return (counts > 0) & (counts < height * width)
 
     def _refine_patches(self, model, image: Tensor, mask: Tensor, cum_fine: Tensor, boxes: Tensor,
                         seed: Optional[int]) -> Iterator[PatchBatch]:
@@ -403,8 +431,3 @@ class GlobalLocalRefiner:
                 f'fine_prob_ratio={self.fine_prob_ratio}, patch_size={self.patch_size}, '
                 f'nms_iou_thr={self.nms_iou_thr}, batch_size={self.batch_size}, '
                 f'threshold={self.threshold}, centre_mapping={self.centre_mapping!r})')
-
-
-def _is_mixed(mask: Tensor) -> bool:
-    """Whether a boolean mask holds both foreground and background."""
-    return bool(mask.any()) and not bool(mask.all())

@@ -9,8 +9,9 @@ settings are the defaults below):
    side and clipped to the image; image and mask are cropped to it and resized
    to ``model_size x model_size`` (bilinear; the mask is binarized at
    ``coarse_threshold`` after resizing).
-3. The reverse diffusion runs all its steps (``model.refine`` with its
-   default timesteps).
+3. The reverse diffusion runs all its steps (``timesteps=None``), or the
+   sub-sequence ``timesteps`` of them (e.g. ``(5, 3, 0)``: 3 network calls
+   instead of 6; the diffusion defines what a skipped step means).
 4. The refined probability is resized back into the box at image resolution
    (bilinear) and thresholded at ``refined_threshold``; outside the box the
    refined mask is background (the coarse mask lies inside the box anyway).
@@ -45,7 +46,8 @@ agree everywhere else.
 output pixel, which is a different (smoothing) resize.
 
 This module has no parameters: it receives the ``SegRefiner`` (anything with
-``model_size`` and ``refine(images, coarse, generator=...)``) as an argument.
+``model_size`` and ``refine(images, coarse, timesteps=..., generator=...)``) as
+an argument.
 """
 from typing import List, NamedTuple, Optional, Sequence, Tuple, Union
 
@@ -123,6 +125,11 @@ class InstanceRefiner:
             Defaults to 0.5.
         refined_threshold (float): the refined probability, resized back into
             the box, is foreground where it is ``>=`` this. Defaults to 0.5.
+        timesteps (Sequence[int], optional): the reverse steps to run, a
+            strictly decreasing sub-sequence of ``T-1..0`` (e.g. ``(5, 3, 0)``);
+            each step goes to the next one given, the last to the end of the
+            process (``DiscreteMaskDiffusion.sample``). Defaults to None: all
+            ``T`` steps, as in the paper.
     """
 
     def __init__(self,
@@ -130,7 +137,8 @@ class InstanceRefiner:
                  box_padding: int = 20,
                  batch_size: int = 32,
                  coarse_threshold: float = 0.5,
-                 refined_threshold: float = 0.5) -> None:
+                 refined_threshold: float = 0.5,
+                 timesteps: Optional[Sequence[int]] = None) -> None:
         if batch_size < 1:
             raise ValueError(f'InstanceRefiner: batch_size must be >= 1, got {batch_size}')
         if box_padding < 0:
@@ -140,6 +148,7 @@ class InstanceRefiner:
         self.batch_size = batch_size
         self.coarse_threshold = coarse_threshold
         self.refined_threshold = refined_threshold
+        self.timesteps = None if timesteps is None else tuple(int(t) for t in timesteps)
 
     def refine_masks(self,
                      model,
@@ -265,8 +274,9 @@ class InstanceRefiner:
             coarse.append((_resize(mask[None, None].float(), size)
                            >= self.coarse_threshold).float())
         generators = make_generators([job.seed for job in jobs], crops[0].device)
-        crop_probs = model.refine(torch.cat(crops), torch.cat(coarse),
-                                    generator=generators)['prob']
+        crop_probs = model.refine(
+            torch.cat(crops), torch.cat(coarse), timesteps=self.timesteps,
+            generator=generators)['prob']
         for job, prob in zip(jobs, crop_probs.float()):
             box_prob = _resize(prob[None], (job.y1 - job.y0, job.x1 - job.x0))[0, 0]
             instance = refined[job.image_index][job.instance_index]

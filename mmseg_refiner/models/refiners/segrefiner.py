@@ -3,12 +3,15 @@ the discrete mask diffusion, trained and sampled at the model resolution."""
 from typing import Dict, List, Optional, Sequence, Union
 
 import torch
+from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from mmengine.structures import PixelData
 from torch import nn
 
 from mmseg_refiner.registry import MODELS
 from mmseg_refiner.structures import RefineDataSample, sample_name
+from ..diffusion.discrete_mask_diffusion import Generators
+from ..utils.precision import check_precision, network_in_precision, resolve_precision
 from .seeding import make_generators, mask_seed, sample_seed, seed_name
 
 ConfigType = Union[dict, nn.Module]
@@ -57,11 +60,16 @@ class SegRefiner(BaseModel):
         semantic_refiner (dict, optional): config of the object that runs
             ``test_cfg['mode'] == 'semantic'`` (``GlobalLocalRefiner``).
         test_cfg (dict, optional): ``mode`` (``'model'``, ``'instance'`` or
-            ``'semantic'``; default ``'model'``) and ``seed`` (int, default 0;
-            None draws from torch's global random state). Each mask is sampled
-            from its own generator seeded from the seed, its sample's name and
-            its index (:mod:`.seeding`), so a test run is reproducible and its
-            masks do not depend on batch size, order or number of processes.
+            ``'semantic'``; default ``'model'``), ``seed`` (int, default 0;
+            None draws from torch's global random state) and ``precision``
+            (``'auto'``, ``'fp32'``, ``'bf16'`` or ``'fp16'``; default
+            ``'auto'``). Each mask is sampled from its own generator seeded
+            from the seed, its sample's name and its index (:mod:`.seeding`),
+            so a test run is reproducible and its masks do not depend on batch
+            size, order or number of processes. ``precision`` is the dtype the network runs in at inference
+            (:mod:`mmseg_refiner.models.utils.precision`): ``'auto'`` is bf16
+            where the hardware runs it natively (fp16 on a CUDA device without
+            bf16), fp32 elsewhere; ``'fp32'`` is the exact float32 network.
         init_cfg (dict, optional): MMEngine initialization config.
     """
 
@@ -87,14 +95,17 @@ class SegRefiner(BaseModel):
         self.model_size = model_size
         self.instance_refiner = MODELS.build(instance_refiner) if instance_refiner else None
         self.semantic_refiner = MODELS.build(semantic_refiner) if semantic_refiner else None
-        self.test_cfg = dict(mode='model', seed=0)
+        self.test_cfg = dict(mode='model', seed=0, precision='auto')
         self.test_cfg.update(test_cfg or {})
+        check_precision(self.test_cfg['precision'])
+        self._logged_precision = None
 
         net_steps = getattr(self.denoiser, 'num_timesteps', None)
         if net_steps is not None and net_steps != self.num_timesteps:
             raise ValueError(f'SegRefiner: the denoiser embeds {net_steps} timesteps but the '
                              f'diffusion has {self.num_timesteps}')
         self._check_test_mode()
+        self._check_refiner_timesteps()
 
     @property
     def num_timesteps(self) -> int:
@@ -112,6 +123,36 @@ class SegRefiner(BaseModel):
                              f'{mode}_refiner config (e.g. the {mode} test config), which is '
                              f'not set')
         return mode
+
+    def _check_refiner_timesteps(self) -> None:
+        """Raise now, not mid-job, if a refiner's steps do not fit this diffusion."""
+        if self.instance_refiner is not None:
+            timesteps = getattr(self.instance_refiner, 'timesteps', None)
+            if timesteps is not None:
+                self.diffusion.check_timesteps(timesteps, what='instance_refiner.timesteps')
+        if self.semantic_refiner is not None and hasattr(self.semantic_refiner,
+                                                         'local_timesteps'):
+            local = self.semantic_refiner.local_timesteps
+            self.diffusion.check_timesteps(local, what='semantic_refiner.local_timesteps')
+            self.diffusion.check_timesteps(
+                self.semantic_refiner.global_timesteps,
+                next_timestep=int(local[0]),
+                what='semantic_refiner.global_timesteps (followed by local_timesteps)')
+
+    def inference_precision(self, device: torch.device) -> str:
+        """The precision the network runs in on ``device`` (``test_cfg.precision`` resolved).
+
+        Logged once per model (per job), and again only if it changes.
+        """
+        requested = self.test_cfg['precision']
+        precision = resolve_precision(requested, device)
+        if self._logged_precision != (requested, precision):
+            self._logged_precision = (requested, precision)
+            print_log(
+                f'SegRefiner: the network runs in {precision} on {torch.device(device)} '
+                f'(test_cfg.precision={requested!r})',
+                logger='current')
+        return precision
 
     def sample_seeds(self, data_samples: Sequence) -> List[Optional[int]]:
         """Per data sample the seed of its sampling, from ``test_cfg['seed']`` and its name.
@@ -154,7 +195,8 @@ class SegRefiner(BaseModel):
         coarse = self._stack_masks(data_samples, 'coarse_mask', inputs)
         t = torch.randint(0, self.num_timesteps, (inputs.shape[0], ), device=inputs.device)
         mask_t = self.diffusion.q_sample(gt, coarse, t)
-        logits = self.denoiser(torch.cat([inputs, mask_t], dim=1), t)
+        # float32 losses whatever the network's dtype (bf16/fp16 autocast in --amp training)
+        logits = self.denoiser(torch.cat([inputs, mask_t], dim=1), t).float()
         return dict(
             loss_mask=self.loss_mask(logits, gt),
             loss_texture=self.loss_texture(logits, gt),
@@ -166,8 +208,14 @@ class SegRefiner(BaseModel):
                coarse: torch.Tensor,
                timesteps: Optional[Sequence[int]] = None,
                cum_fine: Optional[torch.Tensor] = None,
-               generator=None) -> Dict[str, torch.Tensor]:
+               generator: Generators = None,
+               next_timestep: int = -1) -> Dict[str, torch.Tensor]:
         """Run the reverse process on a batch: the entry point of every refiner.
+
+        This is where every inference path calls the network, so the
+        precision policy (``test_cfg.precision``) is applied here and nowhere
+        else: the network under autocast in ``channels_last`` for
+        ``'bf16'``/``'fp16'``, everything around it in float32.
 
         Args:
             images (Tensor): (N, 3, S, S) normalized images.
@@ -178,18 +226,23 @@ class SegRefiner(BaseModel):
                 probability. Defaults to zeros.
             generator (torch.Generator | Sequence[torch.Generator], optional):
                 source of every draw: one for the batch, or one per row.
+            next_timestep (int): the step that follows the last of
+                ``timesteps`` (a later run continues there); -1, the default,
+                ends the process. See ``DiscreteMaskDiffusion.sample``.
 
         Returns:
             dict: ``prob`` (N, 1, S, S) refined foreground probability and
             ``cum_fine`` (N, 1, S, S) cumulative fine probability.
         """
+        precision = self.inference_precision(images.device)
         return self.diffusion.sample(
-            self.denoiser,
+            network_in_precision(self.denoiser, precision, images.device),
             images,
             coarse,
             timesteps=timesteps,
             cum_fine=cum_fine,
-            generator=generator)
+            generator=generator,
+            next_timestep=next_timestep)
 
     def predict(self, inputs: Inputs,
                 data_samples: List[RefineDataSample]) -> List[RefineDataSample]:

@@ -173,7 +173,11 @@ def test_sample_partial_runs_compose_like_the_global_and_local_passes():
     diffusion = DiscreteMaskDiffusion()
     image, coarse = torch.randn(1, 3, 8, 8), torch.zeros(1, 1, 8, 8)
     global_pass = diffusion.sample(
-        RecordingDenoiser(torch.tensor(40.0)), image, coarse, timesteps=[5, 4, 3, 2, 1])
+        RecordingDenoiser(torch.tensor(40.0)),
+        image,
+        coarse,
+        timesteps=[5, 4, 3, 2, 1],
+        next_timestep=0)
     assert torch.allclose(global_pass['cum_fine'], torch.full_like(coarse, 0.8))
     # local pass: only t = 0 from a given c, p0 = 0.75 (f = 0.5): q = 0.5*0.2/(1-0.4) = 1/6
     local = RecordingDenoiser(torch.tensor(_logit(0.75)))
@@ -217,3 +221,91 @@ def test_sample_rejects_mismatched_shapes():
     with pytest.raises(ValueError, match='coarse'):
         DiscreteMaskDiffusion().sample(mask_dependent_denoiser, torch.zeros(1, 3, 4, 4),
                                        torch.zeros(1, 1, 4, 5))
+
+
+def test_respaced_run_with_a_gap_matches_hand_computed_q_and_c():
+    """timesteps (5, 3, 0): each step goes to the next one run, using b[t'] for b[t-1].
+
+    With p0 = 0.75 everywhere (f = 0.5), b = (0.8, 0.64, 0.48, 0.32, 0.16, 0):
+    5 -> 3: q = 0.5 * (0.32 - 0) / (1 - 0) = 0.16,          c = 0.16
+    3 -> 0: q = 0.5 * (0.8 - 0.32) / (1 - 0.16) = 0.24/0.84, c = 0.16 + 0.84 * 0.24/0.84 = 0.4
+    0 -> -1: q = 0.5 * (1 - 0.8) / (1 - 0.4) = 1/6,          c = 0.4 + 0.6 / 6 = 0.5
+    """
+    diffusion = DiscreteMaskDiffusion()
+    prob = torch.full((1, 1, 1, 1), 0.75)
+    assert diffusion.transition_prob(prob, 5, 3).item() == pytest.approx(0.16)
+    assert diffusion.transition_prob(prob, 3, 0).item() == pytest.approx(0.24 / 0.84)
+    assert diffusion.transition_prob(prob, 0, -1).item() == pytest.approx(1 / 6)
+
+    image, coarse = torch.randn(2, 3, 60, 60), torch.zeros(2, 1, 60, 60)
+    denoiser = RecordingDenoiser(torch.tensor(_logit(0.75)))
+    out = diffusion.sample(
+        denoiser, image, coarse, timesteps=(5, 3, 0), generator=torch.Generator().manual_seed(0))
+    assert [t.tolist() for _, t in denoiser.calls] == [[5, 5], [3, 3], [0, 0]]
+    assert torch.allclose(out['cum_fine'], torch.full_like(coarse, 0.5))
+    # The mask fed at t = 3 keeps the prediction (1) with probability c = 0.16, at t = 0
+    # with c = 0.4; elsewhere it is the coarse mask (0).
+    for (x, _), c in zip(denoiser.calls[1:], (0.16, 0.4)):
+        rate = x[:, 3:].mean().item()
+        assert abs(rate - c) <= 4 * math.sqrt(c * (1 - c) / 7200), (rate, c)
+
+
+def test_full_schedule_steps_to_t_minus_1():
+    """Without a gap the respaced rule is the paper's: b[t-1]."""
+    diffusion = DiscreteMaskDiffusion()
+    prob = torch.tensor([0.0, 0.1, 0.5, 0.75, 1.0]).view(1, 1, 1, 5)
+    for t in range(6):
+        assert torch.equal(diffusion.transition_prob(prob, t), diffusion.transition_prob(
+            prob, t, t - 1))
+    image, coarse = torch.randn(1, 3, 8, 8), torch.zeros(1, 1, 8, 8)
+    runs = [
+        diffusion.sample(
+            mask_dependent_denoiser,
+            image,
+            coarse,
+            timesteps=timesteps,
+            generator=torch.Generator().manual_seed(0)) for timesteps in (None, range(5, -1, -1))
+    ]
+    assert torch.equal(runs[0]['prob'], runs[1]['prob'])
+    assert torch.equal(runs[0]['cum_fine'], runs[1]['cum_fine'])
+
+
+def test_global_pass_with_a_gap_continues_at_the_local_step():
+    """A global pass (5, 3) followed by a local step 0 ends at b[0], not b[2]."""
+    diffusion = DiscreteMaskDiffusion()
+    image, coarse = torch.randn(1, 3, 8, 8), torch.zeros(1, 1, 8, 8)
+    confident = RecordingDenoiser(torch.tensor(40.0))  # f = 1: c after a step is b[next]
+    out = diffusion.sample(confident, image, coarse, timesteps=(5, 3), next_timestep=0)
+    assert torch.allclose(out['cum_fine'], torch.full_like(coarse, 0.8))
+    ended = diffusion.sample(confident, image, coarse, timesteps=(5, 3))
+    assert torch.allclose(ended['cum_fine'], torch.ones_like(coarse))
+
+
+@pytest.mark.parametrize('timesteps,next_timestep', [((5, 3), 3), ((5, 3), 4), ((2, 1), -2)])
+def test_sample_rejects_a_next_timestep_not_after_the_run(timesteps, next_timestep):
+    with pytest.raises(ValueError, match='timesteps'):
+        DiscreteMaskDiffusion().sample(
+            mask_dependent_denoiser,
+            torch.zeros(1, 3, 4, 4),
+            torch.zeros(1, 1, 4, 4),
+            timesteps=timesteps,
+            next_timestep=next_timestep)
+
+
+@pytest.mark.parametrize('t,next_t', [(3, 3), (3, 4), (6, 5), (0, -2)])
+def test_transition_prob_rejects_steps_that_do_not_go_back(t, next_t):
+    with pytest.raises(ValueError, match='reverse step'):
+        DiscreteMaskDiffusion().transition_prob(torch.full((1, 1, 1, 1), 0.75), t, next_t)
+
+
+def test_transition_prob_is_bit_identical_to_the_float32_tensor_formula():
+    """The scalar schedule gives the very float32 numbers of the schedule as tensors."""
+    diffusion = DiscreteMaskDiffusion()
+    prob = torch.rand(1, 1, 64, 64, generator=torch.Generator().manual_seed(0))
+    schedule = torch.cat([diffusion.fine_prob(torch.arange(6)), torch.ones(1, dtype=torch.float64)])
+    for t in range(6):
+        for next_t in range(-1, t):
+            now, nxt = schedule[t].float(), schedule[next_t].float()
+            confidence = (2 * (prob - 0.5).abs()).clamp(0, 1)
+            expected = (confidence * (nxt - now) / (1 - confidence * now)).clamp(0, 1)
+            assert torch.equal(diffusion.transition_prob(prob, t, next_t), expected), (t, next_t)

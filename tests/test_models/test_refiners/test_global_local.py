@@ -29,7 +29,8 @@ class EchoRefiner:
     def sample_seeds(self, data_samples):
         return [None] * len(data_samples)
 
-    def refine(self, images, coarse, timesteps=None, cum_fine=None, generator=None):
+    def refine(self, images, coarse, timesteps=None, cum_fine=None, generator=None,
+               next_timestep=-1):
         size = (self.model_size, self.model_size)
         assert images.shape[1:] == (3, *size) and coarse.shape[1:] == (1, *size)
         assert set(coarse.unique().tolist()) <= {0.0, 1.0}
@@ -38,6 +39,7 @@ class EchoRefiner:
                 images=images.clone(),
                 coarse=coarse.clone(),
                 timesteps=tuple(timesteps),
+                next_timestep=next_timestep,
                 cum_fine=cum_fine))
         edge = F.max_pool2d(coarse, 3, 1, 1) + F.max_pool2d(-coarse, 3, 1, 1)
         prob = coarse.clone()
@@ -175,7 +177,9 @@ def test_echo_network_returns_the_coarse_mask(shape, interpolation, prob_interpo
         align_corners=False if prob_interpolation == 'bilinear' else None)[0, 0] >= 0.5
     assert torch.equal(refined, global_mask)
     assert echo.calls[0]['timesteps'] == (5, 4, 3, 2, 1)
+    assert echo.calls[0]['next_timestep'] == 0  # the global pass continues at the local step
     assert len(echo.calls) > 1 and all(call['timesteps'] == (0, ) for call in echo.calls[1:])
+    assert all(call['next_timestep'] == -1 for call in echo.calls[1:])
 
 
 def test_local_patches_get_full_resolution_crops_and_the_c_crop():
@@ -283,6 +287,21 @@ def test_predict_writes_pred_mask_for_images_of_different_sizes():
     bare.coarse_mask = PixelData(data=torch.zeros(1, 8, 9, dtype=torch.uint8))
     with pytest.raises(ValueError, match=r'coarse mask of data/x.jpg is \(8, 9\)'):
         GlobalLocalRefiner().predict(EchoRefiner(), [torch.zeros(3, 8, 8)], [bare])
+
+
+def test_fewer_steps_split_between_global_and_local_passes():
+    echo = EchoRefiner(model_size=64)
+    hr = GlobalLocalRefiner(global_timesteps=(5, 3), local_timesteps=(0, ))
+    hr.refine_mask(echo, torch.randn(3, 300, 300), blob_mask(300, 300))
+    assert (echo.calls[0]['timesteps'], echo.calls[0]['next_timestep']) == ((5, 3), 0)
+    assert len(echo.calls) > 1 and all(call['timesteps'] == (0, ) for call in echo.calls[1:])
+
+
+@pytest.mark.parametrize('global_timesteps,local_timesteps',
+                         [((5, 3), (3, )), ((5, 1), (2, 0)), ((3, 5), (0, )), ((5, ), (-1, ))])
+def test_global_then_local_steps_must_decrease(global_timesteps, local_timesteps):
+    with pytest.raises(ValueError, match='strictly decreasing'):
+        GlobalLocalRefiner(global_timesteps=global_timesteps, local_timesteps=local_timesteps)
 
 
 def test_config_values_are_checked_and_built_from_config():

@@ -218,6 +218,23 @@ def test_config_values_are_checked():
         InstanceRefiner(batch_size=0)
     refiner = MODELS.build(dict(type='InstanceRefiner', min_area=10, box_padding=3))
     assert (refiner.min_area, refiner.box_padding, refiner.batch_size) == (10, 3, 32)
+    assert refiner.timesteps is None  # all steps
+
+
+class StepsRecorder(IdentityRefiner):
+
+    def refine(self, images, coarse, timesteps=None, cum_fine=None, generator=None):
+        self.calls.append(timesteps)
+        return dict(prob=coarse.clone(), cum_fine=torch.ones_like(coarse))
+
+
+def test_timesteps_reach_every_network_batch():
+    masks = torch.zeros(3, 64, 64, dtype=torch.bool)
+    masks[:, 10:50, 10:50] = True
+    recorder = StepsRecorder(model_size=32)
+    refiner = MODELS.build(dict(type='InstanceRefiner', batch_size=2, timesteps=[5, 3, 0]))
+    refiner.refine_masks(recorder, [torch.zeros(3, 64, 64)], [masks])
+    assert recorder.calls == [(5, 3, 0), (5, 3, 0)]
 
 
 def _randomize(module, seed=0):
@@ -258,8 +275,10 @@ def test_tiny_segrefiner_end_to_end_in_instance_mode():
         assert not masks[0, 50:].any() and not masks[0, :, 60:].any()
 
 
-def test_masks_do_not_depend_on_batch_size_or_on_the_other_images():
-    """Batch size 1 and 4, one image or two, either order: the same refined masks."""
+@pytest.mark.parametrize('timesteps', [None, (5, 3, 0)])
+def test_masks_do_not_depend_on_batch_size_or_on_the_other_images(timesteps):
+    """Batch size 1 and 4, one image or two, either order: the same refined masks,
+    with all steps and with a respaced sub-sequence."""
     rng = np.random.default_rng(1)
 
     def sample(name, h, w):
@@ -277,7 +296,9 @@ def test_masks_do_not_depend_on_batch_size_or_on_the_other_images():
 
     def run(batch_size, pairs):
         model = MODELS.build(
-            tiny_segrefiner_cfg('instance', seed=3, min_area=100, batch_size=batch_size)).eval()
+            tiny_segrefiner_cfg(
+                'instance', seed=3, min_area=100, batch_size=batch_size,
+                timesteps=timesteps)).eval()
         _randomize(model)
         data = dict(inputs=[p[0] for p in pairs], data_samples=[copy.deepcopy(p[1]) for p in pairs])
         return {

@@ -77,7 +77,8 @@ def test_published_config_builds_the_published_model(published_cfg):
         model = MMENGINE_MODELS.build(published_cfg.model)
     assert isinstance(model, SegRefiner)
     assert sum(p.numel() for p in model.parameters()) == 118_604_673
-    assert model.model_size == 256 and model.test_cfg == dict(mode='model', seed=0)
+    assert model.model_size == 256
+    assert model.test_cfg == dict(mode='model', seed=0, precision='auto')
     assert isinstance(model.diffusion, DiscreteMaskDiffusion)
     assert model.diffusion.num_timesteps == 6
     assert isinstance(model.loss_texture, TextureLoss) and model.loss_texture.loss_weight == 5.0
@@ -249,3 +250,107 @@ def test_bad_inputs_name_the_sample(published_cfg):
 def test_denoiser_and_diffusion_must_agree_on_timesteps(published_cfg):
     with pytest.raises(ValueError, match='timesteps'):
         build_tiny(published_cfg, diffusion=dict(type='DiscreteMaskDiffusion', num_timesteps=4))
+
+
+class NetworkRecorder:
+    """Forward pre-hook recording the steps and autocast state of every network call."""
+
+    def __init__(self, network):
+        self.calls = []
+        network.register_forward_pre_hook(self)
+
+    def __call__(self, module, args):
+        x, t = args
+        self.calls.append(
+            dict(
+                t=t.tolist(),
+                dtype=torch.get_autocast_dtype('cpu') if torch.is_autocast_enabled('cpu') else
+                torch.float32,
+                channels_last=not x.is_contiguous()))
+
+
+def test_fp32_reproduces_the_plain_float32_network_exactly(published_cfg):
+    model = build_tiny(published_cfg, test_cfg=dict(mode='model', precision='fp32')).eval()
+    randomize_(model.denoiser)
+    images, samples = make_batch()
+    coarse = torch.stack([s.coarse_mask.data for s in samples]).float()
+    out = model.refine(images, coarse, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        plain = model.diffusion.sample(
+            model.denoiser, images, coarse, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(out['prob'], plain['prob'])
+    assert torch.equal(out['cum_fine'], plain['cum_fine'])
+
+
+def test_default_precision_is_auto_and_bf16_runs_the_network_in_bf16(published_cfg):
+    assert build_tiny(published_cfg).test_cfg['precision'] == 'auto'
+    model = build_tiny(published_cfg, test_cfg=dict(mode='model', precision='bf16')).eval()
+    randomize_(model.denoiser, std=0.1)
+    recorder = NetworkRecorder(model.denoiser)
+    images, samples = make_batch()
+    coarse = torch.stack([s.coarse_mask.data for s in samples]).float()
+    out = model.refine(images, coarse, generator=torch.Generator().manual_seed(0))
+    assert [call['dtype'] for call in recorder.calls] == [torch.bfloat16] * 6
+    assert all(call['channels_last'] for call in recorder.calls)
+    assert out['prob'].dtype == out['cum_fine'].dtype == torch.float32
+    model.test_cfg['precision'] = 'fp32'
+    exact = model.refine(images, coarse, generator=torch.Generator().manual_seed(0))
+    assert recorder.calls[-1]['dtype'] == torch.float32 and not recorder.calls[-1]['channels_last']
+    agreement = ((out['prob'] >= 0.5) == (exact['prob'] >= 0.5)).float().mean().item()
+    assert agreement >= 0.95, agreement
+
+
+@pytest.mark.parametrize('mode', ['model', 'instance', 'semantic'])
+def test_every_test_mode_runs_the_network_in_the_configured_precision(published_cfg, mode):
+    model = build_tiny(published_cfg, test_cfg=dict(mode=mode, precision='bf16', seed=0)).eval()
+    model.instance_refiner.min_area = 1
+    model.semantic_refiner.min_fg_pixels = 1
+    model.semantic_refiner.patch_size = 16
+    recorder = NetworkRecorder(model.denoiser)
+    images, samples = make_batch()
+    if mode == 'instance':
+        from mmengine.structures import InstanceData
+        for sample in samples:
+            sample.pred_instances = InstanceData(masks=sample.coarse_mask.data.bool())
+    model.predict(images, samples)
+    assert recorder.calls and all(c['dtype'] == torch.bfloat16 for c in recorder.calls)
+
+
+def test_the_precision_is_logged_once(published_cfg, monkeypatch):
+    from mmseg_refiner.models.refiners import segrefiner
+    messages = []
+    monkeypatch.setattr(segrefiner, 'print_log', lambda msg, **kwargs: messages.append(msg))
+    model = build_tiny(published_cfg, test_cfg=dict(mode='model', precision='auto')).eval()
+    images, samples = make_batch()
+    for _ in range(3):
+        model.predict(images, samples)
+    expected = 'bf16' if torch.ops.mkldnn._is_mkldnn_bf16_supported() else 'fp32'
+    assert messages == [f"SegRefiner: the network runs in {expected} on cpu "
+                        f"(test_cfg.precision='auto')"]
+
+
+def test_instance_refiner_timesteps_run_only_those_steps(published_cfg):
+    model = build_tiny(
+        published_cfg,
+        test_cfg=dict(mode='instance', precision='fp32', seed=0),
+        instance_refiner=dict(type='InstanceRefiner', min_area=1, timesteps=(5, 3, 0))).eval()
+    recorder = NetworkRecorder(model.denoiser)
+    images, samples = make_batch()
+    from mmengine.structures import InstanceData
+    for sample in samples:
+        sample.pred_instances = InstanceData(masks=sample.coarse_mask.data.bool())
+    model.predict(images, samples)
+    assert [call['t'] for call in recorder.calls] == [[5, 5], [3, 3], [0, 0]]
+
+
+def test_bad_precision_and_timesteps_are_refused_when_building(published_cfg):
+    with pytest.raises(ValueError, match="precision must be one of .*'fp64'"):
+        build_tiny(published_cfg, test_cfg=dict(mode='model', precision='fp64'))
+    with pytest.raises(ValueError, match=r'instance_refiner.timesteps .*\[6, 3, 0\]'):
+        build_tiny(
+            published_cfg, instance_refiner=dict(type='InstanceRefiner', timesteps=(6, 3, 0)))
+    with pytest.raises(ValueError, match=r'semantic_refiner.global_timesteps'):
+        build_tiny(
+            published_cfg,
+            semantic_refiner=dict(
+                type='GlobalLocalRefiner', global_timesteps=(7, 3), local_timesteps=(0, )))

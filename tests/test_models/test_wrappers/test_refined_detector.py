@@ -214,3 +214,19 @@ def test_bad_configurations_are_refused(repo_root, model, image_file, monkeypatc
     monkeypatch.setattr(model.detector, 'predict', boxes_only)
     with pytest.raises(ValueError, match='predicted no masks for .*img.png'):
         model.test_step(mmdet_test_batch(image_file))
+
+
+def test_the_refiner_network_runs_in_the_refiners_precision(model, image_file):
+    model.eval()
+    seen = []
+    handle = model.refiner.denoiser.register_forward_pre_hook(lambda module, args: seen.append(
+        torch.get_autocast_dtype('cpu') if torch.is_autocast_enabled('cpu') else None))
+    try:
+        for precision, expected in (('bf16', torch.bfloat16), ('fp32', None)):
+            model.refiner.test_cfg['precision'] = precision
+            seen.clear()
+            model.test_step(mmdet_test_batch(image_file))
+            assert seen and set(seen) == {expected}, (precision, seen)
+    finally:
+        handle.remove()
+        model.refiner.test_cfg['precision'] = 'auto'

@@ -75,7 +75,8 @@ class EchoSegRefiner(nn.Module):
     def sample_seeds(self, data_samples):
         return [None] * len(data_samples)
 
-    def refine(self, images, coarse, timesteps=None, cum_fine=None, generator=None):
+    def refine(self, images, coarse, timesteps=None, cum_fine=None, generator=None,
+               next_timestep=-1):
         self.images.append(images.clone())
         edge = F.max_pool2d(coarse, 3, 1, 1) + F.max_pool2d(-coarse, 3, 1, 1)
         return dict(prob=coarse.clone(), cum_fine=1 - 0.5 * edge)

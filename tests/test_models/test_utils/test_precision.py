@@ -1,0 +1,66 @@
+"""The inference precision policy: which dtype, on which device, and how it is applied."""
+import pytest
+import torch
+
+from mmseg_refiner.models.utils import PRECISIONS, network_in_precision, resolve_precision
+
+
+def test_auto_on_the_cpu_follows_onednn_bf16_support(monkeypatch):
+    native = torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    assert resolve_precision('auto', torch.device('cpu')) == ('bf16' if native else 'fp32')
+    monkeypatch.setattr(torch.ops.mkldnn, '_is_mkldnn_bf16_supported', lambda: False)
+    assert resolve_precision('auto', 'cpu') == 'fp32'
+    monkeypatch.setattr(torch.ops.mkldnn, '_is_mkldnn_bf16_supported', lambda: True)
+    assert resolve_precision('auto', 'cpu') == 'bf16'
+
+
+@pytest.mark.parametrize('bf16_supported,expected', [(True, 'bf16'), (False, 'fp16')])
+def test_auto_on_cuda_is_bf16_where_supported_else_fp16(monkeypatch, bf16_supported, expected):
+    monkeypatch.setattr(torch.cuda, 'is_bf16_supported', lambda *args, **kwargs: bf16_supported)
+    assert resolve_precision('auto', torch.device('cuda', 1)) == expected
+
+
+def test_auto_elsewhere_is_fp32_and_explicit_choices_are_kept():
+    assert resolve_precision('auto', torch.device('meta')) == 'fp32'
+    for precision in ('fp32', 'bf16', 'fp16'):
+        assert resolve_precision(precision, 'cpu') == precision
+    assert set(PRECISIONS) == {'auto', 'fp32', 'bf16', 'fp16'}
+
+
+def test_unknown_precision_is_refused():
+    with pytest.raises(ValueError, match="precision must be one of .*'half'"):
+        resolve_precision('half', 'cpu')
+
+
+class RecordingNetwork(torch.nn.Module):
+    """A 1x1 convolution that records the autocast state and memory format it runs in."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(4, 1, 1)
+        self.seen = []
+
+    def forward(self, x, t):
+        self.seen.append(
+            dict(
+                autocast=torch.is_autocast_enabled('cpu'),
+                dtype=torch.get_autocast_dtype('cpu'),
+                channels_last=x.is_contiguous(memory_format=torch.channels_last)
+                and not x.is_contiguous()))
+        return self.conv(x)
+
+
+def test_fp32_is_the_network_itself():
+    network = RecordingNetwork()
+    assert network_in_precision(network, 'fp32', 'cpu') is network
+
+
+@pytest.mark.parametrize('precision,dtype', [('bf16', torch.bfloat16), ('fp16', torch.float16)])
+def test_reduced_precision_runs_the_network_under_autocast_in_channels_last(precision, dtype):
+    network = RecordingNetwork()
+    x, t = torch.randn(2, 4, 8, 8), torch.zeros(2, dtype=torch.long)
+    logits = network_in_precision(network, precision, torch.device('cpu'))(x, t)
+    assert network.seen == [dict(autocast=True, dtype=dtype, channels_last=True)]
+    assert logits.dtype == torch.float32  # the diffusion gets float32 whatever ran inside
+    assert not torch.is_autocast_enabled('cpu')  # nothing after the network runs in autocast
+    assert torch.allclose(logits, network.conv(x), atol=0.05)
