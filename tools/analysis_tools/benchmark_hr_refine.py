@@ -71,6 +71,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--max-patches',
         type=int,
         help='refine only the first N selected local patches (default: all)')
+    parser.add_argument(
+        '--weight-std',
+        type=float,
+        default=0.2,
+        help='std of the random weights (0.2 suits the tiny model; about 0.1 keeps the '
+        "published network's logits unsaturated, so that c varies and patches are selected)")
     parser.add_argument('--json', action='store_true', help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -90,7 +96,7 @@ def make_mask(size: int) -> torch.Tensor:
     return torch.from_numpy(mask)
 
 
-def build_refiner(config: Optional[str], seed: int):
+def build_refiner(config: Optional[str], seed: int, weight_std: float):
     if config is None:
         cfg = TINY_REFINER
     else:
@@ -102,13 +108,13 @@ def build_refiner(config: Optional[str], seed: int):
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():  # random weights that give the diffusion something to do
         for param in model.parameters():
-            param.copy_(torch.randn(param.shape, generator=generator) * 0.2)
+            param.copy_(torch.randn(param.shape, generator=generator) * weight_std)
     return model
 
 
 def run_one(args: argparse.Namespace, precision: Optional[str]) -> dict:
     """Refine the image once in this process; the figures of the run."""
-    model = build_refiner(args.config, args.seed)
+    model = build_refiner(args.config, args.seed, args.weight_std)
     if precision is not None:
         model.test_cfg['precision'] = precision
     if args.batch_size is not None:
@@ -169,7 +175,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         results = []
         for precision in precisions:
             child = ['--size', str(args.size), '--seed', str(args.seed), '--precision', precision,
-                     '--json']
+                     '--weight-std', str(args.weight_std), '--json']
             for flag, value in (('--config', args.config), ('--batch-size', args.batch_size),
                                 ('--max-patches', args.max_patches)):
                 if value is not None:
