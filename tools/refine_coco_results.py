@@ -2,7 +2,8 @@
 
     python tools/refine_coco_results.py RESULTS_JSON ANN_JSON IMG_DIR \\
         --config CFG --checkpoint CKPT --out OUT_JSON \\
-        [--device cuda|cpu] [--precision auto|fp32|bf16|fp16] [--batch-size 32] [--seed 0] [--overwrite] [--cfg-options k=v ...]
+        [--device cuda|cpu] [--precision auto|fp32|bf16|fp16] [--batch-size 32] [--seed 0]
+        [--overwrite] [--cfg-options k=v ...]
 
 ``RESULTS_JSON`` is any model's COCO results file (``image_id``, ``category_id``,
 ``segmentation``, ``score``, optional ``bbox``); ``ANN_JSON`` the COCO (or LVIS)

@@ -48,14 +48,20 @@ def _instance_reads(num_instances, timesteps):
 
 
 def test_instance_refinement_reads_the_host_once_per_image_not_per_crop_or_step():
-    counts = {(n, steps): _instance_reads(n, steps)
-              for n in (2, 7) for steps in ((5, 4, 3, 2, 1, 0), (5, 0))}
+    counts = {
+        (n, steps): _instance_reads(n, steps)
+        for n in (2, 7)
+        for steps in ((5, 4, 3, 2, 1, 0), (5, 0))
+    }
     assert len(set(counts.values())) == 1, counts
 
 
 def _hr_reads(mask, global_timesteps):
     model = _model(
-        'semantic', min_fg_pixels=1, patch_size=24, batch_size=1000,
+        'semantic',
+        min_fg_pixels=1,
+        patch_size=24,
+        batch_size=1000,
         global_timesteps=global_timesteps)
     patches = []
     refine = model.refine
@@ -75,8 +81,9 @@ def test_hr_refinement_reads_the_host_once_per_mask_not_per_patch_or_step():
     small[60:100, 60:100] = True
     large[20:140, 10:150] = True
     large[70:90, 30:130] = False
-    results = [_hr_reads(mask, steps) for mask in (small, large)
-               for steps in ((5, 4, 3, 2, 1), (5, 2))]
+    results = [
+        _hr_reads(mask, steps) for mask in (small, large) for steps in ((5, 4, 3, 2, 1), (5, 2))
+    ]
     patch_counts = {patches for _, patches in results}
     assert len(patch_counts) > 1 and min(patch_counts) > 0, results  # the test has teeth
     assert len({reads for reads, _ in results}) == 1, results
