@@ -174,14 +174,20 @@ def main(argv: Optional[List[str]] = None) -> None:
     else:  # one process per precision: each peak RSS is its own
         results = []
         for precision in precisions:
-            child = ['--size', str(args.size), '--seed', str(args.seed), '--precision', precision,
-                     '--weight-std', str(args.weight_std), '--json']
+            child = [
+                '--size',
+                str(args.size), '--seed',
+                str(args.seed), '--precision', precision, '--weight-std',
+                str(args.weight_std), '--json'
+            ]
             for flag, value in (('--config', args.config), ('--batch-size', args.batch_size),
                                 ('--max-patches', args.max_patches)):
                 if value is not None:
                     child += [flag, str(value)]
             out = subprocess.run([sys.executable, __file__, *child],
-                                 capture_output=True, text=True, check=True).stdout
+                                 capture_output=True,
+                                 text=True,
+                                 check=True).stdout
             results.append(json.loads(out.strip().splitlines()[-1]))
 
     first = results[0]
@@ -196,8 +202,8 @@ def main(argv: Optional[List[str]] = None) -> None:
               f'refining {result["before"]:.0f} MiB, refinement added '
               f'{result["peak"] - result["before"]:.0f} MiB)')
     if len(results) > 1:
-        print(f'speed-up over {first["precision"]}: ' + ', '.join(
-            f'{r["precision"]} {first["wall"] / r["wall"]:.2f}x' for r in results[1:]))
+        print(f'speed-up over {first["precision"]}: ' +
+              ', '.join(f'{r["precision"]} {first["wall"] / r["wall"]:.2f}x' for r in results[1:]))
 
 
 if __name__ == '__main__':

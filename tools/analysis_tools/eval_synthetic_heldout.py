@@ -154,9 +154,7 @@ def _ratio(intersection: int, union: int) -> float:
 
 def agreement_mean_iou(masks: List[np.ndarray], reference: List[np.ndarray]) -> float:
     """Mean over samples of the IoU between two runs' refined masks (1 where both are empty)."""
-    ious = [
-        _ratio(int((a & b).sum()), int((a | b).sum())) for a, b in zip(masks, reference)
-    ]
+    ious = [_ratio(int((a & b).sum()), int((a | b).sum())) for a, b in zip(masks, reference)]
     return float(np.mean(ious))
 
 
@@ -186,8 +184,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         pipeline=[])
     results = evaluate(models, dataset, args.mode, args.seed)
     print(f'{args.num} held-out samples (seeds {args.seed_offset}..'
-          f'{args.seed_offset + args.num - 1}), {size[0]}x{size[1]}, mode {args.mode}'
-          + (f', {args.cfg_options}' if args.cfg_options else ''))
+          f'{args.seed_offset + args.num - 1}), {size[0]}x{size[1]}, mode {args.mode}' +
+          (f', {args.cfg_options}' if args.cfg_options else ''))
     print(f'{"":26s} {"mean IoU":>9s} {"IoU":>7s} {"mBA":>7s} {"s/sample":>9s} '
           f'{"agreement":>9s}')
     coarse = results[0]['summary']

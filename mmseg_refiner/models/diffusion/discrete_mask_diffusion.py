@@ -128,8 +128,10 @@ class DiscreteMaskDiffusion:
         draw = torch.rand(fine.shape, generator=generator, device=fine.device)
         return torch.where(draw < keep_fine_prob, fine, coarse)
 
-    def transition_prob(self, prob: torch.Tensor, t: int, next_t: Optional[int] = None
-                        ) -> torch.Tensor:
+    def transition_prob(self,
+                        prob: torch.Tensor,
+                        t: int,
+                        next_t: Optional[int] = None) -> torch.Tensor:
         """Probability ``q`` that a coarse pixel turns fine in the step ``t -> next_t``.
 
         ``q = f * (b[next_t] - b[t]) / (1 - f * b[t])`` with the network's
@@ -210,7 +212,9 @@ class DiscreteMaskDiffusion:
             out['mask'] = torch.where(selected, (logits >= 0).float(), coarse.float())
         return out
 
-    def check_timesteps(self, timesteps: Sequence[int], next_timestep: int = -1,
+    def check_timesteps(self,
+                        timesteps: Sequence[int],
+                        next_timestep: int = -1,
                         what: str = 'timesteps') -> List[int]:
         """``timesteps`` as a list of ints after checking they can be run.
 
@@ -268,8 +272,8 @@ class DiscreteMaskDiffusion:
             dict: ``prob`` (N, 1, H, W), the network's probability at the last
             step, and ``cum_fine`` (N, 1, H, W), ``c`` after it (float32).
         """
-        timesteps = self.check_timesteps(
-            self.default_timesteps if timesteps is None else timesteps, next_timestep)
+        timesteps = self.check_timesteps(self.default_timesteps if timesteps is None else timesteps,
+                                         next_timestep)
         if (image.dim() != 4 or coarse.dim() != 4 or coarse.shape[1] != 1
                 or image.shape[0] != coarse.shape[0] or image.shape[2:] != coarse.shape[2:]):
             raise ValueError(f'sample: expects image (N, 3, H, W) and coarse (N, 1, H, W), got '

@@ -51,14 +51,21 @@ def _instance_reads(num_instances, timesteps, seed):
 
 
 def test_instance_refinement_reads_the_host_once_per_image_not_per_crop_or_step():
-    counts = {(n, steps, seed): _instance_reads(n, steps, seed)
-              for n in (2, 7) for steps in ((5, 4, 3, 2, 1, 0), (5, 0)) for seed in (None, 17)}
+    counts = {
+        (n, steps, seed): _instance_reads(n, steps, seed)
+        for n in (2, 7)
+        for steps in ((5, 4, 3, 2, 1, 0), (5, 0))
+        for seed in (None, 1)
+    }
     assert len(set(counts.values())) == 1, counts
 
 
 def _hr_reads(mask, global_timesteps, seed):
     model = _model(
-        'semantic', min_fg_pixels=1, patch_size=24, batch_size=1000,
+        'semantic',
+        min_fg_pixels=1,
+        patch_size=24,
+        batch_size=1000,
         global_timesteps=global_timesteps)
     patches = []
     refine = model.refine
@@ -68,8 +75,10 @@ def _hr_reads(mask, global_timesteps, seed):
         return refine(images, *args, **kwargs)
 
     model.refine = counting_refine
+    image = torch.randn(3, *mask.shape, generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(0)  # the draws of the unseeded run: every run selects some patches
     with torch.no_grad(), CountHostReads() as reads:
-        model.semantic_refiner.refine_mask(model, torch.randn(3, *mask.shape), mask, seed=seed)
+        model.semantic_refiner.refine_mask(model, image, mask, seed=seed)
     return reads.count, sum(patches[1:])
 
 
@@ -78,8 +87,12 @@ def test_hr_refinement_reads_the_host_once_per_mask_not_per_patch_or_step():
     small[60:100, 60:100] = True
     large[20:140, 10:150] = True
     large[70:90, 30:130] = False
-    results = [_hr_reads(mask, steps, seed) for mask in (small, large)
-               for steps in ((5, 4, 3, 2, 1), (5, 2)) for seed in (None, 17)]
+    results = [
+        _hr_reads(mask, steps, seed)
+        for mask in (small, large)
+        for steps in ((5, 4, 3, 2, 1), (5, 2))
+        for seed in (None, 1)
+    ]
     patch_counts = {patches for _, patches in results}
     assert len(patch_counts) > 1 and min(patch_counts) > 0, results  # the test has teeth
     assert len({reads for reads, _ in results}) == 1, results
