@@ -43,7 +43,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--gt',
         help='ground-truth mask (one image only): print IoU and mBA '
-        'of the coarse and the refined mask against it')
+        'of the coarse and the refined mask against it, and draw it in --vis')
     parser.add_argument('--config', help='model config (default: the demo model)')
     parser.add_argument('--checkpoint', help='model weights (default: the demo model)')
     parser.add_argument(
@@ -70,7 +70,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help='folder run: image file names end with this '
         f'(default: any of {" ".join(IMAGE_EXTENSIONS)})')
     parser.add_argument(
-        '--mask-suffix', default='.png', help='folder run: mask of <stem> is <stem><mask-suffix>')
+        '--mask-suffix',
+        default='.png',
+        help='folder run: mask of <stem> is <stem><mask-suffix>; a suffix without an image '
+        'extension (e.g. _seg) takes the one file <stem><mask-suffix>.<ext> that exists')
     parser.add_argument(
         '--out-suffix', default='.png', help='folder run: output of <stem> is <stem><out-suffix>')
     parser.add_argument(
@@ -89,22 +92,26 @@ def refine_file(model,
                 out_path: str,
                 mode: str,
                 seed: Optional[int],
-                vis_path: Optional[str] = None) -> Tuple:
-    """Refine one image's mask and write the result (and the picture).
+                vis_path: Optional[str] = None,
+                gt_path: Optional[str] = None) -> Tuple:
+    """Refine one image's mask and write the result (and the picture, with the
+    ground truth when ``gt_path`` is given).
 
     Returns:
-        ``(image, coarse, refined)`` as arrays (BGR image, bool masks).
+        ``(image, coarse, refined, gt)`` as arrays (BGR image, bool masks; ``gt``
+        None without ``gt_path``).
     """
     from mmseg_refiner.apis import (refine, to_bgr_image, to_bool_masks, to_uint8_mask,
                                     write_image_atomic)
     from mmseg_refiner.visualization import draw_refinement
     image = to_bgr_image(image_path)
     coarse = to_bool_masks(mask_path, image.shape[:2])[0][0]
+    gt = None if gt_path is None else to_bool_masks(gt_path, image.shape[:2])[0][0]
     refined = refine(model, image, coarse, mode=mode, seed=seed)
     if vis_path is not None:
-        write_image_atomic(vis_path, draw_refinement(image, coarse, refined))
+        write_image_atomic(vis_path, draw_refinement(image, coarse, refined, gt))
     write_image_atomic(out_path, to_uint8_mask(refined))
-    return image, coarse, refined
+    return image, coarse, refined, gt
 
 
 def score_masks(coarse, refined, gt) -> Dict[str, float]:
@@ -135,8 +142,18 @@ def list_pairs(args: argparse.Namespace) -> List[Tuple[str, str, str]]:
             stem, ext = osp.splitext(name)
             if ext.lower() not in IMAGE_EXTENSIONS:
                 continue
-        pairs.append((stem, path, osp.join(args.mask, stem + args.mask_suffix)))
+        pairs.append((stem, path, mask_path_of(args.mask, stem + args.mask_suffix)))
     return pairs
+
+
+def mask_path_of(mask_dir: str, name: str) -> str:
+    """``mask_dir/name``, or, when ``name`` has no image extension, the one existing
+    ``mask_dir/name.<ext>`` (``name.png`` if none or several exist)."""
+    if osp.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
+        return osp.join(mask_dir, name)
+    found = [osp.join(mask_dir, name + ext) for ext in IMAGE_EXTENSIONS
+             if osp.isfile(osp.join(mask_dir, name + ext))]
+    return found[0] if len(found) == 1 else osp.join(mask_dir, name + '.png')
 
 
 def run_folder(model, args: argparse.Namespace) -> int:
@@ -175,12 +192,10 @@ def run_folder(model, args: argparse.Namespace) -> int:
 
 def run_single(model, args: argparse.Namespace) -> int:
     """Refine one image's mask; return the exit status."""
-    image, coarse, refined = refine_file(model, args.image, args.mask, args.out, args.mode,
-                                         args.seed, args.vis)
+    image, coarse, refined, gt = refine_file(model, args.image, args.mask, args.out, args.mode,
+                                             args.seed, args.vis, args.gt)
     print(f'refined mask written to {args.out}' + (f', picture to {args.vis}' if args.vis else ''))
-    if args.gt is not None:
-        from mmseg_refiner.apis import to_bool_masks
-        gt = to_bool_masks(args.gt, image.shape[:2])[0][0]
+    if gt is not None:
         print_scores(score_masks(coarse, refined, gt))
     return 0
 

@@ -10,3 +10,35 @@ _base_ = [
 # A checkpoint every 5k iterations; keep the last 9 (iter_80000 ... iter_120000) so that
 # iter_80000.pth, which initialises the HR model, survives to the end of the run.
 default_hooks = dict(checkpoint=dict(interval=5000, by_epoch=False, max_keep_ckpts=9))
+
+# Validation every 5k iterations on held-out LVIS v1 *val* images (the first 1000): one
+# instance per image, a coarse mask synthesised from its ground truth, the training crop
+# (box + 40 px) resized to 256x256, refined with all 6 steps at the model resolution
+# (test_cfg.mode='model'); HRMaskMetric logs val/iou, val/mba and the coarse masks'
+# val/coarse_iou, val/coarse_mba. Instances and coarse masks are drawn with the run's
+# seeded RNG, so they vary between validations: compare refined against coarse.
+val_pipeline = [
+    dict(type='LoadRefineImage'),
+    dict(type='LoadRandomInstanceMask'),
+    dict(type='GenerateCoarseMask', key_in='gt_mask', key_out='coarse_mask', iou_target=0.8),
+    dict(type='RandomObjectCrop', padding=40),
+    dict(type='RefineResize', scale=(256, 256), mask_interpolation='nearest'),
+    dict(type='PackRefineInputs'),
+]
+val_dataloader = dict(
+    batch_size=8,
+    num_workers=4,
+    persistent_workers=True,
+    drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type='LVISRefineDataset',
+        ann_file='data/lvis_v1/annotations/lvis_v1_val.json',
+        data_prefix=dict(img_path='data/coco/'),
+        min_area=512,
+        indices=1000,
+        test_mode=True,
+        pipeline=val_pipeline))
+val_evaluator = dict(type='HRMaskMetric', prefix='val')
+val_cfg = dict(type='ValLoop')
+train_cfg = dict(val_interval=5000)

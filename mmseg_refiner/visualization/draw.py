@@ -1,104 +1,149 @@
-"""A picture of what a refinement changed, readable at a glance.
+"""Before / after pictures of a refinement, readable at a glance.
 
-:func:`draw_refinement` dims the image, tints the pixels the refinement added
-and removed, draws the coarse and the refined boundary (and optionally the
-ground truth's) and puts a small legend in the emptiest corner. Colours come
-from the Okabe-Ito palette, which stays distinguishable with the common forms
-of colour blindness.
+:func:`draw_refinement` puts panels side by side: the image, the coarse
+mask(s), the refined mask(s) and, when given, the ground truth. In every mask
+panel the object's interior is shaded over the (slightly dimmed) image and its
+boundary is drawn on top; each panel has its caption above it, outside the
+image (with the IoU against the ground truth when there is one). Small images
+are enlarged (nearest neighbour, so a boundary stays a crisp step) and very
+large ones reduced, so every panel is between :data:`MIN_PANEL_SIDE` and
+:data:`MAX_PANEL_SIDE` pixels on its longer side. Colours come from the
+Okabe-Ito palette, which stays distinguishable with the common forms of
+colour blindness; with several instances each has its own colour, the same in
+every panel.
 """
-from typing import Dict, List, Optional, Tuple
+import math
+from typing import List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
 
-# BGR colours (Okabe-Ito palette).
-COLOURS: Dict[str, Tuple[int, int, int]] = {
-    'added': (115, 158, 0),  # bluish green
-    'removed': (167, 121, 204),  # reddish purple
-    'coarse': (66, 228, 240),  # yellow
+# BGR (Okabe-Ito palette).
+PANEL_COLOURS = {
+    'coarse': (0, 159, 230),  # orange
     'refined': (233, 180, 86),  # sky blue
-    'ground truth': (255, 255, 255),  # white
+    'ground truth': (115, 158, 0),  # bluish green
 }
-TINT_ALPHA = 0.6
-DIM = 0.55
+INSTANCE_COLOURS: Tuple[Tuple[int, int, int], ...] = (
+    (233, 180, 86),  # sky blue
+    (0, 159, 230),  # orange
+    (115, 158, 0),  # bluish green
+    (66, 228, 240),  # yellow
+    (178, 114, 0),  # blue
+    (0, 94, 213),  # vermillion
+    (167, 121, 204),  # reddish purple
+)
+SHADE_ALPHA = 0.45
+DIM = 0.8
+MIN_PANEL_SIDE = 384
+MAX_PANEL_SIDE = 800
+GAP = 8
+BACKGROUND = (255, 255, 255)
+TEXT = (0, 0, 0)
 
 
-def _line_width(shape: Tuple[int, int]) -> int:
-    """Boundary thickness: 1 px up to ~400 px images, growing with the image."""
-    return max(1, int(round(max(shape) / 400)))
+def panel_scale(shape: Tuple[int, int]) -> float:
+    """Scale of a panel: integer enlargement up to :data:`MIN_PANEL_SIDE`, reduction to
+    :data:`MAX_PANEL_SIDE` (of the longer side)."""
+    longest = max(shape)
+    if longest < MIN_PANEL_SIDE:
+        return float(math.ceil(MIN_PANEL_SIDE / longest))
+    return min(1.0, MAX_PANEL_SIDE / longest)
+
+
+def _as_mask_stack(masks, shape: Tuple[int, int], name: str) -> np.ndarray:
+    """``(N, H, W) bool`` from one ``HxW`` mask or an ``NxHxW`` stack (non-zero = foreground)."""
+    masks = np.asarray(masks)
+    if masks.ndim == 2:
+        masks = masks[None]
+    if masks.ndim != 3 or masks.shape[1:] != tuple(shape):
+        raise ValueError(f'{name} masks have shape {masks.shape}, the image {tuple(shape)}')
+    return masks != 0
+
+
+def _resize(array: np.ndarray, size: Tuple[int, int], nearest: bool) -> np.ndarray:
+    """``array`` (HxW[xC]) resized to ``size`` = (H, W)."""
+    if array.shape[:2] == tuple(size):
+        return array
+    interpolation = cv2.INTER_NEAREST if nearest else (
+        cv2.INTER_AREA if size[0] < array.shape[0] else cv2.INTER_LINEAR)
+    return cv2.resize(array, (size[1], size[0]), interpolation=interpolation)
 
 
 def _boundary(mask: np.ndarray, width: int) -> np.ndarray:
     """Pixels within ``width`` of the mask's edge, inside it (image borders are not edges)."""
     mask_u8 = mask.astype(np.uint8)
     kernel = np.ones((2 * width + 1, 2 * width + 1), np.uint8)
-    eroded = cv2.erode(mask_u8, kernel, borderType=cv2.BORDER_REPLICATE)
-    return (mask_u8 > eroded)
+    return mask_u8 > cv2.erode(mask_u8, kernel, borderType=cv2.BORDER_REPLICATE)
 
 
-def _legend_entries(has_gt: bool) -> List[str]:
-    entries = ['added', 'removed', 'coarse', 'refined']
-    return entries + ['ground truth'] if has_gt else entries
+def mask_iou(pred: np.ndarray, gt: np.ndarray) -> float:
+    """IoU of the union of ``pred`` (N, H, W) and of ``gt`` (M, H, W); 1 when both are empty."""
+    pred_fg, gt_fg = pred.any(axis=0), gt.any(axis=0)
+    union = np.logical_or(pred_fg, gt_fg).sum()
+    return 1.0 if union == 0 else float(np.logical_and(pred_fg, gt_fg).sum() / union)
 
 
-def _legend_corner(occupied: np.ndarray, box_h: int, box_w: int) -> Tuple[int, int]:
-    """Top-left ``(y, x)`` of the legend box: the corner covering the fewest marked pixels."""
-    h, w = occupied.shape
-    corners = [(0, 0), (0, w - box_w), (h - box_h, 0), (h - box_h, w - box_w)]
-    return min(corners, key=lambda c: occupied[c[0]:c[0] + box_h, c[1]:c[1] + box_w].sum())
+def _mask_panel(image: np.ndarray, masks: np.ndarray, colours: Sequence[Tuple[int, int, int]],
+                width: int) -> np.ndarray:
+    """The image with every mask's interior shaded and its boundary drawn."""
+    canvas = image.astype(np.float32) * DIM
+    for mask, colour in zip(masks, colours):
+        canvas[mask] = (1 - SHADE_ALPHA) * canvas[mask] + SHADE_ALPHA * np.array(colour)
+    canvas = canvas.round().astype(np.uint8)
+    for mask, colour in zip(masks, colours):
+        canvas[_boundary(mask, width)] = colour
+    return canvas
 
 
-def _draw_legend(canvas: np.ndarray, occupied: np.ndarray, entries: List[str]) -> None:
-    """Draw the legend in place; skipped when it would cover more than a third of the image."""
-    h, w = canvas.shape[:2]
-    scale = max(0.3, min(h, w) / 800)
-    thickness = max(1, int(round(scale * 1.5)))
+def _captioned(panel: np.ndarray, caption: str) -> np.ndarray:
+    """``panel`` under a white strip holding ``caption``."""
+    width = panel.shape[1]
+    scale = max(0.5, min(1.0, width / 700))
+    thickness = 1 if scale < 0.8 else 2
     font = cv2.FONT_HERSHEY_SIMPLEX
-    (text_w, text_h), baseline = cv2.getTextSize(max(entries, key=len), font, scale, thickness)
-    row_h = text_h + baseline + 4
-    swatch = text_h + 2
-    pad = 4
-    box_h = pad * 2 + row_h * len(entries)
-    box_w = pad * 3 + swatch + text_w
-    if box_h * box_w * 3 > h * w or box_h > h or box_w > w:
-        return
-    y0, x0 = _legend_corner(occupied, box_h, box_w)
-    region = canvas[y0:y0 + box_h, x0:x0 + box_w]
-    region[:] = (region * 0.35).astype(np.uint8)
-    for row, name in enumerate(entries):
-        top = y0 + pad + row * row_h
-        cv2.rectangle(
-            canvas, (x0 + pad, top + 1), (x0 + pad + swatch, top + 1 + swatch),
-            COLOURS[name],
-            thickness=-1)
-        cv2.putText(canvas, name, (x0 + 2 * pad + swatch, top + text_h + 1), font, scale,
-                    (255, 255, 255), thickness, cv2.LINE_AA)
+    (text_w, _), _ = cv2.getTextSize(caption, font, scale, thickness)
+    (_, text_h), baseline = cv2.getTextSize('Ag', font, scale, thickness)  # same for every caption
+    strip = np.full((text_h + baseline + 12, width, 3), BACKGROUND, np.uint8)
+    cv2.putText(strip, caption, (max(0, (width - text_w) // 2), text_h + 6), font, scale, TEXT,
+                thickness, cv2.LINE_AA)
+    return np.concatenate([strip, panel], axis=0)
+
+
+def _side_by_side(panels: List[np.ndarray]) -> np.ndarray:
+    height = max(panel.shape[0] for panel in panels)
+    gap = np.full((height, GAP, 3), BACKGROUND, np.uint8)
+    row = []
+    for index, panel in enumerate(panels):
+        if panel.shape[0] < height:
+            pad = np.full((height - panel.shape[0], panel.shape[1], 3), BACKGROUND, np.uint8)
+            panel = np.concatenate([panel, pad], axis=0)
+        row.extend([gap, panel] if index else [panel])
+    return np.concatenate(row, axis=1)
 
 
 def draw_refinement(image: np.ndarray,
-                    coarse: np.ndarray,
-                    refined: np.ndarray,
-                    gt: Optional[np.ndarray] = None,
-                    legend: bool = True) -> np.ndarray:
-    """Draw the coarse and the refined mask over the image.
-
-    The image is dimmed; pixels the refinement *added* (refined but not coarse)
-    are tinted bluish green, pixels it *removed* (coarse but not refined)
-    reddish purple; the coarse boundary is drawn in yellow and the refined one
-    in sky blue on top of it (where both agree, the refined colour shows); a
-    ground-truth boundary, when given, in white underneath both (so white shows
-    where neither mask follows the ground truth). A small legend sits in the
-    corner with the fewest marked pixels (left out on images too small for it).
+                    coarse,
+                    refined,
+                    gt=None,
+                    titles: Optional[Sequence[str]] = None) -> np.ndarray:
+    """Side-by-side panels: image | coarse | refined (| ground truth).
 
     Args:
         image: ``HxWx3 uint8`` **BGR** image (``HxW`` grey is accepted).
-        coarse: ``HxW`` mask before refinement (non-zero = foreground).
-        refined: ``HxW`` mask after refinement.
-        gt: optional ``HxW`` ground-truth mask.
-        legend: draw the legend.
+        coarse: ``HxW`` mask, or ``NxHxW`` instance masks, before refinement
+            (non-zero = foreground).
+        refined: the same after refinement (as many masks as ``coarse``).
+        gt: optional ground truth, ``HxW`` or ``MxHxW``.
+        titles: optional captions for the mask panels, replacing
+            ``coarse`` / ``refined`` / ``ground truth``.
 
     Returns:
-        ``HxWx3 uint8`` BGR picture of the image's size.
+        ``uint8`` BGR picture, ``3`` or ``4`` panels wide, each panel the image
+        scaled by :func:`panel_scale` under its caption. With one mask each
+        panel has its own colour (coarse orange, refined sky blue, ground
+        truth bluish green); with several, instance ``i`` has the same colour
+        in the coarse and the refined panel.
     """
     image = np.asarray(image)
     if image.ndim == 2:
@@ -106,28 +151,32 @@ def draw_refinement(image: np.ndarray,
     if image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f'image must be HxWx3 (BGR) or HxW, got shape {image.shape}')
     shape = image.shape[:2]
-    masks = {'coarse': coarse, 'refined': refined, 'ground truth': gt}
-    for name, mask in masks.items():
-        if mask is not None and np.asarray(mask).shape != shape:
-            raise ValueError(f'{name} mask has shape {np.asarray(mask).shape}, '
-                             f'the image {shape}')
-    coarse = np.asarray(coarse) != 0
-    refined = np.asarray(refined) != 0
+    stacks = {'coarse': _as_mask_stack(coarse, shape, 'coarse'),
+              'refined': _as_mask_stack(refined, shape, 'refined')}
+    if stacks['coarse'].shape[0] != stacks['refined'].shape[0]:
+        raise ValueError(f'{stacks["coarse"].shape[0]} coarse but {stacks["refined"].shape[0]} '
+                         'refined masks')
+    if gt is not None:
+        stacks['ground truth'] = _as_mask_stack(gt, shape, 'ground truth')
+    titles = list(titles) if titles is not None else list(stacks)
 
-    canvas = (image.astype(np.float32) * DIM)
-    for name, region in (('added', refined & ~coarse), ('removed', coarse & ~refined)):
-        canvas[region] = (1 - TINT_ALPHA) * canvas[region] + TINT_ALPHA * np.array(COLOURS[name])
-    canvas = canvas.round().astype(np.uint8)
-
-    width = _line_width(shape)
-    occupied = coarse ^ refined
-    lines = [('coarse', coarse), ('refined', refined)]
-    if gt is not None:  # drawn first: it shows where the others miss it
-        lines.insert(0, ('ground truth', np.asarray(gt) != 0))
-    for name, mask in lines:
-        edge = _boundary(mask, width)
-        canvas[edge] = COLOURS[name]
-        occupied |= edge
-    if legend:
-        _draw_legend(canvas, occupied, _legend_entries(gt is not None))
-    return canvas
+    scale = panel_scale(shape)
+    size = (max(1, round(shape[0] * scale)), max(1, round(shape[1] * scale)))
+    shown = _resize(np.ascontiguousarray(image), size, nearest=scale > 1)
+    width = max(2, round(max(size) / 250))
+    panels = [_captioned(shown, 'image')]
+    for (name, masks), title in zip(stacks.items(), titles):
+        scaled = np.stack([_resize(m.astype(np.uint8), size, nearest=True) != 0 for m in masks]) \
+            if len(masks) else np.zeros((0, *size), bool)
+        single = len(masks) == 1 and stacks['coarse'].shape[0] == 1
+        colours = [PANEL_COLOURS[name]] if single else [
+            INSTANCE_COLOURS[i % len(INSTANCE_COLOURS)] for i in range(len(masks))]
+        if name == 'ground truth' and not single:
+            colours = [PANEL_COLOURS[name]] * len(masks)
+        caption = title
+        if len(masks) > 1 or stacks['coarse'].shape[0] > 1:
+            caption += f' ({len(masks)})'
+        if gt is not None and name != 'ground truth':
+            caption += f'  IoU {mask_iou(masks, stacks["ground truth"]):.3f}'
+        panels.append(_captioned(_mask_panel(shown, scaled, colours, width), caption))
+    return _side_by_side(panels)

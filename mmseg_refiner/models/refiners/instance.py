@@ -191,7 +191,8 @@ class InstanceRefiner:
 
         Returns:
             list[DetDataSample]: the same data samples, ``pred_instances.masks``
-            replaced by the refined (N_i, H, W) bool masks.
+            replaced by the refined (N_i, H, W) bool masks and the coarse ones
+            kept as ``pred_instances.coarse_masks``.
         """
         images = list(inputs)
         if len(images) != len(data_samples):
@@ -214,7 +215,8 @@ class InstanceRefiner:
         if generator is None and hasattr(refiner, 'sampling_generator'):
             generator = refiner.sampling_generator(images[0].device)
         refined = self.refine_masks(refiner, images, masks, generator=generator)
-        for data_sample, sample_masks in zip(data_samples, refined):
+        for data_sample, coarse, sample_masks in zip(data_samples, masks, refined):
+            data_sample.pred_instances.coarse_masks = coarse  # kept for before / after views
             data_sample.pred_instances.masks = sample_masks
         return data_samples
 
