@@ -71,7 +71,20 @@ def demo_refiner_lines(mode: str) -> str:
             f"_demo.update(test_cfg=dict(mode={mode!r}, seed=0))\n")
 
 
-def write_det_chain_config(path: str, data_root: str) -> str:
+def save_upstream_checkpoint(config: str, part: str, scope: str, path: str, classes) -> str:
+    """Random weights of a chain config's upstream model (``part``), saved as a model zoo would."""
+    import torch
+    from mmengine.config import Config
+
+    from mmseg_refiner.registry import MODELS
+    torch.manual_seed(0)
+    upstream = MODELS.build(dict(Config.fromfile(config).model[part], _scope_=scope))
+    torch.save(dict(state_dict=upstream.state_dict(), meta=dict(dataset_meta=dict(
+        classes=classes))), path)
+    return path
+
+
+def write_det_chain_config(path: str, data_root: str, detector_checkpoint=None) -> str:
     """The shipped Mask R-CNN chain on the tiny COCO set: random detector, demo refiner."""
     text = f"""from mmengine.config import Config
 _base_ = [{DET_CHAIN!r}]
@@ -82,7 +95,7 @@ model = dict(
         test_cfg=dict(rpn=dict(nms_pre=200, max_per_img=50),
                       rcnn=dict(score_thr=0.0, max_per_img=3))),
     refiner=dict(_delete_=True, **_demo),
-    detector_checkpoint=None)
+    detector_checkpoint={detector_checkpoint!r})
 del _demo, Config
 test_pipeline = [
     dict(type='LoadImageFromFile'),
@@ -103,7 +116,7 @@ test_evaluator = dict(_delete_=True, type='mmdet.CocoMetric',
     return path
 
 
-def write_seg_chain_config(path: str, data_root: str) -> str:
+def write_seg_chain_config(path: str, data_root: str, segmentor_checkpoint=None) -> str:
     """The shipped DeepLabV3+ chain on the tiny Cityscapes set: random segmentor, demo refiner."""
     text = f"""from mmengine.config import Config
 _base_ = [{SEG_CHAIN!r}]
@@ -111,7 +124,7 @@ _base_ = [{SEG_CHAIN!r}]
 model = dict(
     segmentor=dict(backbone=dict(init_cfg=None)),
     refiner=dict(_delete_=True, **_demo),
-    segmentor_checkpoint=None)
+    segmentor_checkpoint={segmentor_checkpoint!r})
 del _demo, Config
 test_pipeline = [
     dict(type='LoadImageFromFile'),

@@ -122,28 +122,39 @@ def _side_by_side(panels: List[np.ndarray]) -> np.ndarray:
     return np.concatenate(row, axis=1)
 
 
+def mean_iou(pred: np.ndarray, gt: np.ndarray) -> float:
+    """Mean over ``i`` of the IoU of ``pred[i]`` and ``gt[i]`` (pairs empty in both left out)."""
+    ious = [mask_iou(p[None], g[None]) for p, g in zip(pred, gt) if p.any() or g.any()]
+    return float(np.mean(ious)) if ious else 1.0
+
+
 def draw_refinement(image: np.ndarray,
                     coarse,
                     refined,
                     gt=None,
-                    titles: Optional[Sequence[str]] = None) -> np.ndarray:
+                    titles: Optional[Sequence[str]] = None,
+                    paired_gt: bool = False) -> np.ndarray:
     """Side-by-side panels: image | coarse | refined (| ground truth).
 
     Args:
         image: ``HxWx3 uint8`` **BGR** image (``HxW`` grey is accepted).
-        coarse: ``HxW`` mask, or ``NxHxW`` instance masks, before refinement
-            (non-zero = foreground).
+        coarse: ``HxW`` mask, or ``NxHxW`` masks (instances, or the classes of
+            a label map), before refinement (non-zero = foreground).
         refined: the same after refinement (as many masks as ``coarse``).
         gt: optional ground truth, ``HxW`` or ``MxHxW``.
         titles: optional captions for the mask panels, replacing
             ``coarse`` / ``refined`` / ``ground truth``.
+        paired_gt: ``gt[i]`` is the truth of mask ``i`` (the classes of a label
+            map): the ground truth takes the masks' colours and the captions
+            give the mean IoU over the pairs; otherwise (instances) the IoU of
+            the masks' union with the ground truth's.
 
     Returns:
         ``uint8`` BGR picture, ``3`` or ``4`` panels wide, each panel the image
         scaled by :func:`panel_scale` under its caption. With one mask each
         panel has its own colour (coarse orange, refined sky blue, ground
-        truth bluish green); with several, instance ``i`` has the same colour
-        in the coarse and the refined panel.
+        truth bluish green); with several, mask ``i`` has the same colour in
+        every panel (an unpaired ground truth is bluish green).
     """
     image = np.asarray(image)
     if image.ndim == 2:
@@ -153,30 +164,35 @@ def draw_refinement(image: np.ndarray,
     shape = image.shape[:2]
     stacks = {'coarse': _as_mask_stack(coarse, shape, 'coarse'),
               'refined': _as_mask_stack(refined, shape, 'refined')}
-    if stacks['coarse'].shape[0] != stacks['refined'].shape[0]:
-        raise ValueError(f'{stacks["coarse"].shape[0]} coarse but {stacks["refined"].shape[0]} '
-                         'refined masks')
+    count = stacks['coarse'].shape[0]
+    if count != stacks['refined'].shape[0]:
+        raise ValueError(f'{count} coarse but {stacks["refined"].shape[0]} refined masks')
     if gt is not None:
         stacks['ground truth'] = _as_mask_stack(gt, shape, 'ground truth')
+        if paired_gt and stacks['ground truth'].shape[0] != count:
+            raise ValueError(f'paired_gt: {stacks["ground truth"].shape[0]} ground-truth '
+                             f'masks for {count} masks')
     titles = list(titles) if titles is not None else list(stacks)
 
     scale = panel_scale(shape)
     size = (max(1, round(shape[0] * scale)), max(1, round(shape[1] * scale)))
     shown = _resize(np.ascontiguousarray(image), size, nearest=scale > 1)
     width = max(2, round(max(size) / 250))
+    indexed = [INSTANCE_COLOURS[i % len(INSTANCE_COLOURS)] for i in range(count)]
     panels = [_captioned(shown, 'image')]
     for (name, masks), title in zip(stacks.items(), titles):
         scaled = np.stack([_resize(m.astype(np.uint8), size, nearest=True) != 0 for m in masks]) \
             if len(masks) else np.zeros((0, *size), bool)
-        single = len(masks) == 1 and stacks['coarse'].shape[0] == 1
-        colours = [PANEL_COLOURS[name]] if single else [
-            INSTANCE_COLOURS[i % len(INSTANCE_COLOURS)] for i in range(len(masks))]
-        if name == 'ground truth' and not single:
+        if count == 1 and not paired_gt:
             colours = [PANEL_COLOURS[name]] * len(masks)
-        caption = title
-        if len(masks) > 1 or stacks['coarse'].shape[0] > 1:
-            caption += f' ({len(masks)})'
+        elif name == 'ground truth' and not paired_gt:
+            colours = [PANEL_COLOURS[name]] * len(masks)
+        else:
+            colours = indexed
+        caption = title if count == 1 and not paired_gt else f'{title} ({len(masks)})'
         if gt is not None and name != 'ground truth':
-            caption += f'  IoU {mask_iou(masks, stacks["ground truth"]):.3f}'
+            truth = stacks['ground truth']
+            caption += (f'  mIoU {mean_iou(masks, truth):.3f}' if paired_gt else
+                        f'  IoU {mask_iou(masks, truth):.3f}')
         panels.append(_captioned(_mask_panel(shown, scaled, colours, width), caption))
     return _side_by_side(panels)

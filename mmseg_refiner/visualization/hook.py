@@ -33,8 +33,8 @@ def _fit(masks: np.ndarray, shape: Tuple[int, int]) -> np.ndarray:
 
 
 def _label_stacks(maps: Sequence[Optional[np.ndarray]], ignore_index: int = 255) -> list:
-    """Label maps as per-class binary stacks over the same classes (those in the first two)."""
-    classes = sorted(set(np.unique(maps[0]).tolist()) | set(np.unique(maps[1]).tolist()))
+    """Label maps as per-class binary stacks over the same classes (those in any map)."""
+    classes = sorted(set().union(*(np.unique(m).tolist() for m in maps if m is not None)))
     classes = [c for c in classes if c != ignore_index]
     return [None if m is None else np.stack([m == c for c in classes]) if classes else
             np.zeros((0, *m.shape), bool) for m in maps]
@@ -47,7 +47,8 @@ def sample_masks(data_sample, shape: Tuple[int, int]) -> MaskTriple:
     * mmdet ``DetDataSample`` (``RefinedDetector``, refined COCO results):
       ``pred_instances.coarse_masks`` / ``.masks``, ``gt_instances.masks``.
     * mmseg ``SegDataSample`` (``RefinedSegmentor``): ``coarse_sem_seg``,
-      ``pred_sem_seg``, ``gt_sem_seg``, drawn class by class.
+      ``pred_sem_seg``, ``gt_sem_seg``, drawn class by class (one mask per class
+      present in any of them, the same classes in all three).
 
     ``gt`` is None when the sample has none. Masks of another size are resized
     to ``shape`` (nearest).
@@ -128,7 +129,8 @@ class RefinementVisualizationHook(Hook):
         """The BGR picture of one sample (``packed``: its input image tensor, if any)."""
         image = self._image_of(data_sample, packed)
         coarse, refined, gt = sample_masks(data_sample, image.shape[:2])
-        return draw_refinement(image, coarse, refined, gt if self.draw_gt else None)
+        return draw_refinement(image, coarse, refined, gt if self.draw_gt else None,
+                               paired_gt='coarse_sem_seg' in data_sample)
 
     def _image_of(self, data_sample, packed) -> np.ndarray:
         """The sample's image as ``HxWx3 uint8`` BGR."""

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
-from tiny_chains import (DEMO_CHECKPOINT, IMAGE_SHAPE, REPO, tiny_image, write_det_chain_config,
-                         write_seg_chain_config)
+from tiny_chains import (DEMO_CHECKPOINT, IMAGE_SHAPE, REPO, save_upstream_checkpoint, tiny_image,
+                         write_det_chain_config, write_seg_chain_config)
 
 
 def _combine_tool():
@@ -19,16 +19,6 @@ def _combine_tool():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def _upstream_checkpoint(cfg: Config, part: str, scope: str, path: str, classes) -> str:
-    """Random weights of the chain's upstream model, saved as its model zoo would."""
-    from mmseg_refiner.registry import MODELS
-    torch.manual_seed(0)
-    upstream = MODELS.build(dict(cfg.model[part], _scope_=scope))
-    torch.save(dict(state_dict=upstream.state_dict(), meta=dict(dataset_meta=dict(
-        classes=classes))), path)
-    return path
 
 
 @pytest.fixture(scope='module')
@@ -45,8 +35,7 @@ def det_files(tmp_path_factory):
     from mmdet.datasets import CocoDataset
     root = tmp_path_factory.mktemp('det')
     config = write_det_chain_config(str(root / 'chain.py'), str(root))
-    cfg = Config.fromfile(config)
-    detector = _upstream_checkpoint(cfg, 'detector', 'mmdet', str(root / 'det.pth'),
+    detector = save_upstream_checkpoint(config, 'detector', 'mmdet', str(root / 'det.pth'),
                                     CocoDataset.METAINFO['classes'])
     combined = str(root / 'combined.pth')
     assert _combine_tool().main([
@@ -61,8 +50,7 @@ def seg_files(tmp_path_factory):
     from mmseg.datasets import CityscapesDataset
     root = tmp_path_factory.mktemp('seg')
     config = write_seg_chain_config(str(root / 'chain.py'), str(root))
-    cfg = Config.fromfile(config)
-    segmentor = _upstream_checkpoint(cfg, 'segmentor', 'mmseg', str(root / 'seg.pth'),
+    segmentor = save_upstream_checkpoint(config, 'segmentor', 'mmseg', str(root / 'seg.pth'),
                                      CityscapesDataset.METAINFO['classes'])
     combined = str(root / 'combined.pth')
     assert _combine_tool().main([

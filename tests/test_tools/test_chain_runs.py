@@ -12,8 +12,9 @@ import sys
 import cv2
 import numpy as np
 import pytest
-from tiny_chains import (DEMO_CHECKPOINT, IMAGE_SHAPE, REPO, write_det_chain_config,
-                         write_seg_chain_config, write_tiny_cityscapes, write_tiny_coco)
+from tiny_chains import (DEMO_CHECKPOINT, IMAGE_SHAPE, REPO, save_upstream_checkpoint,
+                         write_det_chain_config, write_seg_chain_config, write_tiny_cityscapes,
+                         write_tiny_coco)
 
 
 def _run(args, **env):
@@ -54,16 +55,25 @@ def _pictures(work_dir):
 
 @pytest.fixture(scope='module')
 def det_chain(tmp_path_factory):
+    from mmdet.datasets import CocoDataset
     root = tmp_path_factory.mktemp('coco')
     write_tiny_coco(str(root))
-    return write_det_chain_config(str(root / 'chain.py'), str(root))
+    config = write_det_chain_config(str(root / 'chain.py'), str(root))
+    # the same random detector in every process: its weights come from a file
+    detector = save_upstream_checkpoint(config, 'detector', 'mmdet', str(root / 'det.pth'),
+                                        CocoDataset.METAINFO['classes'])
+    return write_det_chain_config(config, str(root), detector)
 
 
 @pytest.fixture(scope='module')
 def seg_chain(tmp_path_factory):
+    from mmseg.datasets import CityscapesDataset
     root = tmp_path_factory.mktemp('cityscapes')
     write_tiny_cityscapes(str(root))
-    return write_seg_chain_config(str(root / 'chain.py'), str(root))
+    config = write_seg_chain_config(str(root / 'chain.py'), str(root))
+    segmentor = save_upstream_checkpoint(config, 'segmentor', 'mmseg', str(root / 'seg.pth'),
+                                         CityscapesDataset.METAINFO['classes'])
+    return write_seg_chain_config(config, str(root), segmentor)
 
 
 def test_detector_chain_one_and_two_processes_give_the_same_masks(det_chain, tmp_path):
