@@ -10,7 +10,8 @@ a folder of coarse masks, or an mmdet / mmseg model chained with the refiner.
 a SegRefiner checkpoint (the authors' published file is converted on load);
 for a chain config the combined checkpoint, or the refiner's (or the upstream
 model's) alone, the other part then coming from its ``model.*_checkpoint``
-setting. ``none`` loads nothing beyond those settings. Relative output paths
+setting. ``none`` (chain configs only) loads nothing beyond those settings; a
+refiner config without weights is an error. Relative output paths
 of the test config (``test_dataloader.dataset.out_dir``, an evaluator's
 ``outfile_prefix``) are placed under the work dir. Many processes:
 ``tools/dist_test.sh``.
@@ -89,6 +90,10 @@ def main(argv=None):
     cfg = load_config(args)
     if args.checkpoint.lower() != 'none':
         cfg.load_from = args.checkpoint
+    elif cfg.get('load_from') is None and 'refiner_checkpoint' not in cfg.model:
+        raise SystemExit(f'error: {args.config} names no weights: give the checkpoint (a '
+                         f'SegRefiner checkpoint; the authors\' published file is accepted as '
+                         f'is) instead of none')
     if args.show or args.show_dir:
         trigger_visualization_hook(cfg, args)
     if args.out is not None:

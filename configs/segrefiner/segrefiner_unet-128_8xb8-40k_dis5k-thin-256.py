@@ -21,7 +21,7 @@ default_hooks = dict(checkpoint=dict(interval=5000, by_epoch=False))
 # ground truth, made once like the training ones:
 #   python tools/dataset_converters/make_hr_coarse_masks.py \
 #       data/DIS5K/DIS-VD/gt data/DIS5K/DIS-VD/coarse
-# HRMaskMetric logs val/iou, val/mba, val/coarse_iou, val/coarse_mba.
+# HRMaskMetric logs hr/iou, hr/mba, hr/coarse_iou, hr/coarse_mba.
 model = dict(test_cfg=dict(mode='semantic', seed=0))
 val_dataloader = dict(
     batch_size=1,
@@ -42,6 +42,6 @@ val_dataloader = dict(
             dict(type='LoadMaskFromFile', key='gt_mask', path_key='mask_path'),
             dict(type='PackRefineInputs'),
         ]))
-val_evaluator = dict(type='HRMaskMetric', prefix='val')
+val_evaluator = dict(type='HRMaskMetric')
 val_cfg = dict(type='ValLoop')
 train_cfg = dict(val_interval=5000)
