@@ -38,7 +38,9 @@ RUNNER_CONSTRUCTORS = Registry('runner constructor', parent=MMENGINE_RUNNER_CONS
 LOOPS = Registry('loop', parent=MMENGINE_LOOPS)
 LOG_PROCESSORS = Registry('log_processor', parent=MMENGINE_LOG_PROCESSORS)
 HOOKS = Registry(
-    'hook', parent=MMENGINE_HOOKS, locations=['mmseg_refiner.engine', 'mmseg_refiner.visualization'])
+    'hook',
+    parent=MMENGINE_HOOKS,
+    locations=['mmseg_refiner.engine', 'mmseg_refiner.visualization'])
 
 DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, locations=['mmseg_refiner.datasets'])
 DATA_SAMPLERS = Registry('data sampler', parent=MMENGINE_DATA_SAMPLERS)

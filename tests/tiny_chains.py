@@ -31,21 +31,30 @@ def write_tiny_coco(root: str, num_images: int = 4) -> str:
     for index in range(num_images):
         name = f'img_{index}.png'
         cv2.imwrite(osp.join(root, 'images', name), tiny_image(index))
-        images.append(dict(id=index + 1, file_name=name, height=IMAGE_SHAPE[0],
-                           width=IMAGE_SHAPE[1]))
+        images.append(
+            dict(id=index + 1, file_name=name, height=IMAGE_SHAPE[0], width=IMAGE_SHAPE[1]))
         cx = 40 + 4 * index
-        disc = [float(v) for a in np.linspace(0, 2 * np.pi, 16, endpoint=False)
-                for v in (cx + 22 * np.cos(a), 48 + 22 * np.sin(a))]
+        disc = [
+            float(v) for a in np.linspace(0, 2 * np.pi, 16, endpoint=False)
+            for v in (cx + 22 * np.cos(a), 48 + 22 * np.sin(a))
+        ]
         for ann_id, (poly, box, category) in enumerate([
             (disc, [cx - 22, 26, 44, 44], 1),
             ([80, 20, 116, 20, 116, 70, 80, 70], [80, 20, 36, 50], 3),
         ]):
-            annotations.append(dict(id=2 * index + ann_id + 1, image_id=index + 1,
-                                    category_id=category, segmentation=[poly],
-                                    area=float(box[2] * box[3]), bbox=box, iscrowd=0))
+            annotations.append(
+                dict(
+                    id=2 * index + ann_id + 1,
+                    image_id=index + 1,
+                    category_id=category,
+                    segmentation=[poly],
+                    area=float(box[2] * box[3]),
+                    bbox=box,
+                    iscrowd=0))
     from mmdet.datasets import CocoDataset
-    categories = [dict(id=i + 1, name=name)
-                  for i, name in enumerate(CocoDataset.METAINFO['classes'])]
+    categories = [
+        dict(id=i + 1, name=name) for i, name in enumerate(CocoDataset.METAINFO['classes'])
+    ]
     with open(osp.join(root, 'annotations.json'), 'w') as f:
         json.dump(dict(images=images, annotations=annotations, categories=categories), f)
     return root
@@ -79,8 +88,8 @@ def save_upstream_checkpoint(config: str, part: str, scope: str, path: str, clas
     from mmseg_refiner.registry import MODELS
     torch.manual_seed(0)
     upstream = MODELS.build(dict(Config.fromfile(config).model[part], _scope_=scope))
-    torch.save(dict(state_dict=upstream.state_dict(), meta=dict(dataset_meta=dict(
-        classes=classes))), path)
+    torch.save(
+        dict(state_dict=upstream.state_dict(), meta=dict(dataset_meta=dict(classes=classes))), path)
     return path
 
 

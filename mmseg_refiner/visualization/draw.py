@@ -162,8 +162,10 @@ def draw_refinement(image: np.ndarray,
     if image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f'image must be HxWx3 (BGR) or HxW, got shape {image.shape}')
     shape = image.shape[:2]
-    stacks = {'coarse': _as_mask_stack(coarse, shape, 'coarse'),
-              'refined': _as_mask_stack(refined, shape, 'refined')}
+    stacks = {
+        'coarse': _as_mask_stack(coarse, shape, 'coarse'),
+        'refined': _as_mask_stack(refined, shape, 'refined')
+    }
     count = stacks['coarse'].shape[0]
     if count != stacks['refined'].shape[0]:
         raise ValueError(f'{count} coarse but {stacks["refined"].shape[0]} refined masks')
@@ -192,7 +194,7 @@ def draw_refinement(image: np.ndarray,
         caption = title if count == 1 and not paired_gt else f'{title} ({len(masks)})'
         if gt is not None and name != 'ground truth':
             truth = stacks['ground truth']
-            caption += (f'  mIoU {mean_iou(masks, truth):.3f}' if paired_gt else
-                        f'  IoU {mask_iou(masks, truth):.3f}')
+            caption += (f'  mIoU {mean_iou(masks, truth):.3f}'
+                        if paired_gt else f'  IoU {mask_iou(masks, truth):.3f}')
         panels.append(_captioned(_mask_panel(shown, scaled, colours, width), caption))
     return _side_by_side(panels)

@@ -36,8 +36,10 @@ def _label_stacks(maps: Sequence[Optional[np.ndarray]], ignore_index: int = 255)
     """Label maps as per-class binary stacks over the same classes (those in any map)."""
     classes = sorted(set().union(*(np.unique(m).tolist() for m in maps if m is not None)))
     classes = [c for c in classes if c != ignore_index]
-    return [None if m is None else np.stack([m == c for c in classes]) if classes else
-            np.zeros((0, *m.shape), bool) for m in maps]
+    return [
+        None if m is None else np.stack([m == c for c in classes]) if classes else np.zeros(
+            (0, *m.shape), bool) for m in maps
+    ]
 
 
 def sample_masks(data_sample, shape: Tuple[int, int]) -> MaskTriple:
@@ -62,16 +64,21 @@ def sample_masks(data_sample, shape: Tuple[int, int]) -> MaskTriple:
             gt = _fit(_numpy(data_sample.gt_instances.masks), shape)
         return _fit(_numpy(pred.coarse_masks), shape), _fit(_numpy(pred.masks), shape), gt
     if 'coarse_sem_seg' in data_sample:
-        maps = [_numpy(getattr(data_sample, key).data)[0] if key in data_sample else None
-                for key in ('coarse_sem_seg', 'pred_sem_seg', 'gt_sem_seg')]
+        maps = [
+            _numpy(getattr(data_sample, key).data)[0] if key in data_sample else None
+            for key in ('coarse_sem_seg', 'pred_sem_seg', 'gt_sem_seg')
+        ]
         coarse, refined, gt = _label_stacks(maps)
         return _fit(coarse, shape), _fit(refined, shape), None if gt is None else _fit(gt, shape)
     if 'coarse_mask' not in data_sample:
         raise ValueError(f'data sample {data_sample.metainfo.get("img_path", "")} has neither '
                          'coarse_mask, coarse_sem_seg nor pred_instances.coarse_masks to draw')
-    masks = [_numpy(getattr(data_sample, key).data).reshape(1, *_numpy(
-        getattr(data_sample, key).data).shape[-2:]) if key in data_sample else None
-             for key in ('coarse_mask', 'pred_mask', 'gt_mask')]
+    masks = [
+        _numpy(getattr(data_sample, key).data).reshape(
+            1,
+            *_numpy(getattr(data_sample, key).data).shape[-2:]) if key in data_sample else None
+        for key in ('coarse_mask', 'pred_mask', 'gt_mask')
+    ]
     coarse = _fit(masks[0], shape)
     refined = coarse if masks[1] is None else _fit(masks[1], shape)
     return coarse, refined, None if masks[2] is None else _fit(masks[2], shape)
@@ -129,8 +136,12 @@ class RefinementVisualizationHook(Hook):
         """The BGR picture of one sample (``packed``: its input image tensor, if any)."""
         image = self._image_of(data_sample, packed)
         coarse, refined, gt = sample_masks(data_sample, image.shape[:2])
-        return draw_refinement(image, coarse, refined, gt if self.draw_gt else None,
-                               paired_gt='coarse_sem_seg' in data_sample)
+        return draw_refinement(
+            image,
+            coarse,
+            refined,
+            gt if self.draw_gt else None,
+            paired_gt='coarse_sem_seg' in data_sample)
 
     def _image_of(self, data_sample, packed) -> np.ndarray:
         """The sample's image as ``HxWx3 uint8`` BGR."""
@@ -178,8 +189,7 @@ class RefinementVisualizationHook(Hook):
             self._out_dir = osp.join(runner.work_dir, runner.timestamp, self.test_out_dir)
             mkdir_or_exist(self._out_dir)
 
-    def after_test_iter(self, runner, batch_idx: int, data_batch: dict,
-                        outputs: Sequence) -> None:
+    def after_test_iter(self, runner, batch_idx: int, data_batch: dict, outputs: Sequence) -> None:
         """Draw every test sample (to ``test_out_dir`` when set)."""
         if not self.draw:
             return

@@ -36,7 +36,7 @@ def det_files(tmp_path_factory):
     root = tmp_path_factory.mktemp('det')
     config = write_det_chain_config(str(root / 'chain.py'), str(root))
     detector = save_upstream_checkpoint(config, 'detector', 'mmdet', str(root / 'det.pth'),
-                                    CocoDataset.METAINFO['classes'])
+                                        CocoDataset.METAINFO['classes'])
     combined = str(root / 'combined.pth')
     assert _combine_tool().main([
         config, combined, '--cfg-options', f'model.detector_checkpoint={detector}',
@@ -51,7 +51,7 @@ def seg_files(tmp_path_factory):
     root = tmp_path_factory.mktemp('seg')
     config = write_seg_chain_config(str(root / 'chain.py'), str(root))
     segmentor = save_upstream_checkpoint(config, 'segmentor', 'mmseg', str(root / 'seg.pth'),
-                                     CityscapesDataset.METAINFO['classes'])
+                                         CityscapesDataset.METAINFO['classes'])
     combined = str(root / 'combined.pth')
     assert _combine_tool().main([
         config, combined, '--cfg-options', f'model.segmentor_checkpoint={segmentor}',
@@ -104,8 +104,8 @@ def test_det_inferencer(det_files, image_file, tmp_path):
     from mmdet.apis import DetInferencer
     config, combined, _ = det_files
     inferencer = DetInferencer(model=config, weights=combined, device='cpu')
-    result = inferencer(image_file, out_dir=str(tmp_path), return_datasamples=True,
-                        no_save_pred=False)
+    result = inferencer(
+        image_file, out_dir=str(tmp_path), return_datasamples=True, no_save_pred=False)
     _check_detections(result['predictions'][0])
     assert osp.isfile(tmp_path / 'vis' / 'img.png')
 

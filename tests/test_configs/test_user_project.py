@@ -76,8 +76,12 @@ def test_a_project_elsewhere_chains_mmdet_and_mmseg_models(tmp_path):
     cv2.imwrite(str(project / 'img.png'), tiny_image(0))
     # the package as installed: importable, not the working directory
     env = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS='1')
-    proc = subprocess.run([sys.executable, 'run.py'], cwd=project, env=env, capture_output=True,
-                          text=True, timeout=600)
+    proc = subprocess.run([sys.executable, 'run.py'],
+                          cwd=project,
+                          env=env,
+                          capture_output=True,
+                          text=True,
+                          timeout=600)
     assert proc.returncode == 0, proc.stderr[-5000:]
     assert 'det (2, 96, 128) (2, 96, 128)' in proc.stdout
     assert 'seg (1, 96, 128) (1, 96, 128)' in proc.stdout

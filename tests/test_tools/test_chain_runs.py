@@ -18,8 +18,13 @@ from tiny_chains import (DEMO_CHECKPOINT, IMAGE_SHAPE, REPO, save_upstream_check
 
 
 def _run(args, **env):
-    proc = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=900,
-                          env=dict(os.environ, OMP_NUM_THREADS='1', PYTHON=sys.executable, **env))
+    proc = subprocess.run(
+        args,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=dict(os.environ, OMP_NUM_THREADS='1', PYTHON=sys.executable, **env))
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-6000:]
     return log
@@ -38,13 +43,18 @@ def _figure(pattern, log):
 
 
 def _test(config, work_dir, *extra):
-    return _run([sys.executable, 'tools/test.py', config, DEMO_CHECKPOINT, '--work-dir',
-                 str(work_dir), *extra])
+    return _run([
+        sys.executable, 'tools/test.py', config, DEMO_CHECKPOINT, '--work-dir',
+        str(work_dir), *extra
+    ])
 
 
 def _dist_test(config, work_dir, *extra):
-    log = _run(['bash', 'tools/dist_test.sh', config, DEMO_CHECKPOINT, '2', '--work-dir',
-                str(work_dir), *extra], PORT=str(_free_port()))
+    log = _run([
+        'bash', 'tools/dist_test.sh', config, DEMO_CHECKPOINT, '2', '--work-dir',
+        str(work_dir), *extra
+    ],
+               PORT=str(_free_port()))
     assert 'Distributed training: True' in log and 'GPU number: 2' in log
     return log
 
@@ -77,8 +87,8 @@ def seg_chain(tmp_path_factory):
 
 
 def test_detector_chain_one_and_two_processes_give_the_same_masks(det_chain, tmp_path):
-    single = _test(det_chain, tmp_path / 'one', '--out', str(tmp_path / 'one.pkl'),
-                   '--show-dir', 'vis')
+    single = _test(det_chain, tmp_path / 'one', '--out', str(tmp_path / 'one.pkl'), '--show-dir',
+                   'vis')
     assert 'the checkpoint holds the refiner only' in single
     assert 'missing keys' not in single
     double = _dist_test(det_chain, tmp_path / 'two', '--out', str(tmp_path / 'two.pkl'))

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from mmseg_refiner.visualization import draw_refinement
-from mmseg_refiner.visualization.draw import (GAP, INSTANCE_COLOURS, MIN_PANEL_SIDE,
-                                              PANEL_COLOURS, mask_iou, panel_scale)
+from mmseg_refiner.visualization.draw import (GAP, INSTANCE_COLOURS, MIN_PANEL_SIDE, PANEL_COLOURS,
+                                              mask_iou, panel_scale)
 
 
 def _masks(shape=(40, 50)):
@@ -45,7 +45,7 @@ def test_panels_show_image_coarse_refined_and_ground_truth():
         panel = _panel(picture, index, shape, scale).astype(int)
         colour = np.array(PANEL_COLOURS[name])
         inside = panel[(20 * scale, 25 * scale)] if name == 'coarse' else panel[(25 * scale,
-                                                                                  30 * scale)]
+                                                                                 30 * scale)]
         outside = panel[2, 2]
         np.testing.assert_array_equal(outside, [80, 80, 80])  # dimmed, not shaded
         expected_inside = np.round(0.55 * 80 + 0.45 * colour)
@@ -71,8 +71,7 @@ def test_instances_keep_their_colour_before_and_after():
     for panel_index in (1, 2):
         panel = _panel(picture, panel_index, shape, scale)
         for instance, (y, x) in enumerate(((5, 10), (20, 35))):
-            np.testing.assert_array_equal(panel[y * scale, x * scale],
-                                          INSTANCE_COLOURS[instance])
+            np.testing.assert_array_equal(panel[y * scale, x * scale], INSTANCE_COLOURS[instance])
 
 
 def test_shapes_are_checked():

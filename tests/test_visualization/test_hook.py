@@ -46,8 +46,8 @@ def test_refine_sample_from_file_and_from_its_packed_input(tmp_path):
     sample.pred_mask = PixelData(data=torch.from_numpy(pred[None]))
     sample.gt_mask = PixelData(data=torch.from_numpy(gt[None]))
     hook.after_test_iter(runner, 0, dict(data_samples=[sample]), [sample])
-    np.testing.assert_array_equal(cv2.imread(osp.join(out_dir, 'photo.png')),
-                                  draw_refinement(photo, coarse, pred, gt))
+    np.testing.assert_array_equal(
+        cv2.imread(osp.join(out_dir, 'photo.png')), draw_refinement(photo, coarse, pred, gt))
 
     # a synthetic sample names no real file: drawn over its packed (BGR) input
     packed = np.random.default_rng(5).integers(0, 256, (*SHAPE, 3), dtype=np.uint8)
@@ -56,8 +56,8 @@ def test_refine_sample_from_file_and_from_its_packed_input(tmp_path):
     synthetic.pred_mask = sample.pred_mask
     hook.after_test_iter(runner, 1, dict(inputs=[torch.from_numpy(packed.transpose(2, 0, 1))]),
                          [synthetic])
-    np.testing.assert_array_equal(cv2.imread(osp.join(out_dir, 'seed_7.png')),
-                                  draw_refinement(packed, coarse, pred))
+    np.testing.assert_array_equal(
+        cv2.imread(osp.join(out_dir, 'seed_7.png')), draw_refinement(packed, coarse, pred))
     assert sorted(os.listdir(out_dir)) == ['photo.png', 'seed_7.png']
 
 
@@ -67,17 +67,19 @@ def test_detections_draw_the_coarse_and_the_refined_instances(tmp_path):
     coarse = np.stack([_box(2, 10, 2, 10), _box(12, 20, 15, 30)])
     refined = np.stack([_box(2, 12, 2, 12), _box(12, 22, 15, 30)])
     sample = DetDataSample(metainfo=dict(img_path=path, ori_shape=SHAPE))
-    sample.pred_instances = InstanceData(masks=torch.from_numpy(refined),
-                                         coarse_masks=torch.from_numpy(coarse))
+    sample.pred_instances = InstanceData(
+        masks=torch.from_numpy(refined), coarse_masks=torch.from_numpy(coarse))
     # ground truth at the test pipeline's (doubled) size: resized back for drawing
-    gt = np.stack([cv2.resize(m.astype(np.uint8), (64, 48), interpolation=cv2.INTER_NEAREST)
-                   for m in refined])
+    gt = np.stack([
+        cv2.resize(m.astype(np.uint8), (64, 48), interpolation=cv2.INTER_NEAREST) for m in refined
+    ])
     sample.gt_instances = InstanceData(masks=torch.from_numpy(gt))
     got = sample_masks(sample, SHAPE)
     np.testing.assert_array_equal(got[2], refined)
     hook.after_test_iter(runner, 0, {}, [sample])
-    np.testing.assert_array_equal(cv2.imread(osp.join(out_dir, 'photo.png')),
-                                  draw_refinement(photo, coarse, refined, refined))
+    np.testing.assert_array_equal(
+        cv2.imread(osp.join(out_dir, 'photo.png')), draw_refinement(photo, coarse, refined,
+                                                                    refined))
 
 
 def test_segmentation_is_drawn_class_by_class(tmp_path):

@@ -61,7 +61,10 @@ class ChainWeights:
             error naming the setting to fill.
     """
 
-    def __init__(self, wrapper: nn.Module, upstream: str, checkpoints: Dict[str, Optional[str]],
+    def __init__(self,
+                 wrapper: nn.Module,
+                 upstream: str,
+                 checkpoints: Dict[str, Optional[str]],
                  allow_untrained_refiner: bool = False) -> None:
         self.owner = type(wrapper).__name__
         self.upstream = upstream
@@ -77,8 +80,8 @@ class ChainWeights:
         wrapper._register_load_state_dict_pre_hook(self._route_wrapper_checkpoint)
         wrapper.register_load_state_dict_post_hook(self._forgive_parts_with_settings)
         for part in self.parts:
-            getattr(wrapper, part)._register_load_state_dict_pre_hook(
-                partial(self._mark_loaded, part))
+            getattr(wrapper,
+                    part)._register_load_state_dict_pre_hook(partial(self._mark_loaded, part))
         self._wrapper = wrapper
 
     def _route_wrapper_checkpoint(self, state_dict, prefix, *args) -> None:
@@ -97,9 +100,10 @@ class ChainWeights:
             self.upstream
         for key, name in zip(keys, local):
             state_dict[f'{prefix}{part}.{name}'] = state_dict.pop(key)
-        print_log(f'{self.owner}: the checkpoint holds the {part} only; the other part comes '
-                  f'from its setting model.{self.parts[self.parts[0] == part]}_checkpoint',
-                  logger='current')
+        print_log(
+            f'{self.owner}: the checkpoint holds the {part} only; the other part comes '
+            f'from its setting model.{self.parts[self.parts[0] == part]}_checkpoint',
+            logger='current')
 
     def _mark_loaded(self, part: str, state_dict, prefix, *args) -> None:
         if any(key.startswith(prefix) for key in state_dict):
@@ -145,5 +149,7 @@ class ChainWeights:
         if self.upstream not in self.loaded:
             print_log(
                 f'{self.owner}: model.{self.upstream}_checkpoint is not set; the {self.upstream} '
-                f'runs with the weights it was built with', logger='current', level=30)
+                f'runs with the weights it was built with',
+                logger='current',
+                level=30)
         self.ready = True

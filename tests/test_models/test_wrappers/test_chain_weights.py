@@ -44,8 +44,10 @@ def published_file(parity, tmp_path_factory):
 
 
 def test_settings_are_read_when_the_weights_are_needed(chain_cfg):
-    model = _build(chain_cfg, refiner_checkpoint='/nonexistent/refiner.pth',
-                   detector_checkpoint='/nonexistent/detector.pth')  # building reads nothing
+    model = _build(
+        chain_cfg,
+        refiner_checkpoint='/nonexistent/refiner.pth',
+        detector_checkpoint='/nonexistent/detector.pth')  # building reads nothing
     with pytest.raises(FileNotFoundError, match=r'model\.detector_checkpoint'):
         model.load_weights()
 
@@ -98,8 +100,10 @@ def test_combined_checkpoint_replaces_both_settings(chain_cfg, tmp_path):
     source.load_weights()
     path = str(tmp_path / 'combined.pth')
     torch.save(dict(state_dict=source.state_dict()), path)
-    model = _build(chain_cfg, refiner_checkpoint='/nonexistent/r.pth',
-                   detector_checkpoint='/nonexistent/d.pth')
+    model = _build(
+        chain_cfg,
+        refiner_checkpoint='/nonexistent/r.pth',
+        detector_checkpoint='/nonexistent/d.pth')
     load_checkpoint(model, path, map_location='cpu', strict=True)
     model.load_weights()  # reads neither setting
     for key, value in source.state_dict().items():
@@ -128,8 +132,10 @@ def test_published_checkpoint_loads_into_init_refiner(parity, published_file):
 def test_published_checkpoint_is_a_chain_refiner_checkpoint(parity, published_file, chain_cfg):
     refiner = _parity_refiner_cfg(parity)
     for load in ('setting', 'wrapper'):
-        model = _build(chain_cfg, refiner=refiner,
-                       refiner_checkpoint=published_file if load == 'setting' else None)
+        model = _build(
+            chain_cfg,
+            refiner=refiner,
+            refiner_checkpoint=published_file if load == 'setting' else None)
         if load == 'wrapper':
             load_checkpoint(model, published_file, map_location='cpu', strict=True)
         model.load_weights()
