@@ -122,11 +122,17 @@ def _converted_network(parity):
     return converted
 
 
-def test_published_checkpoint_loads_into_init_refiner(parity, published_file):
+def test_published_checkpoint_loads_into_init_refiner(parity, published_file, monkeypatch):
+    from mmseg_refiner.models.denoisers import official_checkpoint
+    logged = []
+    monkeypatch.setattr(official_checkpoint, 'print_log', lambda msg, **kw: logged.append(msg))
     model = init_refiner(Config(dict(model=_parity_refiner_cfg(parity))), published_file)
     with torch.no_grad():
         logits = model.denoiser(parity['inputs'], parity['timesteps'])
     assert torch.allclose(logits, parity['logits'], atol=1e-4)
+    [message] = logged
+    assert 'published' in message and f'converted {len(_converted_network(parity))} tensors' \
+        in message
 
 
 def test_published_checkpoint_is_a_chain_refiner_checkpoint(parity, published_file, chain_cfg):
