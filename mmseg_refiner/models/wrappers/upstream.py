@@ -11,6 +11,7 @@ the settings of the parts it holds, so a combined checkpoint never triggers a
 download of the upstream weights.
 """
 import copy
+import logging
 from functools import partial
 from typing import Dict, Optional
 
@@ -100,9 +101,10 @@ class ChainWeights:
             self.upstream
         for key, name in zip(keys, local):
             state_dict[f'{prefix}{part}.{name}'] = state_dict.pop(key)
+        other = self.parts[1] if part == self.parts[0] else self.parts[0]
         print_log(
-            f'{self.owner}: the checkpoint holds the {part} only; the other part comes '
-            f'from its setting model.{self.parts[self.parts[0] == part]}_checkpoint',
+            f'{self.owner}: the checkpoint holds the {part} only; the {other} comes from its '
+            f'setting model.{other}_checkpoint',
             logger='current')
 
     def _mark_loaded(self, part: str, state_dict, prefix, *args) -> None:
@@ -110,7 +112,8 @@ class ChainWeights:
             self.loaded.add(part)
 
     def _forgive_parts_with_settings(self, module, incompatible_keys) -> None:
-        """Keys of a part the checkpoint did not hold are not missing: they load later."""
+        """Keys of a part the checkpoint did not hold are not reported missing: the part
+        loads from its setting later, or :meth:`load` reports it has none."""
         absent = [part for part in self.parts if part not in self.loaded]
         incompatible_keys.missing_keys[:] = [
             key for key in incompatible_keys.missing_keys
@@ -151,5 +154,5 @@ class ChainWeights:
                 f'{self.owner}: model.{self.upstream}_checkpoint is not set; the {self.upstream} '
                 f'runs with the weights it was built with',
                 logger='current',
-                level=30)
+                level=logging.WARNING)
         self.ready = True
