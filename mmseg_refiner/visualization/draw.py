@@ -7,7 +7,9 @@ boundary is drawn on top; each panel has its caption above it, outside the
 image (with the IoU against the ground truth when there is one). Small images
 are enlarged (nearest neighbour, so a boundary stays a crisp step) and very
 large ones reduced, so every panel is between :data:`MIN_PANEL_SIDE` and
-:data:`MAX_PANEL_SIDE` pixels on its longer side. Colours come from the
+:data:`MAX_PANEL_SIDE` pixels on its longer side; a high-resolution image reduced
+by more than half gets a second row, the same panels for a full-resolution
+detail where the refinement changed the most. Colours come from the
 Okabe-Ito palette, which stays distinguishable with the common forms of
 colour blindness; with several instances each has its own colour, the same in
 every panel.
@@ -37,6 +39,10 @@ SHADE_ALPHA = 0.45
 DIM = 0.8
 MIN_PANEL_SIDE = 384
 MAX_PANEL_SIDE = 800
+#: Images reduced by more than this get a second row: a full-resolution detail of
+#: :data:`DETAIL_SIDE` pixels where the refinement changed the most.
+DETAIL_BELOW_SCALE = 0.5
+DETAIL_SIDE = 400
 GAP = 8
 BACKGROUND = (255, 255, 255)
 TEXT = (0, 0, 0)
@@ -110,6 +116,32 @@ def _captioned(panel: np.ndarray, caption: str) -> np.ndarray:
     return np.concatenate([strip, panel], axis=0)
 
 
+def detail_window(changed: np.ndarray, side: int) -> Tuple[int, int, int, int]:
+    """``(y0, y1, x0, x1)`` of the ``side`` x ``side`` window (clipped to the image) holding
+    the most ``changed`` pixels."""
+    height, width = changed.shape
+    win_h, win_w = min(side, height), min(side, width)
+    integral = cv2.integral(changed.astype(np.uint8))
+    sums = (
+        integral[win_h:, win_w:] - integral[:-win_h, win_w:] - integral[win_h:, :-win_w] +
+        integral[:-win_h, :-win_w])
+    y0, x0 = np.unravel_index(int(np.argmax(sums)), sums.shape)
+    return int(y0), int(y0) + win_h, int(x0), int(x0) + win_w
+
+
+def _stacked(rows: List[np.ndarray]) -> np.ndarray:
+    width = max(row.shape[1] for row in rows)
+    padded = []
+    for index, row in enumerate(rows):
+        if row.shape[1] < width:
+            pad = np.full((row.shape[0], width - row.shape[1], 3), BACKGROUND, np.uint8)
+            row = np.concatenate([row, pad], axis=1)
+        if index:
+            padded.append(np.full((GAP, width, 3), BACKGROUND, np.uint8))
+        padded.append(row)
+    return np.concatenate(padded, axis=0)
+
+
 def _side_by_side(panels: List[np.ndarray]) -> np.ndarray:
     height = max(panel.shape[0] for panel in panels)
     gap = np.full((height, GAP, 3), BACKGROUND, np.uint8)
@@ -151,7 +183,9 @@ def draw_refinement(image: np.ndarray,
 
     Returns:
         ``uint8`` BGR picture, ``3`` or ``4`` panels wide, each panel the image
-        scaled by :func:`panel_scale` under its caption. With one mask each
+        scaled by :func:`panel_scale` under its caption (and, for an image reduced
+        below :data:`DETAIL_BELOW_SCALE`, a second row of a full-resolution
+        detail, see :func:`detail_window`). With one mask each
         panel has its own colour (coarse orange, refined sky blue, ground
         truth bluish green); with several, mask ``i`` has the same colour in
         every panel (an unpaired ground truth is bluish green).
@@ -197,4 +231,17 @@ def draw_refinement(image: np.ndarray,
             caption += (f'  mIoU {mean_iou(masks, truth):.3f}'
                         if paired_gt else f'  IoU {mask_iou(masks, truth):.3f}')
         panels.append(_captioned(_mask_panel(shown, scaled, colours, width), caption))
-    return _side_by_side(panels)
+    picture = _side_by_side(panels)
+    if scale >= DETAIL_BELOW_SCALE:
+        return picture
+    changed = (stacks['coarse'] != stacks['refined']).any(axis=0)
+    y0, y1, x0, x1 = detail_window(changed, DETAIL_SIDE)
+    crop = {name: masks[:, y0:y1, x0:x1] for name, masks in stacks.items()}
+    detail = draw_refinement(
+        image[y0:y1, x0:x1],
+        crop['coarse'],
+        crop['refined'],
+        crop.get('ground truth'),
+        titles=[f'{title}, detail at full resolution' for title in titles],
+        paired_gt=paired_gt)
+    return _stacked([picture, detail])

@@ -81,3 +81,19 @@ def test_shapes_are_checked():
     with pytest.raises(ValueError, match='2 coarse but 1 refined'):
         draw_refinement(image, np.zeros((2, 8, 9)), np.zeros((8, 9)))
     assert draw_refinement(np.zeros((8, 9), np.uint8), np.zeros((8, 9)), np.ones((8, 9))).ndim == 3
+
+
+def test_a_reduced_high_resolution_image_gets_a_full_resolution_detail():
+    from mmseg_refiner.visualization.draw import DETAIL_SIDE, MAX_PANEL_SIDE, detail_window
+    shape = (1800, 2400)  # reduced to a third in the first row
+    coarse = np.zeros(shape, bool)
+    coarse[300:1500, 300:2100] = True
+    refined = coarse.copy()
+    refined[1000:1100, 2100:2300] = True  # the only change: a thin part the coarse mask lacks
+    y0, y1, x0, x1 = detail_window(coarse ^ refined, DETAIL_SIDE)
+    assert (y1 - y0, x1 - x0) == (DETAIL_SIDE, DETAIL_SIDE)
+    assert y0 <= 1000 and 1100 <= y1 and x0 <= 2100 and 2300 <= x1  # the change is inside
+    picture = draw_refinement(np.zeros((*shape, 3), np.uint8), coarse, refined)
+    first_row = round(shape[0] * MAX_PANEL_SIDE / shape[1])
+    assert picture.shape[0] > first_row + DETAIL_SIDE  # a second row, at full resolution
+    assert picture.shape[1] == 3 * MAX_PANEL_SIDE + 2 * GAP
