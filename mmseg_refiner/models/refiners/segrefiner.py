@@ -7,6 +7,7 @@ from mmengine.model import BaseModel
 from mmengine.structures import PixelData
 from torch import nn
 
+from mmseg_refiner.models.denoisers.official_checkpoint import convert_official_keys_on_load
 from mmseg_refiner.registry import MODELS
 from mmseg_refiner.structures import RefineDataSample, sample_name
 from .seeding import make_generators, mask_seed, sample_seed, seed_name
@@ -89,6 +90,8 @@ class SegRefiner(BaseModel):
         self.semantic_refiner = MODELS.build(semantic_refiner) if semantic_refiner else None
         self.test_cfg = dict(mode='model', seed=0)
         self.test_cfg.update(test_cfg or {})
+        # The authors' published checkpoint loads wherever ours does (converted on load).
+        self._register_load_state_dict_pre_hook(convert_official_keys_on_load)
 
         net_steps = getattr(self.denoiser, 'num_timesteps', None)
         if net_steps is not None and net_steps != self.num_timesteps:
