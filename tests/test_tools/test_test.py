@@ -98,6 +98,8 @@ def test_hr_run_writes_under_the_work_dir_draws_pictures_and_reruns_cleanly(tmp_
 
     import cv2
     from mmengine.config import Config
+
+    from mmseg_refiner.fileio import FOLDER_LOG_NAME
     _write_big_tree(str(tmp_path / 'BIG'))
     cfg = Config.fromfile(os.path.join(REPO, 'configs/segrefiner/segrefiner_unet-128_big-hr-refine.py'))
     demo = Config.fromfile(TINY_CONFIG).model
@@ -111,7 +113,9 @@ def test_hr_run_writes_under_the_work_dir_draws_pictures_and_reruns_cleanly(tmp_
     tool = _load_test_tool()
     metrics = tool.main([config, CHECKPOINT, '--work-dir', str(work_dir), '--show-dir', 'vis'])
     assert metrics['hr/iou'] > metrics['hr/coarse_iou']
-    assert sorted(os.listdir(work_dir / 'refined')) == ['img0_refine.png', 'img1_refine.png']
+    assert sorted(os.listdir(work_dir / 'refined')) == [
+        FOLDER_LOG_NAME, 'img0_refine.png', 'img1_refine.png'
+    ]
     pictures = sorted(glob.glob(str(work_dir / '*' / 'vis' / '*.png')))
     assert [os.path.basename(p) for p in pictures] == ['img0_im.png', 'img1_im.png']
     assert cv2.imread(pictures[0]).shape[1] >= 4 * 260
