@@ -1,9 +1,11 @@
 """Fixtures shared by the whole test suite."""
+import copy
 import os
 import os.path as osp
 
 import pytest
 import torch
+from mmengine.registry import DefaultScope
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SHARED_DIR = osp.join(osp.dirname(REPO_ROOT), 'shared')
@@ -12,6 +14,17 @@ SHARED_DIR = osp.join(osp.dirname(REPO_ROOT), 'shared')
 # suite gets its parallelism from pytest-xdist workers instead. OMP_NUM_THREADS,
 # when set, wins.
 torch.set_num_threads(int(os.environ.get('OMP_NUM_THREADS', '1')))
+
+
+@pytest.fixture(scope='module', autouse=True)
+def restore_default_scope():
+    """Undo a default scope a test module set (``init_detector``, ``init_model`` and the
+    Inferencers set one for the whole process), as MMEngine's
+    ``DefaultScope.overwrite_default_scope`` does: the next module in the same worker
+    builds in the scope it would have alone."""
+    instances = copy.copy(DefaultScope._instance_dict)
+    yield
+    DefaultScope._instance_dict = instances
 
 
 @pytest.fixture(scope='session')

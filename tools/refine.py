@@ -7,8 +7,8 @@ One image::
         [--device cuda|cpu] [--precision auto|fp32|bf16|fp16] [--seed 0]
 
 A folder (masks matched to images by name: ``IMAGE_DIR/<stem><img-suffix>`` goes
-with ``MASK_DIR/<stem><mask-suffix>`` and is written to
-``OUT_DIR/<stem><out-suffix>``)::
+with ``MASK_DIR/<stem><mask-suffix>``, a suffix without an image extension such as
+``_seg`` taking any, and is written to ``OUT_DIR/<stem><out-suffix>``)::
 
     python tools/refine.py IMAGE_DIR MASK_DIR --out OUT_DIR [--vis VIS_DIR]
         [--img-suffix _im.jpg] [--mask-suffix _seg.png] [--out-suffix .png] [--overwrite]
@@ -59,7 +59,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--gt',
         help='ground-truth mask (one image only): print IoU and mBA '
-        'of the coarse and the refined mask against it')
+        'of the coarse and the refined mask against it, and draw it in --vis')
     parser.add_argument('--config', help='model config (default: the demo model)')
     parser.add_argument('--checkpoint', help='model weights (default: the demo model)')
     parser.add_argument(
@@ -92,7 +92,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help='folder run: image file names end with this '
         '(default: any image extension, see mmseg_refiner.fileio.IMAGE_EXTENSIONS)')
     parser.add_argument(
-        '--mask-suffix', default='.png', help='folder run: mask of <stem> is <stem><mask-suffix>')
+        '--mask-suffix',
+        default='.png',
+        help='folder run: mask of <stem> is <stem><mask-suffix>; a suffix without an image '
+        'extension (e.g. _seg) takes any image extension')
     parser.add_argument(
         '--out-suffix', default='.png', help='folder run: output of <stem> is <stem><out-suffix>')
     parser.add_argument(
@@ -111,26 +114,31 @@ def refine_file(model,
                 out_path: str,
                 mode: str,
                 seed: Optional[int],
-                vis_path: Optional[str] = None) -> Tuple:
-    """Refine one image's mask and write the result (and the picture).
+                vis_path: Optional[str] = None,
+                gt_path: Optional[str] = None) -> Tuple:
+    """Refine one image's mask and write the result (and the picture, with the
+    ground truth when ``gt_path`` is given).
 
     Returns:
-        ``(image, coarse, refined)`` as arrays (BGR image, bool masks).
+        ``(image, coarse, refined, gt)`` as arrays (BGR image, bool masks; ``gt``
+        None without ``gt_path``).
     """
     from mmseg_refiner.apis import refine, to_bgr_image, to_bool_masks
     image = to_bgr_image(image_path)
     coarse = to_bool_masks(mask_path, image.shape[:2])[0][0]
+    gt = None if gt_path is None else to_bool_masks(gt_path, image.shape[:2])[0][0]
     refined = refine(model, image, coarse, mode=mode, seed=seed, name=osp.basename(image_path))
-    write_outputs(image, coarse, refined, out_path, vis_path)
-    return image, coarse, refined
+    write_outputs(image, coarse, refined, out_path, vis_path, gt)
+    return image, coarse, refined, gt
 
 
-def write_outputs(image, coarse, refined, out_path: str, vis_path: Optional[str]) -> None:
-    """Write the refined mask as a 0/255 PNG (and the picture of the change)."""
+def write_outputs(image, coarse, refined, out_path: str, vis_path: Optional[str], gt=None) -> None:
+    """Write the refined mask as a 0/255 PNG (and the picture of the change, with the
+    ground truth ``gt`` when given)."""
     from mmseg_refiner.fileio import write_image_atomic, write_mask_png
     from mmseg_refiner.visualization import draw_refinement
     if vis_path is not None:
-        write_image_atomic(vis_path, draw_refinement(image, coarse, refined))
+        write_image_atomic(vis_path, draw_refinement(image, coarse, refined, gt))
     write_mask_png(out_path, refined)
 
 
@@ -253,12 +261,10 @@ def run_folder(model, args: argparse.Namespace) -> int:
 
 def run_single(model, args: argparse.Namespace) -> int:
     """Refine one image's mask; return the exit status."""
-    image, coarse, refined = refine_file(model, args.image, args.mask, args.out, args.mode,
-                                         args.seed, args.vis)
+    image, coarse, refined, gt = refine_file(model, args.image, args.mask, args.out, args.mode,
+                                             args.seed, args.vis, args.gt)
     print(f'refined mask written to {args.out}' + (f', picture to {args.vis}' if args.vis else ''))
-    if args.gt is not None:
-        from mmseg_refiner.apis import to_bool_masks
-        gt = to_bool_masks(args.gt, image.shape[:2])[0][0]
+    if gt is not None:
         print_scores(score_masks(coarse, refined, gt))
     return 0
 

@@ -1,12 +1,20 @@
-"""Test / evaluate a config with the MMEngine Runner (``Runner.test``).
+"""Test / evaluate a config with the MMEngine Runner (``Runner.test``), as mmdet's tools/test.py.
 
-    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--cfg-options k=v ...]
-                         [--launcher pytorch]
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out RESULTS.pkl]
+                         [--show] [--show-dir DIR] [--wait-time SECONDS]
+                         [--cfg-options k=v ...] [--launcher pytorch]
 
 The config decides what is evaluated: refining saved COCO results, BIG / DIS5K,
 a folder of coarse masks, or an mmdet / mmseg model chained with the refiner.
-``CHECKPOINT`` may be ``none`` for a config whose weights come from its own
-``init_cfg`` / ``load_from``. Many processes: ``tools/dist_test.sh``.
+``CHECKPOINT`` is loaded into the model (``load_from``): for a refiner config
+a SegRefiner checkpoint (the authors' published file is converted on load);
+for a chain config the combined checkpoint, or the refiner's (or the upstream
+model's) alone, the other part then coming from its ``model.*_checkpoint``
+setting. ``none`` (chain configs only) loads nothing beyond those settings; a
+refiner config without weights is an error. Relative output paths
+of the test config (``test_dataloader.dataset.out_dir``, an evaluator's
+``outfile_prefix``) are placed under the work dir. Many processes:
+``tools/dist_test.sh``.
 """
 import argparse
 import os.path as osp
@@ -17,13 +25,64 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from launch_utils import add_common_args, load_config, setup_cpu_distributed  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
+#: the visualization hook ``--show`` / ``--show-dir`` switch on when the config has none
+DEFAULT_VISUALIZATION_HOOK = dict(type='mmseg_refiner.RefinementVisualizationHook')
+
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Test (and evaluate) a refiner')
     parser.add_argument('config', help='test config file path')
-    parser.add_argument('checkpoint', help="checkpoint file, or 'none'")
+    parser.add_argument('checkpoint', help="checkpoint file or URL, or 'none'")
+    parser.add_argument(
+        '--out', help='dump the predictions to this pickle file (.pkl), as mmdet does')
+    parser.add_argument('--show', action='store_true', help='show the pictures in a window')
+    parser.add_argument(
+        '--show-dir',
+        help='write a picture (image | coarse | refined | ground truth) of every sample to '
+        'this folder, relative to <work_dir>/<timestamp>')
+    parser.add_argument(
+        '--wait-time', type=float, default=2, help='seconds a shown picture stays open')
     add_common_args(parser)
     return parser.parse_args(argv)
+
+
+def trigger_visualization_hook(cfg, args) -> None:
+    """Switch the config's visualization hook on, as mmdet's tools/test.py does."""
+    hooks = cfg.setdefault('default_hooks', {})
+    if hooks.get('visualization') is None:
+        hooks['visualization'] = dict(DEFAULT_VISUALIZATION_HOOK)
+    hook = hooks['visualization']
+    hook['draw'] = True
+    if args.show:
+        hook['show'] = True
+        hook['wait_time'] = args.wait_time
+    if args.show_dir:
+        hook['test_out_dir'] = args.show_dir
+
+
+def add_dump_metric(cfg, out: str) -> None:
+    """Append a metric that pickles the predictions to ``out`` (mmdet's for mmdet models)."""
+    if not out.endswith(('.pkl', '.pickle')):
+        raise SystemExit(f'error: --out must be a .pkl or .pickle file, got {out}')
+    dump = dict(
+        type='mmdet.DumpDetResults' if cfg.get('default_scope') == 'mmdet' else 'DumpResults',
+        out_file_path=out)
+    evaluator = cfg.test_evaluator
+    cfg.test_evaluator = [*evaluator, dump] if isinstance(evaluator, (list, tuple)) else \
+        [evaluator, dump]
+
+
+def place_outputs_in_work_dir(cfg) -> None:
+    """Relative ``out_dir`` of the test dataset and ``outfile_prefix`` of the evaluators
+    become paths under ``cfg.work_dir``."""
+    dataset = cfg.get('test_dataloader', {}).get('dataset', {})
+    if isinstance(dataset.get('out_dir'), str) and not osp.isabs(dataset.out_dir):
+        dataset.out_dir = osp.join(cfg.work_dir, dataset.out_dir)
+    evaluators = cfg.get('test_evaluator', [])
+    for evaluator in evaluators if isinstance(evaluators, (list, tuple)) else [evaluators]:
+        prefix = evaluator.get('outfile_prefix')
+        if isinstance(prefix, str) and not osp.isabs(prefix):
+            evaluator['outfile_prefix'] = osp.join(cfg.work_dir, prefix)
 
 
 def main(argv=None):
@@ -31,8 +90,24 @@ def main(argv=None):
     cfg = load_config(args)
     if args.checkpoint.lower() != 'none':
         cfg.load_from = args.checkpoint
+    elif cfg.get('load_from') is None and 'refiner_checkpoint' not in cfg.model:
+        raise SystemExit(f'error: {args.config} names no weights: give the checkpoint (a '
+                         f'SegRefiner checkpoint; the authors\' published file is accepted as '
+                         f'is) instead of none')
+    if args.show or args.show_dir:
+        trigger_visualization_hook(cfg, args)
+    if args.out is not None:
+        add_dump_metric(cfg, args.out)
+    place_outputs_in_work_dir(cfg)
     setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)
+    dataset = runner.test_loop.dataloader.dataset
+    if len(dataset) == 0 and getattr(dataset, 'skip_done', False):
+        runner.logger.info(
+            f'nothing left to refine: every sample already has its refined mask in '
+            f'{dataset.out_dir} (skip_done). Evaluate that folder with '
+            f'tools/analysis_tools/eval_mask_folders.py, or refine again into a new --work-dir.')
+        return {}
     return runner.test()
 
 

@@ -1,32 +1,37 @@
 # Mask R-CNN R50-FPN (mmdet, 1x COCO) with every predicted mask refined by SegRefiner LR.
-#   python tools/test.py configs/chains/mask-rcnn_r50_fpn_1x_coco_segrefiner-lr.py none
-# Both models load their own weights (below), so no combined checkpoint is needed. Any
-# other mmdet detector with a mask head chains the same way: change the first base.
-_base_ = [
-    'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
-    './_base_/segrefiner-lr_refiner.py',
-]
+#   python tools/test.py configs/chains/mask-rcnn_r50_fpn_1x_coco_segrefiner-lr.py \
+#       segrefiner_lr.pth [--show-dir vis]
+# The checkpoint of tools/test.py may be the refiner's (ours, or the authors' published
+# file as it is), or the combined checkpoint of
+# tools/model_converters/combine_chain_checkpoint.py (which mmdet's own tools/test.py,
+# init_detector and DetInferencer take too). Any other mmdet detector with a mask head
+# chains the same way: change the first base.
+# Configs in any folder chain the same way (the refiner's configs ship in the package).
+_base_ = ['mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py']
+from mmseg_refiner.configs.segrefiner_refiners import lr_refiner  # noqa: E402 (after _base_)
+
 custom_imports = dict(imports=['mmseg_refiner'], allow_failed_imports=False)
-
-# mmdet's model-zoo weights of this detector (box AP 38.2, mask AP 34.7), downloaded on
-# first use; a local path works too.
-detector_checkpoint = 'https://download.openmmlab.com/mmdetection/v2.0/mask_rcnn/' \
-    'mask_rcnn_r50_fpn_1x_coco/mask_rcnn_r50_fpn_1x_coco_20200205-d4b0c5d6.pth'
-# The published SegRefiner LR weights after
-# tools/model_converters/convert_official_checkpoint.py (placeholder path).
-refiner_checkpoint = 'checkpoints/segrefiner_lr_converted.pth'
-
-detector = _base_.model
-detector.backbone.init_cfg = None  # the detector checkpoint holds the backbone
-detector.init_cfg = dict(type='Pretrained', checkpoint=detector_checkpoint)
-refiner = _base_.refiner
-refiner.init_cfg = dict(type='Pretrained', checkpoint=refiner_checkpoint)
 
 model = dict(
     _delete_=True,
     type='mmseg_refiner.RefinedDetector',
-    detector=detector,
-    refiner=refiner)
+    detector=_base_.model,
+    refiner=lr_refiner,  # SegRefiner (published design), instance mode, seed 0
+    # mmdet's model-zoo weights of this detector (box AP 38.2, mask AP 34.7), a path or
+    # URL, read when the weights are loaded: --cfg-options model.detector_checkpoint=...
+    detector_checkpoint='https://download.openmmlab.com/mmdetection/v2.0/mask_rcnn/'
+    'mask_rcnn_r50_fpn_1x_coco/mask_rcnn_r50_fpn_1x_coco_20200205-d4b0c5d6.pth',
+    # The SegRefiner LR weights (the authors' published file is accepted as is); also the
+    # checkpoint argument of tools/test.py. Without one the run stops with an error.
+    refiner_checkpoint=None,
+    # The detector checkpoint holds the backbone: no ImageNet initialisation.
+    backbone=dict(init_cfg=None))
+del lr_refiner
+
+# Both models are frozen: distributed testing wraps only modules that train (none).
+model_wrapper_cfg = dict(
+    type='MMSeparateDistributedDataParallel', broadcast_buffers=False,
+    find_unused_parameters=False)
 
 # The paper's evaluation: Mask AP and Boundary AP against the "cocofied" LVIS v1 val
 # annotations (tools/dataset_converters/cocofy_lvis.py), LVIS protocol, 300 detections per
@@ -35,6 +40,9 @@ model = dict(
 test_evaluator = dict(
     _delete_=True,
     type='mmseg_refiner.BoundaryLVISMetric',
-    ann_file='data/coco/annotations/lvis_v1_val_cocofied.json',
+    ann_file='data/lvis_v1/annotations/lvis_v1_val_cocofied.json',
     metric=['segm', 'boundary'],
     max_dets=300)
+
+# --show / --show-dir of tools/test.py: image, coarse, refined (and ground truth) side by side.
+default_hooks = dict(visualization=dict(_delete_=True, type='mmseg_refiner.RefinementVisualizationHook'))

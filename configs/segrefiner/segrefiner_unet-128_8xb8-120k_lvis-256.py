@@ -10,3 +10,31 @@ _base_ = [
 # A checkpoint every 5k iterations; keep the last 9 (iter_80000 ... iter_120000) so that
 # iter_80000.pth, which initialises the HR model, survives to the end of the run.
 default_hooks = dict(checkpoint=dict(interval=5000, by_epoch=False, max_keep_ckpts=9))
+
+# Validation every 5k iterations on held-out LVIS v1 *val* images (the first 1000): one
+# instance per image, a coarse mask synthesised from its ground truth, the training crop
+# (box + 40 px) resized to 256x256, refined with all 6 steps at the model resolution
+# (test_cfg.mode='model'); HRMaskMetric logs lr/iou, lr/mba and the coarse masks'
+# lr/coarse_iou, lr/coarse_mba. Instances and coarse masks are drawn with the run's
+# seeded RNG, so they vary between validations: compare refined against coarse. The
+# pipeline is the training one (coarse-mask synthesis, crop, resize) without the flip.
+val_pipeline = [
+    transform for transform in _base_.train_pipeline if transform['type'] != 'RefineRandomFlip'
+]
+val_dataloader = dict(
+    batch_size=8,
+    num_workers=4,
+    persistent_workers=True,
+    drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type='LVISRefineDataset',
+        ann_file='data/lvis_v1/annotations/lvis_v1_val.json',
+        data_prefix=dict(img_path='data/coco/'),
+        min_area=512,
+        indices=1000,
+        test_mode=True,
+        pipeline=val_pipeline))
+val_evaluator = dict(type='HRMaskMetric', prefix='lr')
+val_cfg = dict(type='ValLoop')
+train_cfg = dict(val_interval=5000)

@@ -14,3 +14,34 @@ _base_ = [
 load_from = 'work_dirs/segrefiner_unet-128_8xb8-120k_lvis-256/iter_80000.pth'
 
 default_hooks = dict(checkpoint=dict(interval=5000, by_epoch=False))
+
+# Validation every 5k iterations on the held-out DIS5K DIS-VD split (the first 50 images)
+# with the paper's HR test protocol (global 256 px steps 5..1, then local full-resolution
+# patches, see the model base config); coarse masks are the offline synthesis of its
+# ground truth, made once like the training ones:
+#   python tools/dataset_converters/make_hr_coarse_masks.py \
+#       data/DIS5K/DIS-VD/gt data/DIS5K/DIS-VD/coarse
+# HRMaskMetric logs hr/iou, hr/mba, hr/coarse_iou, hr/coarse_mba.
+model = dict(test_cfg=dict(mode='semantic', seed=0))
+val_dataloader = dict(
+    batch_size=1,
+    num_workers=2,
+    persistent_workers=True,
+    drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type='MaskFolderDataset',
+        data_root='data/DIS5K/DIS-VD/',
+        img_dir='im',
+        coarse_dir='coarse/gt',
+        gt_dir='gt',
+        indices=50,
+        pipeline=[
+            dict(type='LoadRefineImage'),
+            dict(type='LoadMaskFromFile', key='coarse_mask', path_key='coarse_path'),
+            dict(type='LoadMaskFromFile', key='gt_mask', path_key='mask_path'),
+            dict(type='PackRefineInputs'),
+        ]))
+val_evaluator = dict(type='HRMaskMetric')
+val_cfg = dict(type='ValLoop')
+train_cfg = dict(val_interval=5000)

@@ -5,8 +5,8 @@
 # tools/model_converters/convert_official_checkpoint.py, or a checkpoint of
 # segrefiner_unet-128_8xb8-40k_dis5k-thin-256.py. Other coarse masks:
 #   --cfg-options test_dataloader.dataset.coarse_dir=coarse/<model>
-# Refined masks go to work_dirs/refined/big (test_dataloader.dataset.out_dir); a re-run
-# skips what is there.
+# Refined masks go to <work_dir>/refined (test_dataloader.dataset.out_dir); a re-run with
+# the same --work-dir skips what is there.
 _base_ = [
     '../_base_/models/segrefiner_unet-128.py',
     '../_base_/datasets/big_refine.py',

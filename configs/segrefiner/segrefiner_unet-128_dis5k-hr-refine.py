@@ -7,8 +7,8 @@
 # segrefiner_unet-128_8xb8-40k_dis5k-thin-256.py. One subset, other coarse masks:
 #   --cfg-options "test_dataloader.dataset.subsets=['DIS-TE1']" \
 #       test_dataloader.dataset.coarse_dir=coarse_<model>
-# Refined masks go to work_dirs/refined/dis5k/<subset>/ (test_dataloader.dataset.out_dir);
-# a re-run skips what is there.
+# Refined masks go to <work_dir>/refined/<subset>/ (test_dataloader.dataset.out_dir); a
+# re-run with the same --work-dir skips what is there.
 _base_ = [
     '../_base_/models/segrefiner_unet-128.py',
     '../_base_/datasets/dis5k_refine.py',

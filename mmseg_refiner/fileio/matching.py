@@ -6,6 +6,10 @@ A folder is indexed by **key**: a file ``<prefix><key><suffix>`` has the key
 go together when their keys are equal, e.g. BIG's ``x_im.jpg``, ``x_gt.png``,
 ``x_seg.png`` and a refined ``x_refine.png`` all have the key ``x``.
 
+A suffix that does not end with an image extension (``'_seg'``, ``''``) stands
+for itself followed by any of :data:`~.images.IMAGE_EXTENSIONS`, so ``'_seg'``
+and ``'_seg.png'`` both find ``x_seg.png``.
+
 Two files of one folder with the same key (``a.jpg`` and ``a.png``) are an
 error naming both: which one is meant cannot be guessed.
 """
@@ -23,9 +27,18 @@ def with_image_extensions(stem_suffix: str = '') -> Tuple[str, ...]:
     return tuple(stem_suffix + ext for ext in IMAGE_EXTENSIONS)
 
 
+def _expand(suffixes: Suffixes) -> Tuple[str, ...]:
+    """Each suffix, or it followed by every image extension when it has none (module docstring)."""
+    expanded: List[str] = []
+    for suffix in (suffixes, ) if isinstance(suffixes, str) else suffixes:
+        has_extension = suffix.lower().endswith(IMAGE_EXTENSIONS)
+        expanded.extend([suffix] if has_extension else with_image_extensions(suffix))
+    return tuple(expanded)
+
+
 def file_key(name: str, suffixes: Suffixes, prefix: str = '') -> Optional[str]:
     """The key of file ``name`` (see the module docstring), or None if it does not match."""
-    suffixes = (suffixes, ) if isinstance(suffixes, str) else tuple(suffixes)
+    suffixes = _expand(suffixes)
     if not name.startswith(prefix):
         return None
     rest = name[len(prefix):]
@@ -43,7 +56,8 @@ def index_folder(folder: str,
 
     Args:
         folder: the folder (not searched recursively).
-        suffixes: what the names end with (extension included); one or several.
+        suffixes: what the names end with; one or several (without an image
+            extension: followed by any, see the module docstring).
         prefix: what the names start with.
         what: names the folder in errors (``'image'``, ``'mask'``...).
 

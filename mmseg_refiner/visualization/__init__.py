@@ -1,7 +1,6 @@
-"""Pictures of what a refinement changed: a pure drawing function, an MMEngine
-visualizer and the hook that uses it in validation / test runs."""
+"""Before / after pictures of a refinement: a pure drawing function and the hook
+that draws validation and test samples with it."""
 from .draw import draw_refinement
-from .hook import RefinementVisualizationHook
-from .visualizer import RefinementVisualizer
+from .hook import RefinementVisualizationHook, sample_masks
 
-__all__ = ['draw_refinement', 'RefinementVisualizer', 'RefinementVisualizationHook']
+__all__ = ['draw_refinement', 'RefinementVisualizationHook', 'sample_masks']

@@ -1,104 +1,194 @@
-"""A picture of what a refinement changed, readable at a glance.
+"""Before / after pictures of a refinement, readable at a glance.
 
-:func:`draw_refinement` dims the image, tints the pixels the refinement added
-and removed, draws the coarse and the refined boundary (and optionally the
-ground truth's) and puts a small legend in the emptiest corner. Colours come
-from the Okabe-Ito palette, which stays distinguishable with the common forms
-of colour blindness.
+:func:`draw_refinement` puts panels side by side: the image, the coarse
+mask(s), the refined mask(s) and, when given, the ground truth. In every mask
+panel the object's interior is shaded over the (slightly dimmed) image and its
+boundary is drawn on top; each panel has its caption above it, outside the
+image (with the IoU against the ground truth when there is one). Small images
+are enlarged (nearest neighbour, so a boundary stays a crisp step) and very
+large ones reduced, so every panel is between :data:`MIN_PANEL_SIDE` and
+:data:`MAX_PANEL_SIDE` pixels on its longer side; a high-resolution image reduced
+by more than half gets a second row, the same panels for a full-resolution
+detail where the refinement changed the most. Colours come from the
+Okabe-Ito palette, which stays distinguishable with the common forms of
+colour blindness; with several instances each has its own colour, the same in
+every panel.
 """
-from typing import Dict, List, Optional, Tuple
+import math
+from typing import List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
 
-# BGR colours (Okabe-Ito palette).
-COLOURS: Dict[str, Tuple[int, int, int]] = {
-    'added': (115, 158, 0),  # bluish green
-    'removed': (167, 121, 204),  # reddish purple
-    'coarse': (66, 228, 240),  # yellow
+# BGR (Okabe-Ito palette).
+PANEL_COLOURS = {
+    'coarse': (0, 159, 230),  # orange
     'refined': (233, 180, 86),  # sky blue
-    'ground truth': (255, 255, 255),  # white
+    'ground truth': (115, 158, 0),  # bluish green
 }
-TINT_ALPHA = 0.6
-DIM = 0.55
+INSTANCE_COLOURS: Tuple[Tuple[int, int, int], ...] = (
+    (233, 180, 86),  # sky blue
+    (0, 159, 230),  # orange
+    (115, 158, 0),  # bluish green
+    (66, 228, 240),  # yellow
+    (178, 114, 0),  # blue
+    (0, 94, 213),  # vermillion
+    (167, 121, 204),  # reddish purple
+)
+SHADE_ALPHA = 0.45
+DIM = 0.8
+MIN_PANEL_SIDE = 384
+MAX_PANEL_SIDE = 800
+#: Images reduced by more than this get a second row: a full-resolution detail of
+#: :data:`DETAIL_SIDE` pixels where the refinement changed the most.
+DETAIL_BELOW_SCALE = 0.5
+DETAIL_SIDE = 400
+GAP = 8
+BACKGROUND = (255, 255, 255)
+TEXT = (0, 0, 0)
 
 
-def _line_width(shape: Tuple[int, int]) -> int:
-    """Boundary thickness: 1 px up to ~400 px images, growing with the image."""
-    return max(1, int(round(max(shape) / 400)))
+def panel_scale(shape: Tuple[int, int]) -> float:
+    """Scale of a panel: integer enlargement up to :data:`MIN_PANEL_SIDE`, reduction to
+    :data:`MAX_PANEL_SIDE` (of the longer side)."""
+    longest = max(shape)
+    if longest < MIN_PANEL_SIDE:
+        return float(math.ceil(MIN_PANEL_SIDE / longest))
+    return min(1.0, MAX_PANEL_SIDE / longest)
+
+
+def _as_mask_stack(masks, shape: Tuple[int, int], name: str) -> np.ndarray:
+    """``(N, H, W) bool`` from one ``HxW`` mask or an ``NxHxW`` stack (non-zero = foreground)."""
+    masks = np.asarray(masks)
+    if masks.ndim == 2:
+        masks = masks[None]
+    if masks.ndim != 3 or masks.shape[1:] != tuple(shape):
+        raise ValueError(f'{name} masks have shape {masks.shape}, the image {tuple(shape)}')
+    return masks != 0
+
+
+def _resize(array: np.ndarray, size: Tuple[int, int], nearest: bool) -> np.ndarray:
+    """``array`` (HxW[xC]) resized to ``size`` = (H, W)."""
+    if array.shape[:2] == tuple(size):
+        return array
+    interpolation = cv2.INTER_NEAREST if nearest else (
+        cv2.INTER_AREA if size[0] < array.shape[0] else cv2.INTER_LINEAR)
+    return cv2.resize(array, (size[1], size[0]), interpolation=interpolation)
 
 
 def _boundary(mask: np.ndarray, width: int) -> np.ndarray:
     """Pixels within ``width`` of the mask's edge, inside it (image borders are not edges)."""
     mask_u8 = mask.astype(np.uint8)
     kernel = np.ones((2 * width + 1, 2 * width + 1), np.uint8)
-    eroded = cv2.erode(mask_u8, kernel, borderType=cv2.BORDER_REPLICATE)
-    return (mask_u8 > eroded)
+    return mask_u8 > cv2.erode(mask_u8, kernel, borderType=cv2.BORDER_REPLICATE)
 
 
-def _legend_entries(has_gt: bool) -> List[str]:
-    entries = ['added', 'removed', 'coarse', 'refined']
-    return entries + ['ground truth'] if has_gt else entries
+def mask_iou(pred: np.ndarray, gt: np.ndarray) -> float:
+    """IoU of the union of ``pred`` (N, H, W) and of ``gt`` (M, H, W); 1 when both are empty."""
+    pred_fg, gt_fg = pred.any(axis=0), gt.any(axis=0)
+    union = np.logical_or(pred_fg, gt_fg).sum()
+    return 1.0 if union == 0 else float(np.logical_and(pred_fg, gt_fg).sum() / union)
 
 
-def _legend_corner(occupied: np.ndarray, box_h: int, box_w: int) -> Tuple[int, int]:
-    """Top-left ``(y, x)`` of the legend box: the corner covering the fewest marked pixels."""
-    h, w = occupied.shape
-    corners = [(0, 0), (0, w - box_w), (h - box_h, 0), (h - box_h, w - box_w)]
-    return min(corners, key=lambda c: occupied[c[0]:c[0] + box_h, c[1]:c[1] + box_w].sum())
+def _mask_panel(image: np.ndarray, masks: np.ndarray, colours: Sequence[Tuple[int, int, int]],
+                width: int) -> np.ndarray:
+    """The image with every mask's interior shaded and its boundary drawn."""
+    canvas = image.astype(np.float32) * DIM
+    for mask, colour in zip(masks, colours):
+        canvas[mask] = (1 - SHADE_ALPHA) * canvas[mask] + SHADE_ALPHA * np.array(colour)
+    canvas = canvas.round().astype(np.uint8)
+    for mask, colour in zip(masks, colours):
+        canvas[_boundary(mask, width)] = colour
+    return canvas
 
 
-def _draw_legend(canvas: np.ndarray, occupied: np.ndarray, entries: List[str]) -> None:
-    """Draw the legend in place; skipped when it would cover more than a third of the image."""
-    h, w = canvas.shape[:2]
-    scale = max(0.3, min(h, w) / 800)
-    thickness = max(1, int(round(scale * 1.5)))
+def _captioned(panel: np.ndarray, caption: str) -> np.ndarray:
+    """``panel`` under a white strip holding ``caption``."""
+    width = panel.shape[1]
+    scale = max(0.5, min(1.0, width / 700))
+    thickness = 1 if scale < 0.8 else 2
     font = cv2.FONT_HERSHEY_SIMPLEX
-    (text_w, text_h), baseline = cv2.getTextSize(max(entries, key=len), font, scale, thickness)
-    row_h = text_h + baseline + 4
-    swatch = text_h + 2
-    pad = 4
-    box_h = pad * 2 + row_h * len(entries)
-    box_w = pad * 3 + swatch + text_w
-    if box_h * box_w * 3 > h * w or box_h > h or box_w > w:
-        return
-    y0, x0 = _legend_corner(occupied, box_h, box_w)
-    region = canvas[y0:y0 + box_h, x0:x0 + box_w]
-    region[:] = (region * 0.35).astype(np.uint8)
-    for row, name in enumerate(entries):
-        top = y0 + pad + row * row_h
-        cv2.rectangle(
-            canvas, (x0 + pad, top + 1), (x0 + pad + swatch, top + 1 + swatch),
-            COLOURS[name],
-            thickness=-1)
-        cv2.putText(canvas, name, (x0 + 2 * pad + swatch, top + text_h + 1), font, scale,
-                    (255, 255, 255), thickness, cv2.LINE_AA)
+    (text_w, _), _ = cv2.getTextSize(caption, font, scale, thickness)
+    (_, text_h), baseline = cv2.getTextSize('Ag', font, scale, thickness)  # same for every caption
+    strip = np.full((text_h + baseline + 12, width, 3), BACKGROUND, np.uint8)
+    cv2.putText(strip, caption, (max(0, (width - text_w) // 2), text_h + 6), font, scale, TEXT,
+                thickness, cv2.LINE_AA)
+    return np.concatenate([strip, panel], axis=0)
+
+
+def detail_window(changed: np.ndarray, side: int) -> Tuple[int, int, int, int]:
+    """``(y0, y1, x0, x1)`` of the ``side`` x ``side`` window (clipped to the image) holding
+    the most ``changed`` pixels."""
+    height, width = changed.shape
+    win_h, win_w = min(side, height), min(side, width)
+    integral = cv2.integral(changed.astype(np.uint8))
+    sums = (
+        integral[win_h:, win_w:] - integral[:-win_h, win_w:] - integral[win_h:, :-win_w] +
+        integral[:-win_h, :-win_w])
+    y0, x0 = np.unravel_index(int(np.argmax(sums)), sums.shape)
+    return int(y0), int(y0) + win_h, int(x0), int(x0) + win_w
+
+
+def _stacked(rows: List[np.ndarray]) -> np.ndarray:
+    width = max(row.shape[1] for row in rows)
+    padded = []
+    for index, row in enumerate(rows):
+        if row.shape[1] < width:
+            pad = np.full((row.shape[0], width - row.shape[1], 3), BACKGROUND, np.uint8)
+            row = np.concatenate([row, pad], axis=1)
+        if index:
+            padded.append(np.full((GAP, width, 3), BACKGROUND, np.uint8))
+        padded.append(row)
+    return np.concatenate(padded, axis=0)
+
+
+def _side_by_side(panels: List[np.ndarray]) -> np.ndarray:
+    height = max(panel.shape[0] for panel in panels)
+    gap = np.full((height, GAP, 3), BACKGROUND, np.uint8)
+    row = []
+    for index, panel in enumerate(panels):
+        if panel.shape[0] < height:
+            pad = np.full((height - panel.shape[0], panel.shape[1], 3), BACKGROUND, np.uint8)
+            panel = np.concatenate([panel, pad], axis=0)
+        row.extend([gap, panel] if index else [panel])
+    return np.concatenate(row, axis=1)
+
+
+def mean_iou(pred: np.ndarray, gt: np.ndarray) -> float:
+    """Mean over ``i`` of the IoU of ``pred[i]`` and ``gt[i]`` (pairs empty in both left out)."""
+    ious = [mask_iou(p[None], g[None]) for p, g in zip(pred, gt) if p.any() or g.any()]
+    return float(np.mean(ious)) if ious else 1.0
 
 
 def draw_refinement(image: np.ndarray,
-                    coarse: np.ndarray,
-                    refined: np.ndarray,
-                    gt: Optional[np.ndarray] = None,
-                    legend: bool = True) -> np.ndarray:
-    """Draw the coarse and the refined mask over the image.
-
-    The image is dimmed; pixels the refinement *added* (refined but not coarse)
-    are tinted bluish green, pixels it *removed* (coarse but not refined)
-    reddish purple; the coarse boundary is drawn in yellow and the refined one
-    in sky blue on top of it (where both agree, the refined colour shows); a
-    ground-truth boundary, when given, in white underneath both (so white shows
-    where neither mask follows the ground truth). A small legend sits in the
-    corner with the fewest marked pixels (left out on images too small for it).
+                    coarse,
+                    refined,
+                    gt=None,
+                    titles: Optional[Sequence[str]] = None,
+                    paired_gt: bool = False) -> np.ndarray:
+    """Side-by-side panels: image | coarse | refined (| ground truth).
 
     Args:
         image: ``HxWx3 uint8`` **BGR** image (``HxW`` grey is accepted).
-        coarse: ``HxW`` mask before refinement (non-zero = foreground).
-        refined: ``HxW`` mask after refinement.
-        gt: optional ``HxW`` ground-truth mask.
-        legend: draw the legend.
+        coarse: ``HxW`` mask, or ``NxHxW`` masks (instances, or the classes of
+            a label map), before refinement (non-zero = foreground).
+        refined: the same after refinement (as many masks as ``coarse``).
+        gt: optional ground truth, ``HxW`` or ``MxHxW``.
+        titles: optional captions for the mask panels, replacing
+            ``coarse`` / ``refined`` / ``ground truth``.
+        paired_gt: ``gt[i]`` is the truth of mask ``i`` (the classes of a label
+            map): the ground truth takes the masks' colours and the captions
+            give the mean IoU over the pairs; otherwise (instances) the IoU of
+            the masks' union with the ground truth's.
 
     Returns:
-        ``HxWx3 uint8`` BGR picture of the image's size.
+        ``uint8`` BGR picture, ``3`` or ``4`` panels wide, each panel the image
+        scaled by :func:`panel_scale` under its caption (and, for an image reduced
+        below :data:`DETAIL_BELOW_SCALE`, a second row of a full-resolution
+        detail, see :func:`detail_window`). With one mask each
+        panel has its own colour (coarse orange, refined sky blue, ground
+        truth bluish green); with several, mask ``i`` has the same colour in
+        every panel (an unpaired ground truth is bluish green).
     """
     image = np.asarray(image)
     if image.ndim == 2:
@@ -106,28 +196,52 @@ def draw_refinement(image: np.ndarray,
     if image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f'image must be HxWx3 (BGR) or HxW, got shape {image.shape}')
     shape = image.shape[:2]
-    masks = {'coarse': coarse, 'refined': refined, 'ground truth': gt}
-    for name, mask in masks.items():
-        if mask is not None and np.asarray(mask).shape != shape:
-            raise ValueError(f'{name} mask has shape {np.asarray(mask).shape}, '
-                             f'the image {shape}')
-    coarse = np.asarray(coarse) != 0
-    refined = np.asarray(refined) != 0
+    stacks = {
+        'coarse': _as_mask_stack(coarse, shape, 'coarse'),
+        'refined': _as_mask_stack(refined, shape, 'refined')
+    }
+    count = stacks['coarse'].shape[0]
+    if count != stacks['refined'].shape[0]:
+        raise ValueError(f'{count} coarse but {stacks["refined"].shape[0]} refined masks')
+    if gt is not None:
+        stacks['ground truth'] = _as_mask_stack(gt, shape, 'ground truth')
+        if paired_gt and stacks['ground truth'].shape[0] != count:
+            raise ValueError(f'paired_gt: {stacks["ground truth"].shape[0]} ground-truth '
+                             f'masks for {count} masks')
+    titles = list(titles) if titles is not None else list(stacks)
 
-    canvas = (image.astype(np.float32) * DIM)
-    for name, region in (('added', refined & ~coarse), ('removed', coarse & ~refined)):
-        canvas[region] = (1 - TINT_ALPHA) * canvas[region] + TINT_ALPHA * np.array(COLOURS[name])
-    canvas = canvas.round().astype(np.uint8)
-
-    width = _line_width(shape)
-    occupied = coarse ^ refined
-    lines = [('coarse', coarse), ('refined', refined)]
-    if gt is not None:  # drawn first: it shows where the others miss it
-        lines.insert(0, ('ground truth', np.asarray(gt) != 0))
-    for name, mask in lines:
-        edge = _boundary(mask, width)
-        canvas[edge] = COLOURS[name]
-        occupied |= edge
-    if legend:
-        _draw_legend(canvas, occupied, _legend_entries(gt is not None))
-    return canvas
+    scale = panel_scale(shape)
+    size = (max(1, round(shape[0] * scale)), max(1, round(shape[1] * scale)))
+    shown = _resize(np.ascontiguousarray(image), size, nearest=scale > 1)
+    width = max(2, round(max(size) / 250))
+    indexed = [INSTANCE_COLOURS[i % len(INSTANCE_COLOURS)] for i in range(count)]
+    panels = [_captioned(shown, 'image')]
+    for (name, masks), title in zip(stacks.items(), titles):
+        scaled = np.stack([_resize(m.astype(np.uint8), size, nearest=True) != 0 for m in masks]) \
+            if len(masks) else np.zeros((0, *size), bool)
+        if count == 1 and not paired_gt:
+            colours = [PANEL_COLOURS[name]] * len(masks)
+        elif name == 'ground truth' and not paired_gt:
+            colours = [PANEL_COLOURS[name]] * len(masks)
+        else:
+            colours = indexed
+        caption = title if count == 1 and not paired_gt else f'{title} ({len(masks)})'
+        if gt is not None and name != 'ground truth':
+            truth = stacks['ground truth']
+            caption += (f'  mIoU {mean_iou(masks, truth):.3f}'
+                        if paired_gt else f'  IoU {mask_iou(masks, truth):.3f}')
+        panels.append(_captioned(_mask_panel(shown, scaled, colours, width), caption))
+    picture = _side_by_side(panels)
+    if scale >= DETAIL_BELOW_SCALE:
+        return picture
+    changed = (stacks['coarse'] != stacks['refined']).any(axis=0)
+    y0, y1, x0, x1 = detail_window(changed, DETAIL_SIDE)
+    crop = {name: masks[:, y0:y1, x0:x1] for name, masks in stacks.items()}
+    detail = draw_refinement(
+        image[y0:y1, x0:x1],
+        crop['coarse'],
+        crop['refined'],
+        crop.get('ground truth'),
+        titles=[f'{title}, detail at full resolution' for title in titles],
+        paired_gt=paired_gt)
+    return _stacked([picture, detail])

@@ -285,6 +285,10 @@ def test_the_hr_config_trains_through_the_runner(data_root, repo_root, tmp_path)
     _set_resize_scale(cfg.train_dataloader.dataset.pipeline, 64)
     cfg.train_dataloader.update(batch_size=2, num_workers=0, persistent_workers=False)
     cfg.train_dataloader.dataset.data_root = str(data_root.parent)
+    # validation on the tiny DIS-TR tree (standing in for DIS-VD), at the end of the run
+    cfg.model.semantic_refiner.patch_size = 64
+    cfg.val_dataloader.update(num_workers=0, persistent_workers=False)
+    cfg.val_dataloader.dataset.update(data_root=str(data_root / 'DIS5K' / 'DIS-TR'), indices=1)
     cfg.train_cfg.max_iters = 2
     cfg.param_scheduler[0].end = 2
     cfg.default_hooks.logger.interval = 1
@@ -294,3 +298,5 @@ def test_the_hr_config_trains_through_the_runner(data_root, repo_root, tmp_path)
     runner.train()
     losses = runner.message_hub.get_scalar('train/loss_mask').data[0]
     assert len(losses) == 2 and np.isfinite(losses).all()
+    for key in ('val/hr/iou', 'val/hr/mba', 'val/hr/coarse_iou', 'val/hr/coarse_mba'):
+        assert 0.0 <= runner.message_hub.get_scalar(key).current() <= 1.0, key

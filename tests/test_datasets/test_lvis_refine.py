@@ -236,6 +236,14 @@ def test_the_lr_config_trains_through_the_runner(build, data_root, repo_root, tm
             transform.scale = (64, 64)
     cfg.train_dataloader.update(batch_size=2, num_workers=0, persistent_workers=False)
     cfg.train_dataloader.dataset.data_root = str(data_root.parent)
+    # validation on the tiny tree too (standing in for LVIS val), at the end of the run
+    for transform in cfg.val_dataloader.dataset.pipeline:
+        if transform.type == 'RefineResize':
+            transform.scale = (64, 64)
+    cfg.val_dataloader.update(batch_size=2, num_workers=0, persistent_workers=False)
+    cfg.val_dataloader.dataset.update(
+        data_root=str(data_root.parent), ann_file=cfg.train_dataloader.dataset.ann_file,
+        indices=2)
     cfg.train_cfg.max_iters = 2
     cfg.param_scheduler[0].end = 2
     cfg.default_hooks.logger.interval = 1
@@ -245,3 +253,5 @@ def test_the_lr_config_trains_through_the_runner(build, data_root, repo_root, tm
     runner.train()
     losses = runner.message_hub.get_scalar('train/loss_mask').data[0]
     assert len(losses) == 2 and np.isfinite(losses).all()
+    for key in ('val/lr/iou', 'val/lr/mba', 'val/lr/coarse_iou', 'val/lr/coarse_mba'):
+        assert 0.0 <= runner.message_hub.get_scalar(key).current() <= 1.0, key

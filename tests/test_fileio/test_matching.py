@@ -35,3 +35,18 @@ def test_match_keys_lists_what_each_folder_lacks(tmp_path):
     assert missing == dict(coarse=['b'])
     with pytest.raises(FileNotFoundError, match='mask folder'):
         index_folder(str(tmp_path / 'nope'), what='mask')
+
+
+def test_a_suffix_without_an_image_extension_takes_any(tmp_path):
+    _touch(tmp_path / 'seg', 'a_seg.png', 'b_seg.JPG', 'c_seg.txt', 'd.png')
+    folder = str(tmp_path / 'seg')
+    assert index_folder(folder, '_seg') == {
+        'a': str(tmp_path / 'seg' / 'a_seg.png'),
+        'b': str(tmp_path / 'seg' / 'b_seg.JPG')
+    }
+    assert index_folder(folder, '_seg.png') == {'a': str(tmp_path / 'seg' / 'a_seg.png')}
+    # no suffix at all: every image, keyed by its stem
+    assert sorted(index_folder(folder, '')) == ['a_seg', 'b_seg', 'd']
+    _touch(tmp_path / 'seg', 'a_seg.jpg')
+    with pytest.raises(ValueError, match=r'a_seg\.jpg and a_seg\.png'):
+        index_folder(folder, '_seg')

@@ -80,7 +80,9 @@ def test_one_image_writes_mask_picture_and_scores(tmp_path, tiny_checkpoint, cap
     assert set(np.unique(written)) <= {0, 255}
     with open(vis, 'rb') as file:
         assert file.read(8) == b'\x89PNG\r\n\x1a\n'
-    assert cv2.imread(str(vis)).shape == image.shape
+    # image | coarse | refined | ground truth (--gt is drawn too), each enlarged from 40 px
+    picture = cv2.imread(str(vis))
+    assert picture.shape[1] > 4 * 384 and picture.shape[0] > 6 * image.shape[0]
     lines = capsys.readouterr().out.splitlines()
     coarse_line = next(line for line in lines if line.startswith('coarse'))
     assert [float(v) for v in coarse_line.split()[1:]] == [1.0, 1.0]  # coarse == gt here
@@ -213,7 +215,7 @@ def test_suffix_options_and_exit_status_of_the_script(tmp_path, tiny_checkpoint)
         osp.join(REPO, 'tools', 'refine.py'),
         str(images),
         str(masks), '--out',
-        str(out), '--img-suffix', '.jpg', '--mask-suffix', '_seg.png', '--out-suffix',
+        str(out), '--img-suffix', '.jpg', '--mask-suffix', '_seg', '--out-suffix',
         '_refine.png', *_model_args(tiny_checkpoint)
     ],
                           capture_output=True,

@@ -38,6 +38,7 @@ def single_process_metrics(tmp_path_factory):
     work_dir = tmp_path_factory.mktemp('test_single')
     log = _run([sys.executable, 'tools/test.py', TINY_CONFIG, CHECKPOINT, '--work-dir',
                 str(work_dir), *OPTIONS])
+    assert 'Failed to search registry' not in log  # every Runner registry has a child
     return _metrics(log)
 
 
@@ -49,8 +50,17 @@ def test_demo_model_beats_coarse_on_held_out_samples(single_process_metrics):
 
 
 def test_two_process_test_gives_the_same_figures(single_process_metrics, tmp_path):
-    log = _run(['bash', 'tools/dist_test.sh', TINY_CONFIG, CHECKPOINT, '2', '--work-dir',
-                str(tmp_path), *OPTIONS], PORT=str(_free_port()))
+    env = dict(os.environ, OMP_NUM_THREADS='1', PORT=str(_free_port()), PYTHON=sys.executable)
+    if os.path.isfile(os.path.join(REPO, '.venv', 'bin', 'python')):
+        # No PYTHON and no interpreter of this environment on PATH: the script must take the
+        # repository's .venv, not a bare `python`.
+        del env['PYTHON']
+        env['PATH'] = '/usr/bin:/bin'
+    proc = subprocess.run(['bash', 'tools/dist_test.sh', TINY_CONFIG, CHECKPOINT, '2',
+                           '--work-dir', str(tmp_path), *OPTIONS], cwd=REPO, capture_output=True,
+                          text=True, timeout=600, env=env)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-6000:]
     assert 'Distributed training: True' in log and 'GPU number: 2' in log
     # Sampling is seeded per image, so splitting the set over processes changes nothing.
     assert _metrics(log) == pytest.approx(single_process_metrics, abs=1e-4)
@@ -63,3 +73,62 @@ def test_precision_is_a_cfg_option_logged_once(single_process_metrics, tmp_path)
     assert "runs in fp32 on cpu (test_cfg.precision='fp32')" in log
     # fp32 and the default ('auto': bf16 where the CPU runs it natively) agree closely
     assert _metrics(log) == pytest.approx(single_process_metrics, abs=0.01)
+
+
+def _write_big_tree(root):
+    """BIG layout (test/<n>_im.jpg, <n>_gt.png, <n>_seg.png): a disc, its coarse mask a square."""
+    import cv2
+    import numpy as np
+    os.makedirs(os.path.join(root, 'test'))
+    for index in range(2):
+        image = np.full((200, 260, 3), 60, np.uint8)
+        cv2.circle(image, (120 + 10 * index, 100), 60, (200, 220, 240), -1)
+        gt = np.zeros((200, 260), np.uint8)
+        cv2.circle(gt, (120 + 10 * index, 100), 60, 255, -1)
+        coarse = np.zeros_like(gt)
+        coarse[50:150, 70 + 10 * index:170 + 10 * index] = 255
+        for suffix, array in (('_im.jpg', image), ('_gt.png', gt), ('_seg.png', coarse)):
+            cv2.imwrite(os.path.join(root, 'test', f'img{index}{suffix}'), array)
+
+
+def _load_test_tool():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('test_tool', os.path.join(REPO, 'tools',
+                                                                            'test.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_hr_run_writes_under_the_work_dir_draws_pictures_and_reruns_cleanly(tmp_path, capsys):
+    """The BIG config with the demo model: refined masks and pictures under --work-dir; a re-run
+    finds nothing left to refine and says so (instead of an empty metric)."""
+    import glob
+
+    import cv2
+    from mmengine.config import Config
+
+    from mmseg_refiner.fileio import FOLDER_LOG_NAME
+    _write_big_tree(str(tmp_path / 'BIG'))
+    cfg = Config.fromfile(os.path.join(REPO, 'configs/segrefiner/segrefiner_unet-128_big-hr-refine.py'))
+    demo = Config.fromfile(TINY_CONFIG).model
+    demo.test_cfg = dict(mode='semantic', seed=0)
+    cfg.model = demo
+    cfg.test_dataloader.num_workers = 0
+    cfg.test_dataloader.dataset.data_root = str(tmp_path / 'BIG')
+    config = str(tmp_path / 'big.py')
+    cfg.dump(config)
+    work_dir = tmp_path / 'work'
+    tool = _load_test_tool()
+    metrics = tool.main([config, CHECKPOINT, '--work-dir', str(work_dir), '--show-dir', 'vis'])
+    assert metrics['hr/iou'] > metrics['hr/coarse_iou']
+    assert sorted(os.listdir(work_dir / 'refined')) == [
+        FOLDER_LOG_NAME, 'img0_refine.png', 'img1_refine.png'
+    ]
+    pictures = sorted(glob.glob(str(work_dir / '*' / 'vis' / '*.png')))
+    assert [os.path.basename(p) for p in pictures] == ['img0_im.png', 'img1_im.png']
+    assert cv2.imread(pictures[0]).shape[1] >= 4 * 260
+
+    assert tool.main([config, CHECKPOINT, '--work-dir', str(work_dir)]) == {}
+    out = capsys.readouterr().out
+    assert 'nothing left to refine' in out and 'got empty self.results' not in out

@@ -1,64 +1,99 @@
-"""draw_refinement: colours in the right places, size kept, legend placement."""
+"""draw_refinement: panels side by side, shaded interiors and boundaries in the right colours,
+enlargement of small images, captions outside the image."""
 import numpy as np
 import pytest
 
 from mmseg_refiner.visualization import draw_refinement
-from mmseg_refiner.visualization.draw import COLOURS, DIM
+from mmseg_refiner.visualization.draw import (GAP, INSTANCE_COLOURS, MIN_PANEL_SIDE, PANEL_COLOURS,
+                                              mask_iou, panel_scale)
 
 
-def _square(shape, top, left, size):
-    mask = np.zeros(shape, bool)
-    mask[top:top + size, left:left + size] = True
-    return mask
+def _masks(shape=(40, 50)):
+    coarse = np.zeros(shape, bool)
+    coarse[10:30, 10:30] = True
+    refined = np.zeros(shape, bool)
+    refined[12:34, 14:40] = True
+    return coarse, refined
 
 
-def test_added_removed_and_boundaries_coloured_where_expected():
-    image = np.full((40, 40, 3), 200, np.uint8)
-    coarse = _square((40, 40), 10, 10, 12)  # rows/cols 10..21
-    refined = _square((40, 40), 14, 14, 12)  # rows/cols 14..25
-    out = draw_refinement(image, coarse, refined, legend=False)
-    assert out.shape == image.shape and out.dtype == np.uint8
-    # untouched background: dimmed image only
-    np.testing.assert_array_equal(out[35, 35], [round(200 * DIM)] * 3)
-    # inside both masks, away from boundaries: dimmed image only
-    np.testing.assert_array_equal(out[18, 18], [round(200 * DIM)] * 3)
-    # boundaries: exact colours, refined drawn over coarse
-    np.testing.assert_array_equal(out[25, 20], COLOURS['refined'])
-    np.testing.assert_array_equal(out[10, 12], COLOURS['coarse'])
-    # added (refined only, inner pixel) leans to the 'added' colour, removed to 'removed'
-    added, removed = out[23, 23].astype(int), out[12, 17].astype(int)
-    assert np.abs(added - COLOURS['added']).sum() < np.abs(added - COLOURS['removed']).sum()
-    assert np.abs(removed - COLOURS['removed']).sum() < np.abs(removed - COLOURS['added']).sum()
+def _panel(picture, index, shape, scale):
+    """Panel ``index`` (0 = image) of a picture, without its caption strip."""
+    height, width = shape[0] * scale, shape[1] * scale
+    left = index * (width + GAP)
+    return picture[-height:, left:left + width]
 
 
-def test_identical_masks_show_only_the_refined_boundary_and_gt_under_it():
-    image = np.zeros((30, 30, 3), np.uint8)
-    mask = _square((30, 30), 5, 5, 10)
-    gt = _square((30, 30), 5, 5, 12)
-    out = draw_refinement(image, mask, mask, gt=gt, legend=False)
-    colours = {tuple(c) for c in out.reshape(-1, 3)}
-    assert tuple(COLOURS['coarse']) not in colours
-    assert tuple(COLOURS['refined']) in colours
-    np.testing.assert_array_equal(out[16, 10], COLOURS['ground truth'])  # gt edge below mask
+def test_small_images_are_enlarged_by_an_integer_factor():
+    assert panel_scale((40, 50)) == np.ceil(MIN_PANEL_SIDE / 50)
+    assert panel_scale((4000, 3000)) == 0.2
+    assert panel_scale((500, 600)) == 1.0
 
 
-def test_legend_goes_to_the_emptiest_corner_and_is_left_out_on_tiny_images():
-    image = np.full((400, 400, 3), 100, np.uint8)
-    coarse = _square((400, 400), 0, 0, 150)  # changes in the top-left corner
-    refined = _square((400, 400), 0, 0, 20)
-    plain = draw_refinement(image, coarse, refined, legend=False)
-    with_legend = draw_refinement(image, coarse, refined)
-    changed = np.argwhere((plain != with_legend).any(axis=2))
-    assert len(changed) > 0
-    assert changed[:, 0].min() > 200 or changed[:, 1].min() > 200  # not in the top-left
-    tiny = np.zeros((16, 16, 3), np.uint8)
-    small = _square((16, 16), 4, 4, 6)
-    np.testing.assert_array_equal(
-        draw_refinement(tiny, small, small), draw_refinement(tiny, small, small, legend=False))
+def test_panels_show_image_coarse_refined_and_ground_truth():
+    shape = (40, 50)
+    image = np.full((*shape, 3), 100, np.uint8)
+    coarse, refined = _masks(shape)
+    gt = np.zeros(shape, bool)
+    gt[12:34, 14:38] = True
+    picture = draw_refinement(image, coarse, refined, gt)
+    scale = int(panel_scale(shape))
+    assert picture.shape[1] == 4 * shape[1] * scale + 3 * GAP
+    assert picture.shape[0] > shape[0] * scale  # the caption strip sits above
+    np.testing.assert_array_equal(_panel(picture, 0, shape, scale), 100)  # the image itself
+    for index, (name, mask) in enumerate(
+        (('coarse', coarse), ('refined', refined), ('ground truth', gt)), start=1):
+        panel = _panel(picture, index, shape, scale).astype(int)
+        colour = np.array(PANEL_COLOURS[name])
+        inside = panel[(20 * scale, 25 * scale)] if name == 'coarse' else panel[(25 * scale,
+                                                                                 30 * scale)]
+        outside = panel[2, 2]
+        np.testing.assert_array_equal(outside, [80, 80, 80])  # dimmed, not shaded
+        expected_inside = np.round(0.55 * 80 + 0.45 * colour)
+        np.testing.assert_allclose(inside, expected_inside, atol=1)  # interior shaded
+        top = np.argmax(mask.any(axis=1)) * scale
+        left = np.argmax(mask.any(axis=0)) * scale
+        np.testing.assert_array_equal(panel[top, left + 5 * scale], colour)  # boundary
+    # nothing of the picture is the legend over the image: the image panel is untouched
+    assert mask_iou(coarse[None], gt[None]) == pytest.approx(
+        (coarse & gt).sum() / (coarse | gt).sum())
 
 
-def test_grey_image_and_bad_shapes():
-    out = draw_refinement(np.zeros((8, 9), np.uint8), np.zeros((8, 9)), np.ones((8, 9)))
-    assert out.shape == (8, 9, 3)
-    with pytest.raises(ValueError, match='refined mask has shape'):
-        draw_refinement(np.zeros((8, 9, 3), np.uint8), np.zeros((8, 9)), np.ones((9, 8)))
+def test_instances_keep_their_colour_before_and_after():
+    shape = (40, 50)
+    image = np.zeros((*shape, 3), np.uint8)
+    coarse = np.zeros((2, *shape), bool)
+    coarse[0, 5:15, 5:15] = True
+    coarse[1, 20:35, 25:45] = True
+    refined = coarse.copy()
+    refined[0, 5:18, 5:18] = True
+    picture = draw_refinement(image, coarse, refined)
+    scale = int(panel_scale(shape))
+    for panel_index in (1, 2):
+        panel = _panel(picture, panel_index, shape, scale)
+        for instance, (y, x) in enumerate(((5, 10), (20, 35))):
+            np.testing.assert_array_equal(panel[y * scale, x * scale], INSTANCE_COLOURS[instance])
+
+
+def test_shapes_are_checked():
+    image = np.zeros((8, 9, 3), np.uint8)
+    with pytest.raises(ValueError, match='coarse masks have shape'):
+        draw_refinement(image, np.zeros((9, 8)), np.zeros((8, 9)))
+    with pytest.raises(ValueError, match='2 coarse but 1 refined'):
+        draw_refinement(image, np.zeros((2, 8, 9)), np.zeros((8, 9)))
+    assert draw_refinement(np.zeros((8, 9), np.uint8), np.zeros((8, 9)), np.ones((8, 9))).ndim == 3
+
+
+def test_a_reduced_high_resolution_image_gets_a_full_resolution_detail():
+    from mmseg_refiner.visualization.draw import DETAIL_SIDE, MAX_PANEL_SIDE, detail_window
+    shape = (1800, 2400)  # reduced to a third in the first row
+    coarse = np.zeros(shape, bool)
+    coarse[300:1500, 300:2100] = True
+    refined = coarse.copy()
+    refined[1000:1100, 2100:2300] = True  # the only change: a thin part the coarse mask lacks
+    y0, y1, x0, x1 = detail_window(coarse ^ refined, DETAIL_SIDE)
+    assert (y1 - y0, x1 - x0) == (DETAIL_SIDE, DETAIL_SIDE)
+    assert y0 <= 1000 and 1100 <= y1 and x0 <= 2100 and 2300 <= x1  # the change is inside
+    picture = draw_refinement(np.zeros((*shape, 3), np.uint8), coarse, refined)
+    first_row = round(shape[0] * MAX_PANEL_SIDE / shape[1])
+    assert picture.shape[0] > first_row + DETAIL_SIDE  # a second row, at full resolution
+    assert picture.shape[1] == 3 * MAX_PANEL_SIDE + 2 * GAP

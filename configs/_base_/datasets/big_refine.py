@@ -32,7 +32,7 @@ test_dataloader = dict(
         data_root=big_root,
         img_dir='test',
         coarse_dir='test',
-        out_dir='work_dirs/refined/big',
+        out_dir='refined',  # under the work dir (tools/test.py)
         skip_done=True,
         pipeline=test_pipeline))
 test_evaluator = dict(type='HRMaskMetric')

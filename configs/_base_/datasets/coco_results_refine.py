@@ -12,7 +12,8 @@ results_file = 'results/mask-rcnn_r50_fpn_1x_coco.segm.json'
 # COCO categories ("cocofied" LVIS), with the LVIS protocol and 300 detections per image.
 ann_file = 'annotations/lvis_v1_val_cocofied.json'
 # Where the refined results are written: <prefix>.segm.json (and <prefix>.bbox.json).
-outfile_prefix = './work_dirs/coco_results_refine/refined'
+# Relative to the work dir (tools/test.py places it there).
+outfile_prefix = 'refined'
 
 test_pipeline = [
     dict(type='LoadRefineImage'),

@@ -32,7 +32,7 @@ test_dataloader = dict(
         img_dir='',
         coarse_dir='coarse',
         subsets=('DIS-VD', 'DIS-TE1', 'DIS-TE2', 'DIS-TE3', 'DIS-TE4'),
-        out_dir='work_dirs/refined/dis5k',
+        out_dir='refined',  # under the work dir (tools/test.py)
         skip_done=True,
         pipeline=test_pipeline))
 test_evaluator = dict(type='HRMaskMetric')

@@ -30,7 +30,7 @@ test_dataloader = dict(
         img_dir=folder_img_dir,
         coarse_dir=folder_coarse_dir,
         coarse_suffix='.png',
-        out_dir='work_dirs/refined/folder',
+        out_dir='refined',  # under the work dir (tools/test.py; tools/refine.py: --out)
         skip_done=True,
         pipeline=test_pipeline))
 # No ground truth: nothing to score; RefinedMaskWriter writes the refined masks.

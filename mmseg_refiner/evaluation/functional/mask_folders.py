@@ -9,7 +9,7 @@ under the one mask rule (:mod:`mmseg_refiner.fileio.masks`).
 from dataclasses import dataclass, field
 from typing import List, Optional
 
-from mmseg_refiner.fileio import index_folder, match_keys, read_mask, with_image_extensions
+from mmseg_refiner.fileio import index_folder, match_keys, read_mask
 from .mask_metrics import mask_record
 
 
@@ -45,12 +45,10 @@ def match_mask_folders(gt_dir: str, pred_dir: str, coarse_dir: Optional[str] = N
         ValueError: two files of a folder have the same key (e.g. ``a.png``
             and ``a.jpg``), naming them.
     """
-    gts = index_folder(gt_dir, with_image_extensions(gt_suffix), what='ground-truth mask')
-    others = dict(pred=index_folder(pred_dir, with_image_extensions(pred_suffix),
-                                    what='predicted mask'))
+    gts = index_folder(gt_dir, gt_suffix, what='ground-truth mask')
+    others = dict(pred=index_folder(pred_dir, pred_suffix, what='predicted mask'))
     if coarse_dir:
-        others['coarse'] = index_folder(coarse_dir, with_image_extensions(coarse_suffix),
-                                        what='coarse mask')
+        others['coarse'] = index_folder(coarse_dir, coarse_suffix, what='coarse mask')
     matched, missing = match_keys(gts, others)
     return FolderMatch(
         matched=[

@@ -22,6 +22,7 @@ from collections import OrderedDict
 from typing import Dict, List, Mapping, Tuple
 
 import torch
+from mmengine.logging import print_log
 
 from mmseg_refiner.utils import load_checkpoint_file
 from mmseg_refiner.version import __version__
@@ -166,6 +167,31 @@ def convert_official_state_dict(
             f'network keys and the texture loss constants {OFFICIAL_DROPPED_PREFIXES}); '
             f'unmapped: {unknown}')
     return converted, sorted(dropped)
+
+
+def convert_official_keys_on_load(state_dict: dict, prefix: str, *args) -> None:
+    """``load_state_dict`` pre-hook of ``SegRefiner``: a published checkpoint loads as is.
+
+    Whatever loads weights into a ``SegRefiner`` (or a model holding one:
+    ``load_from``, ``init_cfg``, ``init_refiner``, a chain's
+    ``refiner_checkpoint``), keys of the published layout under ``prefix``
+    (``<prefix>denoise_model.*``, ``<prefix>loss_texture.*``) are renamed in
+    place with :func:`convert_official_state_dict` onto ``<prefix>denoiser.*``
+    before the model reads them, and a log line says so. Other state dicts
+    pass untouched.
+    """
+    if not any(key.startswith(prefix + OFFICIAL_NETWORK_PREFIX) for key in state_dict):
+        return
+    published = OrderedDict((key[len(prefix):], state_dict.pop(key))
+                            for key in [key for key in state_dict if key.startswith(prefix)])
+    converted, dropped = convert_official_state_dict(published, prefix + 'denoiser.')
+    state_dict.update(converted)
+    print_log(
+        f'SegRefiner: the checkpoint has the published (mmdet-2.x) layout; converted '
+        f'{len(converted)} tensors onto DenoiseUNet on load (dropped the texture loss '
+        f'constants {dropped}). tools/model_converters/convert_official_checkpoint.py writes '
+        f'the converted file once.',
+        logger='current')
 
 
 def convert_official_checkpoint(src: str, dst: str, target_prefix: str = 'denoiser.') -> dict:

@@ -222,7 +222,8 @@ class InstanceRefiner:
 
         Returns:
             list[DetDataSample]: the same data samples, ``pred_instances.masks``
-            replaced by the refined (N_i, H, W) bool masks.
+            replaced by the refined (N_i, H, W) bool masks and the coarse ones
+            kept as ``pred_instances.coarse_masks``.
         """
         images = list(inputs)
         if len(images) != len(data_samples):
@@ -244,7 +245,8 @@ class InstanceRefiner:
             masks.append(sample_masks)
         seeds = model.sample_seeds(data_samples) if hasattr(model, 'sample_seeds') else None
         refined = self.refine_masks(model, images, masks, seeds=seeds)
-        for data_sample, sample_masks in zip(data_samples, refined):
+        for data_sample, coarse, sample_masks in zip(data_samples, masks, refined):
+            data_sample.pred_instances.coarse_masks = coarse  # kept for before / after views
             data_sample.pred_instances.masks = sample_masks
         return data_samples
 

@@ -8,6 +8,7 @@ from mmengine.model import BaseModel
 from mmengine.structures import PixelData
 from torch import nn
 
+from mmseg_refiner.models.denoisers.official_checkpoint import convert_official_keys_on_load
 from mmseg_refiner.registry import MODELS
 from mmseg_refiner.structures import RefineDataSample, sample_name
 from ..diffusion.discrete_mask_diffusion import Generators
@@ -99,6 +100,8 @@ class SegRefiner(BaseModel):
         self.test_cfg.update(test_cfg or {})
         check_precision(self.test_cfg['precision'])
         self._logged_precision = None
+        # The authors' published checkpoint loads wherever ours does (converted on load).
+        self._register_load_state_dict_pre_hook(convert_official_keys_on_load)
 
         net_steps = getattr(self.denoiser, 'num_timesteps', None)
         if net_steps is not None and net_steps != self.num_timesteps:

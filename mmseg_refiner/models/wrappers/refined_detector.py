@@ -1,4 +1,5 @@
 """Any MMDetection detector followed by SegRefiner's instance (LR) refinement."""
+import copy
 from typing import List, Optional, Sequence, Union
 
 import torch.nn.functional as F
@@ -7,7 +8,7 @@ from mmdet.structures import DetDataSample
 from torch import Tensor, nn
 
 from mmseg_refiner.registry import MODELS
-from .upstream import build_in_scope, load_pretrained
+from .upstream import ChainWeights, build_in_scope, refuse_pretrained_init
 
 
 @MODELS.register_module()
@@ -18,10 +19,18 @@ class RefinedDetector(BaseDetector):
     chain configs take ``_base_.model`` of any mmdet config) and its
     ``data_preprocessor`` stays inside it; the refiner is a ``SegRefiner``
     config in ``'instance'`` test mode. Both are frozen: eval mode,
-    ``requires_grad=False``, and :meth:`train` keeps them in eval mode. Their
-    ``init_cfg=dict(type='Pretrained', checkpoint=...)`` is loaded when this
-    wrapper is built, so ``tools/test.py CONFIG none`` needs no combined
-    checkpoint.
+    ``requires_grad=False``, and :meth:`train` keeps them in eval mode.
+
+    Weights: ``detector_checkpoint`` and ``refiner_checkpoint`` (paths or
+    URLs) are read when the weights are first needed (the first prediction,
+    or :meth:`load_weights`), not when the model is built. A checkpoint loaded
+    into the whole wrapper (``tools/test.py CONFIG CHECKPOINT``, ``load_from``,
+    ``init_detector(config, CHECKPOINT)``) replaces the settings of the parts
+    it holds: a combined checkpoint (``detector.*`` and ``refiner.*``, written
+    by ``tools/model_converters/combine_chain_checkpoint.py``) both, a refiner
+    checkpoint (ours, or the authors' published one) the refiner, an mmdet
+    checkpoint the detector. A refiner left without weights is an error unless
+    ``allow_untrained_refiner=True``.
 
     :meth:`predict` runs ``detector.predict(..., rescale=True)``, so masks,
     boxes, labels and scores come back at the *original* image size, and
@@ -42,7 +51,8 @@ class RefinedDetector(BaseDetector):
     The output is the detector's ``DetDataSample`` list with
     ``pred_instances.masks`` replaced by the refined (N, H, W) bool masks,
     which mmdet's ``CocoMetric``, ``LVISMetric`` and ``DetLocalVisualizer``
-    consume unchanged.
+    consume unchanged; the detector's masks stay beside them as
+    ``pred_instances.coarse_masks`` (the "before" of a before / after picture).
 
     Args:
         detector (dict): config of any mmdet detector predicting masks.
@@ -50,6 +60,17 @@ class RefinedDetector(BaseDetector):
         refiner (dict): config of a ``SegRefiner`` with an
             ``instance_refiner`` and ``test_cfg.mode='instance'``. Built in
             the ``mmseg_refiner`` scope unless it names another ``_scope_``.
+        detector_checkpoint (str, optional): the detector's weights (an mmdet
+            checkpoint: path or URL).
+        refiner_checkpoint (str, optional): the refiner's weights: a
+            ``SegRefiner`` checkpoint or the authors' published one (converted
+            on load).
+        allow_untrained_refiner (bool): run without ``refiner_checkpoint``
+            (tests only). Defaults to False.
+        backbone (dict, optional): merged into the detector's backbone config.
+            ``mmdet.apis.init_detector`` clears ``model.backbone.init_cfg``
+            before building; the chain configs set ``backbone=dict(init_cfg=None)``
+            (the detector checkpoint holds the backbone).
         data_preprocessor (dict, optional): preprocessor of the raw batch.
             Defaults to ``BaseDataPreprocessor`` (device transfer only).
         init_cfg (dict, optional): MMEngine initialization config of the
@@ -59,9 +80,19 @@ class RefinedDetector(BaseDetector):
     def __init__(self,
                  detector: dict,
                  refiner: dict,
+                 detector_checkpoint: Optional[str] = None,
+                 refiner_checkpoint: Optional[str] = None,
+                 allow_untrained_refiner: bool = False,
+                 backbone: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        owner = type(self).__name__
+        refuse_pretrained_init(detector, owner, 'detector')
+        refuse_pretrained_init(refiner, owner, 'refiner')
+        if backbone:
+            detector = copy.deepcopy(dict(detector))
+            detector['backbone'] = {**detector['backbone'], **backbone}
         self.detector = build_in_scope(detector, 'mmdet')
         self.refiner = build_in_scope(refiner, 'mmseg_refiner')
         mode = self.refiner.test_cfg.get('mode')
@@ -69,8 +100,16 @@ class RefinedDetector(BaseDetector):
             raise ValueError(f"RefinedDetector: the refiner's test_cfg.mode must be 'instance' "
                              f'(crop, refine and paste every detected instance), got {mode!r}')
         for name in ('detector', 'refiner'):
-            load_pretrained(getattr(self, name), type(self).__name__, name)
             self.freeze(getattr(self, name))
+        self.weights = ChainWeights(
+            self,
+            'detector',
+            dict(detector=detector_checkpoint, refiner=refiner_checkpoint),
+            allow_untrained_refiner=allow_untrained_refiner)
+
+    def load_weights(self) -> None:
+        """Load the parts not loaded yet from their checkpoint settings (see the class doc)."""
+        self.weights.load()
 
     @staticmethod
     def freeze(module: nn.Module) -> None:
@@ -112,6 +151,7 @@ class RefinedDetector(BaseDetector):
         if not rescale:
             raise ValueError('RefinedDetector refines masks at the original image size; '
                              'predict(rescale=False) is not supported')
+        self.load_weights()
         images = list(inputs)
         detections = self._detect(images, data_samples)
         for index, sample in enumerate(detections):
@@ -148,6 +188,7 @@ class RefinedDetector(BaseDetector):
 
     def _forward(self, inputs: Union[Tensor, List[Tensor]], data_samples=None):
         """The detector's raw head outputs (``mode='tensor'``) for the raw images."""
+        self.load_weights()
         data = self.detector.data_preprocessor(
             dict(inputs=list(inputs), data_samples=data_samples), False)
         return self.detector._forward(data['inputs'], data['data_samples'])

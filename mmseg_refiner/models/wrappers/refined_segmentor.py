@@ -9,7 +9,7 @@ from torch import Tensor, nn
 from mmseg_refiner.fileio import read_image
 from mmseg_refiner.registry import MODELS
 from ..refiners.seeding import mask_seed
-from .upstream import build_or_keep, load_pretrained
+from .upstream import ChainWeights, build_or_keep, refuse_pretrained_init
 
 ModelConfig = Union[dict, nn.Module]
 
@@ -37,9 +37,14 @@ class RefinedSegmentor(BaseModel):
     data sample's ``img_path``.
 
     Both models are frozen (eval mode, no gradients); this wrapper only
-    predicts. Their checkpoints are loaded when the wrapper is built, from an
-    ``init_cfg=dict(type='Pretrained', checkpoint=...)`` in their configs, so
-    ``tools/test.py CONFIG none`` works without a combined checkpoint.
+    predicts. Weights: ``segmentor_checkpoint`` and ``refiner_checkpoint``
+    (paths or URLs) are read when first needed (the first prediction, or
+    :meth:`load_weights`), not when the model is built; a checkpoint loaded
+    into the whole wrapper (``tools/test.py CONFIG CHECKPOINT``, ``load_from``,
+    ``init_model(config, CHECKPOINT)``) replaces the settings of the parts it
+    holds (see :class:`~mmseg_refiner.models.wrappers.upstream.ChainWeights`).
+    A refiner left without weights is an error unless
+    ``allow_untrained_refiner=True``.
 
     Args:
         segmentor (dict | nn.Module): an mmseg segmentor config (built in the
@@ -49,6 +54,16 @@ class RefinedSegmentor(BaseModel):
             ``mmseg_refiner`` scope unless it names its own) or model; it
             must have a ``semantic_refiner``, and its ``data_preprocessor``
             (``RefinerDataPreprocessor``) normalizes the original image.
+        segmentor_checkpoint (str, optional): the segmentor's weights (an
+            mmseg checkpoint: path or URL).
+        refiner_checkpoint (str, optional): the refiner's weights: a
+            ``SegRefiner`` checkpoint or the authors' published one (converted
+            on load).
+        allow_untrained_refiner (bool): run without ``refiner_checkpoint``
+            (tests only). Defaults to False.
+        pretrained, train_cfg: only None. ``mmseg.apis.init_model`` sets both
+            to None on the model config before building; this wrapper never
+            trains and its parts load from the checkpoint settings.
         data_preprocessor (dict | nn.Module, optional): of the wrapper; the
             default only moves the raw batch to the device, since each model
             preprocesses for itself.
@@ -58,19 +73,38 @@ class RefinedSegmentor(BaseModel):
     def __init__(self,
                  segmentor: ModelConfig,
                  refiner: ModelConfig,
+                 segmentor_checkpoint: Optional[str] = None,
+                 refiner_checkpoint: Optional[str] = None,
+                 allow_untrained_refiner: bool = False,
+                 pretrained: None = None,
+                 train_cfg: None = None,
                  data_preprocessor: Optional[ModelConfig] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        owner = type(self).__name__
+        for name, value in (('pretrained', pretrained), ('train_cfg', train_cfg)):
+            if value is not None:
+                raise ValueError(f'{owner}: model.{name} must be None (this wrapper only '
+                                 f'predicts; set model.segmentor_checkpoint for weights)')
+        refuse_pretrained_init(segmentor, owner, 'segmentor')
+        refuse_pretrained_init(refiner, owner, 'refiner')
         self.segmentor = build_or_keep(segmentor, 'mmseg')
         self.refiner = build_or_keep(refiner, 'mmseg_refiner')
         if getattr(self.refiner, 'semantic_refiner', None) is None:
             raise ValueError('RefinedSegmentor: the refiner has no semantic_refiner; add '
                              "semantic_refiner=dict(type='GlobalLocalRefiner') to its config")
-        load_pretrained(self.segmentor, type(self).__name__, 'segmentor')
-        load_pretrained(self.refiner, type(self).__name__, 'refiner')
         for module in (self.segmentor, self.refiner):
             module.eval()
             module.requires_grad_(False)
+        self.weights = ChainWeights(
+            self,
+            'segmentor',
+            dict(segmentor=segmentor_checkpoint, refiner=refiner_checkpoint),
+            allow_untrained_refiner=allow_untrained_refiner)
+
+    def load_weights(self) -> None:
+        """Load the parts not loaded yet from their checkpoint settings."""
+        self.weights.load()
 
     def train(self, mode: bool = True) -> 'RefinedSegmentor':
         """Keep both models in eval mode whatever the wrapper's mode."""
@@ -102,6 +136,7 @@ class RefinedSegmentor(BaseModel):
             ``pred_sem_seg`` (``1 x H x W`` at the original size) and the
             original prediction as ``coarse_sem_seg``.
         """
+        self.load_weights()
         batch = self.segmentor.data_preprocessor(
             dict(inputs=inputs, data_samples=data_samples), False)
         results = self.segmentor.predict(batch['inputs'], batch['data_samples'])

@@ -43,7 +43,6 @@ def chain_model_cfg(repo_root, refiner_checkpoint=None, min_area=150):
     cfg = Config.fromfile(osp.join(repo_root, CHAIN_CONFIG))
     model = copy.deepcopy(cfg.model)
     detector = model.detector
-    detector.init_cfg = None
     detector.rpn_head.init_cfg = None
     detector.test_cfg.rpn.update(nms_pre=200, max_per_img=50)
     # Random weights score every class ~1/81: keep a few detections whatever their score.
@@ -52,8 +51,9 @@ def chain_model_cfg(repo_root, refiner_checkpoint=None, min_area=150):
     refiner.denoiser = TINY_DENOISER
     refiner.model_size = 32
     refiner.instance_refiner.update(min_area=min_area, batch_size=3)
-    refiner.init_cfg = (None if refiner_checkpoint is None else dict(
-        type='Pretrained', checkpoint=refiner_checkpoint))
+    model.detector_checkpoint = None
+    model.refiner_checkpoint = refiner_checkpoint
+    model.allow_untrained_refiner = refiner_checkpoint is None
     return model
 
 
@@ -100,6 +100,7 @@ def mmdet_test_batch(image_file):
 def test_builds_frozen_and_loads_the_refiner_checkpoint(model, refiner_checkpoint):
     assert type(model.detector).__name__ == 'MaskRCNN'
     assert not any(p.requires_grad for p in model.parameters())
+    model.load_weights()
     model.train()
     assert not model.detector.training and not model.refiner.training
     for key, value in refiner_checkpoint[1].items():
@@ -118,6 +119,7 @@ def test_predict_returns_refined_masks_of_the_original_size(model, image_file):
     assert len(pred) == 4
     assert pred.masks.shape == (4, *IMAGE_SHAPE) and pred.masks.dtype == torch.bool
     assert pred.bboxes.shape == (4, 4) and pred.labels.shape == (4, )
+    assert pred.coarse_masks.shape == pred.masks.shape  # the detector's, kept beside
     assert torch.equal(pred.masks, again[0].pred_instances.masks)  # test_cfg.seed=0
 
     # The detector alone: same boxes, labels, scores; masks at the same size.
@@ -203,7 +205,11 @@ def test_bad_configurations_are_refused(repo_root, model, image_file, monkeypatc
     with pytest.raises(ValueError, match="test_cfg.mode must be 'instance'"):
         MODELS.build(cfg)
     cfg = chain_model_cfg(repo_root, refiner_checkpoint='/nonexistent/refiner.pth')
-    with pytest.raises(FileNotFoundError, match='/nonexistent/refiner.pth'):
+    with pytest.raises(FileNotFoundError, match=r'/nonexistent/refiner.pth .*model\.refiner_'):
+        MODELS.build(cfg).load_weights()
+    cfg = chain_model_cfg(repo_root)
+    cfg.detector.init_cfg = dict(type='Pretrained', checkpoint='det.pth')
+    with pytest.raises(ValueError, match=r"model\.detector_checkpoint='det.pth'"):
         MODELS.build(cfg)
 
     def boxes_only(inputs, data_samples, rescale=True):

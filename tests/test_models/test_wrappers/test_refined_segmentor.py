@@ -135,7 +135,7 @@ def image_file(tmp_path):
 
 def test_echo_refinement_keeps_the_prediction_and_iou_metric_consumes_it(segmentor, image_file):
     echo = EchoSegRefiner(model_size=64)
-    model = RefinedSegmentor(segmentor=segmentor, refiner=echo)
+    model = RefinedSegmentor(allow_untrained_refiner=True, segmentor=segmentor, refiner=echo)
     packed = run_pipeline(image_file, [LoadImageFromFile(), PackSegInputs()])
     out = model.test_step(pseudo_collate([packed]))[0]
     labels = out.pred_sem_seg.data
@@ -160,7 +160,7 @@ def test_echo_refinement_keeps_the_prediction_and_iou_metric_consumes_it(segment
 
 def test_resized_input_refines_the_original_image_read_from_file(segmentor, image_file):
     echo = EchoSegRefiner(model_size=64)
-    model = RefinedSegmentor(segmentor=segmentor, refiner=echo)
+    model = RefinedSegmentor(allow_untrained_refiner=True, segmentor=segmentor, refiner=echo)
     packed = run_pipeline(
         image_file,
         [LoadImageFromFile(), Resize(scale=(32, 32)),
@@ -199,7 +199,9 @@ def test_pixels_take_the_most_probable_refined_class_or_keep_their_label(segment
         2: torch.tensor([[0.1, 0.2, 0.1, 0.1], [0.8, 0.4, 0.6, 0.45]]),
     }
     model = RefinedSegmentor(
-        segmentor=segmentor, refiner=EchoSegRefiner(semantic_refiner=ScriptedHR(labels, probs)))
+        allow_untrained_refiner=True,
+        segmentor=segmentor,
+        refiner=EchoSegRefiner(semantic_refiner=ScriptedHR(labels, probs)))
     refined = model.refine_labels(torch.zeros(3, 2, 4), labels)
     # (0,1): best 0.4 < 0.5 -> keeps 0; (0,2): class 0 (0.8) beats class 1 (0.7);
     # (1,1), (1,3): nothing reaches 0.5 -> keep; (1,2): class 2 claims it (0.6).
@@ -211,7 +213,9 @@ def test_chain_config_builds_in_the_mmseg_scope_and_loads_checkpoints(repo_root,
     cfg = Config.fromfile(osp.join(repo_root, CHAIN_CONFIG))
     assert cfg.model.type == 'mmseg_refiner.RefinedSegmentor'
     assert cfg.model.segmentor.type == 'EncoderDecoder'
-    assert cfg.model.segmentor.init_cfg.type == 'Pretrained'
+    assert cfg.model.segmentor_checkpoint.startswith('https://download.openmmlab.com/')
+    assert cfg.model.refiner_checkpoint is None
+    assert cfg.model_wrapper_cfg.type == 'MMSeparateDistributedDataParallel'
     assert cfg.model.refiner.test_cfg.mode == 'semantic'
     assert cfg.model.refiner.semantic_refiner.type == 'GlobalLocalRefiner'
     assert cfg.test_evaluator.type == 'IoUMetric'
@@ -220,11 +224,13 @@ def test_chain_config_builds_in_the_mmseg_scope_and_loads_checkpoints(repo_root,
     segmentor_ckpt = str(tmp_path / 'segmentor.pth')
     torch.save(dict(state_dict=segmentor.state_dict()), segmentor_ckpt)
     cfg.model.segmentor = tiny_deeplabv3plus_cfg()
-    cfg.model.segmentor.init_cfg = dict(type='Pretrained', checkpoint=segmentor_ckpt)
+    cfg.model.segmentor_checkpoint = segmentor_ckpt
     cfg.model.refiner = ConfigDict(tiny_segrefiner_cfg('semantic', patch_size=48))
+    cfg.model.allow_untrained_refiner = True
     with DefaultScope.overwrite_default_scope(cfg.default_scope):  # 'mmseg', as in the Runner
         model = ROOT_MODELS.build(cfg.model)
     assert type(model) is RefinedSegmentor
+    model.load_weights()
     for key, value in segmentor.state_dict().items():
         assert torch.equal(model.segmentor.state_dict()[key], value), key
     assert not any(p.requires_grad for p in model.parameters())
@@ -237,17 +243,18 @@ def test_chain_config_builds_in_the_mmseg_scope_and_loads_checkpoints(repo_root,
     assert refined.shape == (1, 64, 64)
     assert set(refined.unique().tolist()) <= set(original.unique().tolist())
 
-    cfg.model.segmentor.init_cfg.checkpoint = str(tmp_path / 'missing.pth')
-    with pytest.raises(FileNotFoundError, match='missing.pth'):
+    cfg.model.segmentor_checkpoint = str(tmp_path / 'missing.pth')
+    with pytest.raises(FileNotFoundError, match=r'missing.pth .*model\.segmentor_checkpoint'):
         with DefaultScope.overwrite_default_scope(cfg.default_scope):
-            ROOT_MODELS.build(cfg.model)
+            ROOT_MODELS.build(cfg.model).load_weights()
 
 
 def test_only_predict_mode_and_a_semantic_refiner_are_accepted(segmentor):
-    model = RefinedSegmentor(segmentor=segmentor, refiner=EchoSegRefiner())
+    model = RefinedSegmentor(
+        allow_untrained_refiner=True, segmentor=segmentor, refiner=EchoSegRefiner())
     with pytest.raises(ValueError, match='only predicts'):
         model(torch.zeros(1, 3, 8, 8), None, mode='loss')
     refiner = EchoSegRefiner()
     refiner.semantic_refiner = None
     with pytest.raises(ValueError, match='semantic_refiner'):
-        RefinedSegmentor(segmentor=segmentor, refiner=refiner)
+        RefinedSegmentor(allow_untrained_refiner=True, segmentor=segmentor, refiner=refiner)
