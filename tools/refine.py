@@ -28,6 +28,10 @@ from typing import Dict, List, Optional, Tuple
 
 from mmengine.config import DictAction
 
+from mmseg_refiner.utils.checks import (check_common_args, check_distinct_outputs,
+                                        check_output_file, check_output_folder)
+from mmseg_refiner.utils.cli import cli_main
+
 #: Image extensions a folder run picks up when ``--img-suffix`` is not given.
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 
@@ -185,8 +189,10 @@ def run_single(model, args: argparse.Namespace) -> int:
     return 0
 
 
+@cli_main
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
+    check_common_args(args)
     image_is_dir, mask_is_dir = osp.isdir(args.image), osp.isdir(args.mask)
     if image_is_dir != mask_is_dir:
         print(
@@ -201,21 +207,23 @@ def main(argv: Optional[List[str]] = None) -> int:
             'tools/analysis_tools/eval_mask_folders.py',
             file=sys.stderr)
         return 2
+    if image_is_dir:
+        check_output_folder(args.out, [args.image, args.mask])
+        if args.vis:
+            check_output_folder(args.vis, [args.image, args.mask, args.out], '--vis')
+        check_distinct_outputs([(stem + args.out_suffix, image_path)
+                                for stem, image_path, _ in list_pairs(args)])
+    else:
+        check_output_file(args.out, [args.image, args.mask, args.gt])
+        if args.vis:
+            check_output_file(args.vis, [args.image, args.mask, args.gt, args.out], '--vis')
 
     from mmseg_refiner.apis import init_refiner
-    try:
-        model = init_refiner(
-            args.config, args.checkpoint, device=args.device, cfg_options=args.cfg_options)
-    except (FileNotFoundError, ValueError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 1
+    model = init_refiner(
+        args.config, args.checkpoint, device=args.device, cfg_options=args.cfg_options)
     if image_is_dir:
         return run_folder(model, args)
-    try:
-        return run_single(model, args)
-    except (ValueError, OSError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 1
+    return run_single(model, args)
 
 
 if __name__ == '__main__':

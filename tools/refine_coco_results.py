@@ -23,6 +23,7 @@ progress file is then removed. The same job through the MMEngine Runner (many
 processes, metrics) is ``tools/test.py`` with the config above.
 """
 import argparse
+import hashlib
 import json
 import os
 import os.path as osp
@@ -41,6 +42,9 @@ from tqdm import tqdm
 from mmseg_refiner.apis import init_refiner
 from mmseg_refiner.datasets import CocoResultsRefineDataset
 from mmseg_refiner.evaluation.functional import write_json_atomic
+from mmseg_refiner.fileio import load_coco_results
+from mmseg_refiner.utils.checks import check_common_args, check_output_file
+from mmseg_refiner.utils.cli import cli_main
 
 PIPELINE = [
     dict(type='LoadImageFromFile'),
@@ -72,6 +76,15 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         action=DictAction,
         help='override config settings, key=value pairs')
     return parser.parse_args(argv)
+
+
+def file_sha256(path: str) -> str:
+    """The SHA-256 of a file's bytes (read in 1 MiB blocks)."""
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def image_seed(seed: int, img_id: int) -> int:
@@ -174,10 +187,12 @@ def merge(results: List[dict], done: Dict[int, dict]) -> List[dict]:
     return merged
 
 
+@cli_main
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
-    if osp.abspath(args.out) == osp.abspath(args.results):
-        raise ValueError(f'--out {args.out} is the results file being refined; choose another')
+    check_common_args(args)
+    check_output_file(args.out, [args.results, args.ann_file])
+    results = load_coco_results(args.results)
     progress_path = f'{args.out}.progress.jsonl'
     if osp.exists(args.out) and not osp.exists(progress_path) and not args.overwrite:
         print(f'{args.out} exists: nothing to do (--overwrite redoes the job)')
@@ -185,6 +200,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     start = time.time()
     model = init_refiner(
         args.config, args.checkpoint, device=args.device, cfg_options=args.cfg_options)
+    if not results:
+        write_json_atomic(args.out, [], indent=None)
+        print(f'{args.results} holds no detections: wrote an empty list to {args.out}')
+        return 0
     if args.batch_size is not None:
         model.instance_refiner.batch_size = args.batch_size
     with DefaultScope.overwrite_default_scope('mmseg_refiner'):
@@ -194,12 +213,11 @@ def main(argv: Optional[List[str]] = None) -> int:
             data_prefix=dict(img=args.img_dir),
             pipeline=PIPELINE,
             skip_images_without_results=True)
-    with open(args.results) as f:
-        results = json.load(f)
 
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     job = dict(
         results=osp.abspath(args.results),
+        results_sha256=file_sha256(args.results),  # an edited results file is another job
         ann_file=osp.abspath(args.ann_file),
         img_dir=osp.abspath(args.img_dir),
         config=osp.abspath(args.config),

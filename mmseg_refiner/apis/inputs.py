@@ -6,9 +6,9 @@ Conventions (those of mmcv / OpenCV):
   ``cv2.imread`` return it. Documented conversions: a grey image (``HxW`` or
   ``HxWx1``) is repeated to 3 channels; a 4-channel image (BGRA, as OpenCV reads
   a PNG with transparency) loses its alpha channel. Other dtypes are refused.
-- A mask is any ``HxW`` array or image file; every non-zero value is foreground.
-  A mask file with colour channels is foreground wherever any channel is
-  non-zero.
+- A mask is any ``HxW`` (or ``HxWx1``) array or image file; every non-zero
+  value is foreground, NaN is refused. A mask file with colour channels is
+  foreground wherever any channel is non-zero.
 """
 import os
 import os.path as osp
@@ -106,16 +106,26 @@ def read_mask_file(path: Union[str, os.PathLike]) -> np.ndarray:
     return mask != 0
 
 
+def _array_mask(mask: Union[np.ndarray, torch.Tensor], name: str) -> np.ndarray:
+    """An array or tensor mask as bool (non-zero = foreground); NaN is refused."""
+    array = mask.detach().cpu().numpy() if isinstance(mask, torch.Tensor) else np.asarray(mask)
+    if np.issubdtype(array.dtype, np.floating) and np.isnan(array).any():
+        raise ValueError(f'{name} holds {int(np.isnan(array).sum())} NaN value(s); a mask is '
+                         f'0 (background) or non-zero (foreground): replace them, e.g. '
+                         f'np.nan_to_num(mask)')
+    return array != 0
+
+
 def _one_mask(mask: MaskInput, name: str, image_shape: Tuple[int, int]) -> np.ndarray:
     """One mask (path, array or tensor) as ``HxW bool``, checked against the image size."""
     if _is_path(mask):
         array = read_mask_file(mask)
-    elif isinstance(mask, torch.Tensor):
-        array = mask.detach().cpu().numpy() != 0
-    elif isinstance(mask, np.ndarray):
-        array = mask != 0
+    elif isinstance(mask, (np.ndarray, torch.Tensor)):
+        array = _array_mask(mask, name)
     else:
         raise ValueError(f'{name} must be a file path or an array, got {type(mask).__name__}')
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[..., 0]  # HxWx1: one mask, as an image with one channel
     if array.ndim != 2:
         raise ValueError(f'{name} must be a 2-D HxW mask, got shape {array.shape}')
     if array.shape != tuple(image_shape):
@@ -128,9 +138,9 @@ def to_bool_masks(masks: MasksInput, image_shape: Tuple[int, int]) -> Tuple[np.n
     """Turn one mask or several into an ``NxHxW bool`` array.
 
     Args:
-        masks: one mask (a path, an ``HxW`` array or tensor) or several (a
-            list / tuple of those, or an ``NxHxW`` array or tensor). Any dtype;
-            non-zero is foreground.
+        masks: one mask (a path, an ``HxW`` or ``HxWx1`` array or tensor) or
+            several (a list / tuple of those, or an ``NxHxW`` array or tensor).
+            Any dtype; non-zero is foreground; NaN is refused.
         image_shape: ``(H, W)`` of the image; every mask must match it.
 
     Returns:
@@ -145,7 +155,8 @@ def to_bool_masks(masks: MasksInput, image_shape: Tuple[int, int]) -> Tuple[np.n
     if _is_path(masks):
         return _one_mask(masks, f'mask {os.fspath(masks)}', image_shape)[None], True
     if isinstance(masks, (np.ndarray, torch.Tensor)):
-        if masks.ndim == 2:
+        if masks.ndim == 2 or (masks.ndim == 3 and masks.shape[2] == 1
+                               and tuple(masks.shape[:2]) == tuple(image_shape)):
             return _one_mask(masks, 'mask', image_shape)[None], True
         if masks.ndim != 3:
             raise ValueError('masks must be one HxW mask or an NxHxW stack, '

@@ -1,9 +1,11 @@
 from .atomic_io import current_umask, write_bytes_atomic
-from .safe_checkpoint import (UnsafeCheckpointError, allow_runner_checkpoint_globals,
-                              load_checkpoint_file)
+from .safe_checkpoint import (CheckpointError, UnsafeCheckpointError,
+                              allow_runner_checkpoint_globals, check_checkpoint_for_model,
+                              load_checkpoint_file, load_weights)
 from .setup_env import register_all_modules
 
 __all__ = [
-    'UnsafeCheckpointError', 'allow_runner_checkpoint_globals', 'current_umask',
-    'load_checkpoint_file', 'register_all_modules', 'write_bytes_atomic'
+    'CheckpointError', 'UnsafeCheckpointError', 'allow_runner_checkpoint_globals',
+    'check_checkpoint_for_model', 'current_umask', 'load_checkpoint_file', 'load_weights',
+    'register_all_modules', 'write_bytes_atomic'
 ]

@@ -26,6 +26,8 @@ from mmseg_refiner.evaluation.functional import (MIN_RADIUS, NUM_RADII, RADIUS_D
                                                  MaskFiles, evaluate_mask_files,
                                                  match_mask_folders, summarize_mask_records,
                                                  write_json_atomic)
+from mmseg_refiner.utils.checks import check_output_file
+from mmseg_refiner.utils.cli import cli_main
 
 #: Entries of a problem list printed before "... and N more" (the JSON has all).
 SHOWN_PER_PROBLEM = 20
@@ -88,8 +90,10 @@ def evaluate(args: argparse.Namespace) -> Tuple[Dict[str, float], List[dict], di
     return summarize_mask_records(records), records, problems
 
 
+@cli_main
 def main(argv=None) -> int:
     args = parse_args(argv)
+    check_output_file(args.out)
     try:
         summary, records, problems = evaluate(args)
     except (FileNotFoundError, ValueError) as error:

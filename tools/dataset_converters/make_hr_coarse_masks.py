@@ -40,6 +40,8 @@ from tqdm import tqdm
 from mmseg_refiner.datasets.hr_refine import COARSE_VARIANTS, coarse_mask_paths, read_name_list
 from mmseg_refiner.datasets.transforms.coarse_mask import synthesize_coarse_mask
 from mmseg_refiner.utils.atomic_io import write_bytes_atomic
+from mmseg_refiner.utils.checks import check_output_folder
+from mmseg_refiner.utils.cli import cli_main
 
 #: Synthesis options of each variant (keys: ``COARSE_VARIANTS``).
 VARIANT_OPTIONS = {'gt': dict(fill_holes=False), 'filled': dict(fill_holes=True)}
@@ -155,8 +157,10 @@ def summarize(outcomes: Sequence[Outcome]) -> str:
     return '\n'.join(lines)
 
 
+@cli_main
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
+    check_output_folder(args.out_dir, [args.mask_dir], 'out_dir')
     if not osp.isdir(args.mask_dir):
         print(f'error: mask folder {args.mask_dir} does not exist', file=sys.stderr)
         return 2
