@@ -17,6 +17,9 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from launch_utils import add_common_args, load_config, setup_cpu_distributed  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
+from mmseg_refiner.utils import check_checkpoint_for_model  # noqa: E402
+from mmseg_refiner.utils.cli import cli_main  # noqa: E402
+
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Test (and evaluate) a refiner')
@@ -26,6 +29,7 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+@cli_main
 def main(argv=None):
     args = parse_args(argv)
     cfg = load_config(args)
@@ -33,8 +37,10 @@ def main(argv=None):
         cfg.load_from = args.checkpoint
     setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)
-    return runner.test()
+    if cfg.get('load_from'):
+        check_checkpoint_for_model(runner.model, cfg.load_from)  # the Runner loads non-strictly
+    runner.test()
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -14,6 +14,9 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from launch_utils import add_common_args, load_config, setup_cpu_distributed  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
+from mmseg_refiner.utils import check_checkpoint_for_model  # noqa: E402
+from mmseg_refiner.utils.cli import cli_main  # noqa: E402
+
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Train a refiner')
@@ -46,6 +49,7 @@ def enable_amp(cfg) -> None:
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
 
 
+@cli_main
 def main(argv=None):
     args = parse_args(argv)
     cfg = load_config(args)
@@ -59,8 +63,10 @@ def main(argv=None):
         cfg.load_from = args.resume
     setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)
+    if cfg.get('load_from'):
+        check_checkpoint_for_model(runner.model, cfg.load_from)  # the Runner loads non-strictly
     runner.train()
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

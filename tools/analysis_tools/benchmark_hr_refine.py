@@ -11,6 +11,7 @@ Example:
     OMP_NUM_THREADS=2 python tools/analysis_tools/benchmark_hr_refine.py --size 4096
 """
 import argparse
+import sys
 import resource
 import time
 from typing import List, Optional
@@ -22,6 +23,8 @@ from mmengine.registry import DefaultScope
 
 import mmseg_refiner  # noqa: F401  (registers the modules)
 from mmseg_refiner.registry import MODELS
+from mmseg_refiner.utils.checks import check_common_args
+from mmseg_refiner.utils.cli import cli_main
 
 TINY_REFINER = dict(
     type='SegRefiner',
@@ -87,8 +90,10 @@ def build_refiner(config: Optional[str], seed: int):
     return model
 
 
+@cli_main
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
+    check_common_args(args)
     model = build_refiner(args.config, args.seed)
     if args.batch_size is not None:
         model.semantic_refiner.batch_size = args.batch_size
@@ -123,4 +128,4 @@ def main(argv: Optional[List[str]] = None) -> None:
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -14,6 +14,7 @@ Examples (the published configuration costs seconds per instance here):
         --num-instances 8 --batch-size 8 --bf16
 """
 import argparse
+import sys
 import math
 import time
 from typing import List, Optional
@@ -22,6 +23,8 @@ import numpy as np
 import torch
 
 from mmseg_refiner.apis import init_refiner
+from mmseg_refiner.utils.checks import check_common_args
+from mmseg_refiner.utils.cli import cli_main
 
 DEFAULT_CONFIG = 'configs/segrefiner/segrefiner_unet-128_coco-results-refine.py'
 #: The tiny configuration of the unit tests: a 2-level, 16-channel U-Net at 32x32.
@@ -80,8 +83,10 @@ def time_refinement(model, image: torch.Tensor, masks: torch.Tensor, bf16: bool,
     return time.perf_counter() - start
 
 
+@cli_main
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
+    check_common_args(args)
     torch.manual_seed(args.seed)
     overrides = dict(TINY_OVERRIDES) if args.tiny else {}
     overrides['model.instance_refiner.batch_size'] = args.batch_size
@@ -108,4 +113,4 @@ def main(argv: Optional[List[str]] = None) -> None:
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

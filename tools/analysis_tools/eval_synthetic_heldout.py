@@ -15,6 +15,7 @@ per-sample IoUs), ``iou`` / ``coarse_iou`` (total intersection over total
 union), ``mba`` / ``coarse_mba`` (mean of per-sample mBAs), and per sample.
 """
 import argparse
+import sys
 import math
 import os.path as osp
 import time
@@ -28,6 +29,8 @@ from mmseg_refiner.apis import demo_model_files, init_refiner, refine
 from mmseg_refiner.datasets.synthetic import EVAL_SEED_OFFSET, SyntheticRefineDataset
 from mmseg_refiner.evaluation.functional import mask_record, summarize_mask_records
 from mmseg_refiner.fileio import write_json_atomic
+from mmseg_refiner.utils.checks import check_common_args
+from mmseg_refiner.utils.cli import cli_main
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -107,8 +110,10 @@ def _ratio(intersection: int, union: int) -> float:
     return intersection / union if union else 1.0
 
 
-def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
+@cli_main
+def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
+    check_common_args(args)
     if args.config is None:
         args.config, args.checkpoint = demo_model_files()
     model = init_refiner(args.config, args.checkpoint, device=args.device)
@@ -151,8 +156,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     if args.out:
         write_json_atomic(args.out, report)
         print(f'written to {args.out}')
-    return report
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())
