@@ -10,6 +10,7 @@ Example:
     python tools/analysis_tools/benchmark_coarse_mask.py --sizes 512 --num-masks 50
 """
 import argparse
+import sys
 import time
 from functools import partial
 from typing import Callable, List, Optional, Tuple
@@ -20,6 +21,7 @@ import numpy as np
 from mmseg_refiner.datasets.synthetic import EVAL_SEED_OFFSET, generate_synthetic_sample
 from mmseg_refiner.datasets.transforms.coarse_mask import (modify_boundary, perturb_to_iou,
                                                           synthesize_coarse_mask)
+from mmseg_refiner.utils.cli import cli_main
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -80,7 +82,8 @@ def benchmark_size(size: int, num_masks: int, iou_target: float, seed: int) -> N
           f'{np.mean(ious < iou_target):.0%}')
 
 
-def main(argv: Optional[List[str]] = None) -> None:
+@cli_main
+def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     if len(args.num_masks) not in (1, len(args.sizes)):
         raise SystemExit('--num-masks takes one value or one per size')
@@ -91,4 +94,4 @@ def main(argv: Optional[List[str]] = None) -> None:
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

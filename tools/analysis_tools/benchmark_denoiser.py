@@ -12,12 +12,14 @@ batch 4. Example:
 """
 import argparse
 import statistics
+import sys
 import time
 from typing import Callable, List, Optional
 
 import torch
 
 from mmseg_refiner.models.denoisers import DenoiseUNet
+from mmseg_refiner.utils.cli import cli_main
 
 MODES = ('fp32', 'bf16-channels-last')
 
@@ -51,7 +53,8 @@ def median_seconds(fn: Callable[[], torch.Tensor], warmup: int, repeats: int) ->
     return statistics.median(times)
 
 
-def main(argv: Optional[List[str]] = None) -> None:
+@cli_main
+def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     torch.manual_seed(args.seed)
     model = DenoiseUNet(
@@ -90,4 +93,4 @@ def main(argv: Optional[List[str]] = None) -> None:
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -12,6 +12,7 @@ Example:
 """
 import argparse
 import resource
+import sys
 import time
 from typing import List, Optional
 
@@ -22,6 +23,7 @@ from mmengine.registry import DefaultScope
 
 import mmseg_refiner  # noqa: F401  (registers the modules)
 from mmseg_refiner.registry import MODELS
+from mmseg_refiner.utils.cli import cli_main
 
 TINY_REFINER = dict(
     type='SegRefiner',
@@ -87,7 +89,8 @@ def build_refiner(config: Optional[str], seed: int):
     return model
 
 
-def main(argv: Optional[List[str]] = None) -> None:
+@cli_main
+def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     model = build_refiner(args.config, args.seed)
     if args.batch_size is not None:
@@ -123,4 +126,4 @@ def main(argv: Optional[List[str]] = None) -> None:
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

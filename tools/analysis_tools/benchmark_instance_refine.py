@@ -15,6 +15,7 @@ Examples (the published configuration costs seconds per instance here):
 """
 import argparse
 import math
+import sys
 import time
 from typing import List, Optional
 
@@ -22,6 +23,7 @@ import numpy as np
 import torch
 
 from mmseg_refiner.apis import init_refiner
+from mmseg_refiner.utils.cli import cli_main
 
 DEFAULT_CONFIG = 'configs/segrefiner/segrefiner_unet-128_coco-results-refine.py'
 #: The tiny configuration of the unit tests: a 2-level, 16-channel U-Net at 32x32.
@@ -81,7 +83,8 @@ def time_refinement(model, image: torch.Tensor, masks: torch.Tensor, bf16: bool,
     return time.perf_counter() - start
 
 
-def main(argv: Optional[List[str]] = None) -> None:
+@cli_main
+def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     torch.manual_seed(args.seed)
     overrides = dict(TINY_OVERRIDES) if args.tiny else {}
@@ -109,4 +112,4 @@ def main(argv: Optional[List[str]] = None) -> None:
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -16,6 +16,7 @@ union), ``mba`` / ``coarse_mba`` (mean of per-sample mBAs), and per sample.
 """
 import argparse
 import math
+import sys
 import time
 from typing import Any, Dict, List, Optional
 
@@ -27,6 +28,7 @@ from mmseg_refiner.apis import demo_model_files, init_refiner, refine
 from mmseg_refiner.datasets.synthetic import EVAL_SEED_OFFSET, SyntheticRefineDataset
 from mmseg_refiner.evaluation.functional import (mask_record, summarize_mask_records,
                                                  write_json_atomic)
+from mmseg_refiner.utils.cli import cli_main
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -105,7 +107,8 @@ def _ratio(intersection: int, union: int) -> float:
     return intersection / union if union else 1.0
 
 
-def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
+@cli_main
+def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     if args.config is None:
         args.config, args.checkpoint = demo_model_files()
@@ -149,8 +152,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     if args.out:
         write_json_atomic(args.out, report)
         print(f'written to {args.out}')
-    return report
+    return 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())
