@@ -11,8 +11,8 @@ Example:
     OMP_NUM_THREADS=2 python tools/analysis_tools/benchmark_hr_refine.py --size 4096
 """
 import argparse
-import sys
 import resource
+import sys
 import time
 from typing import List, Optional
 

@@ -14,8 +14,8 @@ Examples (the published configuration costs seconds per instance here):
         --num-instances 8 --batch-size 8 --bf16
 """
 import argparse
-import sys
 import math
+import sys
 import time
 from typing import List, Optional
 
