@@ -155,5 +155,3 @@ def load_coco_results(path: str, require: Sequence[str] = ('segmentation', )) ->
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise CocoResultsError(f'{path} is not a JSON file: {err}') from None
     return validate_coco_results(results, path, require)
-
-

@@ -5,6 +5,5 @@ from .setup_env import register_all_modules
 
 __all__ = [
     'CheckpointError', 'UnsafeCheckpointError', 'allow_runner_checkpoint_globals',
-    'check_checkpoint_for_model', 'load_checkpoint_file', 'load_weights',
-    'register_all_modules'
+    'check_checkpoint_for_model', 'load_checkpoint_file', 'load_weights', 'register_all_modules'
 ]
