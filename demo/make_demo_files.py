@@ -11,12 +11,14 @@ are. Masks are written as 0/255 PNGs.
 """
 import argparse
 import os.path as osp
+import sys
 from typing import List, Optional
 
 import numpy as np
 
 from mmseg_refiner.datasets.synthetic import DEMO_SEED_OFFSET, SyntheticRefineDataset
 from mmseg_refiner.fileio import write_image_atomic, write_mask_png
+from mmseg_refiner.utils.cli import UsageError, cli_main
 
 DEMO_SEED = DEMO_SEED_OFFSET
 DEMO_SIZE = 256
@@ -30,10 +32,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+@cli_main
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
     if args.seed < DEMO_SEED_OFFSET:
-        raise SystemExit(f'error: demo seeds start at {DEMO_SEED_OFFSET}; lower ones are '
+        raise UsageError(f'--seed: demo seeds start at {DEMO_SEED_OFFSET}; lower ones are '
                          'training or held-out samples')
     dataset = SyntheticRefineDataset(
         num_samples=1,
@@ -53,4 +56,4 @@ def main(argv: Optional[List[str]] = None) -> None:
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

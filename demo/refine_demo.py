@@ -13,11 +13,13 @@ added bluish green, removed reddish purple) to ``--out-dir``.
 import argparse
 import os.path as osp
 import sys
-from typing import Dict, List, Optional
+from typing import List, Optional
 
 from mmseg_refiner.apis import init_refiner, refine, to_bgr_image, to_bool_masks
 from mmseg_refiner.evaluation.functional import mask_record, summarize_mask_records
 from mmseg_refiner.fileio import write_image_atomic, write_mask_png
+from mmseg_refiner.utils.checks import check_common_args
+from mmseg_refiner.utils.cli import cli_main
 from mmseg_refiner.visualization import draw_refinement
 
 DEMO_DIR = osp.dirname(osp.abspath(__file__))
@@ -37,8 +39,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
+@cli_main
+def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
+    check_common_args(args)
     model = init_refiner(args.config, args.checkpoint, device=args.device)
     image = to_bgr_image(args.image)
     coarse = to_bool_masks(args.mask, image.shape[:2])[0][0]
@@ -57,12 +61,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
     write_mask_png(mask_path, refined)
     write_image_atomic(picture_path, draw_refinement(image, coarse, refined, gt=gt))
     print(f'written: {mask_path}, {picture_path}')
-    return scores
 
 
 if __name__ == '__main__':
-    try:
-        main()
-    except (FileNotFoundError, ValueError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        sys.exit(1)
+    sys.exit(main())

@@ -1,11 +1,13 @@
-"""Helpers shared by tools/train.py and tools/test.py: config loading and
-distributed launch on machines with or without CUDA."""
+"""Helpers shared by tools/train.py and tools/test.py: config loading (with the
+key check every tool runs) and distributed launch on machines with or without CUDA."""
 import os
 import os.path as osp
 
 import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config, DictAction
+
+from mmseg_refiner.utils.config_keys import validate_config
 
 
 def add_common_args(parser) -> None:
@@ -28,12 +30,20 @@ def add_common_args(parser) -> None:
 
 
 def load_config(args) -> Config:
-    """Read the config, apply ``--cfg-options`` and set the launcher and work dir."""
+    """Read the config, apply ``--cfg-options``, check its keys, set the launcher and work dir.
+
+    Raises:
+        FileNotFoundError: no such config.
+        ConfigKeyError: a key nothing reads (see :func:`validate_config`).
+    """
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
+    if not osp.isfile(args.config):
+        raise FileNotFoundError(f'config {args.config} does not exist')
     cfg = Config.fromfile(args.config)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    validate_config(cfg, args.cfg_options)
     cfg.launcher = args.launcher
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir

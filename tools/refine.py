@@ -20,7 +20,9 @@ their image's file name, so ``tools/test.py`` on a config with that dataset
 gives the same PNGs. Masks are read under the package's one mask rule
 (``mmseg_refiner/fileio/masks.py``: 0/1 and 0/255 alike, JPEG noise ignored,
 palette PNGs by index); two images of one stem (``a.jpg`` and ``a.png``) and a
-missing mask are errors named before any work starts.
+missing mask are errors named before any work starts, as are an output folder
+that is, contains or lies inside an input folder and an output file that is an
+input. Errors are printed as ``error: ...`` (``mmseg_refiner/utils/cli.py``).
 
 Without ``--config``/``--checkpoint`` the shipped demo model is used. Refined
 masks are written as 0/255 uint8 PNGs, atomically (a temporary file in the
@@ -41,6 +43,9 @@ import sys
 from typing import Dict, List, Optional, Tuple
 
 from mmengine.config import Config, DictAction
+
+from mmseg_refiner.utils.checks import check_common_args, check_output_file, check_output_folder
+from mmseg_refiner.utils.cli import UsageError, cli_main
 
 #: The folder dataset a folder run uses unless the model config has one.
 FOLDER_DATASET_CONFIG = osp.join(
@@ -215,16 +220,12 @@ def run_folder(model, args: argparse.Namespace) -> int:
 
     from mmseg_refiner.fileio import (FOLDER_LOG_NAME, ResumeLog, file_digest, files_digest,
                                       relative_name)
-    try:
-        dataset = folder_dataset(model.cfg, args)
-        log = ResumeLog(
-            osp.join(args.out, FOLDER_LOG_NAME),
-            folder_job(model, args),
-            restart_hint='re-run with --overwrite')
-        log.open(restart=args.overwrite)
-    except (OSError, ValueError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 1
+    dataset = folder_dataset(model.cfg, args)
+    log = ResumeLog(
+        osp.join(args.out, FOLDER_LOG_NAME),
+        folder_job(model, args),
+        restart_hint='re-run with --overwrite')
+    log.open(restart=args.overwrite)
     done, skipped, failed = [], [], []
     progress = tqdm(range(len(dataset)), desc='refining', unit='img')
     for index in progress:
@@ -269,41 +270,37 @@ def run_single(model, args: argparse.Namespace) -> int:
     return 0
 
 
+@cli_main
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
+    check_common_args(args)
     image_is_dir, mask_is_dir = osp.isdir(args.image), osp.isdir(args.mask)
     if image_is_dir != mask_is_dir:
-        print(
-            f'error: give two files or two folders; got {args.image} '
-            f'({"folder" if image_is_dir else "file"}) and {args.mask} '
-            f'({"folder" if mask_is_dir else "file"})',
-            file=sys.stderr)
-        return 2
+        raise UsageError(f'give two files or two folders; got {args.image} '
+                         f'({"folder" if image_is_dir else "file"}) and {args.mask} '
+                         f'({"folder" if mask_is_dir else "file"})')
     if image_is_dir and args.gt is not None:
-        print(
-            'error: --gt is for one image; score folders with '
-            'tools/analysis_tools/eval_mask_folders.py',
-            file=sys.stderr)
-        return 2
+        raise UsageError('--gt is for one image; score folders with '
+                         'tools/analysis_tools/eval_mask_folders.py')
+    if image_is_dir:  # image-stem clashes are refused by the folder dataset (fileio.matching)
+        check_output_folder(args.out, [args.image, args.mask])
+        if args.vis:
+            check_output_folder(args.vis, [args.image, args.mask, args.out], '--vis')
+    else:
+        check_output_file(args.out, [args.image, args.mask, args.gt])
+        if args.vis:
+            check_output_file(args.vis, [args.image, args.mask, args.gt, args.out], '--vis')
 
     from mmseg_refiner.apis import init_refiner
-    try:
-        model = init_refiner(
-            args.config,
-            args.checkpoint,
-            device=args.device,
-            cfg_options=args.cfg_options,
-            precision=args.precision)
-    except (FileNotFoundError, ValueError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 1
+    model = init_refiner(
+        args.config,
+        args.checkpoint,
+        device=args.device,
+        cfg_options=args.cfg_options,
+        precision=args.precision)
     if image_is_dir:
         return run_folder(model, args)
-    try:
-        return run_single(model, args)
-    except (ValueError, OSError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 1
+    return run_single(model, args)
 
 
 if __name__ == '__main__':

@@ -12,7 +12,10 @@ annotation file naming its images and categories; ``IMG_DIR`` the image folder.
 ``configs/segrefiner/segrefiner_unet-128_coco-results-refine.py``, whose
 ``instance_refiner`` settings apply) and ``CKPT`` its weights. ``OUT_JSON``
 receives every input record unchanged but for its ``segmentation``: the
-refined mask as a compressed RLE.
+refined mask as a compressed RLE. Every record is checked before the model is
+loaded (``mmseg_refiner/fileio/coco_results.py``: finite scores, integer ids,
+4-number boxes, valid RLEs and polygons; the error names the record's index and
+field); an empty list gives ``[]``.
 
 The data come from the config's ``test_dataloader`` (its dataset type and
 ``pipeline``), pointed at the three files above, and each image goes through
@@ -50,6 +53,8 @@ from tqdm import tqdm
 from mmseg_refiner import fileio
 from mmseg_refiner.apis import init_refiner
 from mmseg_refiner.registry import DATASETS
+from mmseg_refiner.utils.checks import check_common_args, check_output_file
+from mmseg_refiner.utils.cli import INTERRUPTED, cli_main
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -128,18 +133,12 @@ def merge(results: List[dict], dataset, refined: Dict[int, List[dict]]) -> List[
     return [dict(record, segmentation=by_index[index]) for index, record in enumerate(results)]
 
 
+@cli_main
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
-    try:
-        return run(args)
-    except (OSError, ValueError) as error:
-        print(f'error: {error}', file=sys.stderr)
-        return 1
-
-
-def run(args: argparse.Namespace) -> int:
-    if osp.abspath(args.out) == osp.abspath(args.results):
-        raise ValueError(f'--out {args.out} is the results file being refined; choose another')
+    check_common_args(args)
+    check_output_file(args.out, [args.results, args.ann_file])
+    results = fileio.load_coco_results(args.results)
     start = time.time()
     model = init_refiner(
         args.config,
@@ -147,6 +146,10 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         cfg_options=args.cfg_options,
         precision=args.precision)
+    if not results:
+        fileio.write_json_atomic(args.out, [], indent=None)
+        print(f'{args.results} holds no detections: wrote an empty list to {args.out}')
+        return 0
     job = dict(
         tool='refine_coco_results',
         model=fileio.json_digest(model.cfg.model.to_dict()),
@@ -157,8 +160,6 @@ def run(args: argparse.Namespace) -> int:
     if args.batch_size is not None:
         model.instance_refiner.batch_size = args.batch_size
     dataset = build_dataset(model.cfg, args)
-    with open(args.results) as f:
-        results = json.load(f)
 
     log = fileio.ResumeLog(
         f'{args.out}.progress.jsonl', job, restart_hint='re-run with --overwrite')
@@ -186,7 +187,7 @@ def run(args: argparse.Namespace) -> int:
         bar.close()
         print(f'\ninterrupted: {len(refined)} of {len(dataset)} images done, kept in '
               f'{log.path}; run the same command again to resume')
-        return 130
+        return INTERRUPTED
     bar.close()
 
     fileio.write_json_atomic(args.out, merge(results, dataset, refined), indent=None)

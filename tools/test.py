@@ -27,6 +27,8 @@ from mmengine.runner import Runner  # noqa: E402
 
 #: the visualization hook ``--show`` / ``--show-dir`` switch on when the config has none
 DEFAULT_VISUALIZATION_HOOK = dict(type='mmseg_refiner.RefinementVisualizationHook')
+from mmseg_refiner.utils import load_weights  # noqa: E402
+from mmseg_refiner.utils.cli import cli_main  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -85,7 +87,8 @@ def place_outputs_in_work_dir(cfg) -> None:
             evaluator['outfile_prefix'] = osp.join(cfg.work_dir, prefix)
 
 
-def main(argv=None):
+def run_test(argv=None) -> dict:
+    """Test the config's model; the metrics (``{}`` when nothing was left to refine)."""
     args = parse_args(argv)
     cfg = load_config(args)
     if args.checkpoint.lower() != 'none':
@@ -101,6 +104,8 @@ def main(argv=None):
     place_outputs_in_work_dir(cfg)
     setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)
+    if cfg.get('load_from'):
+        load_weights(runner.model, cfg.load_from)  # strict; the Runner loads non-strictly
     dataset = runner.test_loop.dataloader.dataset
     if len(dataset) == 0 and getattr(dataset, 'skip_done', False):
         runner.logger.info(
@@ -111,5 +116,10 @@ def main(argv=None):
     return runner.test()
 
 
+@cli_main
+def main(argv=None):
+    run_test(argv)
+
+
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

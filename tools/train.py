@@ -14,6 +14,9 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from launch_utils import add_common_args, load_config, setup_cpu_distributed  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
+from mmseg_refiner.utils import load_weights  # noqa: E402
+from mmseg_refiner.utils.cli import cli_main  # noqa: E402
+
 #: ``--amp`` without CUDA: bf16 autocast, no loss scaler.
 CPU_AMP_OPTIM_WRAPPER = 'mmseg_refiner.BF16AmpOptimWrapper'
 
@@ -58,6 +61,7 @@ def enable_amp(cfg) -> None:
         cfg.optim_wrapper.type = CPU_AMP_OPTIM_WRAPPER
 
 
+@cli_main
 def main(argv=None):
     args = parse_args(argv)
     cfg = load_config(args)
@@ -71,8 +75,10 @@ def main(argv=None):
         cfg.load_from = args.resume
     setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)
+    if cfg.get('load_from'):
+        load_weights(runner.model, cfg.load_from)  # strict; the Runner loads non-strictly
     runner.train()
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -11,9 +11,18 @@ _base_ = [
 # Initialisation: the LR run's 80k-iteration checkpoint. This is where
 # segrefiner_unet-128_8xb8-120k_lvis-256.py writes it with the default work dir; set it
 # to your LR checkpoint (or pass --cfg-options load_from=PATH).
-load_from = 'work_dirs/segrefiner_unet-128_8xb8-120k_lvis-256/iter_80000.pth'
+load_from = 'work_dirs/segrefiner_unet-128_8xb8-120k_lvis-256/milestone_iter_80000.pth'
 
-default_hooks = dict(checkpoint=dict(interval=5000, by_epoch=False))
+# Resumable checkpoints (weights, optimizer and LR-scheduler state) every 500 iterations,
+# the last two kept: a killed run loses a few minutes on 8 GPUs and continues with
+# `--resume`; the final one (iter_40000.pth) is the HR model.
+default_hooks = dict(
+    checkpoint=dict(
+        interval=500,
+        by_epoch=False,
+        save_optimizer=True,
+        save_param_scheduler=True,
+        max_keep_ckpts=2))
 
 # Validation every 5k iterations on the held-out DIS5K DIS-VD split (the first 50 images)
 # with the paper's HR test protocol (global 256 px steps 5..1, then local full-resolution

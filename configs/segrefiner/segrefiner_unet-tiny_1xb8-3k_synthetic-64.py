@@ -100,17 +100,22 @@ param_scheduler = [
 ]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=500)
 
-# One checkpoint, at the end, with the weights only (no optimizer state): it is the
-# shipped demo/segrefiner_demo.pth.
+# Resumable checkpoints (weights, optimizer and LR-scheduler state) every 250 iterations,
+# the last two kept: at ~0.2 s per iteration on a free core and ~1 s on shared cores, an
+# interrupted run loses at most ~1-4 minutes and continues with `--resume`. After the last
+# iteration the final checkpoint is also published with the weights only
+# (iter_3000-<sha256 prefix>.pth), which is the shipped demo/segrefiner_demo.pth.
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
     checkpoint=dict(
         type='CheckpointHook',
-        interval=max_iters,
+        interval=250,
         by_epoch=False,
-        save_optimizer=False,
-        save_param_scheduler=False,
-        max_keep_ckpts=1))
+        save_optimizer=True,
+        save_param_scheduler=True,
+        max_keep_ckpts=2,
+        save_last=True,
+        published_keys=['meta', 'state_dict']))
 randomness = dict(seed=0)
 
 # Held-out evaluation through the Runner: synthetic samples from seed 1,000,000 on (never

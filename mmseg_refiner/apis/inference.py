@@ -8,19 +8,19 @@
 import copy
 import os
 import os.path as osp
-import pickle
 from typing import Optional, Tuple, Union
 
 import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
 
 from mmseg_refiner.models.refiners.seeding import mask_seed, sample_seed
 from mmseg_refiner.models.utils import check_precision
 from mmseg_refiner.registry import MODELS
-from mmseg_refiner.utils import UnsafeCheckpointError
+from mmseg_refiner.utils import load_weights
+from mmseg_refiner.utils.checks import check_device, check_seed
+from mmseg_refiner.utils.config_keys import validate_config
 from .inputs import ImageInput, MasksInput, to_bgr_image, to_bool_masks
 
 #: The repository root: the package is installed in editable mode, so the demo
@@ -89,9 +89,10 @@ def init_refiner(config: Union[str, os.PathLike, Config, None] = None,
             ``SegRefiner``. ``None`` loads the shipped demo model (a small model
             trained on synthetic data; see ``demo/README.md``).
         checkpoint: weights to load (any MMEngine checkpoint, or a bare state
-            dict), with MMEngine's ``load_checkpoint`` (strict: every key must
-            match) under ``torch.load(weights_only=True)``; ``None`` keeps the
-            initial weights. Must be ``None`` when ``config`` is.
+            dict) with :func:`mmseg_refiner.utils.load_weights`: under
+            ``torch.load(weights_only=True)``, strict (every key and size must
+            match), finite; ``None`` keeps the initial weights. Must be
+            ``None`` when ``config`` is.
         device: where the model runs, e.g. ``'cpu'`` or ``'cuda:0'``; the
             checkpoint is mapped there. ``None`` (the default): CUDA when it
             is available, else the CPU.
@@ -111,6 +112,11 @@ def init_refiner(config: Union[str, os.PathLike, Config, None] = None,
 
     Raises:
         FileNotFoundError: the demo files or the checkpoint are missing.
+        ConfigKeyError: a key of the config or of ``cfg_options`` that nothing
+            reads (:func:`mmseg_refiner.utils.config_keys.validate_config`).
+        UsageError: a device this machine does not have.
+        CheckpointError: the checkpoint is empty, not a checkpoint, truncated,
+            holds NaN / Inf or does not fit the model (naming the file and keys).
         UnsafeCheckpointError: the checkpoint holds pickled objects outside
             the allow-list of :mod:`mmseg_refiner.utils.safe_checkpoint`.
     """
@@ -131,21 +137,15 @@ def init_refiner(config: Union[str, os.PathLike, Config, None] = None,
         raise ValueError(f'the config {config.filename} has no `model`')
     if precision is not None:
         config.merge_from_dict({'model.test_cfg.precision': check_precision(precision)})
-    device = default_device() if device is None else device
+    validate_config(config, cfg_options)
+    device = default_device() if device is None else check_device(device, 'device')
 
     init_default_scope(config.get('default_scope', 'mmseg_refiner'))
     model_cfg = config.model.copy()
     _fill_default_refiners(model_cfg)
     model = MODELS.build(model_cfg)
     if checkpoint is not None:
-        checkpoint = os.fspath(checkpoint)
-        try:
-            load_checkpoint(model, checkpoint, map_location=device, strict=True)
-        except pickle.UnpicklingError as err:
-            raise UnsafeCheckpointError(
-                f'refused to load {checkpoint}: it holds pickled objects that are not allowed '
-                f'in a checkpoint (loading it could run code). Torch said: '
-                f'{str(err).splitlines()[0]}') from err
+        load_weights(model, checkpoint, map_location=device)
     model.cfg = config
     model.to(device)
     model.eval()
@@ -212,9 +212,11 @@ def refine(model: torch.nn.Module,
 
     Raises:
         ValueError: unreadable image or mask file, unsupported image array,
-            a mask whose size differs from the image's, an empty list of masks,
-            or an unknown mode; the message names the file or the mask's index.
+            a mask whose size differs from the image's or holding NaN, an empty
+            list of masks, an unknown mode, or a seed outside 0..2**32-1; the
+            message names the file or the mask's index.
     """
+    check_seed(seed, 'seed')
     img = to_bgr_image(image)
     bool_masks, single = to_bool_masks(masks, img.shape[:2])
     mode = resolve_mode(mode, img.shape[:2], model.model_size)

@@ -27,11 +27,9 @@ from mmengine.dataset import BaseDataset
 from mmengine.fileio import join_path, load
 from mmengine.structures import InstanceData
 
-from mmseg_refiner.fileio import decode_segmentation, mask_boxes
+from mmseg_refiner.fileio import decode_segmentation, mask_boxes, validate_coco_results
 from mmseg_refiner.registry import DATASETS, TRANSFORMS
 
-#: Keys every record of a results JSON must have.
-REQUIRED_RESULT_KEYS = ('image_id', 'category_id', 'segmentation', 'score')
 #: At most this many offending ids are listed in an error message.
 MAX_LISTED = 20
 
@@ -89,8 +87,9 @@ class CocoResultsRefineDataset(BaseDataset):
 
     Raises:
         ValueError: the results name images or categories absent from the
-            annotation file (or from ``classes``), listing them; a record lacks
-            a required key; a file is not of the expected form.
+            annotation file (or from ``classes``), listing them; a record is
+            malformed (:func:`mmseg_refiner.fileio.validate_coco_results`,
+            naming its index and field); a file is not of the expected form.
     """
 
     METAINFO: dict = dict(classes=None)
@@ -163,20 +162,11 @@ class CocoResultsRefineDataset(BaseDataset):
 
     def _load_results(self, images: dict, cat2label: Dict[int, int]) -> Dict[int, List[dict]]:
         """Detections grouped by image, checked against the annotation file."""
-        results = load(self.results_file, backend_args=self.backend_args)
-        if not isinstance(results, list):
-            raise ValueError(f'{self.results_file} is not a COCO results file (a list of '
-                             f'detections), it holds a {type(results).__name__}')
+        results = validate_coco_results(
+            load(self.results_file, backend_args=self.backend_args), self.results_file)
         instances = defaultdict(list)
         unknown_images, unknown_categories = [], []
         for index, record in enumerate(results):
-            missing = [
-                key for key in REQUIRED_RESULT_KEYS
-                if not isinstance(record, dict) or key not in record
-            ]
-            if missing:
-                raise ValueError(f'{self.results_file}: detection {index} lacks '
-                                 f'{", ".join(missing)}')
             if record['image_id'] not in images:
                 unknown_images.append(record['image_id'])
             if record['category_id'] not in cat2label:

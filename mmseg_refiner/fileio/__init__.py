@@ -2,12 +2,14 @@
 
 Reading images (:mod:`.images`) and masks under the one mask rule
 (:mod:`.masks`), COCO segmentation encode / decode / validate (:mod:`.rle`),
+COCO results files checked record by record (:mod:`.coco_results`),
 matching images to masks by name (:mod:`.matching`), atomic writes
 (:mod:`.atomic`) and the one resume mechanism (:mod:`.resume`). Nothing else in
 the package opens a mask file or decodes an RLE.
 """
 from .atomic import (current_umask, write_bytes_atomic, write_image_atomic, write_json_atomic,
                      write_mask_png)
+from .coco_results import CocoResultsError, load_coco_results, validate_coco_results
 from .images import IMAGE_EXTENSIONS, decode_image, read_bytes, read_image
 from .masks import (PROB_THRESHOLD, UINT8_THRESHOLD, EmptyMaskWarning, decode_mask, mask_box,
                     mask_boxes, mask_from_array, mask_to_uint8, read_mask, warn_if_empty)

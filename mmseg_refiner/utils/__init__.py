@@ -1,8 +1,9 @@
-from .safe_checkpoint import (UnsafeCheckpointError, allow_runner_checkpoint_globals,
-                              load_checkpoint_file)
+from .safe_checkpoint import (CheckpointError, UnsafeCheckpointError,
+                              allow_runner_checkpoint_globals,
+                              load_checkpoint_file, load_weights)
 from .setup_env import register_all_modules
 
 __all__ = [
-    'UnsafeCheckpointError', 'allow_runner_checkpoint_globals', 'load_checkpoint_file',
-    'register_all_modules'
+    'CheckpointError', 'UnsafeCheckpointError', 'allow_runner_checkpoint_globals',
+    'load_checkpoint_file', 'load_weights', 'register_all_modules'
 ]

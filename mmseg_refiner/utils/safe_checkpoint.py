@@ -12,9 +12,18 @@ stands in for ``builtins.getattr`` and resolves only the four statistics
 methods of ``HistoryBuffer``. Any other pickled global (``os.system``...) is
 still refused by torch, and :func:`load_checkpoint_file` turns that refusal
 into an error naming the file.
+
+Every inference path loads weights strictly: :func:`load_weights` (the API)
+and :func:`check_checkpoint_for_model` (before the Runner's non-strict
+``load_from``) refuse an empty, text, truncated or corrupt file, NaN / Inf
+weights and weights of another architecture, naming the file and the first
+offending keys.
 """
 import builtins
-from typing import Any, Optional
+import os
+import os.path as osp
+from collections import OrderedDict
+from typing import Any, Dict, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
@@ -63,15 +72,49 @@ class UnsafeCheckpointError(RuntimeError):
     """A checkpoint holds pickled objects outside the allow-list."""
 
 
+class CheckpointError(ValueError):
+    """A checkpoint file that is not a usable checkpoint of the model; names the file."""
+
+
+#: How a file torch can load begins: a zip archive (torch >= 1.6) or a pickle
+#: (protocol 2 or later, the legacy format).
+_ZIP_MAGIC = b'PK\x03\x04'
+_PICKLE_MAGIC = b'\x80'
+#: At most this many keys are listed in a message.
+MAX_LISTED_KEYS = 5
+
+
+def _check_file_form(filename: str) -> None:
+    """Refuse a path that cannot be a torch checkpoint, before ``torch.load`` sees it."""
+    if not osp.exists(filename):
+        raise FileNotFoundError(f'checkpoint {filename} does not exist')
+    if osp.isdir(filename):
+        raise CheckpointError(f'checkpoint {filename} is a directory, not a checkpoint file')
+    size = osp.getsize(filename)
+    if size == 0:
+        raise CheckpointError(f'checkpoint {filename} is empty (0 bytes): an interrupted '
+                              f'download or copy? Fetch or save it again')
+    with open(filename, 'rb') as f:
+        head = f.read(len(_ZIP_MAGIC))
+    if not (head.startswith(_ZIP_MAGIC) or head.startswith(_PICKLE_MAGIC)):
+        raise CheckpointError(f'checkpoint {filename} is not a PyTorch checkpoint (it begins '
+                              f'with {head!r}; a text file or an error page saved instead of '
+                              f'the weights?)')
+
+
 def load_checkpoint_file(filename: str, map_location: Optional[str] = 'cpu') -> Any:
     """``torch.load`` a local checkpoint with ``weights_only=True``.
 
     Raises:
         FileNotFoundError: the file does not exist.
+        CheckpointError: the file is empty, a directory, not a torch file
+            (e.g. text), or truncated / corrupt.
         UnsafeCheckpointError: the file holds a pickled object that is not a
             tensor, a container or one of the allow-listed Runner types; the
             object is not created and no code in the file runs.
     """
+    filename = os.fspath(filename)
+    _check_file_form(filename)
     allow_runner_checkpoint_globals()
     try:
         return torch.load(filename, map_location=map_location, weights_only=True)
@@ -80,3 +123,102 @@ def load_checkpoint_file(filename: str, map_location: Optional[str] = 'cpu') -> 
             f'refused to load {filename}: it contains pickled objects that are not allowed '
             f'in a checkpoint (loading it could run arbitrary code). Torch said: '
             f'{str(err).splitlines()[0]}') from err
+    except (RuntimeError, EOFError, IndexError, KeyError, ValueError) as err:
+        # e.g. "PytorchStreamReader failed reading zip archive", "Ran out of input"
+        said = (str(err).splitlines() or [''])[0]
+        raise CheckpointError(f'checkpoint {filename} is truncated or corrupt '
+                              f'({type(err).__name__}: {said}); fetch or save it again') from err
+
+
+def checkpoint_state_dict(checkpoint: Any, filename: str) -> Dict[str, torch.Tensor]:
+    """The weights of a loaded checkpoint: its ``state_dict`` (MMEngine) or itself.
+
+    A ``module.`` prefix on every key (a checkpoint saved from a DDP-wrapped
+    model) is removed, as MMEngine does.
+
+    Raises:
+        CheckpointError: the file holds no mapping of names to tensors.
+    """
+    state_dict = checkpoint
+    if isinstance(checkpoint, Mapping) and 'state_dict' in checkpoint:
+        state_dict = checkpoint['state_dict']
+    if not isinstance(state_dict, Mapping) or not state_dict or not all(
+            isinstance(v, torch.Tensor) for v in state_dict.values()):
+        found = (f'a dict with keys {_listing(list(checkpoint))}' if isinstance(
+            checkpoint, Mapping) else f'a {type(checkpoint).__name__}')
+        raise CheckpointError(f'checkpoint {filename} holds no weights (neither a state_dict '
+                              f'of tensors nor a dict with "state_dict"); it holds {found}')
+    if all(key.startswith('module.') for key in state_dict):
+        state_dict = OrderedDict((key[len('module.'):], v) for key, v in state_dict.items())
+    return state_dict
+
+
+def _listing(keys: Sequence[str]) -> str:
+    shown = ', '.join(str(k) for k in keys[:MAX_LISTED_KEYS])
+    return shown + (f', ... ({len(keys)} in all)' if len(keys) > MAX_LISTED_KEYS else '')
+
+
+def check_finite_weights(state_dict: Mapping[str, torch.Tensor], filename: str) -> None:
+    """Refuse weights holding NaN or Inf (a diverged run): they give empty masks.
+
+    Raises:
+        CheckpointError: naming the file and the first such tensors.
+    """
+    bad = [
+        key for key, tensor in state_dict.items()
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())
+    ]
+    if bad:
+        raise CheckpointError(f'checkpoint {filename} has NaN or Inf values in {len(bad)} '
+                              f'tensor(s): {_listing(bad)} (a diverged training run?); use an '
+                              f'earlier checkpoint')
+
+
+def load_weights_strictly(model: torch.nn.Module, state_dict: Mapping[str, torch.Tensor],
+                          filename: str) -> None:
+    """Load ``state_dict`` into ``model`` and refuse it unless it fits (strict loading).
+
+    The weights go through the model's own ``load_state_dict``, so its load
+    hooks apply: a ``SegRefiner`` converts the authors' published layout, a
+    chain wrapper routes a checkpoint of one part into that part and does not
+    count the other part's keys as missing (it loads from its own setting).
+
+    Raises:
+        CheckpointError: naming the file and the first missing, unexpected and
+            size-mismatched keys (a checkpoint of another architecture or size).
+    """
+    problems = []
+    try:
+        incompatible = model.load_state_dict(OrderedDict(state_dict), strict=False)
+    except RuntimeError as error:  # sizes differ: torch lists them one per line
+        mismatched = [line.strip() for line in str(error).splitlines()
+                      if line.strip().startswith('size mismatch')]
+        problems.append(f'{len(mismatched)} of different size: {_listing(mismatched)}')
+    else:
+        if incompatible.missing_keys:
+            problems.append(f'{len(incompatible.missing_keys)} missing: '
+                            f'{_listing(incompatible.missing_keys)}')
+        if incompatible.unexpected_keys:
+            problems.append(f'{len(incompatible.unexpected_keys)} unexpected: '
+                            f'{_listing(incompatible.unexpected_keys)}')
+    if problems:
+        raise CheckpointError(
+            f'checkpoint {filename} does not fit the model {type(model).__name__} of the config '
+            f'(another architecture or size?): keys ' + '; '.join(problems) + '. Use the '
+            f'config the checkpoint was trained with')
+
+
+def load_weights(model: torch.nn.Module, filename: str, map_location: Any = 'cpu') -> None:
+    """Load a checkpoint's weights into ``model``, strictly and safely.
+
+    The file is read with :func:`load_checkpoint_file`, its weights must be
+    finite and must fit the model exactly (:func:`load_weights_strictly`).
+
+    Raises:
+        FileNotFoundError, CheckpointError, UnsafeCheckpointError: naming the file.
+    """
+    filename = os.fspath(filename)
+    model = getattr(model, 'module', model)  # a model wrapped for distribution
+    state_dict = checkpoint_state_dict(load_checkpoint_file(filename, map_location), filename)
+    check_finite_weights(state_dict, filename)
+    load_weights_strictly(model, state_dict, filename)

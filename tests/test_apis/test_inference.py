@@ -177,6 +177,32 @@ def test_bad_input_errors_name_the_mask(tiny_model):
         refine(tiny_model, image.astype(np.float32), np.zeros((48, 64)))
 
 
+def test_hxwx1_mask_gives_one_hxw_mask(tiny_model):
+    mask = _shapes()[0][..., None]
+    refined = refine(tiny_model, _image(), mask, mode='instance', seed=0)
+    assert refined.shape == (48, 64)
+    assert np.array_equal(refined, refine(tiny_model, _image(), mask[..., 0], mode='instance',
+                                          seed=0))
+
+
+def test_bad_settings_are_refused_before_work(tiny_model, tmp_path):
+    from mmseg_refiner.utils import CheckpointError
+    from mmseg_refiner.utils.cli import UsageError
+    with pytest.raises(UsageError, match='seed -1 is out of range'):
+        refine(tiny_model, _image(), _shapes()[0], seed=-1)
+    with pytest.raises(UsageError, match="device 'gpu' is not a device"):
+        init_refiner(DEMO_CONFIG, cfg_options=TINY, device='gpu')
+    if not torch.cuda.is_available():
+        with pytest.raises(UsageError, match='device cuda: this machine has no cuda device'):
+            init_refiner(DEMO_CONFIG, cfg_options=TINY, device='cuda')
+    other = tmp_path / 'other.pth'
+    torch.save({'state_dict': tiny_model.state_dict()}, other)
+    with pytest.raises(CheckpointError, match=r'other.pth does not fit the model SegRefiner'):
+        init_refiner(DEMO_CONFIG, str(other))  # the untouched demo config: wider
+    with pytest.raises(ValueError, match="unknown key 'model_chanels'"):
+        init_refiner(DEMO_CONFIG, cfg_options=dict(TINY, **{'model.denoiser.model_chanels': 8}))
+
+
 def test_auto_mode_rule():
     assert resolve_mode('auto', (256, 200), 64) == 'instance'
     assert resolve_mode('auto', (100, 257), 64) == 'semantic'

@@ -116,6 +116,28 @@ def test_mask_errors_name_the_offending_mask(tmp_path):
         to_bool_masks(str(tmp_path / 'bad.png'), (3, 4))
 
 
+def test_hxwx1_mask_is_one_mask():
+    mask = np.zeros((3, 4, 1), np.uint8)
+    mask[1, 2, 0] = 255
+    for given in (mask, torch.from_numpy(mask)):
+        masks, single = to_bool_masks(given, (3, 4))
+        assert single and masks.shape == (1, 3, 4) and masks.sum() == 1 and masks[0, 1, 2]
+    masks, single = to_bool_masks([mask, mask[..., 0]], (3, 4))
+    assert not single and masks.shape == (2, 3, 4) and masks.sum() == 2
+    # Three 4x1 masks of a 4x1 image stay a stack of three.
+    masks, single = to_bool_masks(np.ones((3, 4, 1)), (4, 1))
+    assert not single and masks.shape == (3, 4, 1)
+
+
+@pytest.mark.parametrize('given', [np.array([[0.0, np.nan], [1.0, 0.0]]),
+                                   torch.tensor([[0.0, float('nan')], [1.0, 0.0]])])
+def test_float_mask_with_nan_is_refused(given):
+    with pytest.raises(ValueError, match=r'mask is a float mask .*NaN'):
+        to_bool_masks(given, (2, 2))
+    with pytest.raises(ValueError, match=r'mask 1 is a float mask .*NaN'):
+        to_bool_masks([np.zeros((2, 2)), given], (2, 2))
+
+
 def test_atomic_write_round_trip_leaves_no_temp_file(tmp_path):
     mask = mask_to_uint8(np.eye(5, dtype=bool))
     assert set(np.unique(mask)) == {0, 255}

@@ -1,6 +1,7 @@
 """CocoResultsRefineDataset and its transforms on a tiny COCO-format set in tmp_path,
 and the shipped test config through tools/test.py."""
 import copy
+import glob
 import importlib.util
 import json
 import os.path as osp
@@ -218,7 +219,7 @@ def test_unknown_images_and_categories_are_listed(tmp_path):
 
 def test_malformed_records_and_files_are_named(tmp_path):
     paths = write_tiny_coco(str(tmp_path), [dict(image_id=11, category_id=3, score=1.0)])
-    with pytest.raises(ValueError, match='res.json: detection 0 lacks segmentation'):
+    with pytest.raises(ValueError, match='res.json: record 0 lacks segmentation'):
         build_dataset(paths)
     paths = write_tiny_coco(str(tmp_path), dict(image_id=11))
     with pytest.raises(ValueError, match='res.json is not a COCO results file'):
@@ -269,6 +270,16 @@ def tiny_test_config(repo_root, paths, work_dir):
     return cfg
 
 
+def _logged_test_metrics(work_dir):
+    """The test metrics the Runner's LoggerHook wrote (``<timestamp>/<timestamp>.json``)."""
+    for path in sorted(glob.glob(osp.join(work_dir, '*', '*.json'))):
+        for line in open(path):
+            record = json.loads(line)
+            if 'lvis/segm_AP' in record:
+                return record
+    raise AssertionError(f'no test metrics logged under {work_dir}')
+
+
 def test_shipped_test_config_runs_through_tools_test(tmp_path, repo_root):
     paths = write_tiny_coco(str(tmp_path))
     work_dir = str(tmp_path / 'work')
@@ -283,7 +294,8 @@ def test_shipped_test_config_runs_through_tools_test(tmp_path, repo_root):
                                                   osp.join(repo_root, 'tools', 'test.py'))
     test_tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(test_tool)
-    metrics = test_tool.main([config_file, checkpoint, '--work-dir', work_dir])
+    assert test_tool.main([config_file, checkpoint, '--work-dir', work_dir]) == 0
+    metrics = _logged_test_metrics(work_dir)
     assert 0.0 <= metrics['lvis/segm_AP'] <= 1.0 and 'lvis/boundary_AP' in metrics
     written = json.loads(open(osp.join(work_dir, 'refined.segm.json')).read())
     assert sorted(r['image_id'] for r in written) == [11, 11, 11, 12]

@@ -50,8 +50,8 @@ def test_prints_the_iou_to_the_ground_truth_and_to_the_boundary_modified_mask(
         assert float(row[bar + 4]) == pytest.approx(np.mean(to_modified), abs=1e-4)
 
 
-def test_bad_arguments_are_refused(benchmark):
-    with pytest.raises(SystemExit):
-        benchmark.main(['--sizes', '64', '128', '--num-masks', '1', '2', '3'])
-    with pytest.raises(SystemExit):
-        benchmark.main(['--iou-target', '1.5'])
+def test_bad_arguments_are_refused(benchmark, capsys):
+    assert benchmark.main(['--sizes', '64', '128', '--num-masks', '1', '2', '3']) == 2
+    assert '--num-masks takes one value or one per size' in capsys.readouterr().err
+    assert benchmark.main(['--iou-target', '1.5']) == 2
+    assert '--iou-target must lie in [0, 1]' in capsys.readouterr().err

@@ -39,7 +39,7 @@ def files(data, tmp_path):
 
 @pytest.mark.parametrize('protocol', ['coco', 'lvis'])
 def test_writes_segm_and_boundary_ap(cli, files, tmp_path, capsys, protocol):
-    out = tmp_path / f'{protocol}.json'
+    out = tmp_path / f'{protocol}_metrics.json'  # not the ground truth's own name
     code = cli.main([files[protocol], files['results'], '--protocol', protocol, '--iou-type',
                      'segm', 'boundary', '--out', str(out), '--nproc', '1'])
     assert code == 0
@@ -85,7 +85,7 @@ def test_unreadable_and_malformed_files_are_named(cli, files, tmp_path, capsys):
                                          score=0.5)]))
     assert cli.main([files['coco'], str(no_masks), '--protocol', 'coco', '--out',
                      str(tmp_path / 'm.json')]) == 1
-    assert f"{no_masks}: result 0 lacks ['segmentation']" in capsys.readouterr().err
+    assert f'{no_masks}: record 0 lacks segmentation' in capsys.readouterr().err
 
 
 def test_runs_as_a_script(repo_root, files, tmp_path):

@@ -124,3 +124,95 @@ def test_mmengine_load_checkpoint_uses_the_allow_list(tmp_path):
     model = _TwoParamRegressor()
     load_checkpoint(model, str(tmp_path / 'iter_2.pth'), map_location='cpu')
     assert torch.equal(model.linear.weight, first.model.linear.weight)
+
+
+# --------------------------------------------------------------------------- strict loading
+from mmseg_refiner.utils import CheckpointError, load_weights  # noqa: E402
+
+
+class _Net(nn.Module):
+
+    def __init__(self, width=3):
+        super().__init__()
+        self.conv = nn.Conv2d(1, width, 3)
+        self.head = nn.Linear(width, 1)
+
+
+def _saved(tmp_path, name, obj):
+    path = tmp_path / name
+    torch.save(obj, path)
+    return str(path)
+
+
+def test_load_weights_round_trip_and_ddp_prefix(tmp_path):
+    source = _Net()
+    path = _saved(tmp_path, 'ok.pth',
+                  {'state_dict': {f'module.{k}': v for k, v in source.state_dict().items()}})
+    target = _Net()
+    load_weights(target, path)
+    assert all(torch.equal(a, b) for a, b in zip(source.state_dict().values(),
+                                                 target.state_dict().values()))
+
+
+@pytest.mark.parametrize('content, words', [
+    (b'', 'is empty (0 bytes)'),
+    (b'<html>404</html>\n', "is not a PyTorch checkpoint (it begins with b'<htm'"),
+])
+def test_empty_and_text_files_are_named(tmp_path, content, words):
+    path = tmp_path / 'bad.pth'
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError) as err:
+        load_weights(_Net(), str(path))
+    assert str(path) in str(err.value) and words in str(err.value)
+
+
+def test_truncated_file_is_named(tmp_path):
+    path = _saved(tmp_path, 'full.pth', {'state_dict': _Net().state_dict()})
+    data = open(path, 'rb').read()
+    cut = tmp_path / 'cut.pth'
+    cut.write_bytes(data[:len(data) // 2])
+    with pytest.raises(CheckpointError, match=r'cut.pth is truncated or corrupt'):
+        load_weights(_Net(), str(cut))
+
+
+@pytest.mark.parametrize('value', [float('nan'), float('inf')])
+def test_non_finite_weights_are_refused(tmp_path, value):
+    state = _Net().state_dict()
+    state['head.bias'].fill_(value)
+    path = _saved(tmp_path, 'diverged.pth', {'state_dict': state})
+    with pytest.raises(CheckpointError, match=r'diverged.pth has NaN or Inf values in 1 '
+                       r'tensor\(s\): head.bias'):
+        load_weights(_Net(), path)
+
+
+def test_other_architecture_lists_first_keys(tmp_path):
+    path = _saved(tmp_path, 'wide.pth', {'state_dict': _Net(width=5).state_dict()})
+    with pytest.raises(CheckpointError) as err:
+        load_weights(_Net(width=3), path)
+    message = str(err.value)
+    assert 'wide.pth does not fit the model _Net' in message
+    assert 'conv.weight (5, 1, 3, 3) vs (3, 1, 3, 3)' in message
+    state = _Net().state_dict()
+    state['extra.weight'] = torch.zeros(1)
+    del state['head.bias']
+    path = _saved(tmp_path, 'keys.pth', state)
+    with pytest.raises(CheckpointError, match=r'1 missing: head.bias; 1 unexpected: extra.weight'):
+        load_weights(_Net(), path)
+
+
+def test_no_weights_in_the_file(tmp_path):
+    path = _saved(tmp_path, 'meta.pth', {'meta': {'epoch': 3}})
+    with pytest.raises(CheckpointError, match=r'meta.pth holds no weights .* keys meta'):
+        load_weights(_Net(), path)
+
+
+class _Payload:
+
+    def __reduce__(self):
+        return (os.system, ('echo pwned > /dev/null', ))
+
+
+def test_foreign_code_is_still_refused_by_load_weights(tmp_path):
+    path = _saved(tmp_path, 'evil.pth', {'state_dict': _Net().state_dict(), 'x': _Payload()})
+    with pytest.raises(UnsafeCheckpointError, match='evil.pth'):
+        load_weights(_Net(), path)

@@ -26,6 +26,8 @@ import numpy as np
 from mmseg_refiner.datasets.synthetic import EVAL_SEED_OFFSET, generate_synthetic_sample
 from mmseg_refiner.datasets.transforms.coarse_mask import (IOU_REFERENCES, modify_boundary,
                                                           perturb_to_iou, synthesize_coarse_mask)
+from mmseg_refiner.utils.checks import check_common_args
+from mmseg_refiner.utils.cli import cli_main
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -114,8 +116,10 @@ def benchmark_size(size: int, num_masks: int, iou_target: float, seed: int) -> N
           f'{figures["modified_to_truth"].mean():.4f}')
 
 
+@cli_main
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
+    check_common_args(args)
     counts = args.num_masks * len(args.sizes) if len(args.num_masks) == 1 else args.num_masks
     cv2.setNumThreads(1)
     for size, count in zip(args.sizes, counts):
@@ -123,4 +127,4 @@ def main(argv: Optional[List[str]] = None) -> None:
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

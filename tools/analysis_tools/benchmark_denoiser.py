@@ -12,12 +12,15 @@ batch 4. Example:
 """
 import argparse
 import statistics
+import sys
 import time
 from typing import Callable, List, Optional
 
 import torch
 
 from mmseg_refiner.models.denoisers import DenoiseUNet
+from mmseg_refiner.utils.checks import check_common_args
+from mmseg_refiner.utils.cli import cli_main
 
 MODES = ('fp32', 'bf16-channels-last')
 
@@ -51,8 +54,10 @@ def median_seconds(fn: Callable[[], torch.Tensor], warmup: int, repeats: int) ->
     return statistics.median(times)
 
 
+@cli_main
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
+    check_common_args(args)
     torch.manual_seed(args.seed)
     model = DenoiseUNet(
         model_channels=args.model_channels,
@@ -90,4 +95,4 @@ def main(argv: Optional[List[str]] = None) -> None:
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

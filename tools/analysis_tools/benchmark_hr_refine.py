@@ -30,6 +30,8 @@ from mmengine.registry import DefaultScope
 
 import mmseg_refiner  # noqa: F401  (registers the modules)
 from mmseg_refiner.registry import MODELS
+from mmseg_refiner.utils.checks import check_common_args
+from mmseg_refiner.utils.cli import cli_main
 
 TINY_REFINER = dict(
     type='SegRefiner',
@@ -162,8 +164,10 @@ def run_one(args: argparse.Namespace, precision: Optional[str]) -> dict:
         peak=peak_rss_mib())
 
 
+@cli_main
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
+    check_common_args(args)
     precisions = args.precision or [None]
     if len(precisions) == 1:
         result = run_one(args, precisions[0])
@@ -207,4 +211,4 @@ def main(argv: Optional[List[str]] = None) -> None:
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -18,6 +18,7 @@ Examples (the published network costs about 0.8-3 s per 256x256 forward here):
         --num-instances 64 --batch-size 32
 """
 import argparse
+import sys
 import time
 from typing import List, Optional
 
@@ -25,6 +26,8 @@ import numpy as np
 import torch
 
 from mmseg_refiner.apis import init_refiner, refine
+from mmseg_refiner.utils.checks import check_common_args
+from mmseg_refiner.utils.cli import cli_main
 
 DEFAULT_CONFIG = 'configs/segrefiner/segrefiner_unet-128_coco-results-refine.py'
 #: The tiny configuration of the unit tests: a 2-level, 16-channel U-Net at 32x32.
@@ -82,8 +85,10 @@ def synthetic_instances(num: int, height: int, width: int, min_area: int,
     return np.stack(masks)
 
 
+@cli_main
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
+    check_common_args(args)
     overrides = dict(TINY_OVERRIDES) if args.tiny else {}
     overrides['model.instance_refiner.batch_size'] = args.batch_size
     models = []
@@ -129,4 +134,4 @@ def main(argv: Optional[List[str]] = None) -> None:
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

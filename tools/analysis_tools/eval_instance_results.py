@@ -13,7 +13,6 @@ APm,APl}`` (and ``APr, APc, APf`` for LVIS) as fractions; -1 marks a figure
 with nothing to score (e.g. no small objects).
 """
 import argparse
-import json
 import sys
 from typing import Dict, List
 
@@ -21,10 +20,11 @@ from lvis import LVIS
 from pycocotools.coco import COCO
 
 from mmseg_refiner.evaluation.functional import (DEFAULT_DILATION_RATIO, DEFAULT_MAX_DETS,
-                                                 ResultsMismatchError, check_result_ids,
-                                                 results_for_iou_type, run_coco_eval,
-                                                 run_lvis_eval, summarize_eval)
-from mmseg_refiner.fileio import write_json_atomic
+                                                 check_result_ids, results_for_iou_type,
+                                                 run_coco_eval, run_lvis_eval, summarize_eval)
+from mmseg_refiner.fileio import load_coco_results, write_json_atomic
+from mmseg_refiner.utils.checks import check_output_file
+from mmseg_refiner.utils.cli import cli_main
 
 #: LVIS fields the LVIS protocol reads besides COCO's.
 LVIS_IMAGE_FIELDS = ('neg_category_ids', 'not_exhaustive_category_ids')
@@ -32,7 +32,7 @@ LVIS_IMAGE_FIELDS = ('neg_category_ids', 'not_exhaustive_category_ids')
 MIN_COCO_MAX_DETS = 10
 
 
-class InputError(Exception):
+class InputError(ValueError):
     """A user-supplied file that cannot be evaluated; the message names it."""
 
 
@@ -83,30 +83,20 @@ def load_ground_truth(path: str, protocol: str):
     return api
 
 
-def load_results(path: str) -> List[dict]:
-    """The result list of ``path``, or an ``InputError`` naming the file."""
-    try:
-        with open(path) as f:
-            results = json.load(f)
-    except OSError as error:
-        raise InputError(f'cannot read results {path}: {error.strerror or error}')
-    except ValueError as error:
-        raise InputError(f'results {path} is not valid JSON: {error}')
-    if not isinstance(results, list) or not all(isinstance(r, dict) for r in results):
-        raise InputError(f'results {path} should be a JSON list of result objects')
+def load_results(path: str, iou_types: List[str]) -> List[dict]:
+    """The validated result list of ``path``, or an error naming the file and record."""
+    require = [field for field, types in (('segmentation', ('segm', 'boundary')),
+                                          ('bbox', ('bbox', ))) if set(types) & set(iou_types)]
+    results = load_coco_results(path, require)
     if not results:
-        raise InputError(f'results {path} holds no detections')
-    missing = [i for i, r in enumerate(results) if 'image_id' not in r or 'category_id' not in r]
-    if missing:
-        raise InputError(f'results {path}: {len(missing)} entries lack image_id or '
-                         f'category_id (first: entry {missing[0]})')
+        raise InputError(f'results {path} holds no detections: nothing to evaluate')
     return results
 
 
 def evaluate(args: argparse.Namespace) -> Dict[str, float]:
     """All requested figures, ``{iou_type}_{AP...}``."""
     gt = load_ground_truth(args.gt_json, args.protocol)
-    results = load_results(args.results_json)
+    results = load_results(args.results_json, args.iou_type)
     if args.protocol == 'coco':
         img_ids, cat_ids = gt.getImgIds(), gt.getCatIds()
     else:
@@ -139,13 +129,11 @@ def print_table(metrics: Dict[str, float], iou_types: List[str]) -> None:
         print(f'{iou_type:<10}{row}')
 
 
+@cli_main
 def main(argv=None) -> int:
     args = parse_args(argv)
-    try:
-        metrics = evaluate(args)
-    except (InputError, ResultsMismatchError) as error:
-        print(f'error: {error}', file=sys.stderr)
-        return 1
+    check_output_file(args.out, inputs=[args.gt_json, args.results_json])
+    metrics = evaluate(args)
     print_table(metrics, args.iou_type)
     write_json_atomic(args.out, metrics)
     print(f'\nmetrics written to {args.out}')

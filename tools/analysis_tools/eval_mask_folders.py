@@ -28,6 +28,8 @@ from mmseg_refiner.evaluation.functional import (MIN_RADIUS, NUM_RADII, RADIUS_D
                                                  MaskFiles, evaluate_mask_files,
                                                  match_mask_folders, summarize_mask_records)
 from mmseg_refiner.fileio import write_json_atomic
+from mmseg_refiner.utils.checks import check_output_file
+from mmseg_refiner.utils.cli import cli_main
 
 #: Entries of a problem list printed before "... and N more" (the JSON has all).
 SHOWN_PER_PROBLEM = 20
@@ -90,13 +92,11 @@ def evaluate(args: argparse.Namespace) -> Tuple[Dict[str, float], List[dict], di
     return summarize_mask_records(records), records, problems
 
 
+@cli_main
 def main(argv=None) -> int:
     args = parse_args(argv)
-    try:
-        summary, records, problems = evaluate(args)
-    except (FileNotFoundError, ValueError) as error:
-        print(f'error: {error}', file=sys.stderr)
-        return 1
+    check_output_file(args.out)
+    summary, records, problems = evaluate(args)
     titles = {
         'missing_pred': f'ground truths without a prediction in {args.pred}',
         'missing_coarse': f'ground truths without a coarse mask in {args.coarse}',
@@ -105,8 +105,7 @@ def main(argv=None) -> int:
     for name, entries in problems.items():
         print_problem(f'error: {titles[name]}, left out', entries)
     if not records:
-        print('error: no image could be evaluated; nothing written', file=sys.stderr)
-        return 1
+        raise ValueError('no image could be evaluated; nothing written')
     print(f'\nimages evaluated: {len(records)}')
     for key, value in summary.items():
         print(f'{key:>12}: {value:.4f}')

@@ -25,6 +25,7 @@ last) and local patches (the last).
 import argparse
 import math
 import os.path as osp
+import sys
 import time
 from typing import Any, Dict, List, Optional
 
@@ -36,6 +37,8 @@ from mmseg_refiner.apis import demo_model_files, init_refiner, refine
 from mmseg_refiner.datasets.synthetic import EVAL_SEED_OFFSET, SyntheticRefineDataset
 from mmseg_refiner.evaluation.functional import mask_record, summarize_mask_records
 from mmseg_refiner.fileio import write_json_atomic
+from mmseg_refiner.utils.checks import check_common_args
+from mmseg_refiner.utils.cli import cli_main
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -158,8 +161,10 @@ def agreement_mean_iou(masks: List[np.ndarray], reference: List[np.ndarray]) -> 
     return float(np.mean(ious))
 
 
-def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
+@cli_main
+def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
+    check_common_args(args)
     if args.config is None:
         args.config, args.checkpoint = demo_model_files()
     runs = [(precision, timesteps) for precision in (args.precision or [None])
@@ -225,8 +230,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     if args.out:
         write_json_atomic(args.out, report)
         print(f'written to {args.out}')
-    return report
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -19,6 +19,8 @@ import sys
 from typing import Dict, List, Tuple
 
 from mmseg_refiner.fileio import write_json_atomic
+from mmseg_refiner.utils.checks import check_output_file
+from mmseg_refiner.utils.cli import cli_main
 
 #: COCO category id -> (COCO name, LVIS synsets to try in order). The first
 #: synset of each is the one of LVIS' own COCO mapping; for hot dog
@@ -203,15 +205,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+@cli_main
 def main(argv=None) -> int:
     args = parse_args(argv)
-    try:
-        lvis = load_json(args.lvis_json, 'LVIS annotations')
-        coco = load_json(args.coco_json, 'COCO annotations')
-        cocofied = cocofy_lvis(lvis, coco)
-    except ValueError as error:
-        print(f'error: {error}', file=sys.stderr)
-        return 1
+    check_output_file(args.out_json, [args.lvis_json, args.coco_json], 'out_json')
+    lvis = load_json(args.lvis_json, 'LVIS annotations')
+    coco = load_json(args.coco_json, 'COCO annotations')
+    cocofied = cocofy_lvis(lvis, coco)
     unmatched = sorted(set(COCO_ID_TO_SYNSETS) - {c['id'] for c in cocofied['categories']})
     if unmatched:
         print('warning: COCO categories without an LVIS category: '

@@ -48,6 +48,8 @@ from tqdm import tqdm
 from mmseg_refiner import fileio
 from mmseg_refiner.datasets.hr_refine import COARSE_VARIANTS, coarse_mask_paths, read_name_list
 from mmseg_refiner.datasets.transforms.coarse_mask import synthesize_coarse_mask
+from mmseg_refiner.utils.checks import check_output_folder
+from mmseg_refiner.utils.cli import UsageError, cli_main
 
 #: Synthesis options of each variant (keys: ``COARSE_VARIANTS``).
 VARIANT_OPTIONS = {'gt': dict(fill_holes=False), 'filled': dict(fill_holes=True)}
@@ -177,11 +179,12 @@ def summarize(outcomes: Sequence[Outcome]) -> str:
     return '\n'.join(lines)
 
 
+@cli_main
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
+    check_output_folder(args.out_dir, [args.mask_dir], 'out_dir')
     if not osp.isdir(args.mask_dir):
-        print(f'error: mask folder {args.mask_dir} does not exist', file=sys.stderr)
-        return 2
+        raise UsageError(f'mask folder {args.mask_dir} does not exist')
     try:
         jobs = [with_key(job) for job in list_jobs(args.mask_dir, args.mask_suffix,
                                                    args.list_file)]
@@ -192,9 +195,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             dict(tool='make_hr_coarse_masks', seed=args.seed, iou_target=args.iou_target),
             restart_hint=f'delete {osp.join(args.out_dir, fileio.FOLDER_LOG_NAME)}')
         log.open()
-    except (OSError, ValueError) as error:
-        print(f'error: {error}', file=sys.stderr)
-        return 2
+    except (OSError, ValueError) as error:  # before any work: the arguments do not fit the folders
+        raise UsageError(str(error)) from error
     skipped, todo = [], []
     for job in jobs:
         outputs = log.finished(job.stem, job.key) if job.key else None

@@ -14,8 +14,9 @@ import argparse
 import sys
 from typing import List, Optional
 
-from mmseg_refiner.models.denoisers import UnknownOfficialKeyError, convert_official_checkpoint
-from mmseg_refiner.utils import UnsafeCheckpointError
+from mmseg_refiner.models.denoisers import convert_official_checkpoint
+from mmseg_refiner.utils.checks import check_output_file
+from mmseg_refiner.utils.cli import cli_main
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -27,13 +28,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: Optional[List[str]] = None) -> None:
+@cli_main
+def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
-    try:
-        meta = convert_official_checkpoint(args.src, args.dst)
-    except (FileNotFoundError, UnsafeCheckpointError, UnknownOfficialKeyError,
-            ValueError) as err:
-        sys.exit(f'error: {err}')
+    check_output_file(args.dst, inputs=[args.src], name='output')
+    meta = convert_official_checkpoint(args.src, args.dst)
     print(f'converted {meta["num_tensors"]} tensors from {args.src} -> {args.dst}')
     if meta['dropped_keys']:
         print('dropped (constants of the texture loss, not learned): ' +
@@ -41,4 +40,4 @@ def main(argv: Optional[List[str]] = None) -> None:
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

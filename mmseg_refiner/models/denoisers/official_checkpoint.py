@@ -43,8 +43,11 @@ _ATTENTION_LAYERS = {'norm.': 'norm.', 'qkv.': 'qkv.', 'proj_out.': 'proj.'}
 _BLOCK_KEY = re.compile(r'(input_blocks|output_blocks)\.(\d+)\.(\d+)\.(.+)')
 
 
-class UnknownOfficialKeyError(KeyError):
-    """A published checkpoint holds keys the converter cannot place."""
+class UnknownOfficialKeyError(KeyError, ValueError):
+    """A published checkpoint holds keys the converter cannot place.
+
+    Also a ``ValueError`` (a bad input file), which the tools report as ``error: ...``.
+    """
 
     def __str__(self) -> str:
         return str(self.args[0])

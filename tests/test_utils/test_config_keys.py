@@ -1,0 +1,85 @@
+"""validate_config: unknown keys of a config or of --cfg-options are named, with the keys
+that exist there; every shipped config passes."""
+import glob
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+
+from mmseg_refiner.utils.checks import UsageError
+from mmseg_refiner.utils.config_keys import ConfigKeyError, validate_config
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+TINY = osp.join(REPO, 'configs/segrefiner/segrefiner_unet-tiny_1xb8-3k_synthetic-64.py')
+SHIPPED = sorted(glob.glob(osp.join(REPO, 'configs/segrefiner/*.py')) +
+                 glob.glob(osp.join(REPO, 'configs/chains/*.py')))
+
+
+@pytest.mark.parametrize('path', SHIPPED, ids=osp.basename)
+def test_every_shipped_config_passes(path):
+    validate_config(Config.fromfile(path))
+
+
+def _merged(options):
+    cfg = Config.fromfile(TINY)
+    cfg.merge_from_dict(options)
+    return cfg
+
+
+def _error(options, **kwargs):
+    with pytest.raises(ConfigKeyError) as err:
+        validate_config(_merged(options), options, **kwargs)
+    return str(err.value)
+
+
+def test_misspelled_model_key_names_key_class_and_choices():
+    message = _error({'model.denoiser.model_chanels': 8})
+    assert 'model.denoiser: unknown key \'model_chanels\'; did you mean \'model_channels\'' \
+        in message
+    assert 'DenoiseUNet takes:' in message and 'channel_mult' in message
+    assert 'segrefiner_unet-tiny_1xb8-3k_synthetic-64.py with --cfg-options' in message
+
+
+def test_misspelled_nested_and_section_keys():
+    assert "model.semantic_refiner: unknown key 'pach_size'" in _error(
+        {'model.semantic_refiner.pach_size': 8})
+    assert "train_dataloader: unknown key 'batch_sise'" in _error(
+        {'train_dataloader.batch_sise': 2})
+    assert "default_hooks.logger: unknown key 'intervall'" in _error(
+        {'default_hooks.logger.intervall': 2})
+    assert "optim_wrapper.optimizer: unknown key 'learning_rate'" in _error(
+        {'optim_wrapper.optimizer.learning_rate': 0.1})
+    assert "randomness: unknown key 'sed'" in _error({'randomness.sed': 1})
+    assert "train_dataloader.dataset.datasets[0].pipeline[0]: unknown key 'iou_targe'" in _error(
+        {'train_dataloader.dataset.datasets': [
+            dict(type='SyntheticRefineDataset', num_samples=2,
+                 pipeline=[dict(type='GenerateCoarseMask', iou_targe=0.8)])]})
+
+
+def test_top_level_keys():
+    message = _error({'optim_wraper.optimizer.lr': 1.0})
+    assert "--cfg-options optim_wraper.optimizer.lr: 'optim_wraper' is not a key" in message
+    assert "did you mean 'optim_wrapper'" in message and 'train_dataloader' in message
+    assert "'max_iters' is not a key" in _error({'max_iters': 10})
+    cfg = Config.fromfile(TINY)
+    cfg['optim_wraper'] = dict(cfg.optim_wrapper)  # in the file itself
+    with pytest.raises(ConfigKeyError, match="top-level key 'optim_wraper' is not read by the "
+                       "Runner; did you mean 'optim_wrapper'"):
+        validate_config(cfg)
+    cfg = Config.fromfile(TINY)
+    cfg['my_helper_value'] = 3  # a config variable: fine
+    validate_config(cfg)
+
+
+def test_seeds_in_the_config():
+    with pytest.raises(UsageError, match=r'randomness.seed -5 is out of range'):
+        validate_config(_merged({'randomness.seed': -5}))
+    with pytest.raises(UsageError, match=r'model.test_cfg.seed 4294967296 is out of range'):
+        validate_config(_merged({'model.test_cfg.seed': 2**32}))
+
+
+def test_keys_of_classes_taking_kwargs_are_left_to_them():
+    # SegRefiner's own keys are checked; a valid option passes.
+    validate_config(_merged({'model.semantic_refiner.patch_size': 32,
+                             'train_dataloader.batch_size': 2}),
+                    {'model.semantic_refiner.patch_size': 32, 'train_dataloader.batch_size': 2})
