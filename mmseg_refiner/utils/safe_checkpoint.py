@@ -13,15 +13,16 @@ methods of ``HistoryBuffer``. Any other pickled global (``os.system``...) is
 still refused by torch, and :func:`load_checkpoint_file` turns that refusal
 into an error naming the file.
 
-Every inference path loads weights strictly: :func:`load_weights` (the API)
-and :func:`check_checkpoint_for_model` (before the Runner's non-strict
-``load_from``) refuse an empty, text, truncated or corrupt file, NaN / Inf
+Every inference path loads weights strictly: :func:`load_weights` (the API,
+and ``tools/test.py`` / ``tools/train.py`` before the Runner's non-strict
+``load_from``) goes through the model's own load hooks and refuses an empty, text, truncated or corrupt file, NaN / Inf
 weights and weights of another architecture, naming the file and the first
 offending keys.
 """
 import builtins
 import os
 import os.path as osp
+import re
 from collections import OrderedDict
 from typing import Any, Dict, Mapping, Optional, Sequence
 
@@ -174,6 +175,12 @@ def check_finite_weights(state_dict: Mapping[str, torch.Tensor], filename: str) 
                               f'earlier checkpoint')
 
 
+#: One line of torch's ``load_state_dict`` size-mismatch report: key, checkpoint shape, model shape.
+_SIZE_MISMATCH = re.compile(r'size mismatch for (\S+): copying a param with shape '
+                            r'torch\.Size\(\[([^\]]*)\]\) from checkpoint, the shape in current '
+                            r'model is torch\.Size\(\[([^\]]*)\]\)')
+
+
 def load_weights_strictly(model: torch.nn.Module, state_dict: Mapping[str, torch.Tensor],
                           filename: str) -> None:
     """Load ``state_dict`` into ``model`` and refuse it unless it fits (strict loading).
@@ -191,9 +198,12 @@ def load_weights_strictly(model: torch.nn.Module, state_dict: Mapping[str, torch
     try:
         incompatible = model.load_state_dict(OrderedDict(state_dict), strict=False)
     except RuntimeError as error:  # sizes differ: torch lists them one per line
-        mismatched = [line.strip() for line in str(error).splitlines()
-                      if line.strip().startswith('size mismatch')]
-        problems.append(f'{len(mismatched)} of different size: {_listing(mismatched)}')
+        mismatched = [
+            f'{key} ({found}) vs ({expected})'
+            for key, found, expected in _SIZE_MISMATCH.findall(str(error))
+        ]
+        problems.append(f'{len(mismatched)} of different size (checkpoint vs model): '
+                        f'{_listing(mismatched)}')
     else:
         if incompatible.missing_keys:
             problems.append(f'{len(incompatible.missing_keys)} missing: '

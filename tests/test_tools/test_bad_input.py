@@ -239,7 +239,7 @@ def test_refine_refuses_foreign_code_and_runs_none(folders, model_files, tmp_pat
 
 def test_test_tool_loads_strictly(model_files, tmp_path):
     """Through the command line (the Runner's logger outlives an in-process run). NaN and the
-    other checks run through the same ``check_checkpoint_for_model`` call."""
+    other checks run through the same ``load_weights`` call."""
     name, words = 'other', ['other.pth', 'does not fit the model SegRefiner', 'of different size']
     before = _digest(model_files[name])
     proc = subprocess.run([sys.executable, osp.join(REPO, 'tools', 'test.py'),

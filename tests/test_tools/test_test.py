@@ -120,7 +120,7 @@ def test_hr_run_writes_under_the_work_dir_draws_pictures_and_reruns_cleanly(tmp_
     cfg.dump(config)
     work_dir = tmp_path / 'work'
     tool = _load_test_tool()
-    metrics = tool.main([config, CHECKPOINT, '--work-dir', str(work_dir), '--show-dir', 'vis'])
+    metrics = tool.run_test([config, CHECKPOINT, '--work-dir', str(work_dir), '--show-dir', 'vis'])
     assert metrics['hr/iou'] > metrics['hr/coarse_iou']
     assert sorted(os.listdir(work_dir / 'refined')) == [
         FOLDER_LOG_NAME, 'img0_refine.png', 'img1_refine.png'
@@ -129,6 +129,6 @@ def test_hr_run_writes_under_the_work_dir_draws_pictures_and_reruns_cleanly(tmp_
     assert [os.path.basename(p) for p in pictures] == ['img0_im.png', 'img1_im.png']
     assert cv2.imread(pictures[0]).shape[1] >= 4 * 260
 
-    assert tool.main([config, CHECKPOINT, '--work-dir', str(work_dir)]) == {}
+    assert tool.run_test([config, CHECKPOINT, '--work-dir', str(work_dir)]) == {}
     out = capsys.readouterr().out
     assert 'nothing left to refine' in out and 'got empty self.results' not in out
