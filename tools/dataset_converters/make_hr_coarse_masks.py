@@ -47,7 +47,8 @@ from tqdm import tqdm
 
 from mmseg_refiner import fileio
 from mmseg_refiner.datasets.hr_refine import COARSE_VARIANTS, coarse_mask_paths, read_name_list
-from mmseg_refiner.datasets.transforms.coarse_mask import synthesize_coarse_mask
+from mmseg_refiner.datasets.transforms.coarse_mask import (SYNTHESIS_VERSION,
+                                                          synthesize_coarse_mask)
 from mmseg_refiner.utils.checks import check_output_folder
 from mmseg_refiner.utils.cli import UsageError, cli_main
 
@@ -192,7 +193,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             os.makedirs(osp.join(args.out_dir, variant), exist_ok=True)
         log = fileio.ResumeLog(
             osp.join(args.out_dir, fileio.FOLDER_LOG_NAME),
-            dict(tool='make_hr_coarse_masks', seed=args.seed, iou_target=args.iou_target),
+            dict(tool='make_hr_coarse_masks', seed=args.seed, iou_target=args.iou_target,
+                 synthesis=SYNTHESIS_VERSION),
             restart_hint=f'delete {osp.join(args.out_dir, fileio.FOLDER_LOG_NAME)}')
         log.open()
     except (OSError, ValueError) as error:  # before any work: the arguments do not fit the folders

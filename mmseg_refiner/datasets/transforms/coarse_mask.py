@@ -38,6 +38,10 @@ RandomSource = Union[np.random.Generator, np.random.RandomState, None]
 #: What the perturbation's stopping IoU is measured against (see
 #: :func:`synthesize_coarse_mask`); the first is the reference procedure's.
 IOU_REFERENCES = ('boundary_modified', 'ground_truth')
+#: Changes whenever the same seed and ground truth give another coarse mask (2: the
+#: reference stopping rule and rounded-up run starts); offline jobs record it so that
+#: masks made by an older synthesis are not taken as done.
+SYNTHESIS_VERSION = 2
 
 # Rounds of perturbation whose random draws are made in one vectorised call.
 # Drawing per chunk rather than per operation removes most of the Python
