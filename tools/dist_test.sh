@@ -1,31 +1,5 @@
 #!/usr/bin/env bash
-# Distributed testing with torchrun, on one or many machines.
+# Distributed testing, on one or many machines (environment: see tools/torchrun.sh).
 #   tools/dist_test.sh CONFIG CHECKPOINT GPUS [test.py args...]
-# Environment: NNODES (1), NODE_RANK (0), MASTER_ADDR (127.0.0.1), PORT (29500),
-# PYTHON (the interpreter; default ./.venv/bin/python when present, else python3).
 set -euo pipefail
-CONFIG=$1
-CHECKPOINT=$2
-GPUS=$3
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-# The interpreter: $PYTHON, else the repository's ./.venv (tools/setup_env.sh), else python3.
-if [[ -z "${PYTHON:-}" ]]; then
-    if [[ -x "$ROOT/.venv/bin/python" ]]; then
-        PYTHON="$ROOT/.venv/bin/python"
-    else
-        PYTHON=python3
-    fi
-fi
-
-PYTHONPATH="$ROOT:${PYTHONPATH:-}" \
-"$PYTHON" -m torch.distributed.run \
-    --nnodes="$NNODES" \
-    --node_rank="$NODE_RANK" \
-    --master_addr="$MASTER_ADDR" \
-    --nproc_per_node="$GPUS" \
-    --master_port="$PORT" \
-    "$ROOT/tools/test.py" "$CONFIG" "$CHECKPOINT" --launcher pytorch "${@:4}"
+exec bash "$(dirname "$0")/torchrun.sh" test.py "$3" "$1" "$2" "${@:4}"
