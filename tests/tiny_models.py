@@ -10,8 +10,12 @@ TINY_DENOISER = dict(
     norm_groups=8)
 
 
-def tiny_segrefiner_cfg(mode: str, seed: int = 0, **refiner_cfg) -> dict:
+def tiny_segrefiner_cfg(mode: str, seed: int = 0, precision: str = 'fp32', **refiner_cfg) -> dict:
     """A SegRefiner (model side 32) small enough for tests, in test mode ``mode``.
+
+    ``precision`` defaults to ``'fp32'``: the tests' exact equalities (batch sizes,
+    routes, hand-computed values) then hold on every CPU, also one where ``'auto'``
+    would pick bf16.
 
     ``refiner_cfg`` configures the mode's higher-level refiner (``InstanceRefiner``
     for ``'instance'``, ``GlobalLocalRefiner`` for ``'semantic'``).
@@ -26,4 +30,4 @@ def tiny_segrefiner_cfg(mode: str, seed: int = 0, **refiner_cfg) -> dict:
         loss_texture=dict(type='TextureLoss', loss_weight=5.0),
         model_size=32,
         **{f'{mode}_refiner': dict(type=refiners[mode], **refiner_cfg)},
-        test_cfg=dict(mode=mode, seed=seed))
+        test_cfg=dict(mode=mode, seed=seed, precision=precision))

@@ -139,6 +139,10 @@ class ChainWeights:
                 raise FileNotFoundError(
                     f'{self.owner}: the {part} checkpoint {checkpoint} does not exist (set '
                     f'model.{part}_checkpoint to a path or URL)') from error
+            except OSError as error:  # an unreachable URL (URLError) or an unreadable file
+                raise OSError(f'{self.owner}: the {part} checkpoint {checkpoint} could not be '
+                              f'read ({error}); set model.{part}_checkpoint to a reachable path '
+                              f'or URL, or download it first') from error
             if part == self.upstream and isinstance(loaded, dict):
                 self.upstream_meta = dict(loaded.get('meta') or {})
             self.loaded.add(part)
