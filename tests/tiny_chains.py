@@ -129,7 +129,7 @@ def write_seg_chain_config(path: str, data_root: str, segmentor_checkpoint=None)
     """The shipped DeepLabV3+ chain on the tiny Cityscapes set: random segmentor, demo refiner."""
     text = f"""from mmengine.config import Config
 _base_ = [{SEG_CHAIN!r}]
-{demo_refiner_lines('semantic')}
+{demo_refiner_lines('global_local')}
 model = dict(
     segmentor=dict(backbone=dict(init_cfg=None)),
     refiner=dict(_delete_=True, **_demo),

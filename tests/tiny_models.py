@@ -18,9 +18,9 @@ def tiny_segrefiner_cfg(mode: str, seed: int = 0, precision: str = 'fp32', **ref
     would pick bf16.
 
     ``refiner_cfg`` configures the mode's higher-level refiner (``InstanceRefiner``
-    for ``'instance'``, ``GlobalLocalRefiner`` for ``'semantic'``).
+    for ``'instance'``, ``GlobalLocalRefiner`` for ``'global_local'``).
     """
-    refiners = {'instance': 'InstanceRefiner', 'semantic': 'GlobalLocalRefiner'}
+    refiners = {'instance': 'InstanceRefiner', 'global_local': 'GlobalLocalRefiner'}
     return dict(
         type='SegRefiner',
         data_preprocessor=dict(type='RefinerDataPreprocessor'),

@@ -3,7 +3,7 @@
 One image::
 
     python tools/refine.py IMAGE MASK --out OUT.png [--vis VIS.png] [--gt GT.png]
-        [--config CFG --checkpoint CKPT] [--mode auto|instance|semantic]
+        [--config CFG --checkpoint CKPT] [--mode auto|instance|global_local]
         [--device cuda|cpu] [--precision auto|fp32|bf16|fp16] [--seed 0]
 
 A folder (masks matched to images by name: ``IMAGE_DIR/<stem><img-suffix>`` goes
@@ -44,8 +44,9 @@ from typing import Dict, List, Optional, Tuple
 
 from mmengine.config import Config, DictAction
 
+from mmseg_refiner.apis import MODES, RENAMED_TEST_MODES
 from mmseg_refiner.utils.checks import check_common_args, check_output_file, check_output_folder
-from mmseg_refiner.utils.cli import UsageError, cli_main
+from mmseg_refiner.utils.cli import UsageError, cli_main, refuse_renamed_choice
 
 #: The folder dataset a folder run uses unless the model config has one.
 FOLDER_DATASET_CONFIG = osp.join(
@@ -74,11 +75,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help='override config settings, key=value pairs')
     parser.add_argument(
         '--mode',
-        choices=['auto', 'instance', 'semantic'],
+        choices=MODES,
+        type=refuse_renamed_choice(RENAMED_TEST_MODES),
         default='auto',
         help="'instance': crop-refine-paste at the model resolution (the paper's "
-        "LR setting); 'semantic': global pass plus full-resolution local "
-        "patches (HR); 'auto': semantic when the image's longer side is more "
+        "LR setting); 'global_local': global pass plus full-resolution local "
+        "patches (HR); 'auto': global_local when the image's longer side is more "
         'than 4x the model size')
     parser.add_argument(
         '--device', help="e.g. 'cpu' or 'cuda:0' (default: CUDA when available, else the CPU)")

@@ -1,5 +1,5 @@
 # DeepLabV3+ R50-D8 (mmseg, Cityscapes 512x1024, 40k) with every class it predicts
-# refined by the SegRefiner HR model in semantic mode (global + local), evaluated by
+# refined by the SegRefiner HR model in global-local mode (global + local), evaluated by
 # mmseg's IoUMetric.
 #   python tools/test.py configs/chains/deeplabv3plus_r50-d8_cityscapes_segrefiner-hr.py \
 #       segrefiner_hr.pth [--show-dir vis]
@@ -26,7 +26,7 @@ model = dict(
     _delete_=True,
     type='mmseg_refiner.RefinedSegmentor',
     segmentor=segmentor,
-    refiner=hr_refiner,  # SegRefiner (published design), semantic mode, seed 0
+    refiner=hr_refiner,  # SegRefiner (published design), global-local mode, seed 0
     # mmseg's model-zoo weights of this segmentor (mIoU 79.61, mmseg's
     # configs/deeplabv3plus/metafile.yaml), a path or URL, read when the weights are
     # loaded: --cfg-options model.segmentor_checkpoint=...

@@ -30,8 +30,8 @@ default_hooks = dict(
 # ground truth, made once like the training ones:
 #   python tools/dataset_converters/make_hr_coarse_masks.py \
 #       data/DIS5K/DIS-VD/gt data/DIS5K/DIS-VD/coarse
-# HRMaskMetric logs hr/iou, hr/mba, hr/coarse_iou, hr/coarse_mba.
-model = dict(test_cfg=dict(mode='semantic', seed=0))
+# RefinedMaskMetric logs hr/iou, hr/mba, hr/coarse_iou, hr/coarse_mba.
+model = dict(test_cfg=dict(mode='global_local', seed=0))
 val_dataloader = dict(
     batch_size=1,
     num_workers=2,
@@ -51,6 +51,6 @@ val_dataloader = dict(
             dict(type='LoadMaskFromFile', key='gt_mask', path_key='mask_path'),
             dict(type='PackRefineInputs'),
         ]))
-val_evaluator = dict(type='HRMaskMetric')
+val_evaluator = dict(type='RefinedMaskMetric', prefix='hr')
 val_cfg = dict(type='ValLoop')
 train_cfg = dict(val_interval=5000)

@@ -16,7 +16,7 @@ _base_ = [
 ]
 
 # The paper's global-and-local settings live in the model base config.
-model = dict(test_cfg=dict(mode='semantic', seed=0))
+model = dict(test_cfg=dict(mode='global_local', seed=0))
 
 # Each image takes a while: log progress after every one.
 default_hooks = dict(logger=dict(interval=1))

@@ -41,7 +41,7 @@ model = dict(
     # full resolution as in the paper (256 px patches for its 256 px model), and bilinear
     # resizing, which is how this model's training crops were resized.
     instance_refiner=dict(type='InstanceRefiner', min_area=512, box_padding=20),
-    semantic_refiner=dict(
+    global_local_refiner=dict(
         type='GlobalLocalRefiner',
         patch_size=model_size,
         interpolation='bilinear',
@@ -120,13 +120,13 @@ randomness = dict(seed=0)
 
 # Held-out evaluation through the Runner: synthetic samples from seed 1,000,000 on (never
 # trained on) at 256 px, each with a fixed coarse mask from the training-time synthesis,
-# refined with the global-and-local refiner; HRMaskMetric reports IoU and mBA of the
-# coarse and the refined masks (hr/iou, hr/mba, hr/coarse_iou, hr/coarse_mba).
+# refined with the global-and-local refiner; RefinedMaskMetric reports IoU and mBA of the
+# coarse and the refined masks (mask/iou, mask/mba, mask/coarse_iou, mask/coarse_mba).
 # Validation during training: the first 20 of them every 500 iterations (logged and kept
 # in the scalars of the work dir); testing: 100 of them,
 #   .venv/bin/python tools/test.py configs/segrefiner/segrefiner_unet-tiny_1xb8-3k_synthetic-64.py \
 #       demo/segrefiner_demo.pth
-model.update(test_cfg=dict(mode='semantic', seed=0, precision='auto'))
+model.update(test_cfg=dict(mode='global_local', seed=0, precision='auto'))
 heldout_dataset = dict(
     type='SyntheticRefineDataset',
     num_samples=100,
@@ -141,7 +141,7 @@ test_dataloader = dict(
     num_workers=0,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=heldout_dataset)
-test_evaluator = dict(type='HRMaskMetric')
+test_evaluator = dict(type='RefinedMaskMetric')
 test_cfg = dict(type='TestLoop')
 val_dataloader = dict(
     batch_size=1,

@@ -15,6 +15,7 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
+from mmseg_refiner.models.refiners.segrefiner import check_test_mode
 from mmseg_refiner.models.refiners.seeding import mask_seed, sample_seed
 from mmseg_refiner.models.utils import check_precision
 from mmseg_refiner.registry import MODELS
@@ -30,7 +31,7 @@ DEMO_CONFIG = osp.join(REPO_ROOT, 'configs', 'segrefiner',
                        'segrefiner_unet-tiny_1xb8-3k_synthetic-64.py')
 DEMO_CHECKPOINT = osp.join(REPO_ROOT, 'demo', 'segrefiner_demo.pth')
 
-#: ``mode='auto'`` refines an image as 'semantic' (high-resolution global +
+#: ``mode='auto'`` refines an image as 'global_local' (high-resolution global +
 #: local refinement) when its longer side exceeds this many times the model's
 #: input size, and as 'instance' (crop, resize to the model size, paste back)
 #: otherwise. With the published 256-px models the threshold is 1024 px: the
@@ -38,9 +39,9 @@ DEMO_CHECKPOINT = osp.join(REPO_ROOT, 'demo', 'segrefiner_demo.pth')
 #: and DIS5K, 2K-6K px) above it. Below it, an object crop resized to the model
 #: size loses little detail; above it, it would lose a factor > 4 in
 #: resolution, which is what the local full-resolution patches recover.
-AUTO_SEMANTIC_FACTOR = 4
+AUTO_GLOBAL_LOCAL_FACTOR = 4
 
-MODES = ('auto', 'instance', 'semantic')
+MODES = ('auto', 'instance', 'global_local')
 
 
 def demo_model_files() -> Tuple[str, str]:
@@ -65,11 +66,11 @@ def demo_model_files() -> Tuple[str, str]:
 
 
 def _fill_default_refiners(model_cfg: Config) -> None:
-    """Give the model an instance (LR) and a semantic (HR) refiner if its config has none."""
+    """Give the model an instance refiner and a global-local refiner if its config has none."""
     if model_cfg.get('instance_refiner') is None:
         model_cfg['instance_refiner'] = dict(type='InstanceRefiner')
-    if model_cfg.get('semantic_refiner') is None:
-        model_cfg['semantic_refiner'] = dict(type='GlobalLocalRefiner')
+    if model_cfg.get('global_local_refiner') is None:
+        model_cfg['global_local_refiner'] = dict(type='GlobalLocalRefiner')
 
 
 def default_device() -> str:
@@ -97,7 +98,7 @@ def init_refiner(config: Union[str, os.PathLike, Config, None] = None,
             checkpoint is mapped there. ``None`` (the default): CUDA when it
             is available, else the CPU.
         cfg_options: overrides merged into the config, as with
-            ``--cfg-options`` (e.g. ``{'model.semantic_refiner.batch_size': 8}``).
+            ``--cfg-options`` (e.g. ``{'model.global_local_refiner.batch_size': 8}``).
         precision: the network's precision at inference, ``'auto'``,
             ``'fp32'``, ``'bf16'`` or ``'fp16'`` (sets
             ``model.test_cfg.precision``). ``None`` (the default) keeps the
@@ -106,7 +107,7 @@ def init_refiner(config: Union[str, os.PathLike, Config, None] = None,
             exact float32 results.
 
     Returns:
-        The model in eval mode with ``instance_refiner`` and ``semantic_refiner``
+        The model in eval mode with ``instance_refiner`` and ``global_local_refiner``
         set (the ones the config names, else the defaults) and the config as
         ``model.cfg``.
 
@@ -153,12 +154,11 @@ def init_refiner(config: Union[str, os.PathLike, Config, None] = None,
 
 
 def resolve_mode(mode: str, image_shape: Tuple[int, int], model_size: int) -> str:
-    """The refinement mode :func:`refine` uses (see :data:`AUTO_SEMANTIC_FACTOR`)."""
-    if mode not in MODES:
-        raise ValueError(f'mode must be one of {MODES}, got {mode!r}')
+    """The refinement mode :func:`refine` uses (see :data:`AUTO_GLOBAL_LOCAL_FACTOR`)."""
+    check_test_mode(mode, MODES, what='mode')
     if mode != 'auto':
         return mode
-    return 'semantic' if max(image_shape) > AUTO_SEMANTIC_FACTOR * model_size else 'instance'
+    return 'global_local' if max(image_shape) > AUTO_GLOBAL_LOCAL_FACTOR * model_size else 'instance'
 
 
 def _normalized_image(model: torch.nn.Module, image: np.ndarray) -> torch.Tensor:
@@ -189,10 +189,10 @@ def refine(model: torch.nn.Module,
             Every mask must have the image's size.
         mode: ``'instance'`` refines each mask by cropping its box (plus a
             margin), refining at the model's resolution and pasting back (the
-            paper's LR setting); ``'semantic'`` runs the high-resolution global
+            paper's LR setting); ``'global_local'`` runs the high-resolution global
             pass and local full-resolution patches for each mask (the paper's
-            HR setting); ``'auto'`` picks ``'semantic'`` when the image's longer
-            side exceeds :data:`AUTO_SEMANTIC_FACTOR` x the model size, else
+            HR setting); ``'auto'`` picks ``'global_local'`` when the image's longer
+            side exceeds :data:`AUTO_GLOBAL_LOCAL_FACTOR` x the model size, else
             ``'instance'``.
         return_probs: also return the refined foreground probabilities (for
             instances under ``min_area``, the unchanged coarse mask as 0/1).
@@ -232,7 +232,7 @@ def refine(model: torch.nn.Module,
             refined, probs = refined[0].cpu().numpy(), probs[0].float().cpu().numpy()
         else:
             outputs = [
-                model.semantic_refiner.refine_mask(
+                model.global_local_refiner.refine_mask(
                     model, normalized, mask, seed=mask_seed(image_seed, index))
                 for index, mask in enumerate(masks_tensor)
             ]

@@ -3,7 +3,7 @@
 ``segrefiner_unet_128`` is the published SegRefiner model (a plain config with
 no imports, which the repository's ``configs/_base_/models/segrefiner_unet-128.py``
 inherits by path); ``segrefiner_refiners`` gives it as the refiner of a chain, in instance
-mode (``lr_refiner``, for the LR model) and in semantic mode (``hr_refiner``,
+mode (``lr_refiner``, for the LR model) and in global-local mode (``hr_refiner``,
 global + local, for the HR model). A classic config imports them after its
 ``_base_`` line (MMEngine runs the config as Python)::
 

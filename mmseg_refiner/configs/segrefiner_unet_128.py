@@ -2,7 +2,7 @@
 # U-Net of base width 128 (118,604,673 parameters) predicting mask logits, the
 # discrete mask diffusion with T = 6 steps, BCE + 5 x texture loss.
 # Input side 256; test_cfg.mode 'model' refines inputs already at 256x256, 'instance'
-# and 'semantic' run the instance (LR) and global-and-local (HR) refiners below.
+# and 'global_local' run the instance and the global-local refiners below.
 model = dict(
     type='SegRefiner',
     data_preprocessor=dict(
@@ -29,7 +29,7 @@ model = dict(
     loss_texture=dict(type='TextureLoss', loss_weight=5.0),
     model_size=256,
     # The paper's test settings for the two higher-level refiners; test configs pick
-    # one with test_cfg.mode ('instance' or 'semantic').
+    # one with test_cfg.mode ('instance' or 'global_local').
     # LR / instance: per instance with >= 512 px: box + 20 px, crop, resize to 256x256,
     # all 6 reverse steps, paste back (bilinear), threshold 0.5; 32 crops per network call.
     instance_refiner=dict(
@@ -39,13 +39,13 @@ model = dict(
         batch_size=32,
         coarse_threshold=0.5,
         refined_threshold=0.5),
-    # HR / semantic. Global: image and mask resized to 256x256 (nearest, as the published
+    # HR / global_local. Global: image and mask resized to 256x256 (nearest, as the published
     # models were evaluated), reverse steps t=5..1. Local: 256x256 full-resolution patches
     # centred on pixels with c < 0.9 * max(c), NMS IoU 0.3, step t=0, 32 patches per
     # network call. Masks with <= 128 foreground pixels are kept as they are. A patch centre i
     # at model resolution maps to the full-resolution pixel floor(i * H / h), as the authors'
     # evaluation does (centre_mapping='centre': floor((i + 0.5) * H / h)).
-    semantic_refiner=dict(
+    global_local_refiner=dict(
         type='GlobalLocalRefiner',
         min_fg_pixels=128,
         interpolation='nearest',

@@ -3,6 +3,6 @@
 Importing registers the metrics; the pure functions live in ``functional``.
 """
 from . import functional  # noqa: F401
-from .metrics import BoundaryCocoMetric, BoundaryLVISMetric, HRMaskMetric
+from .metrics import BoundaryCocoMetric, BoundaryLVISMetric, RefinedMaskMetric
 
-__all__ = ['BoundaryCocoMetric', 'BoundaryLVISMetric', 'HRMaskMetric']
+__all__ = ['BoundaryCocoMetric', 'BoundaryLVISMetric', 'RefinedMaskMetric']

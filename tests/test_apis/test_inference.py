@@ -23,7 +23,7 @@ TINY = {
     'model.denoiser.norm_groups': 4,
     'model.instance_refiner.min_area': 16,
     'model.instance_refiner.box_padding': 4,
-    'model.semantic_refiner.patch_size': 32,
+    'model.global_local_refiner.patch_size': 32,
 }
 
 
@@ -98,7 +98,7 @@ def test_output_containers_follow_the_input(tiny_model, tmp_path):
 
 def test_refine_is_deterministic_by_default(tiny_model):
     image, masks = _image(), _shapes()
-    for mode in ('instance', 'semantic'):
+    for mode in ('instance', 'global_local'):
         first, first_probs = refine(tiny_model, image, masks, mode=mode, return_probs=True)
         again, again_probs = refine(tiny_model, image, masks, mode=mode, return_probs=True)
         np.testing.assert_array_equal(first_probs, again_probs)
@@ -107,18 +107,18 @@ def test_refine_is_deterministic_by_default(tiny_model):
 def test_seed_makes_sampling_reproducible(tiny_model):
     image, masks = _image(), _shapes()
     first, first_probs = refine(
-        tiny_model, image, masks, mode='semantic', return_probs=True, seed=5)
+        tiny_model, image, masks, mode='global_local', return_probs=True, seed=5)
     again, again_probs = refine(
-        tiny_model, image, masks, mode='semantic', return_probs=True, seed=5)
+        tiny_model, image, masks, mode='global_local', return_probs=True, seed=5)
     np.testing.assert_array_equal(first, again)
     np.testing.assert_array_equal(first_probs, again_probs)
-    other = refine(tiny_model, image, masks, mode='semantic', return_probs=True, seed=6)[1]
+    other = refine(tiny_model, image, masks, mode='global_local', return_probs=True, seed=6)[1]
     assert np.abs(other - first_probs).max() > 1e-3
 
 
 def test_each_mask_comes_back_in_its_place(echo_model):
     image, masks = _image(), _shapes()
-    for mode in ('instance', 'semantic'):
+    for mode in ('instance', 'global_local'):
         refined = refine(echo_model, image, masks, mode=mode, seed=0)
         for index, mask in enumerate(masks):
             assert _iou(refined[index], mask) > 0.9, (mode, index)
@@ -135,7 +135,7 @@ def test_image_channels_reach_the_network_in_rgb_order():
     red[10:34, 20:50] = True
     coarse = np.zeros((48, 64), np.uint8)
     coarse[14:30, 24:46] = 1  # 4 px (box_padding) inside the red rectangle
-    for mode in ('instance', 'semantic'):
+    for mode in ('instance', 'global_local'):
         refined = refine(model, image, coarse, mode=mode, seed=0)
         assert _iou(refined, red) > 0.9, mode
 
@@ -153,7 +153,7 @@ def test_grey_and_rgba_images_are_converted(tiny_model):
         refine(tiny_model, _image(), masks, mode='instance', seed=2))
 
 
-@pytest.mark.parametrize('mode', ['semantic', 'instance'])
+@pytest.mark.parametrize('mode', ['global_local', 'instance'])
 def test_probabilities_on_request(tiny_model, mode):
     masks = _shapes()
     refined, probs = refine(tiny_model, _image(), masks, mode=mode, return_probs=True, seed=3)
@@ -205,9 +205,9 @@ def test_bad_settings_are_refused_before_work(tiny_model, tmp_path):
 
 def test_auto_mode_rule():
     assert resolve_mode('auto', (256, 200), 64) == 'instance'
-    assert resolve_mode('auto', (100, 257), 64) == 'semantic'
+    assert resolve_mode('auto', (100, 257), 64) == 'global_local'
     assert resolve_mode('auto', (640, 480), 256) == 'instance'  # COCO-sized, LR model
-    assert resolve_mode('auto', (2048, 1536), 256) == 'semantic'  # BIG / DIS5K-sized
+    assert resolve_mode('auto', (2048, 1536), 256) == 'global_local'  # BIG / DIS5K-sized
     assert resolve_mode('instance', (4000, 4000), 256) == 'instance'
 
 

@@ -50,7 +50,7 @@ del hr_refiner
 
 from mmengine.config import Config  # noqa: E402
 model['refiner'] = dict(Config.fromfile({demo_config!r}).model.to_dict(),
-                        test_cfg=dict(mode='semantic', seed=0))
+                        test_cfg=dict(mode='global_local', seed=0))
 model['refiner_checkpoint'] = {demo_checkpoint!r}
 test_pipeline = [dict(type='LoadImageFromFile'), dict(type='PackSegInputs')]
 del Config

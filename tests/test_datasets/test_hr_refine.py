@@ -286,7 +286,7 @@ def test_the_hr_config_trains_through_the_runner(data_root, repo_root, tmp_path)
     cfg.train_dataloader.update(batch_size=2, num_workers=0, persistent_workers=False)
     cfg.train_dataloader.dataset.data_root = str(data_root.parent)
     # validation on the tiny DIS-TR tree (standing in for DIS-VD), at the end of the run
-    cfg.model.semantic_refiner.patch_size = 64
+    cfg.model.global_local_refiner.patch_size = 64
     cfg.val_dataloader.update(num_workers=0, persistent_workers=False)
     cfg.val_dataloader.dataset.update(data_root=str(data_root / 'DIS5K' / 'DIS-TR'), indices=1)
     cfg.train_cfg.max_iters = 2

@@ -224,8 +224,8 @@ def big_runner_cfg(repo_root, data_root, out_dir, work_dir, extra_hooks=()):
         num_heads=2,
         norm_groups=8)
     cfg.model.model_size = 16
-    cfg.model.semantic_refiner.patch_size = 24
-    cfg.model.semantic_refiner.min_fg_pixels = 16
+    cfg.model.global_local_refiner.patch_size = 24
+    cfg.model.global_local_refiner.min_fg_pixels = 16
     cfg.test_dataloader.num_workers = 0
     cfg.test_dataloader.dataset.update(
         data_root=data_root, coarse_dir='coarse/deeplab', out_dir=out_dir)

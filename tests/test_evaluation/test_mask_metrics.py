@@ -1,4 +1,4 @@
-"""IoU and mBA of high-resolution masks: known answers and HRMaskMetric."""
+"""IoU and mBA of high-resolution masks: known answers and RefinedMaskMetric."""
 import math
 
 import cv2
@@ -7,7 +7,7 @@ import pytest
 import torch
 from mmengine.structures import PixelData
 
-from mmseg_refiner.evaluation import HRMaskMetric
+from mmseg_refiner.evaluation import RefinedMaskMetric
 from mmseg_refiner.evaluation.functional import (boundary_accuracy, mask_iou_counts, mba_radii,
                                                  summarize_mask_records)
 from mmseg_refiner.registry import METRICS
@@ -81,18 +81,18 @@ def test_dataset_iou_is_total_intersection_over_total_union():
     big_gt = _left((40, 40), 20)
     big_pred = np.zeros((40, 40), np.uint8)
     big_pred[:20, :20] = 1  # half of it: I = 400, U = 800, IoU 0.5
-    metric = METRICS.build(dict(type='HRMaskMetric'))
-    assert isinstance(metric, HRMaskMetric)
+    metric = METRICS.build(dict(type='RefinedMaskMetric'))
+    assert isinstance(metric, RefinedMaskMetric)
     metric.process({}, [_sample(small, small).to_dict(), _sample(big_gt, big_pred).to_dict()])
     scores = metric.evaluate(size=2)
-    assert scores['hr/iou'] == pytest.approx(410 / 810)  # not the mean, 0.75
-    assert set(scores) == {'hr/iou', 'hr/mba'}
+    assert scores['mask/iou'] == pytest.approx(410 / 810)  # not the mean, 0.75
+    assert set(scores) == {'mask/iou', 'mask/mba'}
 
 
 def test_metric_reports_coarse_masks_and_keeps_only_scalars():
     gt = _left((300, 300), 150)
     coarse = _left((300, 300), 151)
-    metric = HRMaskMetric(prefix='big')
+    metric = RefinedMaskMetric(prefix='big')
     metric.process({}, [_sample(gt, gt, coarse)])  # data elements work as well as dicts
     assert all(np.isscalar(v) for v in metric.results[0].values())
     scores = metric.evaluate(size=1)
@@ -102,7 +102,7 @@ def test_metric_reports_coarse_masks_and_keeps_only_scalars():
 
 
 def test_metric_names_the_sample_with_mismatched_masks():
-    metric = HRMaskMetric()
+    metric = RefinedMaskMetric()
     with pytest.raises(ValueError, match='broken.jpg'):
         metric.process({}, [_sample(np.zeros((10, 10), np.uint8), np.zeros((10, 12)),
                                     name='broken.jpg')])

@@ -29,7 +29,7 @@ TINY_OPTIONS = {
     'model.denoiser.attention_strides': [2],
     'model.denoiser.norm_groups': 4,
     'model.instance_refiner.min_area': 16,
-    'model.semantic_refiner.patch_size': 32,
+    'model.global_local_refiner.patch_size': 32,
     'test_dataloader.dataset.num_samples': 2,
     'test_dataloader.dataset.image_size': [64, 64],
 }

@@ -21,7 +21,7 @@ TINY_OPTIONS = {
     'model.denoiser.attention_strides': [2],
     'model.denoiser.norm_groups': 4,
     'model.instance_refiner.min_area': 16,
-    'model.semantic_refiner.patch_size': 32,
+    'model.global_local_refiner.patch_size': 32,
 }
 TINY = [f'{key}={value}'.replace(' ', '') for key, value in TINY_OPTIONS.items()]
 
@@ -182,7 +182,7 @@ def test_folder_run_gives_the_pngs_of_tools_test_py_on_the_folder_config(
         out_dir=str(tmp_path / 'runner'))
     cfg.test_evaluator = folder.test_evaluator
     cfg.custom_hooks = folder.custom_hooks
-    cfg.model.test_cfg = dict(mode='semantic', seed=0)
+    cfg.model.test_cfg = dict(mode='global_local', seed=0)
     config = str(tmp_path / 'folder_cfg.py')
     cfg.dump(config)
     proc = subprocess.run(
@@ -194,7 +194,7 @@ def test_folder_run_gives_the_pngs_of_tools_test_py_on_the_folder_config(
     cli_out = tmp_path / 'cli'
     assert refine_cli.main([
         str(images), str(masks), '--out', str(cli_out), '--mask-suffix', '_seg.png', '--mode',
-        'semantic', *_model_args(tiny_checkpoint)
+        'global_local', *_model_args(tiny_checkpoint)
     ]) == 0
     for stem in ('a', 'b', 'c'):
         runner_png = (tmp_path / 'runner' / f'{stem}.png').read_bytes()

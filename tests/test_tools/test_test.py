@@ -14,7 +14,7 @@ OPTIONS = ['--cfg-options', 'test_dataloader.dataset.num_samples=6']
 
 
 def _metrics(log):
-    found = dict(re.findall(r'hr/(\w+): ([0-9.]+)', log))
+    found = dict(re.findall(r'mask/(\w+): ([0-9.]+)', log))
     assert set(found) == {'iou', 'mba', 'coarse_iou', 'coarse_mba'}, log[-3000:]
     return {key: float(value) for key, value in found.items()}
 
@@ -112,7 +112,7 @@ def test_hr_run_writes_under_the_work_dir_draws_pictures_and_reruns_cleanly(tmp_
     _write_big_tree(str(tmp_path / 'BIG'))
     cfg = Config.fromfile(os.path.join(REPO, 'configs/segrefiner/segrefiner_unet-128_big-hr-refine.py'))
     demo = Config.fromfile(TINY_CONFIG).model
-    demo.test_cfg = dict(mode='semantic', seed=0)
+    demo.test_cfg = dict(mode='global_local', seed=0)
     cfg.model = demo
     cfg.test_dataloader.num_workers = 0
     cfg.test_dataloader.dataset.data_root = str(tmp_path / 'BIG')

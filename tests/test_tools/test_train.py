@@ -71,10 +71,10 @@ def test_tiny_config_trains_and_loss_falls(tmp_path):
     assert all('train_iou' in r for r in records)
     assert osp.exists(tmp_path / 'iter_40.pth')
     # validated at the end on held-out synthetic seeds, logged to the scalars
-    [val] = [r for r in _scalars(tmp_path) if 'hr/iou' in r]
+    [val] = [r for r in _scalars(tmp_path) if 'mask/iou' in r]
     assert val['step'] == 40
-    assert {'hr/mba', 'hr/coarse_iou', 'hr/coarse_mba'} <= set(val)
-    assert 0.0 <= val['hr/iou'] <= 1.0
+    assert {'mask/mba', 'mask/coarse_iou', 'mask/coarse_mba'} <= set(val)
+    assert 0.0 <= val['mask/iou'] <= 1.0
 
 
 def test_resume_continues_from_last_checkpoint(tmp_path):

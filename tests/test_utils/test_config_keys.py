@@ -41,8 +41,8 @@ def test_misspelled_model_key_names_key_class_and_choices():
 
 
 def test_misspelled_nested_and_section_keys():
-    assert "model.semantic_refiner: unknown key 'pach_size'" in _error(
-        {'model.semantic_refiner.pach_size': 8})
+    assert "model.global_local_refiner: unknown key 'pach_size'" in _error(
+        {'model.global_local_refiner.pach_size': 8})
     assert "train_dataloader: unknown key 'batch_sise'" in _error(
         {'train_dataloader.batch_sise': 2})
     assert "default_hooks.logger: unknown key 'intervall'" in _error(
@@ -80,6 +80,6 @@ def test_seeds_in_the_config():
 
 def test_keys_of_classes_taking_kwargs_are_left_to_them():
     # SegRefiner's own keys are checked; a valid option passes.
-    validate_config(_merged({'model.semantic_refiner.patch_size': 32,
+    validate_config(_merged({'model.global_local_refiner.patch_size': 32,
                              'train_dataloader.batch_size': 2}),
-                    {'model.semantic_refiner.patch_size': 32, 'train_dataloader.batch_size': 2})
+                    {'model.global_local_refiner.patch_size': 32, 'train_dataloader.batch_size': 2})

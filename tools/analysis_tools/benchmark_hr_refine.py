@@ -49,8 +49,8 @@ TINY_REFINER = dict(
     loss_mask=dict(type='mmdet.CrossEntropyLoss', use_sigmoid=True),
     loss_texture=dict(type='TextureLoss', loss_weight=5.0),
     model_size=256,
-    semantic_refiner=dict(type='GlobalLocalRefiner'),
-    test_cfg=dict(mode='semantic', seed=0))
+    global_local_refiner=dict(type='GlobalLocalRefiner'),
+    test_cfg=dict(mode='global_local', seed=0))
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -103,8 +103,8 @@ def build_refiner(config: Optional[str], seed: int, weight_std: float):
         cfg = TINY_REFINER
     else:
         cfg = Config.fromfile(config).model
-        cfg.semantic_refiner = cfg.get('semantic_refiner') or dict(type='GlobalLocalRefiner')
-        cfg.test_cfg = dict(cfg.get('test_cfg') or {}, mode='semantic', seed=seed)
+        cfg.global_local_refiner = cfg.get('global_local_refiner') or dict(type='GlobalLocalRefiner')
+        cfg.test_cfg = dict(cfg.get('test_cfg') or {}, mode='global_local', seed=seed)
     with DefaultScope.overwrite_default_scope('mmseg_refiner'):
         model = MODELS.build(cfg).eval()
     generator = torch.Generator().manual_seed(seed)
@@ -120,8 +120,8 @@ def run_one(args: argparse.Namespace, precision: Optional[str]) -> dict:
     if precision is not None:
         model.test_cfg['precision'] = precision
     if args.batch_size is not None:
-        model.semantic_refiner.batch_size = args.batch_size
-    hr = model.semantic_refiner
+        model.global_local_refiner.batch_size = args.batch_size
+    hr = model.global_local_refiner
     selected = []
     if args.max_patches is not None:
         select_patches = hr.select_patches

@@ -1,4 +1,4 @@
-"""Seconds per instance of instance (LR) refinement, precision fp32 vs auto side by side.
+"""Seconds per instance of instance-mode refinement, precision fp32 vs auto side by side.
 
 Builds the config's model once per ``--precision`` through the public API
 (``init_refiner(config, checkpoint, precision=...)``), all with the same weights

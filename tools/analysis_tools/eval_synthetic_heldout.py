@@ -33,12 +33,12 @@ import numpy as np
 from mmengine.config import Config, DictAction
 from tqdm import tqdm
 
-from mmseg_refiner.apis import demo_model_files, init_refiner, refine
+from mmseg_refiner.apis import MODES, RENAMED_TEST_MODES, demo_model_files, init_refiner, refine
 from mmseg_refiner.datasets.synthetic import EVAL_SEED_OFFSET, SyntheticRefineDataset
 from mmseg_refiner.evaluation.functional import mask_record, summarize_mask_records
 from mmseg_refiner.fileio import write_json_atomic
 from mmseg_refiner.utils.checks import check_common_args
-from mmseg_refiner.utils.cli import cli_main
+from mmseg_refiner.utils.cli import cli_main, refuse_renamed_choice
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -54,7 +54,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         type=int,
         default=EVAL_SEED_OFFSET,
         help='seed of the first sample (default: the held-out range)')
-    parser.add_argument('--mode', choices=['auto', 'instance', 'semantic'], default='auto')
+    parser.add_argument(
+        '--mode', choices=MODES, type=refuse_renamed_choice(RENAMED_TEST_MODES), default='auto')
     parser.add_argument('--seed', type=int, default=0, help='seed of the reverse diffusion')
     parser.add_argument('--device', help='default: CUDA when available, else the CPU')
     parser.add_argument(
@@ -146,8 +147,8 @@ def steps_options(timesteps: Optional[tuple]) -> dict:
         return {}
     options = {'model.instance_refiner.timesteps': timesteps}
     if len(timesteps) > 1:
-        options['model.semantic_refiner.global_timesteps'] = timesteps[:-1]
-        options['model.semantic_refiner.local_timesteps'] = timesteps[-1:]
+        options['model.global_local_refiner.global_timesteps'] = timesteps[:-1]
+        options['model.global_local_refiner.local_timesteps'] = timesteps[-1:]
     return options
 
 

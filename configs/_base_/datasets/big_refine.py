@@ -35,7 +35,7 @@ test_dataloader = dict(
         out_dir='refined',  # under the work dir (tools/test.py)
         skip_done=True,
         pipeline=test_pipeline))
-test_evaluator = dict(type='HRMaskMetric')
+test_evaluator = dict(type='RefinedMaskMetric', prefix='hr')
 test_cfg = dict(type='TestLoop')
 
 custom_hooks = [dict(type='RefinedMaskWriter')]

@@ -1,16 +1,17 @@
 # Refining saved instance-segmentation results (the paper's LR evaluation): a COCO results
 # JSON of any model (image_id, category_id, segmentation RLE, score, optional bbox) plus
 # the annotation file naming its images and categories, and the image folder.
+# The README's data layout:
 #   data/coco/val2017/*.jpg
-#   data/coco/annotations/lvis_v1_val_cocofied.json   (tools/dataset_converters/cocofy_lvis.py)
-#   data/coco/results/<model>.segm.json               (the results to refine)
+#   data/lvis_v1/annotations/lvis_v1_val_cocofied.json   (tools/dataset_converters/cocofy_lvis.py)
+#   data/coco/results/<model>.segm.json                  (the results to refine)
 # Override the results with
-#   --cfg-options test_dataloader.dataset.results_file=results/<model>.segm.json
-data_root = 'data/coco/'
-results_file = 'results/mask-rcnn_r50_fpn_1x_coco.segm.json'
+#   --cfg-options test_dataloader.dataset.results_file=coco/results/<model>.segm.json
+data_root = 'data/'
+results_file = 'coco/results/mask-rcnn_r50_fpn_1x_coco.segm.json'
 # The paper evaluates against the LVIS v1 val masks of the COCO val2017 images and the 80
 # COCO categories ("cocofied" LVIS), with the LVIS protocol and 300 detections per image.
-ann_file = 'annotations/lvis_v1_val_cocofied.json'
+ann_file = 'lvis_v1/annotations/lvis_v1_val_cocofied.json'
 # Where the refined results are written: <prefix>.segm.json (and <prefix>.bbox.json).
 # Relative to the work dir (tools/test.py places it there).
 outfile_prefix = 'refined'
@@ -31,7 +32,7 @@ test_dataloader = dict(
         data_root=data_root,
         results_file=results_file,
         ann_file=ann_file,
-        data_prefix=dict(img='val2017/'),
+        data_prefix=dict(img='coco/val2017/'),
         pipeline=test_pipeline))
 
 test_evaluator = [

@@ -7,7 +7,8 @@
 # (mmseg_refiner/fileio/masks.py: 0/1 and 0/255 alike, JPEG noise ignored, palette PNGs by
 # index). With ground truth, set gt_dir (and gt_suffix), add
 #   dict(type='LoadMaskFromFile', key='gt_mask', path_key='mask_path', allow_empty=True)
-# to the pipeline and 'mask_path' to meta_keys, and set test_evaluator = dict(type='HRMaskMetric').
+# to the pipeline and 'mask_path' to meta_keys, and set
+# test_evaluator = dict(type='RefinedMaskMetric').
 folder_img_dir = 'data/folder/images'
 folder_coarse_dir = 'data/folder/coarse'
 

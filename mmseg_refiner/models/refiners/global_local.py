@@ -1,4 +1,4 @@
-"""High-resolution (HR) refinement: SegRefiner's global-and-local inference.
+"""Global-local mode: SegRefiner's high-resolution inference (global pass, local patches).
 
 A high-resolution image cannot go through the network at full size, so the
 paper refines it in two stages (the model is the ``SegRefiner`` passed in;
@@ -153,7 +153,7 @@ def merge_patches(global_prob: Tensor, patches: Iterable[PatchBatch]) -> Tensor:
 
 @MODELS.register_module()
 class GlobalLocalRefiner:
-    """The paper's high-resolution (semantic / dichotomous) refinement.
+    """The paper's high-resolution refinement (global and local).
 
     Has no parameters; it drives the ``SegRefiner`` it is given through
     ``model.refine(images, coarse, timesteps, cum_fine, generator)`` and

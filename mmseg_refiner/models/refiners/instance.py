@@ -1,4 +1,4 @@
-"""Low-resolution (LR) instance refinement: SegRefiner on every detected object.
+"""Instance mode: SegRefiner on every detected object (crop, refine, paste back).
 
 The paper refines each instance mask of a detector independently (its test
 settings are the defaults below):

@@ -1,5 +1,6 @@
 """SegRefiner (NeurIPS 2023) as an MMEngine model: the denoising network and
 the discrete mask diffusion, trained and sampled at the model resolution."""
+import difflib
 from typing import Dict, List, Optional, Sequence, Union
 
 import torch
@@ -11,6 +12,7 @@ from torch import nn
 from mmseg_refiner.models.denoisers.official_checkpoint import convert_official_keys_on_load
 from mmseg_refiner.registry import MODELS
 from mmseg_refiner.structures import RefineDataSample, sample_name
+from mmseg_refiner.utils.renamed import RenamedError, refuse_renamed_arguments, renamed_message
 from ..diffusion.discrete_mask_diffusion import Generators
 from ..utils.precision import check_precision, network_in_precision, resolve_precision
 from .seeding import make_generators, mask_seed, sample_seed, seed_name
@@ -18,7 +20,21 @@ from .seeding import make_generators, mask_seed, sample_seed, seed_name
 ConfigType = Union[dict, nn.Module]
 Inputs = Union[torch.Tensor, List[torch.Tensor]]
 
-TEST_MODES = ('model', 'instance', 'semantic')
+TEST_MODES = ('model', 'instance', 'global_local')
+#: Test modes of earlier releases (old -> new), refused with the new name.
+RENAMED_TEST_MODES = {'semantic': 'global_local'}
+#: Keys of ``test_cfg`` (a plain dict: the config check cannot see into it).
+TEST_CFG_KEYS = ('mode', 'seed', 'precision')
+
+
+def check_test_mode(mode: str, modes: Sequence[str] = TEST_MODES,
+                    what: str = 'test_cfg.mode') -> str:
+    """Return ``mode`` if it is one of ``modes``; name the new mode for a renamed one."""
+    if mode in RENAMED_TEST_MODES:
+        raise RenamedError(renamed_message(what, mode, RENAMED_TEST_MODES[mode]))
+    if mode not in modes:
+        raise ValueError(f'{what} must be one of {tuple(modes)}, got {mode!r}')
+    return mode
 
 
 @MODELS.register_module()
@@ -40,9 +56,13 @@ class SegRefiner(BaseModel):
       only keys containing ``'loss'``).
     - ``'predict'``: ``test_cfg['mode']`` picks ``'model'`` (inputs already at
       the model resolution, all reverse steps; writes ``pred_mask``),
-      ``'instance'`` or ``'semantic'`` (delegated to ``instance_refiner`` /
-      ``semantic_refiner``).
+      ``'instance'`` or ``'global_local'`` (delegated to ``instance_refiner`` /
+      ``global_local_refiner``).
     - ``'tensor'``: the network's logits for the coarse mask at ``t = T-1``.
+
+    Renamed in this release (refused, naming the new name): the argument
+    ``semantic_refiner`` (now ``global_local_refiner``) and the test mode
+    ``'semantic'`` (now ``'global_local'``).
 
     Args:
         denoiser (dict): config of the network, ``forward(x, t) -> logits``
@@ -58,10 +78,10 @@ class SegRefiner(BaseModel):
         model_size (int): side of the network's square input. Defaults to 256.
         instance_refiner (dict, optional): config of the object that runs
             ``test_cfg['mode'] == 'instance'`` (``InstanceRefiner``).
-        semantic_refiner (dict, optional): config of the object that runs
-            ``test_cfg['mode'] == 'semantic'`` (``GlobalLocalRefiner``).
+        global_local_refiner (dict, optional): config of the object that runs
+            ``test_cfg['mode'] == 'global_local'`` (``GlobalLocalRefiner``).
         test_cfg (dict, optional): ``mode`` (``'model'``, ``'instance'`` or
-            ``'semantic'``; default ``'model'``), ``seed`` (int, default 0;
+            ``'global_local'``; default ``'model'``), ``seed`` (int, default 0;
             None draws from torch's global random state) and ``precision``
             (``'auto'``, ``'fp32'``, ``'bf16'`` or ``'fp16'``; default
             ``'auto'``). Each mask is sampled from its own generator seeded
@@ -74,6 +94,9 @@ class SegRefiner(BaseModel):
         init_cfg (dict, optional): MMEngine initialization config.
     """
 
+    #: Constructor arguments of earlier releases (old -> new), refused with the new name.
+    RENAMED_ARGUMENTS = {'semantic_refiner': 'global_local_refiner'}
+
     def __init__(self,
                  denoiser: dict,
                  diffusion: dict,
@@ -82,9 +105,11 @@ class SegRefiner(BaseModel):
                  data_preprocessor: Optional[ConfigType] = None,
                  model_size: int = 256,
                  instance_refiner: Optional[dict] = None,
-                 semantic_refiner: Optional[dict] = None,
+                 global_local_refiner: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
-                 init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
+                 init_cfg: Optional[Union[dict, List[dict]]] = None,
+                 **renamed) -> None:
+        refuse_renamed_arguments(type(self), renamed, self.RENAMED_ARGUMENTS)
         if isinstance(data_preprocessor, dict):
             # Build in this package's scope, so configs work without a default scope.
             data_preprocessor = MODELS.build(data_preprocessor)
@@ -95,9 +120,9 @@ class SegRefiner(BaseModel):
         self.loss_texture = MODELS.build(loss_texture)
         self.model_size = model_size
         self.instance_refiner = MODELS.build(instance_refiner) if instance_refiner else None
-        self.semantic_refiner = MODELS.build(semantic_refiner) if semantic_refiner else None
+        self.global_local_refiner = MODELS.build(global_local_refiner) if global_local_refiner else None
         self.test_cfg = dict(mode='model', seed=0, precision='auto')
-        self.test_cfg.update(test_cfg or {})
+        self.test_cfg.update(self._checked_test_cfg(test_cfg or {}))
         check_precision(self.test_cfg['precision'])
         self._logged_precision = None
         # The authors' published checkpoint loads wherever ours does (converted on load).
@@ -115,12 +140,20 @@ class SegRefiner(BaseModel):
         """``T``, the diffusion's number of steps."""
         return self.diffusion.num_timesteps
 
+    @staticmethod
+    def _checked_test_cfg(test_cfg: dict) -> dict:
+        """``test_cfg`` after refusing keys nothing reads (a misspelled key would be ignored)."""
+        for key in test_cfg:
+            if key not in TEST_CFG_KEYS:
+                close = difflib.get_close_matches(key, TEST_CFG_KEYS, n=1)
+                hint = f'; did you mean {close[0]!r}?' if close else ''
+                raise ValueError(f'SegRefiner: unknown test_cfg key {key!r}{hint} (test_cfg '
+                                 f'takes: {", ".join(TEST_CFG_KEYS)})')
+        return test_cfg
+
     def _check_test_mode(self) -> str:
         """Return ``test_cfg['mode']`` after checking it can run."""
-        mode = self.test_cfg['mode']
-        if mode not in TEST_MODES:
-            raise ValueError(f'SegRefiner: test_cfg.mode must be one of {TEST_MODES}, '
-                             f'got {mode!r}')
+        mode = check_test_mode(self.test_cfg['mode'], what='SegRefiner: test_cfg.mode')
         if mode != 'model' and getattr(self, f'{mode}_refiner') is None:
             raise ValueError(f"SegRefiner: test_cfg.mode={mode!r} needs the model's "
                              f'{mode}_refiner config (e.g. the {mode} test config), which is '
@@ -133,14 +166,14 @@ class SegRefiner(BaseModel):
             timesteps = getattr(self.instance_refiner, 'timesteps', None)
             if timesteps is not None:
                 self.diffusion.check_timesteps(timesteps, what='instance_refiner.timesteps')
-        if self.semantic_refiner is not None and hasattr(self.semantic_refiner,
+        if self.global_local_refiner is not None and hasattr(self.global_local_refiner,
                                                          'local_timesteps'):
-            local = self.semantic_refiner.local_timesteps
-            self.diffusion.check_timesteps(local, what='semantic_refiner.local_timesteps')
+            local = self.global_local_refiner.local_timesteps
+            self.diffusion.check_timesteps(local, what='global_local_refiner.local_timesteps')
             self.diffusion.check_timesteps(
-                self.semantic_refiner.global_timesteps,
+                self.global_local_refiner.global_timesteps,
                 next_timestep=int(local[0]),
-                what='semantic_refiner.global_timesteps (followed by local_timesteps)')
+                what='global_local_refiner.global_timesteps (followed by local_timesteps)')
 
     def inference_precision(self, device: torch.device) -> str:
         """The precision the network runs in on ``device`` (``test_cfg.precision`` resolved).
@@ -259,8 +292,8 @@ class SegRefiner(BaseModel):
         mode = self._check_test_mode()
         if mode == 'instance':
             return self.instance_refiner.predict(self, inputs, data_samples)
-        if mode == 'semantic':
-            return self.semantic_refiner.predict(self, inputs, data_samples)
+        if mode == 'global_local':
+            return self.global_local_refiner.predict(self, inputs, data_samples)
         self._check_model_size(inputs, data_samples, "test_cfg.mode='model'")
         coarse = self._stack_masks(data_samples, 'coarse_mask', inputs)
         generators = make_generators(
@@ -296,7 +329,7 @@ class SegRefiner(BaseModel):
         bad = next(i for i, shape in enumerate(shapes) if shape[1:] != size)
         raise ValueError(f'SegRefiner {what}: expects images resized to model_size={size}, '
                          f'but {sample_name(data_samples, bad)} has shape {shapes[bad]}; '
-                         f'resize in the pipeline or use the instance/semantic test mode')
+                         f'resize in the pipeline or use the instance or global_local test mode')
 
     @staticmethod
     def _stack_masks(data_samples: List[RefineDataSample], key: str,

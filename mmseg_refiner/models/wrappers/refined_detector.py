@@ -1,4 +1,4 @@
-"""Any MMDetection detector followed by SegRefiner's instance (LR) refinement."""
+"""Any MMDetection detector followed by SegRefiner's instance-mode refinement."""
 import copy
 from typing import List, Optional, Sequence, Union
 

@@ -20,7 +20,7 @@ class RefinedSegmentor(BaseModel):
 
     The segmentor (any mmseg model, built in the ``mmseg`` scope) predicts a
     label map at the original image size. Each class present in it is refined
-    as a binary mask by the refiner's ``semantic_refiner``
+    as a binary mask by the refiner's ``global_local_refiner``
     (``GlobalLocalRefiner``) at the original resolution; every pixel takes
     the class with the highest refined probability, and keeps its original
     label where no refined mask claims it (all refined probabilities below the
@@ -52,7 +52,7 @@ class RefinedSegmentor(BaseModel):
             own ``data_preprocessor`` prepares its input.
         refiner (dict | nn.Module): the ``SegRefiner`` config (built in the
             ``mmseg_refiner`` scope unless it names its own) or model; it
-            must have a ``semantic_refiner``, and its ``data_preprocessor``
+            must have a ``global_local_refiner``, and its ``data_preprocessor``
             (``RefinerDataPreprocessor``) normalizes the original image.
         segmentor_checkpoint (str, optional): the segmentor's weights (an
             mmseg checkpoint: path or URL).
@@ -90,9 +90,9 @@ class RefinedSegmentor(BaseModel):
         refuse_pretrained_init(refiner, owner, 'refiner')
         self.segmentor = build_or_keep(segmentor, 'mmseg')
         self.refiner = build_or_keep(refiner, 'mmseg_refiner')
-        if getattr(self.refiner, 'semantic_refiner', None) is None:
-            raise ValueError('RefinedSegmentor: the refiner has no semantic_refiner; add '
-                             "semantic_refiner=dict(type='GlobalLocalRefiner') to its config")
+        if getattr(self.refiner, 'global_local_refiner', None) is None:
+            raise ValueError('RefinedSegmentor: the refiner has no global_local_refiner; add '
+                             "global_local_refiner=dict(type='GlobalLocalRefiner') to its config")
         for module in (self.segmentor, self.refiner):
             module.eval()
             module.requires_grad_(False)
@@ -162,17 +162,17 @@ class RefinedSegmentor(BaseModel):
             class with the highest refined probability if that probability
             reaches the refiner's threshold, its original label otherwise.
         """
-        semantic_refiner = self.refiner.semantic_refiner
+        global_local_refiner = self.refiner.global_local_refiner
         labels = labels.to(image.device)
         best_prob = torch.zeros(labels.shape, dtype=torch.float32, device=image.device)
         best_label = labels.clone()
         for label in labels.unique().tolist():
-            _, prob = semantic_refiner.refine_mask(self.refiner, image, labels == label,
+            _, prob = global_local_refiner.refine_mask(self.refiner, image, labels == label,
                                                    mask_seed(seed, label))
             better = prob > best_prob
             best_prob = torch.where(better, prob, best_prob)
             best_label[better] = label
-        return torch.where(best_prob >= semantic_refiner.threshold, best_label, labels)
+        return torch.where(best_prob >= global_local_refiner.threshold, best_label, labels)
 
     def _original_image(self, raw: Tensor, sample) -> Tensor:
         """The sample's image at its original size, normalized for the refiner."""

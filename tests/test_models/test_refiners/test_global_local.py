@@ -314,8 +314,8 @@ def test_config_values_are_checked_and_built_from_config():
                                                                                    (5, 4, 3, 2, 1))
 
 
-def test_tiny_segrefiner_end_to_end_in_semantic_mode():
-    model = MODELS.build(tiny_segrefiner_cfg('semantic', seed=0, patch_size=48)).eval()
+def test_tiny_segrefiner_end_to_end_in_global_local_mode():
+    model = MODELS.build(tiny_segrefiner_cfg('global_local', seed=0, patch_size=48)).eval()
     gen = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for param in model.parameters():
@@ -341,7 +341,7 @@ def test_tiny_segrefiner_end_to_end_in_semantic_mode():
         assert torch.equal(prob, again.pred_mask.prob)  # seeded: reproducible
 
 
-def test_semantic_masks_do_not_depend_on_batch_sizes_or_batch_mates():
+def test_global_local_masks_do_not_depend_on_batch_sizes_or_batch_mates():
     """Patch batch size 1 and 4, data batch of one or two, either order: the same masks."""
     rng = np.random.default_rng(0)
     shapes = {'a.jpg': (100, 130), 'b.jpg': (90, 120)}
@@ -355,7 +355,7 @@ def test_semantic_masks_do_not_depend_on_batch_sizes_or_batch_mates():
     def run(batch_size, names, local_timesteps=(1, 0)):
         model = MODELS.build(
             tiny_segrefiner_cfg(
-                'semantic', seed=4, patch_size=32, batch_size=batch_size,
+                'global_local', seed=4, patch_size=32, batch_size=batch_size,
                 global_timesteps=(5, 4, 3, 2), local_timesteps=local_timesteps)).eval()
         gen = torch.Generator().manual_seed(0)
         with torch.no_grad():

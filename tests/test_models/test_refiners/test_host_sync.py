@@ -62,7 +62,7 @@ def test_instance_refinement_reads_the_host_once_per_image_not_per_crop_or_step(
 
 def _hr_reads(mask, global_timesteps, seed):
     model = _model(
-        'semantic',
+        'global_local',
         min_fg_pixels=1,
         patch_size=24,
         batch_size=1000,
@@ -78,7 +78,7 @@ def _hr_reads(mask, global_timesteps, seed):
     image = torch.randn(3, *mask.shape, generator=torch.Generator().manual_seed(0))
     torch.manual_seed(0)  # the draws of the unseeded run: every run selects some patches
     with torch.no_grad(), CountHostReads() as reads:
-        model.semantic_refiner.refine_mask(model, image, mask, seed=seed)
+        model.global_local_refiner.refine_mask(model, image, mask, seed=seed)
     return reads.count, sum(patches[1:])
 
 

@@ -211,8 +211,8 @@ class RecordingRefiner:
         return [(self.tag, model, inputs, data_samples)]
 
 
-@pytest.mark.parametrize('mode', ['instance', 'semantic'])
-def test_instance_and_semantic_modes_delegate(published_cfg, mode):
+@pytest.mark.parametrize('mode', ['instance', 'global_local'])
+def test_instance_and_global_local_modes_delegate(published_cfg, mode):
     model = build_tiny(
         published_cfg,
         test_cfg=dict(mode=mode),
@@ -223,12 +223,12 @@ def test_instance_and_semantic_modes_delegate(published_cfg, mode):
 
 
 def test_mode_without_its_refiner_config_raises(published_cfg):
-    no_refiners = dict(instance_refiner=None, semantic_refiner=None)
+    no_refiners = dict(instance_refiner=None, global_local_refiner=None)
     with pytest.raises(ValueError, match='instance_refiner'):
         build_tiny(published_cfg, test_cfg=dict(mode='instance'), **no_refiners)
     model = build_tiny(published_cfg, **no_refiners)
-    model.test_cfg['mode'] = 'semantic'
-    with pytest.raises(ValueError, match='semantic_refiner'):
+    model.test_cfg['mode'] = 'global_local'
+    with pytest.raises(ValueError, match='global_local_refiner'):
         model.predict(*make_batch())
     with pytest.raises(ValueError, match='test_cfg.mode'):
         build_tiny(published_cfg, test_cfg=dict(mode='slide'))
@@ -300,12 +300,12 @@ def test_default_precision_is_auto_and_bf16_runs_the_network_in_bf16(published_c
     assert agreement >= 0.95, agreement
 
 
-@pytest.mark.parametrize('mode', ['model', 'instance', 'semantic'])
+@pytest.mark.parametrize('mode', ['model', 'instance', 'global_local'])
 def test_every_test_mode_runs_the_network_in_the_configured_precision(published_cfg, mode):
     model = build_tiny(published_cfg, test_cfg=dict(mode=mode, precision='bf16', seed=0)).eval()
     model.instance_refiner.min_area = 1
-    model.semantic_refiner.min_fg_pixels = 1
-    model.semantic_refiner.patch_size = 16
+    model.global_local_refiner.min_fg_pixels = 1
+    model.global_local_refiner.patch_size = 16
     recorder = NetworkRecorder(model.denoiser)
     images, samples = make_batch()
     if mode == 'instance':
@@ -349,8 +349,8 @@ def test_bad_precision_and_timesteps_are_refused_when_building(published_cfg):
     with pytest.raises(ValueError, match=r'instance_refiner.timesteps .*\[6, 3, 0\]'):
         build_tiny(
             published_cfg, instance_refiner=dict(type='InstanceRefiner', timesteps=(6, 3, 0)))
-    with pytest.raises(ValueError, match=r'semantic_refiner.global_timesteps'):
+    with pytest.raises(ValueError, match=r'global_local_refiner.global_timesteps'):
         build_tiny(
             published_cfg,
-            semantic_refiner=dict(
+            global_local_refiner=dict(
                 type='GlobalLocalRefiner', global_timesteps=(7, 3), local_timesteps=(0, )))

@@ -64,12 +64,12 @@ def tiny_deeplabv3plus_cfg(num_classes=3):
 class EchoSegRefiner(nn.Module):
     """Stands in for SegRefiner: the 'network' returns its input mask."""
 
-    def __init__(self, model_size=64, semantic_refiner=None):
+    def __init__(self, model_size=64, global_local_refiner=None):
         super().__init__()
         self.init_cfg = None
         self.data_preprocessor = RefinerDataPreprocessor()
         self.model_size = model_size
-        self.semantic_refiner = semantic_refiner or GlobalLocalRefiner()
+        self.global_local_refiner = global_local_refiner or GlobalLocalRefiner()
         self.images = []
 
     def sample_seeds(self, data_samples):
@@ -178,7 +178,7 @@ def test_resized_input_refines_the_original_image_read_from_file(segmentor, imag
 
 
 class ScriptedHR:
-    """A semantic refiner returning given probabilities for each class mask."""
+    """A global-local refiner returning given probabilities for each class mask."""
     threshold = 0.5
 
     def __init__(self, labels, probs):
@@ -201,7 +201,7 @@ def test_pixels_take_the_most_probable_refined_class_or_keep_their_label(segment
     model = RefinedSegmentor(
         allow_untrained_refiner=True,
         segmentor=segmentor,
-        refiner=EchoSegRefiner(semantic_refiner=ScriptedHR(labels, probs)))
+        refiner=EchoSegRefiner(global_local_refiner=ScriptedHR(labels, probs)))
     refined = model.refine_labels(torch.zeros(3, 2, 4), labels)
     # (0,1): best 0.4 < 0.5 -> keeps 0; (0,2): class 0 (0.8) beats class 1 (0.7);
     # (1,1), (1,3): nothing reaches 0.5 -> keep; (1,2): class 2 claims it (0.6).
@@ -216,8 +216,8 @@ def test_chain_config_builds_in_the_mmseg_scope_and_loads_checkpoints(repo_root,
     assert cfg.model.segmentor_checkpoint.startswith('https://download.openmmlab.com/')
     assert cfg.model.refiner_checkpoint is None
     assert cfg.model_wrapper_cfg.type == 'MMSeparateDistributedDataParallel'
-    assert cfg.model.refiner.test_cfg.mode == 'semantic'
-    assert cfg.model.refiner.semantic_refiner.type == 'GlobalLocalRefiner'
+    assert cfg.model.refiner.test_cfg.mode == 'global_local'
+    assert cfg.model.refiner.global_local_refiner.type == 'GlobalLocalRefiner'
     assert cfg.test_evaluator.type == 'IoUMetric'
 
     # The same config with tiny models and their checkpoints in tmp_path.
@@ -225,7 +225,7 @@ def test_chain_config_builds_in_the_mmseg_scope_and_loads_checkpoints(repo_root,
     torch.save(dict(state_dict=segmentor.state_dict()), segmentor_ckpt)
     cfg.model.segmentor = tiny_deeplabv3plus_cfg()
     cfg.model.segmentor_checkpoint = segmentor_ckpt
-    cfg.model.refiner = ConfigDict(tiny_segrefiner_cfg('semantic', patch_size=48))
+    cfg.model.refiner = ConfigDict(tiny_segrefiner_cfg('global_local', patch_size=48))
     cfg.model.allow_untrained_refiner = True
     with DefaultScope.overwrite_default_scope(cfg.default_scope):  # 'mmseg', as in the Runner
         model = ROOT_MODELS.build(cfg.model)
@@ -249,12 +249,12 @@ def test_chain_config_builds_in_the_mmseg_scope_and_loads_checkpoints(repo_root,
             ROOT_MODELS.build(cfg.model).load_weights()
 
 
-def test_only_predict_mode_and_a_semantic_refiner_are_accepted(segmentor):
+def test_only_predict_mode_and_a_global_local_refiner_are_accepted(segmentor):
     model = RefinedSegmentor(
         allow_untrained_refiner=True, segmentor=segmentor, refiner=EchoSegRefiner())
     with pytest.raises(ValueError, match='only predicts'):
         model(torch.zeros(1, 3, 8, 8), None, mode='loss')
     refiner = EchoSegRefiner()
-    refiner.semantic_refiner = None
-    with pytest.raises(ValueError, match='semantic_refiner'):
+    refiner.global_local_refiner = None
+    with pytest.raises(ValueError, match='global_local_refiner'):
         RefinedSegmentor(allow_untrained_refiner=True, segmentor=segmentor, refiner=refiner)

@@ -1,10 +1,11 @@
-"""IoU and mBA of refined (and coarse) high-resolution masks."""
+"""IoU and mBA of refined (and coarse) masks, the paper's high-resolution metrics."""
 from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 from mmengine.evaluator import BaseMetric
 
 from mmseg_refiner.registry import METRICS
+from mmseg_refiner.utils.renamed import register_renamed_type
 from ..functional import MIN_RADIUS, NUM_RADII, RADIUS_DIVISOR, mask_record, summarize_mask_records
 
 
@@ -40,8 +41,11 @@ def _name_of(sample: Any) -> str:
 
 
 @METRICS.register_module()
-class HRMaskMetric(BaseMetric):
-    """Dataset IoU and mean Boundary Accuracy of refined masks (HR protocol).
+class RefinedMaskMetric(BaseMetric):
+    """Dataset IoU and mean Boundary Accuracy of refined masks.
+
+    The paper reports them on the high-resolution benchmarks (BIG, DIS5K); the
+    HR configs log them as ``hr/*``, the LR recipe's validation as ``lr/*``.
 
     Consumes ``RefineDataSample``-style outputs: ``gt_mask.data`` and
     ``pred_mask.data`` (``1xHxW``, same size), and ``coarse_mask.data`` when
@@ -50,17 +54,17 @@ class HRMaskMetric(BaseMetric):
     of CascadePSP's boundary accuracy (images whose ground truth has no
     boundary are left out of it).
 
-    Results (with the default prefix): ``hr/iou``, ``hr/mba`` and, with coarse
-    masks, ``hr/coarse_iou``, ``hr/coarse_mba``, all fractions.
+    Results (with the default prefix): ``mask/iou``, ``mask/mba`` and, with
+    coarse masks, ``mask/coarse_iou``, ``mask/coarse_mba``, all fractions.
 
     Args:
         num_radii: Number of mBA band radii.
         min_radius: Smallest band radius.
         radius_divisor: Largest radius scale ``R = (w + h) / radius_divisor``.
         collect_device: ``'cpu'`` or ``'gpu'``, for distributed collection.
-        prefix: Metric name prefix (default ``'hr'``).
+        prefix: Metric name prefix (default ``'mask'``).
     """
-    default_prefix: Optional[str] = 'hr'
+    default_prefix: Optional[str] = 'mask'
 
     def __init__(self,
                  num_radii: int = NUM_RADII,
@@ -79,7 +83,7 @@ class HRMaskMetric(BaseMetric):
             pred = _mask_of(sample, 'pred_mask')
             if gt is None or pred is None:
                 raise KeyError(f'{_name_of(sample)} lacks gt_mask or pred_mask data, which '
-                               'HRMaskMetric needs')
+                               'RefinedMaskMetric needs')
             coarse = _mask_of(sample, 'coarse_mask')
             for name, mask in (('pred_mask', pred), ('coarse_mask', coarse)):
                 if mask is not None and mask.shape != gt.shape:
@@ -90,3 +94,6 @@ class HRMaskMetric(BaseMetric):
     def compute_metrics(self, results: list) -> Dict[str, float]:
         """``iou``, ``mba`` (and ``coarse_iou``, ``coarse_mba``)."""
         return summarize_mask_records(results)
+
+
+register_renamed_type(METRICS, 'HRMaskMetric', RefinedMaskMetric)
