@@ -82,7 +82,7 @@ def _hr_reads(mask, global_timesteps, seed):
     return reads.count, sum(patches[1:])
 
 
-def test_hr_refinement_reads_the_host_once_per_mask_not_per_patch_or_step():
+def test_global_local_refinement_reads_the_host_once_per_mask_not_per_patch_or_step():
     small, large = torch.zeros(160, 160, dtype=torch.bool), torch.zeros(160, 160, dtype=torch.bool)
     small[60:100, 60:100] = True
     large[20:140, 10:150] = True

@@ -11,7 +11,7 @@ patches to keep such a run short.
 
 With several ``--precision`` values each runs in its own process (the peak is
 the process's), one after the other, and a table compares them. Example:
-    OMP_NUM_THREADS=2 python tools/analysis_tools/benchmark_hr_refine.py --size 4096 \
+    OMP_NUM_THREADS=2 python tools/analysis_tools/benchmark_global_local_refine.py --size 4096 \
         --config configs/segrefiner/segrefiner_unet-128_dis5k-hr-refine.py \
         --precision fp32 auto --max-patches 4
 """
