@@ -1,20 +1,15 @@
 """HRRefineDataset on tiny DIS5K + ThinObject-5K trees, through the config's pipeline."""
-import importlib.util
-import logging
 import os.path as osp
-import sys
 
 import cv2
 import numpy as np
 import pytest
 from mmengine.config import Config
-from mmengine.logging import MMLogger
-from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
+from scripts import registered_script
 
 from mmseg_refiner.datasets import HRRefineDataset, InvalidSampleError
 from mmseg_refiner.fileio import mask_box as mask_bbox
-from mmseg_refiner.registry import DATASETS
 
 #: name -> (folder kind, height, width); thin_c is not in list/train.txt
 IMAGES = {
@@ -60,14 +55,9 @@ def _paths(root, kind, name):
 
 
 @pytest.fixture(scope='module')
-def converter(repo_root):
-    path = osp.join(repo_root, 'tools', 'dataset_converters', 'make_hr_coarse_masks.py')
-    spec = importlib.util.spec_from_file_location('make_hr_coarse_masks', path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules[spec.name]
+def converter():
+    with registered_script('tools/dataset_converters/make_hr_coarse_masks.py') as module:
+        yield module
 
 
 @pytest.fixture
@@ -94,33 +84,15 @@ def data_root(tmp_path, converter):
 
 
 @pytest.fixture(scope='module')
-def dataset_cfg(repo_root):
+def loader_cfg(repo_root):
     cfg = Config.fromfile(
         osp.join(repo_root, 'configs', '_base_', 'datasets', 'dis5k_thin_hr_refine.py'))
     return cfg.train_dataloader
 
 
-@pytest.fixture
-def build(data_root, dataset_cfg):
-
-    def build_dataset(**overrides):
-        cfg = dataset_cfg.dataset.copy()
-        cfg.update(data_root=str(data_root.parent), **overrides)
-        with DefaultScope.overwrite_default_scope('mmseg_refiner'):
-            return DATASETS.build(cfg)
-
-    return build_dataset
-
-
-@pytest.fixture
-def warnings_logged():
-    messages = []
-    handler = logging.Handler(level=logging.WARNING)
-    handler.emit = lambda record: messages.append(record.getMessage())
-    logger = MMLogger.get_current_instance()
-    logger.addHandler(handler)
-    yield messages
-    logger.removeHandler(handler)
+@pytest.fixture(scope='module')
+def dataset_cfg(loader_cfg):
+    return loader_cfg.dataset
 
 
 def _index(dataset, name):
@@ -200,9 +172,9 @@ def test_patch_coarse_mask_is_the_offline_crop_half_of_the_time(build):
     assert 0.3 < np.mean(offline) < 0.7  # p=0.5, binomial std 0.065
 
 
-def test_the_runner_batches_both_pairs_of_every_sample(build, dataset_cfg):
+def test_the_runner_batches_both_pairs_of_every_sample(build, loader_cfg):
     dataset = build()
-    loader_cfg = dataset_cfg.copy()
+    loader_cfg = loader_cfg.copy()
     loader_cfg.update(
         dataset=dataset,
         batch_size=3,

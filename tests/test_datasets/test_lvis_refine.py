@@ -1,6 +1,5 @@
 """LVISRefineDataset on a tiny LVIS-format json with COCO-style image folders."""
 import json
-import logging
 import os.path as osp
 
 import cv2
@@ -8,15 +7,12 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.logging import MMLogger
-from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 
 from mmseg_refiner.datasets import InvalidSampleError
 from mmseg_refiner.datasets.lvis_refine import image_relative_path
 from mmseg_refiner.fileio import mask_box as mask_bbox
 from mmseg_refiner.fileio import decode_segmentation
-from mmseg_refiner.registry import DATASETS
 
 URL = 'http://images.cocodataset.org/{}/{:012d}.jpg'
 RED, BLUE, GREEN = (0, 0, 255), (255, 0, 0), (0, 255, 0)  # BGR
@@ -107,29 +103,6 @@ def data_root(tmp_path):
 def dataset_cfg(repo_root):
     cfg = Config.fromfile(osp.join(repo_root, 'configs', '_base_', 'datasets', 'lvis_refine.py'))
     return cfg.train_dataloader.dataset
-
-
-@pytest.fixture
-def build(data_root, dataset_cfg):
-
-    def build_dataset(**overrides):
-        cfg = dataset_cfg.copy()
-        cfg.update(data_root=str(data_root.parent), **overrides)
-        with DefaultScope.overwrite_default_scope('mmseg_refiner'):
-            return DATASETS.build(cfg)
-
-    return build_dataset
-
-
-@pytest.fixture
-def warnings_logged():
-    messages = []
-    handler = logging.Handler(level=logging.WARNING)
-    handler.emit = lambda record: messages.append(record.getMessage())
-    logger = MMLogger.get_current_instance()
-    logger.addHandler(handler)
-    yield messages
-    logger.removeHandler(handler)
 
 
 def _colour_mask(inputs, colour):
