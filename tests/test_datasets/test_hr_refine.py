@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from mmengine.config import Config
 from mmengine.runner import Runner
+from recipe_runs import shrink_recipe, train_two_iterations
 from scripts import registered_script
 
 from mmseg_refiner.datasets import HRRefineDataset, InvalidSampleError
@@ -226,49 +227,18 @@ def test_subset_keys_are_checked():
         HRRefineDataset(subsets=[dict(image_dir='a', mask_dir='b', coarse_dir='c', img_dir='d')])
 
 
-TINY_DENOISER = dict(
-    model_channels=8,
-    channel_mult=(1, 1, 1, 1),
-    num_res_blocks=1,
-    attention_strides=(8, ),
-    num_heads=1,
-    norm_groups=4)
-
-
-def _set_resize_scale(node, size):
-    """Set every RefineResize of a (nested) pipeline config to ``size`` x ``size``."""
-    if isinstance(node, dict):
-        if node.get('type') == 'RefineResize':
-            node['scale'] = (size, size)
-        for value in node.values():
-            _set_resize_scale(value, size)
-    elif isinstance(node, (list, tuple)):
-        for value in node:
-            _set_resize_scale(value, size)
-
-
 def test_the_hr_config_trains_through_the_runner(data_root, repo_root, tmp_path):
     """The paper's HR config, with a tiny network at 64x64, trains on the tiny tree."""
     cfg = Config.fromfile(
         osp.join(repo_root, 'configs', 'segrefiner',
                  'segrefiner_unet-128_8xb8-40k_dis5k-thin-256.py'))
-    cfg.model.denoiser.update(TINY_DENOISER)
-    cfg.model.model_size = 64
-    _set_resize_scale(cfg.train_dataloader.dataset.pipeline, 64)
+    shrink_recipe(cfg)
     cfg.train_dataloader.update(batch_size=2, num_workers=0, persistent_workers=False)
     cfg.train_dataloader.dataset.data_root = str(data_root.parent)
     # validation on the tiny DIS-TR tree (standing in for DIS-VD), at the end of the run
     cfg.model.semantic_refiner.patch_size = 64
     cfg.val_dataloader.update(num_workers=0, persistent_workers=False)
     cfg.val_dataloader.dataset.update(data_root=str(data_root / 'DIS5K' / 'DIS-TR'), indices=1)
-    cfg.train_cfg.max_iters = 2
-    cfg.param_scheduler[0].end = 2
-    cfg.default_hooks.logger.interval = 1
-    cfg.update(work_dir=str(tmp_path / 'work'), load_from=None)
+    cfg.load_from = None
     cfg.visualizer.name = 'test_hr_refine_runner'
-    runner = Runner.from_cfg(cfg)
-    runner.train()
-    losses = runner.message_hub.get_scalar('train/loss_mask').data[0]
-    assert len(losses) == 2 and np.isfinite(losses).all()
-    for key in ('val/hr/iou', 'val/hr/mba', 'val/hr/coarse_iou', 'val/hr/coarse_mba'):
-        assert 0.0 <= runner.message_hub.get_scalar(key).current() <= 1.0, key
+    train_two_iterations(cfg, str(tmp_path / 'work'), 'hr')
