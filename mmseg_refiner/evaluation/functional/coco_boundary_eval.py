@@ -29,8 +29,7 @@ class BoundaryCOCOeval(BoundaryIoUMixin, COCOeval):
                  iouType: str = 'segm',
                  dilation_ratio: float = DEFAULT_DILATION_RATIO,
                  nproc: Optional[int] = 1) -> None:
-        self._init_evaluator(cocoGt, cocoDt, iouType, IOU_TYPES, 'iouType', dilation_ratio,
-                             nproc)
+        self._init_evaluator(cocoGt, cocoDt, iouType, IOU_TYPES, 'iouType', dilation_ratio, nproc)
 
     def _ranked_gt_dt(self, img_id: int, cat_id: int) -> Tuple[List[dict], List[dict]]:
         """Ground truths and detections in the order ``COCOeval.computeIoU`` uses."""
