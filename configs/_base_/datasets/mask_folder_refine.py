@@ -26,7 +26,8 @@ test_dataloader = dict(
         img_dir=folder_img_dir,
         coarse_dir=folder_coarse_dir,
         coarse_suffix='.png',
-        # out_dir: under the work dir (tools/test.py; tools/refine.py: --out)
+        # out_dir (the base's 'refined'): under the work dir for tools/test.py; tools/refine.py
+        # writes to --out
         pipeline=test_pipeline))
 # No ground truth: nothing to score; RefinedMaskWriter writes the refined masks.
 test_evaluator = []
