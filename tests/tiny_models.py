@@ -1,4 +1,6 @@
-"""Tiny model configs shared by tests (importable: tests/ is on sys.path via its conftest)."""
+"""Tiny model configs shared by tests and random weights for them (importable: tests/ is on
+sys.path via its conftest)."""
+import torch
 
 TINY_DENOISER = dict(
     type='DenoiseUNet',
@@ -8,6 +10,17 @@ TINY_DENOISER = dict(
     attention_strides=(2, ),
     num_heads=2,
     norm_groups=8)
+
+
+def randomize_(module, seed: int = 0, std: float = 0.2):
+    """Replace every parameter of ``module`` by seeded normal values of deviation ``std``
+    (ADM zero-initializes some layers, which would hide the other layers' gradients and make
+    every logit 0); returns ``module``."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for param in module.parameters():
+            param.copy_(torch.randn(param.shape, generator=generator) * std)
+    return module
 
 
 def tiny_segrefiner_cfg(mode: str, seed: int = 0, precision: str = 'fp32', **refiner_cfg) -> dict:

@@ -5,8 +5,9 @@ import os.path as osp
 
 import torch
 import torch.distributed as torch_dist
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 
+from mmseg_refiner.utils.cli_args import add_cfg_options_arg
 from mmseg_refiner.utils.config_keys import validate_config
 
 
@@ -14,10 +15,8 @@ def add_common_args(parser) -> None:
     """Arguments every runner tool takes (as in mmdet's tools)."""
     parser.add_argument(
         '--work-dir', help='folder for logs and checkpoints (default: ./work_dirs/<config name>)')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
+    add_cfg_options_arg(
+        parser,
         help='override config settings, key=value pairs, e.g. '
         'model.test_cfg.seed=0 train_dataloader.batch_size=4')
     parser.add_argument(

@@ -42,11 +42,12 @@ import os.path as osp
 import sys
 from typing import Dict, List, Optional, Tuple
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 
 from mmseg_refiner.apis import MODES, RENAMED_TEST_MODES
 from mmseg_refiner.utils.checks import check_common_args, check_output_file, check_output_folder
 from mmseg_refiner.utils.cli import UsageError, cli_main, refuse_renamed_choice
+from mmseg_refiner.utils.cli_args import add_cfg_options_arg, add_device_precision_args
 
 #: The folder dataset a folder run uses unless the model config has one.
 FOLDER_DATASET_CONFIG = osp.join(
@@ -68,11 +69,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         'of the coarse and the refined mask against it, and draw it in --vis')
     parser.add_argument('--config', help='model config (default: the demo model)')
     parser.add_argument('--checkpoint', help='model weights (default: the demo model)')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, key=value pairs')
+    add_cfg_options_arg(parser)
     parser.add_argument(
         '--mode',
         choices=MODES,
@@ -82,13 +79,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         "LR setting); 'global_local': global pass plus full-resolution local "
         "patches (HR); 'auto': global_local when the image's longer side is more "
         'than 4x the model size')
-    parser.add_argument(
-        '--device', help="e.g. 'cpu' or 'cuda:0' (default: CUDA when available, else the CPU)")
-    parser.add_argument(
-        '--precision',
-        choices=['auto', 'fp32', 'bf16', 'fp16'],
-        help="the network's precision (default: the config's test_cfg.precision, 'auto': bf16 "
-        "where the hardware runs it natively, else fp32); 'fp32' gives exact float32 results")
+    add_device_precision_args(parser)
     parser.add_argument(
         '--seed',
         type=int,

@@ -45,7 +45,6 @@ import sys
 import time
 from typing import Dict, List, Optional
 
-from mmengine.config import DictAction
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import DefaultScope
 from tqdm import tqdm
@@ -55,6 +54,7 @@ from mmseg_refiner.apis import init_refiner
 from mmseg_refiner.registry import DATASETS
 from mmseg_refiner.utils.checks import check_common_args, check_output_file
 from mmseg_refiner.utils.cli import INTERRUPTED, cli_main
+from mmseg_refiner.utils.cli_args import add_cfg_options_arg, add_device_precision_args
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -66,13 +66,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--config', required=True, help='SegRefiner config')
     parser.add_argument('--checkpoint', required=True, help='SegRefiner weights')
     parser.add_argument('--out', required=True, help='refined results JSON to write')
-    parser.add_argument(
-        '--device', help="e.g. 'cpu' or 'cuda:0' (default: CUDA when available, else the CPU)")
-    parser.add_argument(
-        '--precision',
-        choices=['auto', 'fp32', 'bf16', 'fp16'],
-        help="the network's precision (default: the config's test_cfg.precision, 'auto': bf16 "
-        "where the hardware runs it natively, else fp32); 'fp32' gives exact float32 results")
+    add_device_precision_args(parser)
     parser.add_argument(
         '--batch-size',
         type=int,
@@ -81,11 +75,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--seed', type=int, default=0, help='sampling seed (default 0)')
     parser.add_argument(
         '--overwrite', action='store_true', help='forget the progress log and redo every image')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, key=value pairs')
+    add_cfg_options_arg(parser)
     return parser.parse_args(argv)
 
 

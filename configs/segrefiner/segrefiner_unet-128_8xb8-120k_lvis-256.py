@@ -4,7 +4,7 @@ _base_ = [
     '../_base_/models/segrefiner_unet-128.py',
     '../_base_/datasets/lvis_refine.py',
     '../_base_/schedules/schedule_120k.py',
-    '../_base_/default_runtime.py',
+    '../_base_/resumable_runtime.py',
 ]
 
 # Resumable checkpoints (weights, optimizer and LR-scheduler state, ~1.4 GB) every 500
@@ -13,13 +13,7 @@ _base_ = [
 # iteration (8 crops per GPU, forward + backward ~3x) ~12 TFLOP per GPU, ~0.1 s at a
 # sustained 100 TFLOP/s (bf16, A100 class) and ~0.5 s at 25 TFLOP/s: 500 iterations are
 # ~1-4 minutes.
-default_hooks = dict(
-    checkpoint=dict(
-        interval=500,
-        by_epoch=False,
-        save_optimizer=True,
-        save_param_scheduler=True,
-        max_keep_ckpts=2))
+default_hooks = dict(checkpoint=dict(interval=500))
 # Weights-only milestones every 20k iterations, all kept (milestone_iter_20000 ...
 # milestone_iter_120000, ~0.5 GB each): milestone_iter_80000.pth initialises the HR model.
 # Priority LOW runs this hook before the resumable one (VERY_LOW), so `last_checkpoint`,

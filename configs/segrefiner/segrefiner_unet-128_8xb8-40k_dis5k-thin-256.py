@@ -5,7 +5,7 @@ _base_ = [
     '../_base_/models/segrefiner_unet-128.py',
     '../_base_/datasets/dis5k_thin_hr_refine.py',
     '../_base_/schedules/schedule_40k.py',
-    '../_base_/default_runtime.py',
+    '../_base_/resumable_runtime.py',
 ]
 
 # Initialisation: the LR run's 80k-iteration checkpoint. This is where
@@ -16,13 +16,7 @@ load_from = 'work_dirs/segrefiner_unet-128_8xb8-120k_lvis-256/milestone_iter_800
 # Resumable checkpoints (weights, optimizer and LR-scheduler state) every 500 iterations,
 # the last two kept: a killed run loses a few minutes on 8 GPUs and continues with
 # `--resume`; the final one (iter_40000.pth) is the HR model.
-default_hooks = dict(
-    checkpoint=dict(
-        interval=500,
-        by_epoch=False,
-        save_optimizer=True,
-        save_param_scheduler=True,
-        max_keep_ckpts=2))
+default_hooks = dict(checkpoint=dict(interval=500))
 
 # Validation every 5k iterations on the held-out DIS5K DIS-VD split (the first 50 images)
 # with the paper's HR test protocol (global 256 px steps 5..1, then local full-resolution

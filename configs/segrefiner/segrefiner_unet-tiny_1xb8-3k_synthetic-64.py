@@ -22,7 +22,8 @@
 # cores are shared; width 32 costs ~2x that and gives a 18 MB checkpoint, side 96 ~2.2x.
 _base_ = [
     '../_base_/models/segrefiner_unet-128.py',
-    '../_base_/default_runtime.py',
+    '../_base_/schedules/adamw_multistep.py',
+    '../_base_/resumable_runtime.py',
 ]
 
 model_size = 64
@@ -86,19 +87,14 @@ train_dataloader = dict(
 
 # A small model from scratch learns faster with a larger step than the paper's 4e-4 (for
 # 64 samples per iteration); halved at 2/3 and 5/6 of the run, as the paper's schedule.
-optim_wrapper = dict(
-    type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.0, betas=(0.9, 0.999), eps=1e-8))
+optim_wrapper = dict(optimizer=dict(lr=1e-3))
 param_scheduler = [
     dict(
-        type='MultiStepLR',
-        by_epoch=False,
-        begin=0,
+        _base_.param_scheduler[0],
         end=max_iters,
-        milestones=[max_iters * 2 // 3, max_iters * 5 // 6],
-        gamma=0.5)
+        milestones=[max_iters * 2 // 3, max_iters * 5 // 6])
 ]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=500)
+train_cfg = dict(max_iters=max_iters, val_interval=500)
 
 # Resumable checkpoints (weights, optimizer and LR-scheduler state) every 250 iterations,
 # the last two kept: at ~0.2 s per iteration on a free core and ~1 s on shared cores, an
@@ -106,17 +102,7 @@ train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=50
 # iteration the final checkpoint is also published with the weights only
 # (iter_3000-<sha256 prefix>.pth), which is the shipped demo/segrefiner_demo.pth.
 default_hooks = dict(
-    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
-    checkpoint=dict(
-        type='CheckpointHook',
-        interval=250,
-        by_epoch=False,
-        save_optimizer=True,
-        save_param_scheduler=True,
-        max_keep_ckpts=2,
-        save_last=True,
-        published_keys=['meta', 'state_dict']))
-randomness = dict(seed=0)
+    checkpoint=dict(interval=250, save_last=True, published_keys=['meta', 'state_dict']))
 
 # Held-out evaluation through the Runner: synthetic samples from seed 1,000,000 on (never
 # trained on) at 256 px, each with a fixed coarse mask from the training-time synthesis,

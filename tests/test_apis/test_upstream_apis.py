@@ -2,23 +2,17 @@
 inference_detector, DetInferencer, init_model + inference_model, MMSegInferencer; with
 random upstream weights, the demo refiner and the combined checkpoint of
 tools/model_converters/combine_chain_checkpoint.py."""
-import importlib.util
 import os.path as osp
 
 import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
-from tiny_chains import (DEMO_CHECKPOINT, IMAGE_SHAPE, REPO, save_upstream_checkpoint, tiny_image,
+from scripts import load_script
+from tiny_chains import (DEMO_CHECKPOINT, IMAGE_SHAPE, save_upstream_checkpoint, tiny_image,
                          write_det_chain_config, write_seg_chain_config)
 
-
-def _combine_tool():
-    path = osp.join(REPO, 'tools', 'model_converters', 'combine_chain_checkpoint.py')
-    spec = importlib.util.spec_from_file_location('combine_chain_checkpoint', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+COMBINE_TOOL = 'tools/model_converters/combine_chain_checkpoint.py'
 
 
 @pytest.fixture(scope='module')
@@ -38,7 +32,7 @@ def det_files(tmp_path_factory):
     detector = save_upstream_checkpoint(config, 'detector', 'mmdet', str(root / 'det.pth'),
                                         CocoDataset.METAINFO['classes'])
     combined = str(root / 'combined.pth')
-    assert _combine_tool().main([
+    assert load_script(COMBINE_TOOL).main([
         config, combined, '--cfg-options', f'model.detector_checkpoint={detector}',
         f'model.refiner_checkpoint={DEMO_CHECKPOINT}'
     ]) == 0
@@ -53,7 +47,7 @@ def seg_files(tmp_path_factory):
     segmentor = save_upstream_checkpoint(config, 'segmentor', 'mmseg', str(root / 'seg.pth'),
                                          CityscapesDataset.METAINFO['classes'])
     combined = str(root / 'combined.pth')
-    assert _combine_tool().main([
+    assert load_script(COMBINE_TOOL).main([
         config, combined, '--cfg-options', f'model.segmentor_checkpoint={segmentor}',
         f'model.refiner_checkpoint={DEMO_CHECKPOINT}'
     ]) == 0

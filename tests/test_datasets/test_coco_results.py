@@ -2,7 +2,6 @@
 and the shipped test config through tools/test.py."""
 import copy
 import glob
-import importlib.util
 import json
 import os.path as osp
 
@@ -15,6 +14,8 @@ from mmdet.evaluation import CocoMetric
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import DefaultScope
+from scripts import load_script
+from tiny_models import TINY_DENOISER
 
 from mmseg_refiner.datasets import CocoResultsRefineDataset
 from mmseg_refiner.registry import MODELS
@@ -246,14 +247,7 @@ def test_unreadable_or_resized_images_are_named(tmp_path):
 def tiny_test_config(repo_root, paths, work_dir):
     """The shipped test config on the tiny set, with a tiny network."""
     cfg = Config.fromfile(osp.join(repo_root, TEST_CONFIG))
-    cfg.model.denoiser = dict(
-        type='DenoiseUNet',
-        model_channels=16,
-        channel_mult=(1, 2),
-        num_res_blocks=1,
-        attention_strides=(2, ),
-        num_heads=2,
-        norm_groups=8)
+    cfg.model.denoiser = dict(TINY_DENOISER)
     cfg.model.model_size = 32
     cfg.model.instance_refiner.min_area = 50
     dataset = cfg.test_dataloader.dataset
@@ -290,10 +284,7 @@ def test_shipped_test_config_runs_through_tools_test(tmp_path, repo_root):
     config_file = str(tmp_path / 'config.py')
     cfg.dump(config_file)
 
-    spec = importlib.util.spec_from_file_location('tools_test',
-                                                  osp.join(repo_root, 'tools', 'test.py'))
-    test_tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(test_tool)
+    test_tool = load_script('tools/test.py')
     assert test_tool.main([config_file, checkpoint, '--work-dir', work_dir]) == 0
     metrics = _logged_test_metrics(work_dir)
     assert 0.0 <= metrics['lvis/segm_AP'] <= 1.0 and 'lvis/boundary_AP' in metrics

@@ -1,20 +1,16 @@
 """HRRefineDataset on tiny DIS5K + ThinObject-5K trees, through the config's pipeline."""
-import importlib.util
-import logging
 import os.path as osp
-import sys
 
 import cv2
 import numpy as np
 import pytest
 from mmengine.config import Config
-from mmengine.logging import MMLogger
-from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
+from recipe_runs import shrink_recipe, train_two_iterations
+from scripts import registered_script
 
 from mmseg_refiner.datasets import HRRefineDataset, InvalidSampleError
 from mmseg_refiner.fileio import mask_box as mask_bbox
-from mmseg_refiner.registry import DATASETS
 
 #: name -> (folder kind, height, width); thin_c is not in list/train.txt
 IMAGES = {
@@ -60,14 +56,9 @@ def _paths(root, kind, name):
 
 
 @pytest.fixture(scope='module')
-def converter(repo_root):
-    path = osp.join(repo_root, 'tools', 'dataset_converters', 'make_hr_coarse_masks.py')
-    spec = importlib.util.spec_from_file_location('make_hr_coarse_masks', path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules[spec.name]
+def converter():
+    with registered_script('tools/dataset_converters/make_hr_coarse_masks.py') as module:
+        yield module
 
 
 @pytest.fixture
@@ -94,33 +85,15 @@ def data_root(tmp_path, converter):
 
 
 @pytest.fixture(scope='module')
-def dataset_cfg(repo_root):
+def loader_cfg(repo_root):
     cfg = Config.fromfile(
         osp.join(repo_root, 'configs', '_base_', 'datasets', 'dis5k_thin_hr_refine.py'))
     return cfg.train_dataloader
 
 
-@pytest.fixture
-def build(data_root, dataset_cfg):
-
-    def build_dataset(**overrides):
-        cfg = dataset_cfg.dataset.copy()
-        cfg.update(data_root=str(data_root.parent), **overrides)
-        with DefaultScope.overwrite_default_scope('mmseg_refiner'):
-            return DATASETS.build(cfg)
-
-    return build_dataset
-
-
-@pytest.fixture
-def warnings_logged():
-    messages = []
-    handler = logging.Handler(level=logging.WARNING)
-    handler.emit = lambda record: messages.append(record.getMessage())
-    logger = MMLogger.get_current_instance()
-    logger.addHandler(handler)
-    yield messages
-    logger.removeHandler(handler)
+@pytest.fixture(scope='module')
+def dataset_cfg(loader_cfg):
+    return loader_cfg.dataset
 
 
 def _index(dataset, name):
@@ -200,9 +173,9 @@ def test_patch_coarse_mask_is_the_offline_crop_half_of_the_time(build):
     assert 0.3 < np.mean(offline) < 0.7  # p=0.5, binomial std 0.065
 
 
-def test_the_runner_batches_both_pairs_of_every_sample(build, dataset_cfg):
+def test_the_runner_batches_both_pairs_of_every_sample(build, loader_cfg):
     dataset = build()
-    loader_cfg = dataset_cfg.copy()
+    loader_cfg = loader_cfg.copy()
     loader_cfg.update(
         dataset=dataset,
         batch_size=3,
@@ -254,49 +227,18 @@ def test_subset_keys_are_checked():
         HRRefineDataset(subsets=[dict(image_dir='a', mask_dir='b', coarse_dir='c', img_dir='d')])
 
 
-TINY_DENOISER = dict(
-    model_channels=8,
-    channel_mult=(1, 1, 1, 1),
-    num_res_blocks=1,
-    attention_strides=(8, ),
-    num_heads=1,
-    norm_groups=4)
-
-
-def _set_resize_scale(node, size):
-    """Set every RefineResize of a (nested) pipeline config to ``size`` x ``size``."""
-    if isinstance(node, dict):
-        if node.get('type') == 'RefineResize':
-            node['scale'] = (size, size)
-        for value in node.values():
-            _set_resize_scale(value, size)
-    elif isinstance(node, (list, tuple)):
-        for value in node:
-            _set_resize_scale(value, size)
-
-
 def test_the_hr_config_trains_through_the_runner(data_root, repo_root, tmp_path):
     """The paper's HR config, with a tiny network at 64x64, trains on the tiny tree."""
     cfg = Config.fromfile(
         osp.join(repo_root, 'configs', 'segrefiner',
                  'segrefiner_unet-128_8xb8-40k_dis5k-thin-256.py'))
-    cfg.model.denoiser.update(TINY_DENOISER)
-    cfg.model.model_size = 64
-    _set_resize_scale(cfg.train_dataloader.dataset.pipeline, 64)
+    shrink_recipe(cfg)
     cfg.train_dataloader.update(batch_size=2, num_workers=0, persistent_workers=False)
     cfg.train_dataloader.dataset.data_root = str(data_root.parent)
     # validation on the tiny DIS-TR tree (standing in for DIS-VD), at the end of the run
     cfg.model.global_local_refiner.patch_size = 64
     cfg.val_dataloader.update(num_workers=0, persistent_workers=False)
     cfg.val_dataloader.dataset.update(data_root=str(data_root / 'DIS5K' / 'DIS-TR'), indices=1)
-    cfg.train_cfg.max_iters = 2
-    cfg.param_scheduler[0].end = 2
-    cfg.default_hooks.logger.interval = 1
-    cfg.update(work_dir=str(tmp_path / 'work'), load_from=None)
+    cfg.load_from = None
     cfg.visualizer.name = 'test_hr_refine_runner'
-    runner = Runner.from_cfg(cfg)
-    runner.train()
-    losses = runner.message_hub.get_scalar('train/loss_mask').data[0]
-    assert len(losses) == 2 and np.isfinite(losses).all()
-    for key in ('val/hr/iou', 'val/hr/mba', 'val/hr/coarse_iou', 'val/hr/coarse_mba'):
-        assert 0.0 <= runner.message_hub.get_scalar(key).current() <= 1.0, key
+    train_two_iterations(cfg, str(tmp_path / 'work'), 'hr')

@@ -11,6 +11,7 @@ from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
+from tiny_models import TINY_DENOISER
 
 from mmseg_refiner.datasets import BIGRefineDataset, DIS5KRefineDataset, MaskFolderDataset
 from mmseg_refiner.datasets.refine_base import InvalidSampleError
@@ -215,14 +216,7 @@ class InterruptAfter(Hook):
 def big_runner_cfg(repo_root, data_root, out_dir, work_dir, extra_hooks=()):
     cfg = Config.fromfile(
         osp.join(repo_root, 'configs/segrefiner/segrefiner_unet-128_big-hr-refine.py'))
-    cfg.model.denoiser = dict(
-        type='DenoiseUNet',
-        model_channels=16,
-        channel_mult=(1, 2),
-        num_res_blocks=1,
-        attention_strides=(2, ),
-        num_heads=2,
-        norm_groups=8)
+    cfg.model.denoiser = dict(TINY_DENOISER)
     cfg.model.model_size = 16
     cfg.model.global_local_refiner.patch_size = 24
     cfg.model.global_local_refiner.min_fg_pixels = 16

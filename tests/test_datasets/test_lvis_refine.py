@@ -1,6 +1,5 @@
 """LVISRefineDataset on a tiny LVIS-format json with COCO-style image folders."""
 import json
-import logging
 import os.path as osp
 
 import cv2
@@ -8,15 +7,12 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.logging import MMLogger
-from mmengine.registry import DefaultScope
-from mmengine.runner import Runner
+from recipe_runs import shrink_recipe, train_two_iterations
 
 from mmseg_refiner.datasets import InvalidSampleError
 from mmseg_refiner.datasets.lvis_refine import image_relative_path
 from mmseg_refiner.fileio import mask_box as mask_bbox
 from mmseg_refiner.fileio import decode_segmentation
-from mmseg_refiner.registry import DATASETS
 
 URL = 'http://images.cocodataset.org/{}/{:012d}.jpg'
 RED, BLUE, GREEN = (0, 0, 255), (255, 0, 0), (0, 255, 0)  # BGR
@@ -107,29 +103,6 @@ def data_root(tmp_path):
 def dataset_cfg(repo_root):
     cfg = Config.fromfile(osp.join(repo_root, 'configs', '_base_', 'datasets', 'lvis_refine.py'))
     return cfg.train_dataloader.dataset
-
-
-@pytest.fixture
-def build(data_root, dataset_cfg):
-
-    def build_dataset(**overrides):
-        cfg = dataset_cfg.copy()
-        cfg.update(data_root=str(data_root.parent), **overrides)
-        with DefaultScope.overwrite_default_scope('mmseg_refiner'):
-            return DATASETS.build(cfg)
-
-    return build_dataset
-
-
-@pytest.fixture
-def warnings_logged():
-    messages = []
-    handler = logging.Handler(level=logging.WARNING)
-    handler.emit = lambda record: messages.append(record.getMessage())
-    logger = MMLogger.get_current_instance()
-    logger.addHandler(handler)
-    yield messages
-    logger.removeHandler(handler)
 
 
 def _colour_mask(inputs, colour):
@@ -223,35 +196,13 @@ def test_the_lr_config_trains_through_the_runner(build, data_root, repo_root, tm
     """The paper's LR config, with a tiny network at 64x64, trains on the tiny tree."""
     cfg = Config.fromfile(
         osp.join(repo_root, 'configs', 'segrefiner', 'segrefiner_unet-128_8xb8-120k_lvis-256.py'))
-    cfg.model.denoiser.update(
-        model_channels=8,
-        channel_mult=(1, 1, 1, 1),
-        num_res_blocks=1,
-        attention_strides=(8, ),
-        num_heads=1,
-        norm_groups=4)
-    cfg.model.model_size = 64
-    for transform in cfg.train_dataloader.dataset.pipeline:
-        if transform.type == 'RefineResize':
-            transform.scale = (64, 64)
+    shrink_recipe(cfg)
     cfg.train_dataloader.update(batch_size=2, num_workers=0, persistent_workers=False)
     cfg.train_dataloader.dataset.data_root = str(data_root.parent)
     # validation on the tiny tree too (standing in for LVIS val), at the end of the run
-    for transform in cfg.val_dataloader.dataset.pipeline:
-        if transform.type == 'RefineResize':
-            transform.scale = (64, 64)
     cfg.val_dataloader.update(batch_size=2, num_workers=0, persistent_workers=False)
     cfg.val_dataloader.dataset.update(
         data_root=str(data_root.parent), ann_file=cfg.train_dataloader.dataset.ann_file,
         indices=2)
-    cfg.train_cfg.max_iters = 2
-    cfg.param_scheduler[0].end = 2
-    cfg.default_hooks.logger.interval = 1
-    cfg.work_dir = str(tmp_path / 'work')
     cfg.visualizer.name = 'test_lvis_refine_runner'
-    runner = Runner.from_cfg(cfg)
-    runner.train()
-    losses = runner.message_hub.get_scalar('train/loss_mask').data[0]
-    assert len(losses) == 2 and np.isfinite(losses).all()
-    for key in ('val/lr/iou', 'val/lr/mba', 'val/lr/coarse_iou', 'val/lr/coarse_mba'):
-        assert 0.0 <= runner.message_hub.get_scalar(key).current() <= 1.0, key
+    train_two_iterations(cfg, str(tmp_path / 'work'), 'lr')

@@ -2,7 +2,6 @@
 status before any work starts, without a traceback, and leaves its inputs byte-identical."""
 import copy
 import hashlib
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -16,6 +15,7 @@ import pycocotools.mask as mask_utils
 import pytest
 import torch
 from mmengine.config import Config
+from scripts import load_script
 
 from mmseg_refiner.apis import init_refiner
 
@@ -35,20 +35,12 @@ TINY_OPTIONS = {
 }
 
 
-def _load_tool(path):
-    spec = importlib.util.spec_from_file_location(
-        'tool_' + osp.basename(path)[:-3], osp.join(REPO, 'tools', path))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-refine_tool = _load_tool('refine.py')
-coco_tool = _load_tool('refine_coco_results.py')
-eval_tool = _load_tool('analysis_tools/eval_instance_results.py')
-convert_tool = _load_tool('model_converters/convert_official_checkpoint.py')
-test_tool = _load_tool('test.py')
-train_tool = _load_tool('train.py')
+refine_tool = load_script('tools/refine.py')
+coco_tool = load_script('tools/refine_coco_results.py')
+eval_tool = load_script('tools/analysis_tools/eval_instance_results.py')
+convert_tool = load_script('tools/model_converters/convert_official_checkpoint.py')
+test_tool = load_script('tools/test.py')
+train_tool = load_script('tools/train.py')
 
 
 def _digest(path):

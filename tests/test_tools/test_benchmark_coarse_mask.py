@@ -1,21 +1,16 @@
 """tools/analysis_tools/benchmark_coarse_mask.py: its IoU figures and its errors."""
-import importlib.util
-import os.path as osp
 
 import numpy as np
 import pytest
+from scripts import load_script
 
 from mmseg_refiner.datasets.synthetic import EVAL_SEED_OFFSET, generate_synthetic_sample
 from mmseg_refiner.datasets.transforms import modify_boundary, synthesize_coarse_mask
 
 
 @pytest.fixture(scope='module')
-def benchmark(repo_root):
-    path = osp.join(repo_root, 'tools', 'analysis_tools', 'benchmark_coarse_mask.py')
-    spec = importlib.util.spec_from_file_location('benchmark_coarse_mask', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def benchmark():
+    return load_script('tools/analysis_tools/benchmark_coarse_mask.py')
 
 
 def iou(mask, truth):

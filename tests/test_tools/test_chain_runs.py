@@ -1,39 +1,18 @@
 """The shipped chain configs through tools/test.py and tools/dist_test.sh (2 CPU processes):
 random upstream weights, the demo refiner given as the checkpoint, tiny COCO / Cityscapes sets."""
 import glob
-import os
 import os.path as osp
 import pickle
 import re
-import socket
-import subprocess
 import sys
 
 import cv2
 import numpy as np
 import pytest
-from tiny_chains import (DEMO_CHECKPOINT, IMAGE_SHAPE, REPO, save_upstream_checkpoint,
+from tiny_chains import (DEMO_CHECKPOINT, IMAGE_SHAPE, save_upstream_checkpoint,
                          write_det_chain_config, write_seg_chain_config, write_tiny_cityscapes,
                          write_tiny_coco)
-
-
-def _run(args, **env):
-    proc = subprocess.run(
-        args,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env=dict(os.environ, OMP_NUM_THREADS='1', PYTHON=sys.executable, **env))
-    log = proc.stdout + proc.stderr
-    assert proc.returncode == 0, log[-6000:]
-    return log
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
+from tool_runs import free_port, run_in_repo
 
 
 def _figure(pattern, log):
@@ -43,18 +22,18 @@ def _figure(pattern, log):
 
 
 def _test(config, work_dir, *extra):
-    return _run([
-        sys.executable, 'tools/test.py', config, DEMO_CHECKPOINT, '--work-dir',
-        str(work_dir), *extra
-    ])
+    return run_in_repo(
+        [sys.executable, 'tools/test.py', config, DEMO_CHECKPOINT, '--work-dir',
+         str(work_dir), *extra],
+        timeout=900)
 
 
 def _dist_test(config, work_dir, *extra):
-    log = _run([
-        'bash', 'tools/dist_test.sh', config, DEMO_CHECKPOINT, '2', '--work-dir',
-        str(work_dir), *extra
-    ],
-               PORT=str(_free_port()))
+    log = run_in_repo(
+        ['bash', 'tools/dist_test.sh', config, DEMO_CHECKPOINT, '2', '--work-dir',
+         str(work_dir), *extra],
+        timeout=900,
+        PORT=str(free_port()))
     assert 'Distributed training: True' in log and 'GPU number: 2' in log
     return log
 

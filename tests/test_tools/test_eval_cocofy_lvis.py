@@ -1,23 +1,18 @@
 """tools/dataset_converters/cocofy_lvis.py on a tiny hand-made LVIS / COCO pair."""
 import contextlib
-import importlib.util
 import io
 import json
-import os.path as osp
 
 import pytest
 from lvis import LVIS
+from scripts import load_script
 
 from mmseg_refiner.evaluation.functional import run_lvis_eval, summarize_eval
 
 
 @pytest.fixture(scope='module')
-def tool(repo_root):
-    path = osp.join(repo_root, 'tools', 'dataset_converters', 'cocofy_lvis.py')
-    spec = importlib.util.spec_from_file_location('cocofy_lvis', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def tool():
+    return load_script('tools/dataset_converters/cocofy_lvis.py')
 
 
 def _square(x, y, size):

@@ -1,31 +1,22 @@
 """tools/analysis_tools/eval_instance_results.py on tiny COCO / LVIS files in tmp_path."""
-import importlib.util
 import json
 import os.path as osp
 import subprocess
 import sys
 
 import pytest
-
-
-def _load(name, path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from scripts import load_script
 
 
 @pytest.fixture(scope='module')
-def cli(repo_root):
-    return _load('eval_instance_results',
-                 osp.join(repo_root, 'tools', 'analysis_tools', 'eval_instance_results.py'))
+def cli():
+    return load_script('tools/analysis_tools/eval_instance_results.py')
 
 
 @pytest.fixture(scope='module')
-def data(repo_root):
+def data():
     """The evaluation tests' builders (tests/test_evaluation/instance_data.py)."""
-    return _load('instance_data_for_tools',
-                 osp.join(repo_root, 'tests', 'test_evaluation', 'instance_data.py'))
+    return load_script('tests/test_evaluation/instance_data.py', 'instance_data_for_tools')
 
 
 @pytest.fixture

@@ -1,5 +1,4 @@
 """tools/analysis_tools/eval_mask_folders.py on mask folders in tmp_path."""
-import importlib.util
 import json
 import os.path as osp
 import subprocess
@@ -8,17 +7,13 @@ import sys
 import cv2
 import numpy as np
 import pytest
+from scripts import registered_script
 
 
 @pytest.fixture(scope='module')
-def cli(repo_root):
-    path = osp.join(repo_root, 'tools', 'analysis_tools', 'eval_mask_folders.py')
-    spec = importlib.util.spec_from_file_location('eval_mask_folders', path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # so pool workers can unpickle its functions
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules[spec.name]
+def cli():
+    with registered_script('tools/analysis_tools/eval_mask_folders.py') as module:
+        yield module
 
 
 def _left(shape, columns):

@@ -1,26 +1,19 @@
 """tools/dataset_converters/make_hr_coarse_masks.py: outputs, resuming, atomic writes, errors."""
-import importlib.util
 import os
 import os.path as osp
-import sys
 
 import cv2
 import numpy as np
 import pytest
+from scripts import registered_script
 
 from mmseg_refiner.datasets.hr_refine import coarse_mask_paths
 
 
 @pytest.fixture(scope='module')
-def converter(repo_root):
-    path = osp.join(repo_root, 'tools', 'dataset_converters', 'make_hr_coarse_masks.py')
-    spec = importlib.util.spec_from_file_location('make_hr_coarse_masks', path)
-    module = importlib.util.module_from_spec(spec)
-    # registered so that worker processes can unpickle its functions
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules[spec.name]
+def converter():
+    with registered_script('tools/dataset_converters/make_hr_coarse_masks.py') as module:
+        yield module
 
 
 RING_SIZES = [(160, 200), (150, 150), (120, 180)]

@@ -1,5 +1,4 @@
 """tools/refine.py on one image and on folders (resumed runs, corrupt files)."""
-import importlib.util
 import os
 import os.path as osp
 import subprocess
@@ -9,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from scripts import load_script
 
 from mmseg_refiner.apis import init_refiner
 
@@ -26,15 +26,7 @@ TINY_OPTIONS = {
 TINY = [f'{key}={value}'.replace(' ', '') for key, value in TINY_OPTIONS.items()]
 
 
-def _load_tool(name):
-    spec = importlib.util.spec_from_file_location(f'tools_{name}',
-                                                  osp.join(REPO, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-refine_cli = _load_tool('refine')
+refine_cli = load_script('tools/refine.py')
 
 
 @pytest.fixture(scope='module')

@@ -2,7 +2,6 @@
 format, interrupted runs that resume without redoing images, inputs edited
 between runs, the same masks as tools/test.py, bad input."""
 import copy
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -16,6 +15,8 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
+from scripts import load_script
+from tiny_models import TINY_DENOISER, randomize_
 
 from mmseg_refiner.registry import MODELS
 
@@ -24,12 +25,8 @@ SHAPE = (24, 32)
 
 
 @pytest.fixture(scope='module')
-def tool(repo_root):
-    spec = importlib.util.spec_from_file_location(
-        'refine_coco_results', osp.join(repo_root, 'tools', 'refine_coco_results.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def tool():
+    return load_script('tools/refine_coco_results.py')
 
 
 def _rle(mask):
@@ -83,24 +80,14 @@ def tiny_model_files(tmp_path_factory, repo_root):
     root = tmp_path_factory.mktemp('model')
     cfg = Config.fromfile(
         osp.join(repo_root, 'configs/segrefiner/segrefiner_unet-128_coco-results-refine.py'))
-    cfg.model.denoiser = dict(
-        type='DenoiseUNet',
-        model_channels=16,
-        channel_mult=(1, 2),
-        num_res_blocks=1,
-        attention_strides=(2, ),
-        num_heads=2,
-        norm_groups=8)
+    cfg.model.denoiser = dict(TINY_DENOISER)
     cfg.model.model_size = 32
     cfg.model.instance_refiner.min_area = 100
     config_file = str(root / 'tiny.py')
     cfg.dump(config_file)
     with DefaultScope.overwrite_default_scope('mmseg_refiner'):
         model = MODELS.build(copy.deepcopy(cfg.model))
-    gen = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for param in model.parameters():
-            param.copy_(torch.randn(param.shape, generator=gen) * 0.2)
+    randomize_(model)
     checkpoint = str(root / 'tiny.pth')
     torch.save(dict(state_dict=model.state_dict()), checkpoint)
     return config_file, checkpoint

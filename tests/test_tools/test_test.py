@@ -1,11 +1,12 @@
 """tools/test.py and tools/dist_test.sh: held-out evaluation of the demo model."""
 import os
 import re
-import socket
 import subprocess
 import sys
 
 import pytest
+from scripts import load_script
+from tool_runs import free_port, run_in_repo
 
 from .test_train import REPO, TINY_CONFIG
 
@@ -19,25 +20,11 @@ def _metrics(log):
     return {key: float(value) for key, value in found.items()}
 
 
-def _run(args, **env):
-    proc = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=600,
-                          env=dict(os.environ, OMP_NUM_THREADS='1', PYTHON=sys.executable, **env))
-    log = proc.stdout + proc.stderr
-    assert proc.returncode == 0, log[-6000:]
-    return log
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope='module')
 def single_process_metrics(tmp_path_factory):
     work_dir = tmp_path_factory.mktemp('test_single')
-    log = _run([sys.executable, 'tools/test.py', TINY_CONFIG, CHECKPOINT, '--work-dir',
-                str(work_dir), *OPTIONS])
+    log = run_in_repo([sys.executable, 'tools/test.py', TINY_CONFIG, CHECKPOINT, '--work-dir',
+                       str(work_dir), *OPTIONS])
     assert 'Failed to search registry' not in log  # every Runner registry has a child
     return _metrics(log)
 
@@ -50,7 +37,7 @@ def test_demo_model_beats_coarse_on_held_out_samples(single_process_metrics):
 
 
 def test_two_process_test_gives_the_same_figures(single_process_metrics, tmp_path):
-    env = dict(os.environ, OMP_NUM_THREADS='1', PORT=str(_free_port()), PYTHON=sys.executable)
+    env = dict(os.environ, OMP_NUM_THREADS='1', PORT=str(free_port()), PYTHON=sys.executable)
     if os.path.isfile(os.path.join(REPO, '.venv', 'bin', 'python')):
         # No PYTHON and no interpreter of this environment on PATH: the script must take the
         # repository's .venv, not a bare `python`.
@@ -67,8 +54,8 @@ def test_two_process_test_gives_the_same_figures(single_process_metrics, tmp_pat
 
 
 def test_precision_is_a_cfg_option_logged_once(single_process_metrics, tmp_path):
-    log = _run([sys.executable, 'tools/test.py', TINY_CONFIG, CHECKPOINT, '--work-dir',
-                str(tmp_path), *OPTIONS, 'model.test_cfg.precision=fp32'])
+    log = run_in_repo([sys.executable, 'tools/test.py', TINY_CONFIG, CHECKPOINT, '--work-dir',
+                       str(tmp_path), *OPTIONS, 'model.test_cfg.precision=fp32'])
     assert log.count('SegRefiner: the network runs in') == 1, log[-3000:]
     assert "runs in fp32 on cpu (test_cfg.precision='fp32')" in log
     # fp32 and the default ('auto': bf16 where the CPU runs it natively) agree closely
@@ -91,15 +78,6 @@ def _write_big_tree(root):
             cv2.imwrite(os.path.join(root, 'test', f'img{index}{suffix}'), array)
 
 
-def _load_test_tool():
-    import importlib.util
-    spec = importlib.util.spec_from_file_location('test_tool', os.path.join(REPO, 'tools',
-                                                                            'test.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_hr_run_writes_under_the_work_dir_draws_pictures_and_reruns_cleanly(tmp_path, capsys):
     """The BIG config with the demo model: refined masks and pictures under --work-dir; a re-run
     finds nothing left to refine and says so (instead of an empty metric)."""
@@ -119,7 +97,7 @@ def test_hr_run_writes_under_the_work_dir_draws_pictures_and_reruns_cleanly(tmp_
     config = str(tmp_path / 'big.py')
     cfg.dump(config)
     work_dir = tmp_path / 'work'
-    tool = _load_test_tool()
+    tool = load_script('tools/test.py')
     metrics = tool.run_test([config, CHECKPOINT, '--work-dir', str(work_dir), '--show-dir', 'vis'])
     assert metrics['hr/iou'] > metrics['hr/coarse_iou']
     assert sorted(os.listdir(work_dir / 'refined')) == [

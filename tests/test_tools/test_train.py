@@ -2,12 +2,11 @@
 import json
 import os
 import os.path as osp
-import socket
-import subprocess
 import sys
 
 import numpy as np
 import pytest
+from tool_runs import free_port, run_in_repo
 
 from mmseg_refiner.utils import load_checkpoint_file
 
@@ -31,17 +30,9 @@ def _options(max_iters, checkpoint_interval):
     ]
 
 
-def _run(args, timeout=600):
-    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHON=sys.executable)
-    proc = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=timeout)
-    assert proc.returncode == 0, f'{args} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}'
-    return proc
-
-
 def _train(work_dir, *extra, max_iters=4, interval=2):
-    return _run([sys.executable, 'tools/train.py', TINY_CONFIG, '--work-dir', str(work_dir),
-                 *extra, '--cfg-options', *_options(max_iters, interval)])
+    return run_in_repo([sys.executable, 'tools/train.py', TINY_CONFIG, '--work-dir',
+                        str(work_dir), *extra, '--cfg-options', *_options(max_iters, interval)])
 
 
 def _losses(work_dir):
@@ -82,8 +73,8 @@ def test_resume_continues_from_last_checkpoint(tmp_path):
     first = load_checkpoint_file(str(tmp_path / 'iter_2.pth'))
     assert first['meta']['iter'] == 2
 
-    proc = _train(tmp_path, '--resume', max_iters=4, interval=2)
-    assert 'resumed' in (proc.stdout + proc.stderr).lower()
+    log = _train(tmp_path, '--resume', max_iters=4, interval=2)
+    assert 'resumed' in log.lower()
     final = load_checkpoint_file(str(tmp_path / 'iter_4.pth'))
     assert final['meta']['iter'] == 4
     # AdamW's per-parameter step counter carried on from the resumed state.
@@ -120,32 +111,22 @@ def test_every_training_recipe_saves_resumable_checkpoints_often():
 def test_tiny_recipe_checkpoints_resume_and_publishes_weights_only(tmp_path):
     """The recipe's own checkpoint settings (only interval and size shrunk): the periodic
     checkpoint holds optimizer and scheduler state, the published one the weights only."""
-    _run([sys.executable, 'tools/train.py', TINY_CONFIG, '--work-dir', str(tmp_path),
-          '--cfg-options', 'train_cfg.max_iters=2', 'default_hooks.checkpoint.interval=2',
-          'train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
-          'train_dataloader.persistent_workers=False'])
+    run_in_repo([sys.executable, 'tools/train.py', TINY_CONFIG, '--work-dir', str(tmp_path),
+                 '--cfg-options', 'train_cfg.max_iters=2', 'default_hooks.checkpoint.interval=2',
+                 'train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
+                 'train_dataloader.persistent_workers=False'])
     periodic = load_checkpoint_file(str(tmp_path / 'iter_2.pth'))
     assert {'state_dict', 'optimizer', 'param_schedulers', 'meta'} <= set(periodic)
     [published] = [p for p in os.listdir(tmp_path) if p.startswith('iter_2-')]
     assert set(load_checkpoint_file(str(tmp_path / published))) == {'meta', 'state_dict'}
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.skipif(sys.platform != 'linux', reason='torchrun with gloo is exercised on Linux')
 def test_dist_train_two_cpu_processes_write_one_checkpoint(tmp_path):
-    env_port = str(_free_port())
-    env = dict(os.environ, OMP_NUM_THREADS='1', PORT=env_port, PYTHON=sys.executable)
-    proc = subprocess.run(
+    log = run_in_repo(
         ['bash', 'tools/dist_train.sh', TINY_CONFIG, '2', '--work-dir', str(tmp_path),
          '--cfg-options', *_options(2, 2)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
-    log = proc.stdout + proc.stderr
-    assert proc.returncode == 0, log[-6000:]
+        PORT=str(free_port()))
     assert 'Distributed training: True' in log and 'GPU number: 2' in log, log[-3000:]
     checkpoints = sorted(p.name for p in tmp_path.iterdir() if p.suffix == '.pth')
     # One resumable checkpoint and one published (weights-only) copy, not one per process.
@@ -156,8 +137,8 @@ def test_dist_train_two_cpu_processes_write_one_checkpoint(tmp_path):
 
 
 def test_amp_trains_on_the_cpu_in_bf16_with_finite_losses(tmp_path):
-    proc = _train(tmp_path, '--amp', max_iters=2, interval=2)
-    assert 'BF16AmpOptimWrapper' in (proc.stdout + proc.stderr)
+    log = _train(tmp_path, '--amp', max_iters=2, interval=2)
+    assert 'BF16AmpOptimWrapper' in log
     losses = [r['loss'] for r in _losses(tmp_path)]
     assert len(losses) == 2 and np.isfinite(losses).all(), losses
     assert osp.exists(tmp_path / 'iter_2.pth')

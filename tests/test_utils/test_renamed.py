@@ -2,7 +2,6 @@
 ``HRMaskMetric`` type) are refused on every route with a message naming the new name, and a
 misspelled ``test_cfg`` key is named instead of being ignored."""
 import glob
-import importlib.util
 import os.path as osp
 
 import numpy as np
@@ -10,14 +9,14 @@ import pytest
 from mmengine.config import Config
 
 from mmseg_refiner.apis import refine
-from mmseg_refiner.models.refiners.segrefiner import TEST_MODES, check_test_mode
 from mmseg_refiner.evaluation import RefinedMaskMetric
+from mmseg_refiner.models.refiners.segrefiner import TEST_MODES, check_test_mode
 from mmseg_refiner.registry import METRICS, MODELS
 from mmseg_refiner.utils.config_keys import ConfigKeyError, validate_config
 from mmseg_refiner.utils.renamed import RenamedError
+from scripts import REPO, load_script
 from tiny_models import tiny_segrefiner_cfg
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO_CONFIG = osp.join(REPO, 'configs/segrefiner/segrefiner_unet-tiny_1xb8-3k_synthetic-64.py')
 
 
@@ -27,14 +26,6 @@ def _old_style_cfg():
     cfg['semantic_refiner'] = cfg.pop('global_local_refiner')
     cfg['test_cfg'] = dict(cfg['test_cfg'], mode='semantic')
     return cfg
-
-
-def _load_tool(path):
-    spec = importlib.util.spec_from_file_location(
-        'renamed_' + osp.basename(path)[:-3], osp.join(REPO, 'tools', path))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_the_old_refiner_key_is_refused_naming_the_new_one_by_config_check_and_build():
@@ -80,13 +71,13 @@ def test_a_misspelled_test_cfg_key_is_named_with_the_keys_that_exist():
 
 
 def test_tools_print_the_new_name_for_old_names(capsys, tmp_path):
-    refine_tool = _load_tool('refine.py')
+    refine_tool = load_script('tools/refine.py')
     assert refine_tool.main(['image.png', 'mask.png', '--mode', 'semantic']) == 2
     err = capsys.readouterr().err
     assert "argument --mode: value 'semantic' was renamed 'global_local'" in err
     assert 'Traceback' not in err
 
-    test_tool = _load_tool('test.py')
+    test_tool = load_script('tools/test.py')
     argv = [DEMO_CONFIG, 'none', '--work-dir', str(tmp_path),
             '--cfg-options', 'model.semantic_refiner.patch_size=32']
     assert test_tool.main(argv) == 1

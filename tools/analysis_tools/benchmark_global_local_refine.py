@@ -29,6 +29,7 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
 import mmseg_refiner  # noqa: F401  (registers the modules)
+from mmseg_refiner.models.utils import PRECISIONS
 from mmseg_refiner.registry import MODELS
 from mmseg_refiner.utils.checks import check_common_args
 from mmseg_refiner.utils.cli import cli_main
@@ -66,7 +67,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--precision',
         nargs='+',
-        choices=['auto', 'fp32', 'bf16', 'fp16'],
+        choices=PRECISIONS,
         help="the network's precision(s) (default: the config's); several are run in a "
         'process each and compared')
     parser.add_argument(

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from mmseg_refiner.apis import init_refiner, refine
+from mmseg_refiner.models.utils import PRECISIONS
 from mmseg_refiner.utils.checks import check_common_args
 from mmseg_refiner.utils.cli import cli_main
 
@@ -58,7 +59,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--precision',
         nargs='+',
         default=['fp32', 'auto'],
-        choices=['auto', 'fp32', 'bf16', 'fp16'],
+        choices=PRECISIONS,
         help='precisions to compare; the first is the reference (default: fp32 auto)')
     parser.add_argument('--num-instances', type=int, default=4)
     parser.add_argument('--batch-size', type=int, default=4, help='crops per network call')

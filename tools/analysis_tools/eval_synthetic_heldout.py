@@ -37,6 +37,7 @@ from mmseg_refiner.apis import MODES, RENAMED_TEST_MODES, demo_model_files, init
 from mmseg_refiner.datasets.synthetic import EVAL_SEED_OFFSET, SyntheticRefineDataset
 from mmseg_refiner.evaluation.functional import mask_record, summarize_mask_records
 from mmseg_refiner.fileio import write_json_atomic
+from mmseg_refiner.models.utils import PRECISIONS
 from mmseg_refiner.utils.checks import check_common_args
 from mmseg_refiner.utils.cli import cli_main, refuse_renamed_choice
 
@@ -61,7 +62,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--precision',
         nargs='+',
-        choices=['auto', 'fp32', 'bf16', 'fp16'],
+        choices=PRECISIONS,
         help="the network's precision(s) (default: the config's test_cfg.precision); several "
         'are run side by side and compared')
     parser.add_argument(

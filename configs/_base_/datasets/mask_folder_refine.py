@@ -9,6 +9,8 @@
 #   dict(type='LoadMaskFromFile', key='gt_mask', path_key='mask_path', allow_empty=True)
 # to the pipeline and 'mask_path' to meta_keys, and set
 # test_evaluator = dict(type='RefinedMaskMetric').
+_base_ = './full_image_refine.py'
+
 folder_img_dir = 'data/folder/images'
 folder_coarse_dir = 'data/folder/coarse'
 
@@ -19,23 +21,14 @@ test_pipeline = [
         type='PackRefineInputs',
         meta_keys=('img_path', 'coarse_path', 'out_path', 'ori_shape', 'img_shape')),
 ]
-
 test_dataloader = dict(
-    batch_size=1,
-    num_workers=2,
-    persistent_workers=False,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
     dataset=dict(
         type='MaskFolderDataset',
         img_dir=folder_img_dir,
         coarse_dir=folder_coarse_dir,
         coarse_suffix='.png',
-        out_dir='refined',  # under the work dir (tools/test.py; tools/refine.py: --out)
-        skip_done=True,
+        # out_dir (the base's 'refined'): under the work dir for tools/test.py; tools/refine.py
+        # writes to --out
         pipeline=test_pipeline))
 # No ground truth: nothing to score; RefinedMaskWriter writes the refined masks.
 test_evaluator = []
-test_cfg = dict(type='TestLoop')
-
-custom_hooks = [dict(type='RefinedMaskWriter')]

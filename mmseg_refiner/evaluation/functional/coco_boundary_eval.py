@@ -1,25 +1,19 @@
 """COCO evaluation with Boundary AP (iouType ``'boundary'``)."""
-from typing import List, Optional, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 from pycocotools.cocoeval import COCOeval
 
-from .boundary import DEFAULT_DILATION_RATIO, attach_boundary_rles, min_mask_boundary_iou
+from .boundary import DEFAULT_DILATION_RATIO
+from .boundary_eval import BoundaryIoUMixin
 
 IOU_TYPES = ('segm', 'bbox', 'keypoints', 'boundary')
 
 
-class BoundaryCOCOeval(COCOeval):
-    """pycocotools' ``COCOeval`` that also understands ``iouType='boundary'``.
-
-    Boundary AP (Cheng et al., CVPR 2021) is COCO AP whose matching IoU for a
-    detection/ground-truth pair is ``min(mask IoU, boundary IoU)``; crowd
-    regions keep the mask IoU. Everything else (matching, area ranges,
-    accumulation, summaries) is COCO's, so ``params`` keep ``iouType='segm'``
-    internally and :attr:`iou_type` tells which IoU is used.
-
-    Every mask's boundary is computed once, in :meth:`_prepare`, and stored as
-    an RLE in the annotation's ``'boundary'`` field.
+class BoundaryCOCOeval(BoundaryIoUMixin, COCOeval):
+    """pycocotools' ``COCOeval`` that also understands ``iouType='boundary'``
+    (:class:`BoundaryIoUMixin`); crowd regions keep the mask IoU. ``params`` keep
+    ``iouType='segm'`` internally and :attr:`iou_type` tells which IoU is used.
 
     Args:
         cocoGt: Ground truth ``COCO`` object.
@@ -35,18 +29,7 @@ class BoundaryCOCOeval(COCOeval):
                  iouType: str = 'segm',
                  dilation_ratio: float = DEFAULT_DILATION_RATIO,
                  nproc: Optional[int] = 1) -> None:
-        if iouType not in IOU_TYPES:
-            raise ValueError(f'iouType must be one of {IOU_TYPES}, got {iouType!r}')
-        super().__init__(cocoGt, cocoDt, 'segm' if iouType == 'boundary' else iouType)
-        self.iou_type = iouType
-        self.dilation_ratio = dilation_ratio
-        self.nproc = nproc
-
-    def _prepare(self) -> None:
-        super()._prepare()
-        if self.iou_type != 'boundary':
-            return
-        attach_boundary_rles((self._gts, self._dts), self.dilation_ratio, self.nproc)
+        self._init_evaluator(cocoGt, cocoDt, iouType, IOU_TYPES, 'iouType', dilation_ratio, nproc)
 
     def _ranked_gt_dt(self, img_id: int, cat_id: int) -> Tuple[List[dict], List[dict]]:
         """Ground truths and detections in the order ``COCOeval.computeIoU`` uses."""
@@ -61,11 +44,10 @@ class BoundaryCOCOeval(COCOeval):
         dts = [dts[i] for i in order[:params.maxDets[-1]]]
         return gts, dts
 
+    def _keep_mask_iou(self, gts: Sequence[dict]) -> List[bool]:
+        """Crowd regions keep the mask IoU."""
+        return [bool(gt['iscrowd']) for gt in gts]
+
     def computeIoU(self, imgId: int, catId: int):
         """Mask IoU, or for ``'boundary'`` ``min(mask IoU, boundary IoU)``."""
-        mask_ious = super().computeIoU(imgId, catId)
-        if self.iou_type != 'boundary' or len(mask_ious) == 0:
-            return mask_ious
-        gts, dts = self._ranked_gt_dt(imgId, catId)
-        crowd = [bool(gt['iscrowd']) for gt in gts]
-        return min_mask_boundary_iou(mask_ious, dts, gts, keep_mask_iou=crowd)
+        return self._with_boundary_iou(super().computeIoU(imgId, catId), imgId, catId)

@@ -13,18 +13,16 @@ from typing import List, Optional, Tuple
 import numpy as np
 from lvis import LVISEval
 
-from .boundary import DEFAULT_DILATION_RATIO, attach_boundary_rles, min_mask_boundary_iou
+from .boundary import DEFAULT_DILATION_RATIO
+from .boundary_eval import BoundaryIoUMixin
 
 IOU_TYPES = ('segm', 'bbox', 'boundary')
 
 
-class BoundaryLVISEval(LVISEval):
-    """``LVISEval`` with ``iou_type='boundary'`` and a numpy-2-safe ``accumulate``.
-
-    Boundary AP uses ``min(mask IoU, boundary IoU)`` as the matching IoU of
-    every detection/ground-truth pair (LVIS has no crowd regions). ``params``
-    keep ``iou_type='segm'`` internally; :attr:`iou_type` tells which IoU is
-    used. Each mask's boundary is computed once, in :meth:`_prepare`.
+class BoundaryLVISEval(BoundaryIoUMixin, LVISEval):
+    """``LVISEval`` with ``iou_type='boundary'`` (:class:`BoundaryIoUMixin`; LVIS has no
+    crowd regions) and a numpy-2-safe ``accumulate``. ``params`` keep ``iou_type='segm'``
+    internally; :attr:`iou_type` tells which IoU is used.
 
     Args:
         lvis_gt: ``LVIS`` object or path of the annotation file.
@@ -40,18 +38,8 @@ class BoundaryLVISEval(LVISEval):
                  iou_type: str = 'segm',
                  dilation_ratio: float = DEFAULT_DILATION_RATIO,
                  nproc: Optional[int] = 1) -> None:
-        if iou_type not in IOU_TYPES:
-            raise ValueError(f'iou_type must be one of {IOU_TYPES}, got {iou_type!r}')
-        super().__init__(lvis_gt, lvis_dt, 'segm' if iou_type == 'boundary' else iou_type)
-        self.iou_type = iou_type
-        self.dilation_ratio = dilation_ratio
-        self.nproc = nproc
-
-    def _prepare(self) -> None:
-        super()._prepare()
-        if self.iou_type != 'boundary':
-            return
-        attach_boundary_rles((self._gts, self._dts), self.dilation_ratio, self.nproc)
+        self._init_evaluator(lvis_gt, lvis_dt, iou_type, IOU_TYPES, 'iou_type', dilation_ratio,
+                             nproc)
 
     def _ranked_gt_dt(self, img_id: int, cat_id: int) -> Tuple[List[dict], List[dict]]:
         """Ground truths and detections in the order ``LVISEval.compute_iou`` uses."""
@@ -61,11 +49,7 @@ class BoundaryLVISEval(LVISEval):
 
     def compute_iou(self, img_id: int, cat_id: int):
         """Mask IoU, or for ``'boundary'`` ``min(mask IoU, boundary IoU)``."""
-        mask_ious = super().compute_iou(img_id, cat_id)
-        if self.iou_type != 'boundary' or len(mask_ious) == 0:
-            return mask_ious
-        gts, dts = self._ranked_gt_dt(img_id, cat_id)
-        return min_mask_boundary_iou(mask_ious, dts, gts)
+        return self._with_boundary_iou(super().compute_iou(img_id, cat_id), img_id, cat_id)
 
     def accumulate(self) -> None:
         """Precision/recall over all images, per IoU threshold, category and area.

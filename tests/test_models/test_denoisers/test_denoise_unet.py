@@ -5,27 +5,15 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from tiny_models import TINY_DENOISER, randomize_
 
 from mmseg_refiner.models.denoisers import DenoiseUNet
 from mmseg_refiner.models.denoisers.blocks import SelfAttention2d, sinusoidal_timestep_embedding
 from mmseg_refiner.registry import MODELS
 
-# Small enough to run in milliseconds on 32x32 / 64x64 inputs.
-TINY_CFG = dict(
-    model_channels=16,
-    channel_mult=(1, 2),
-    num_res_blocks=1,
-    attention_strides=(2, ),
-    num_heads=2,
-    norm_groups=8)
-
-
-def _randomize(module: torch.nn.Module, seed: int = 0) -> None:
-    """Replace every parameter (ADM zero-inits some) by small random values."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for param in module.parameters():
-            param.copy_(torch.randn(param.shape, generator=gen) * 0.2)
+# The tests' tiny denoiser, as constructor arguments: small enough to run in milliseconds on
+# 32x32 / 64x64 inputs.
+TINY_CFG = {key: value for key, value in TINY_DENOISER.items() if key != 'type'}
 
 
 def _inputs(batch: int = 2, size: int = 32, seed: int = 0):
@@ -53,7 +41,7 @@ def test_fresh_network_outputs_zero_like_adm():
 
 def test_gradients_reach_every_parameter():
     net = DenoiseUNet(**TINY_CFG)
-    _randomize(net)
+    randomize_(net)
     x, t = _inputs(batch=2, size=32)
     net(x, t).square().mean().backward()
     no_grad = [name for name, p in net.named_parameters()
@@ -63,7 +51,7 @@ def test_gradients_reach_every_parameter():
 
 def test_output_depends_on_timestep_and_mask():
     net = DenoiseUNet(**TINY_CFG).eval()
-    _randomize(net)
+    randomize_(net)
     x, _ = _inputs(batch=1)
     with torch.no_grad():
         out_t0 = net(x, torch.tensor([0]))
@@ -77,7 +65,7 @@ def test_output_depends_on_timestep_and_mask():
 
 def test_sinusoidal_time_embedding_variant():
     net = DenoiseUNet(learn_time_embd=False, **TINY_CFG)
-    _randomize(net)
+    randomize_(net)
     x, _ = _inputs(batch=2)
     with torch.no_grad():
         out = net(x.clone(), torch.tensor([0, 5]))
@@ -89,7 +77,7 @@ def test_sinusoidal_time_embedding_variant():
 
 def test_bf16_autocast_channels_last_close_to_fp32():
     net = DenoiseUNet(**TINY_CFG).eval()
-    _randomize(net)
+    randomize_(net)
     x, t = _inputs(batch=2)
     with torch.no_grad():
         reference = net(x, t)
@@ -107,7 +95,7 @@ def test_attention_matches_per_head_reference():
     torch.manual_seed(0)
     channels, heads, size = 8, 2, 3
     attn = SelfAttention2d(channels, heads, norm_groups=4)
-    _randomize(attn, seed=1)
+    randomize_(attn, seed=1)
     x = torch.randn(2, channels, size, size)
     with torch.no_grad():
         out = attn(x)

@@ -1,12 +1,12 @@
 """Loading the authors' published weights: key mapping, parity with their
 implementation's logits, and the converter CLI."""
-import importlib.util
 import json
 import os.path as osp
 
 import pytest
 import torch
 from mmengine.config import Config
+from scripts import load_script
 
 from mmseg_refiner.models.denoisers import (DenoiseUNet, UnknownOfficialKeyError,
                                             convert_official_state_dict)
@@ -30,12 +30,7 @@ def published_shapes(shared_reference_dir):
 
 
 def _load_cli():
-    repo_root = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-    path = osp.join(repo_root, 'tools', 'model_converters', 'convert_official_checkpoint.py')
-    spec = importlib.util.spec_from_file_location('convert_official_checkpoint', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script('tools/model_converters/convert_official_checkpoint.py')
 
 
 def _logits(state_dict, fixture):

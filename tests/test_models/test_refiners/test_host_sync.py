@@ -12,7 +12,7 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from mmseg_refiner.registry import MODELS
-from tiny_models import tiny_segrefiner_cfg
+from tiny_models import randomize_, tiny_segrefiner_cfg
 
 HOST_READS = {'item', 'tolist', '__bool__', '__int__', '__float__', '__index__', 'nonzero', 'cpu'}
 
@@ -32,11 +32,8 @@ class CountHostReads(TorchFunctionMode):
 def _model(mode, **refiner_cfg):
     model = MODELS.build(tiny_segrefiner_cfg(mode, seed=0, **refiner_cfg)).eval()
     model.test_cfg['precision'] = 'fp32'
-    generator = torch.Generator().manual_seed(0)
-    with torch.no_grad():  # random weights: a confident network, uneven c, local patches
-        for param in model.parameters():
-            param.copy_(torch.randn(param.shape, generator=generator) * 0.2)
-    return model
+    # random weights: a confident network, uneven c, local patches
+    return randomize_(model)
 
 
 def _instance_reads(num_instances, timesteps, seed):

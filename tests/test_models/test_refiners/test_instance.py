@@ -12,7 +12,7 @@ from mmseg_refiner.models.refiners import InstanceRefiner
 from mmseg_refiner.models.refiners.instance import expanded_mask_boxes
 from mmseg_refiner.models.refiners.seeding import mask_seed
 from mmseg_refiner.registry import MODELS
-from tiny_models import tiny_segrefiner_cfg
+from tiny_models import randomize_, tiny_segrefiner_cfg
 
 
 class IdentityRefiner:
@@ -237,16 +237,9 @@ def test_timesteps_reach_every_network_batch():
     assert recorder.calls == [(5, 3, 0), (5, 3, 0)]
 
 
-def _randomize(module, seed=0):
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for param in module.parameters():
-            param.copy_(torch.randn(param.shape, generator=gen) * 0.2)
-
-
 def test_tiny_segrefiner_end_to_end_in_instance_mode():
     model = MODELS.build(tiny_segrefiner_cfg('instance', seed=0, min_area=100, batch_size=2)).eval()
-    _randomize(model)
+    randomize_(model)
     rng = np.random.default_rng(0)
 
     def batch():
@@ -299,7 +292,7 @@ def test_masks_do_not_depend_on_batch_size_or_on_the_other_images(timesteps):
             tiny_segrefiner_cfg(
                 'instance', seed=3, min_area=100, batch_size=batch_size,
                 timesteps=timesteps)).eval()
-        _randomize(model)
+        randomize_(model)
         data = dict(inputs=[p[0] for p in pairs], data_samples=[copy.deepcopy(p[1]) for p in pairs])
         return {
             out.img_path: out.pred_instances.masks

@@ -8,6 +8,7 @@ from mmengine.config import Config
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import DefaultScope
 from mmengine.structures import PixelData
+from tiny_models import randomize_
 
 from mmseg_refiner.models.diffusion import DiscreteMaskDiffusion
 from mmseg_refiner.models.losses import TextureLoss
@@ -42,16 +43,6 @@ def tiny_model_cfg(published_cfg, **overrides):
 def build_tiny(published_cfg, **overrides):
     torch.manual_seed(0)
     return MODELS.build(tiny_model_cfg(published_cfg, **overrides))
-
-
-def randomize_(module, std=0.2, seed=0):
-    """Replace ADM's zero-initialized layers, which would hide the other layers' gradients
-    and make every logit 0 at initialization."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for param in module.parameters():
-            param.copy_(torch.randn(param.shape, generator=generator) * std)
-    return module
 
 
 def make_batch(batch_size=2, size=SIZE, seed=0):

@@ -15,27 +15,13 @@ from mmdet.evaluation import CocoMetric
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.structures import InstanceData
+from tiny_models import TINY_DENOISER, randomize_
 
 from mmseg_refiner.models.refiners.instance import expanded_mask_boxes
 from mmseg_refiner.registry import MODELS
 
 CHAIN_CONFIG = 'configs/chains/mask-rcnn_r50_fpn_1x_coco_segrefiner-lr.py'
 IMAGE_SHAPE = (100, 120)  # original (H, W); the test pipeline enlarges it to 133x160
-TINY_DENOISER = dict(
-    type='DenoiseUNet',
-    model_channels=16,
-    channel_mult=(1, 2),
-    num_res_blocks=1,
-    attention_strides=(2, ),
-    num_heads=2,
-    norm_groups=8)
-
-
-def _randomize(module, seed=0):
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for param in module.parameters():
-            param.copy_(torch.randn(param.shape, generator=gen) * 0.2)
 
 
 def chain_model_cfg(repo_root, refiner_checkpoint=None, min_area=150):
@@ -70,7 +56,7 @@ def image_file(tmp_path_factory):
 def refiner_checkpoint(tmp_path_factory, repo_root):
     """A checkpoint of the tiny refiner with random (non-initial) weights."""
     refiner = MODELS.build(chain_model_cfg(repo_root).refiner)
-    _randomize(refiner, seed=1)
+    randomize_(refiner, seed=1)
     path = tmp_path_factory.mktemp('ckpt') / 'refiner.pth'
     torch.save(dict(state_dict=refiner.state_dict()), path)
     return str(path), refiner.state_dict()

@@ -1,0 +1,39 @@
+"""Scripts of the repository that are not in a package (``tools/``, test data builders) as
+modules, for tests that call their functions (importable: tests/ is on sys.path via its
+conftest)."""
+import contextlib
+import importlib.util
+import os.path as osp
+import sys
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def _module(path: str, name: str):
+    spec = importlib.util.spec_from_file_location(name, osp.join(REPO, path))
+    return spec, importlib.util.module_from_spec(spec)
+
+
+def _default_name(path: str) -> str:
+    return osp.splitext(osp.basename(path))[0]
+
+
+def load_script(path: str, name: str = None):
+    """The script at ``path`` (relative to the repository) as a new module named ``name``
+    (default: the file's stem), not registered in ``sys.modules``."""
+    spec, module = _module(path, name or _default_name(path))
+    spec.loader.exec_module(module)
+    return module
+
+
+@contextlib.contextmanager
+def registered_script(path: str):
+    """:func:`load_script`, registered in ``sys.modules`` under the file's stem while in use,
+    so that worker processes can unpickle its functions."""
+    spec, module = _module(path, _default_name(path))
+    sys.modules[spec.name] = module
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        del sys.modules[spec.name]
