@@ -34,8 +34,8 @@ custom_hooks = [
 # Validation every 5k iterations on held-out LVIS v1 *val* images (the first 1000): one
 # instance per image, a coarse mask synthesised from its ground truth, the training crop
 # (box + 40 px) resized to 256x256, refined with all 6 steps at the model resolution
-# (test_cfg.mode='model'); RefinedMaskMetric logs lr/iou, lr/mba and the coarse masks'
-# lr/coarse_iou, lr/coarse_mba. Instances and coarse masks are drawn with the run's
+# (test_cfg.mode='whole'); RefinedMaskMetric logs mask/iou, mask/mba and the coarse masks'
+# mask/coarse_iou, mask/coarse_mba. Instances and coarse masks are drawn with the run's
 # seeded RNG, so they vary between validations: compare refined against coarse. The
 # pipeline is the training one (coarse-mask synthesis, crop, resize) without the flip.
 val_pipeline = [
@@ -55,6 +55,6 @@ val_dataloader = dict(
         indices=1000,
         test_mode=True,
         pipeline=val_pipeline))
-val_evaluator = dict(type='RefinedMaskMetric', prefix='lr')
+val_evaluator = dict(type='RefinedMaskMetric')
 val_cfg = dict(type='ValLoop')
 train_cfg = dict(val_interval=5000)

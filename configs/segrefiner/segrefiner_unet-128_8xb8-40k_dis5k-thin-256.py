@@ -24,7 +24,7 @@ default_hooks = dict(checkpoint=dict(interval=500))
 # ground truth, made once like the training ones:
 #   python tools/dataset_converters/make_hr_coarse_masks.py \
 #       data/DIS5K/DIS-VD/gt data/DIS5K/DIS-VD/coarse
-# RefinedMaskMetric logs hr/iou, hr/mba, hr/coarse_iou, hr/coarse_mba.
+# RefinedMaskMetric logs mask/iou, mask/mba, mask/coarse_iou, mask/coarse_mba.
 model = dict(test_cfg=dict(mode='global_local', seed=0))
 val_dataloader = dict(
     batch_size=1,
@@ -45,6 +45,6 @@ val_dataloader = dict(
             dict(type='LoadMaskFromFile', key='gt_mask', path_key='mask_path'),
             dict(type='PackRefineInputs'),
         ]))
-val_evaluator = dict(type='RefinedMaskMetric', prefix='hr')
+val_evaluator = dict(type='RefinedMaskMetric')
 val_cfg = dict(type='ValLoop')
 train_cfg = dict(val_interval=5000)

@@ -1,7 +1,7 @@
 # The published SegRefiner model (LR and HR checkpoints share it): an ADM-style
 # U-Net of base width 128 (118,604,673 parameters) predicting mask logits, the
 # discrete mask diffusion with T = 6 steps, BCE + 5 x texture loss.
-# Input side 256; test_cfg.mode 'model' refines inputs already at 256x256, 'instance'
+# Input side 256; test_cfg.mode 'whole' refines inputs already at 256x256, 'instance'
 # and 'global_local' run the instance and the global-local refiners below.
 model = dict(
     type='SegRefiner',
@@ -64,4 +64,4 @@ model = dict(
     # (channels_last) where the hardware runs bf16 natively (a CPU with oneDNN bf16, a
     # CUDA device with bf16; fp16 on older CUDA devices), fp32 elsewhere; everything
     # around the network stays fp32. 'fp32' reproduces the float32 network exactly.
-    test_cfg=dict(mode='model', seed=0, precision='auto'))
+    test_cfg=dict(mode='whole', seed=0, precision='auto'))

@@ -241,4 +241,4 @@ def test_the_hr_config_trains_through_the_runner(data_root, repo_root, tmp_path)
     cfg.val_dataloader.dataset.update(data_root=str(data_root / 'DIS5K' / 'DIS-TR'), indices=1)
     cfg.load_from = None
     cfg.visualizer.name = 'test_hr_refine_runner'
-    train_two_iterations(cfg, str(tmp_path / 'work'), 'hr')
+    train_two_iterations(cfg, str(tmp_path / 'work'))

@@ -244,8 +244,8 @@ def test_test_run_writes_refined_masks_and_resumes(repo_root, tmp_path):
     runner = Runner.from_cfg(cfg)
     assert len(runner.test_dataloader.dataset) == 2  # the finished image is skipped
     metrics = runner.test()
-    assert set(metrics) >= {'hr/iou', 'hr/mba', 'hr/coarse_iou', 'hr/coarse_mba'}
-    assert metrics['hr/coarse_iou'] == pytest.approx(1.0)  # coarse = ground truth here
+    assert set(metrics) >= {'mask/iou', 'mask/mba', 'mask/coarse_iou', 'mask/coarse_mba'}
+    assert metrics['mask/coarse_iou'] == pytest.approx(1.0)  # coarse = ground truth here
     assert sorted(os.listdir(out_dir)) == [FOLDER_LOG_NAME] + [
         f'img{i}_refine.png' for i in range(3)
     ]

@@ -205,4 +205,4 @@ def test_the_lr_config_trains_through_the_runner(build, data_root, repo_root, tm
         data_root=str(data_root.parent), ann_file=cfg.train_dataloader.dataset.ann_file,
         indices=2)
     cfg.visualizer.name = 'test_lvis_refine_runner'
-    train_two_iterations(cfg, str(tmp_path / 'work'), 'lr')
+    train_two_iterations(cfg, str(tmp_path / 'work'))

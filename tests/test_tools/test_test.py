@@ -99,7 +99,7 @@ def test_hr_run_writes_under_the_work_dir_draws_pictures_and_reruns_cleanly(tmp_
     work_dir = tmp_path / 'work'
     tool = load_script('tools/test.py')
     metrics = tool.run_test([config, CHECKPOINT, '--work-dir', str(work_dir), '--show-dir', 'vis'])
-    assert metrics['hr/iou'] > metrics['hr/coarse_iou']
+    assert metrics['mask/iou'] > metrics['mask/coarse_iou']
     assert sorted(os.listdir(work_dir / 'refined')) == [
         FOLDER_LOG_NAME, 'img0_refine.png', 'img1_refine.png'
     ]

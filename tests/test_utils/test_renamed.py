@@ -39,11 +39,17 @@ def test_the_old_refiner_key_is_refused_naming_the_new_one_by_config_check_and_b
         MODELS.build(old)
 
 
-def test_the_old_test_mode_is_refused_naming_the_new_one():
+@pytest.mark.parametrize('old, new', [('semantic', 'global_local'), ('model', 'whole')])
+def test_the_old_test_modes_are_refused_naming_the_new_ones(old, new):
     cfg = tiny_segrefiner_cfg('global_local')
-    cfg['test_cfg']['mode'] = 'semantic'
-    with pytest.raises(RenamedError, match="test_cfg.mode 'semantic' was renamed 'global_local'"):
+    cfg['test_cfg']['mode'] = old
+    with pytest.raises(RenamedError, match=f"test_cfg.mode '{old}' was renamed '{new}'"):
         MODELS.build(cfg)
+    cfg['test_cfg']['mode'] = new
+    assert MODELS.build(cfg).test_cfg['mode'] == new
+
+
+def test_the_api_refuses_the_old_mode_naming_the_new_one():
     model = MODELS.build(tiny_segrefiner_cfg('global_local')).eval()
     image = np.zeros((40, 40, 3), np.uint8)
     mask = np.zeros((40, 40), bool)
@@ -94,4 +100,4 @@ def test_tools_print_the_new_name_for_old_names(capsys, tmp_path):
 def test_every_shipped_config_uses_the_current_test_mode(path):
     model = Config.fromfile(path).model
     model = model.get('refiner', model)  # a chain's refiner
-    assert check_test_mode(model.get('test_cfg', {}).get('mode', 'model')) in TEST_MODES
+    assert check_test_mode(model.get('test_cfg', {}).get('mode', 'whole')) in TEST_MODES

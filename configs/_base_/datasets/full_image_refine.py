@@ -25,7 +25,7 @@ test_dataloader = dict(
         out_dir='refined',  # under the work dir (tools/test.py)
         skip_done=True,
         pipeline=test_pipeline))
-test_evaluator = dict(type='RefinedMaskMetric', prefix='hr')
+test_evaluator = dict(type='RefinedMaskMetric')
 test_cfg = dict(type='TestLoop')
 
 custom_hooks = [dict(type='RefinedMaskWriter')]

@@ -45,7 +45,7 @@ class RefinedMaskMetric(BaseMetric):
     """Dataset IoU and mean Boundary Accuracy of refined masks.
 
     The paper reports them on the high-resolution benchmarks (BIG, DIS5K); the
-    HR configs log them as ``hr/*``, the LR recipe's validation as ``lr/*``.
+    shipped configs also validate the training recipes with them.
 
     Consumes ``RefineDataSample``-style outputs: ``gt_mask.data`` and
     ``pred_mask.data`` (``1xHxW``, same size), and ``coarse_mask.data`` when

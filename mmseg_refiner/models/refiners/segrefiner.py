@@ -1,7 +1,7 @@
 """SegRefiner (NeurIPS 2023) as an MMEngine model: the denoising network and
 the discrete mask diffusion, trained and sampled at the model resolution."""
 import difflib
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Mapping, Optional, Sequence, Union
 
 import torch
 from mmengine.logging import print_log
@@ -20,9 +20,11 @@ from .seeding import make_generators, mask_seed, sample_seed, seed_name
 ConfigType = Union[dict, nn.Module]
 Inputs = Union[torch.Tensor, List[torch.Tensor]]
 
-TEST_MODES = ('model', 'instance', 'global_local')
+#: ``'whole'``: the whole input at once, already at the model resolution (as mmseg's
+#: ``test_cfg.mode='whole'``); ``'instance'`` and ``'global_local'``: the two refiners.
+TEST_MODES = ('whole', 'instance', 'global_local')
 #: Test modes of earlier releases (old -> new), refused with the new name.
-RENAMED_TEST_MODES = {'semantic': 'global_local'}
+RENAMED_TEST_MODES = {'semantic': 'global_local', 'model': 'whole'}
 #: Keys of ``test_cfg`` (a plain dict: the config check cannot see into it).
 TEST_CFG_KEYS = ('mode', 'seed', 'precision')
 
@@ -30,7 +32,7 @@ TEST_CFG_KEYS = ('mode', 'seed', 'precision')
 def check_test_mode(mode: str, modes: Sequence[str] = TEST_MODES,
                     what: str = 'test_cfg.mode') -> str:
     """Return ``mode`` if it is one of ``modes``; name the new mode for a renamed one."""
-    if mode in RENAMED_TEST_MODES:
+    if RENAMED_TEST_MODES.get(mode) in modes:
         raise RenamedError(renamed_message(what, mode, RENAMED_TEST_MODES[mode]))
     if mode not in modes:
         raise ValueError(f'{what} must be one of {tuple(modes)}, got {mode!r}')
@@ -54,15 +56,15 @@ class SegRefiner(BaseModel):
       network's logits on ``(image, m_t, t)``, BCE and texture losses against
       the ground truth, and ``train_iou`` (logged, not summed: MMEngine sums
       only keys containing ``'loss'``).
-    - ``'predict'``: ``test_cfg['mode']`` picks ``'model'`` (inputs already at
+    - ``'predict'``: ``test_cfg['mode']`` picks ``'whole'`` (inputs already at
       the model resolution, all reverse steps; writes ``pred_mask``),
       ``'instance'`` or ``'global_local'`` (delegated to ``instance_refiner`` /
       ``global_local_refiner``).
     - ``'tensor'``: the network's logits for the coarse mask at ``t = T-1``.
 
     Renamed in this release (refused, naming the new name): the argument
-    ``semantic_refiner`` (now ``global_local_refiner``) and the test mode
-    ``'semantic'`` (now ``'global_local'``).
+    ``semantic_refiner`` (now ``global_local_refiner``) and the test modes
+    ``'semantic'`` (now ``'global_local'``) and ``'model'`` (now ``'whole'``).
 
     Args:
         denoiser (dict): config of the network, ``forward(x, t) -> logits``
@@ -80,8 +82,8 @@ class SegRefiner(BaseModel):
             ``test_cfg['mode'] == 'instance'`` (``InstanceRefiner``).
         global_local_refiner (dict, optional): config of the object that runs
             ``test_cfg['mode'] == 'global_local'`` (``GlobalLocalRefiner``).
-        test_cfg (dict, optional): ``mode`` (``'model'``, ``'instance'`` or
-            ``'global_local'``; default ``'model'``), ``seed`` (int, default 0;
+        test_cfg (dict, optional): ``mode`` (``'whole'``, ``'instance'`` or
+            ``'global_local'``; default ``'whole'``), ``seed`` (int, default 0;
             None draws from torch's global random state) and ``precision``
             (``'auto'``, ``'fp32'``, ``'bf16'`` or ``'fp16'``; default
             ``'auto'``). Each mask is sampled from its own generator seeded
@@ -121,9 +123,8 @@ class SegRefiner(BaseModel):
         self.model_size = model_size
         self.instance_refiner = MODELS.build(instance_refiner) if instance_refiner else None
         self.global_local_refiner = MODELS.build(global_local_refiner) if global_local_refiner else None
-        self.test_cfg = dict(mode='model', seed=0, precision='auto')
-        self.test_cfg.update(self._checked_test_cfg(test_cfg or {}))
-        check_precision(self.test_cfg['precision'])
+        self.test_cfg = dict(mode='whole', seed=0, precision='auto')
+        self.test_cfg.update(self.check_test_cfg(test_cfg or {}))
         self._logged_precision = None
         # The authors' published checkpoint loads wherever ours does (converted on load).
         self._register_load_state_dict_pre_hook(convert_official_keys_on_load)
@@ -141,20 +142,30 @@ class SegRefiner(BaseModel):
         return self.diffusion.num_timesteps
 
     @staticmethod
-    def _checked_test_cfg(test_cfg: dict) -> dict:
-        """``test_cfg`` after refusing keys nothing reads (a misspelled key would be ignored)."""
+    def check_test_cfg(test_cfg: Mapping) -> Mapping:
+        """``test_cfg`` if its keys and values can run, else a ``ValueError`` naming the key.
+
+        Refuses keys nothing reads (a misspelled key would be ignored), a mode
+        or precision that does not exist and a mode of an earlier release. Run
+        by the constructor and, before anything is built, by the config check
+        (:func:`mmseg_refiner.utils.config_keys.validate_config`).
+        """
         for key in test_cfg:
             if key not in TEST_CFG_KEYS:
                 close = difflib.get_close_matches(key, TEST_CFG_KEYS, n=1)
                 hint = f'; did you mean {close[0]!r}?' if close else ''
                 raise ValueError(f'SegRefiner: unknown test_cfg key {key!r}{hint} (test_cfg '
                                  f'takes: {", ".join(TEST_CFG_KEYS)})')
+        if 'mode' in test_cfg:
+            check_test_mode(test_cfg['mode'], what='SegRefiner: test_cfg.mode')
+        if 'precision' in test_cfg:
+            check_precision(test_cfg['precision'])
         return test_cfg
 
     def _check_test_mode(self) -> str:
         """Return ``test_cfg['mode']`` after checking it can run."""
         mode = check_test_mode(self.test_cfg['mode'], what='SegRefiner: test_cfg.mode')
-        if mode != 'model' and getattr(self, f'{mode}_refiner') is None:
+        if mode != 'whole' and getattr(self, f'{mode}_refiner') is None:
             raise ValueError(f"SegRefiner: test_cfg.mode={mode!r} needs the model's "
                              f'{mode}_refiner config (e.g. the {mode} test config), which is '
                              f'not set')
@@ -284,7 +295,7 @@ class SegRefiner(BaseModel):
                 data_samples: List[RefineDataSample]) -> List[RefineDataSample]:
         """Refine the batch's coarse masks as ``test_cfg['mode']`` says.
 
-        In ``'model'`` mode each data sample gets ``pred_mask`` =
+        In ``'whole'`` mode each data sample gets ``pred_mask`` =
         ``PixelData(data=prob >= 0.5 (1xSxS bool), prob=(1xSxS float),
         cum_fine=(1xSxS float))``. The other modes return what the delegate's
         ``predict(self, inputs, data_samples)`` returns.
@@ -294,7 +305,7 @@ class SegRefiner(BaseModel):
             return self.instance_refiner.predict(self, inputs, data_samples)
         if mode == 'global_local':
             return self.global_local_refiner.predict(self, inputs, data_samples)
-        self._check_model_size(inputs, data_samples, "test_cfg.mode='model'")
+        self._check_model_size(inputs, data_samples, "test_cfg.mode='whole'")
         coarse = self._stack_masks(data_samples, 'coarse_mask', inputs)
         generators = make_generators(
             [mask_seed(seed, 0) for seed in self.sample_seeds(data_samples)], inputs.device)

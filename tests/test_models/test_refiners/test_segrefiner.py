@@ -69,7 +69,7 @@ def test_published_config_builds_the_published_model(published_cfg):
     assert isinstance(model, SegRefiner)
     assert sum(p.numel() for p in model.parameters()) == 118_604_673
     assert model.model_size == 256
-    assert model.test_cfg == dict(mode='model', seed=0, precision='auto')
+    assert model.test_cfg == dict(mode='whole', seed=0, precision='auto')
     assert isinstance(model.diffusion, DiscreteMaskDiffusion)
     assert model.diffusion.num_timesteps == 6
     assert isinstance(model.loss_texture, TextureLoss) and model.loss_texture.loss_weight == 5.0
@@ -261,7 +261,7 @@ class NetworkRecorder:
 
 
 def test_fp32_reproduces_the_plain_float32_network_exactly(published_cfg):
-    model = build_tiny(published_cfg, test_cfg=dict(mode='model', precision='fp32')).eval()
+    model = build_tiny(published_cfg, test_cfg=dict(mode='whole', precision='fp32')).eval()
     randomize_(model.denoiser)
     images, samples = make_batch()
     coarse = torch.stack([s.coarse_mask.data for s in samples]).float()
@@ -275,7 +275,7 @@ def test_fp32_reproduces_the_plain_float32_network_exactly(published_cfg):
 
 def test_default_precision_is_auto_and_bf16_runs_the_network_in_bf16(published_cfg):
     assert build_tiny(published_cfg).test_cfg['precision'] == 'auto'
-    model = build_tiny(published_cfg, test_cfg=dict(mode='model', precision='bf16')).eval()
+    model = build_tiny(published_cfg, test_cfg=dict(mode='whole', precision='bf16')).eval()
     randomize_(model.denoiser, std=0.1)
     recorder = NetworkRecorder(model.denoiser)
     images, samples = make_batch()
@@ -291,7 +291,7 @@ def test_default_precision_is_auto_and_bf16_runs_the_network_in_bf16(published_c
     assert agreement >= 0.95, agreement
 
 
-@pytest.mark.parametrize('mode', ['model', 'instance', 'global_local'])
+@pytest.mark.parametrize('mode', ['whole', 'instance', 'global_local'])
 def test_every_test_mode_runs_the_network_in_the_configured_precision(published_cfg, mode):
     model = build_tiny(published_cfg, test_cfg=dict(mode=mode, precision='bf16', seed=0)).eval()
     model.instance_refiner.min_area = 1
@@ -311,7 +311,7 @@ def test_the_precision_is_logged_once(published_cfg, monkeypatch):
     from mmseg_refiner.models.refiners import segrefiner
     messages = []
     monkeypatch.setattr(segrefiner, 'print_log', lambda msg, **kwargs: messages.append(msg))
-    model = build_tiny(published_cfg, test_cfg=dict(mode='model', precision='auto')).eval()
+    model = build_tiny(published_cfg, test_cfg=dict(mode='whole', precision='auto')).eval()
     images, samples = make_batch()
     for _ in range(3):
         model.predict(images, samples)
@@ -336,7 +336,7 @@ def test_instance_refiner_timesteps_run_only_those_steps(published_cfg):
 
 def test_bad_precision_and_timesteps_are_refused_when_building(published_cfg):
     with pytest.raises(ValueError, match="precision must be one of .*'fp64'"):
-        build_tiny(published_cfg, test_cfg=dict(mode='model', precision='fp64'))
+        build_tiny(published_cfg, test_cfg=dict(mode='whole', precision='fp64'))
     with pytest.raises(ValueError, match=r'instance_refiner.timesteps .*\[6, 3, 0\]'):
         build_tiny(
             published_cfg, instance_refiner=dict(type='InstanceRefiner', timesteps=(6, 3, 0)))

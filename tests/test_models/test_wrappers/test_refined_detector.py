@@ -187,7 +187,7 @@ def test_coco_metric_consumes_the_output(model, image_file, tmp_path):
 
 def test_bad_configurations_are_refused(repo_root, model, image_file, monkeypatch):
     cfg = chain_model_cfg(repo_root)
-    cfg.refiner.test_cfg = dict(mode='model')
+    cfg.refiner.test_cfg = dict(mode='whole')
     with pytest.raises(ValueError, match="test_cfg.mode must be 'instance'"):
         MODELS.build(cfg)
     cfg = chain_model_cfg(repo_root, refiner_checkpoint='/nonexistent/refiner.pth')
