@@ -156,8 +156,9 @@ def test_folder_run_resumes_and_reports_a_corrupt_image(tmp_path, tiny_checkpoin
         capsys.readouterr().out
 
 
+@pytest.mark.parametrize('mode', ['global_local', 'instance'])
 def test_folder_run_gives_the_pngs_of_tools_test_py_on_the_folder_config(
-        tmp_path, tiny_checkpoint):
+        tmp_path, tiny_checkpoint, mode):
     from mmengine.config import Config
     images, masks = tmp_path / 'im', tmp_path / 'seg'
     images.mkdir()
@@ -174,7 +175,7 @@ def test_folder_run_gives_the_pngs_of_tools_test_py_on_the_folder_config(
         out_dir=str(tmp_path / 'runner'))
     cfg.test_evaluator = folder.test_evaluator
     cfg.custom_hooks = folder.custom_hooks
-    cfg.model.test_cfg = dict(mode='global_local', seed=0)
+    cfg.model.test_cfg = dict(mode=mode, seed=0)
     config = str(tmp_path / 'folder_cfg.py')
     cfg.dump(config)
     proc = subprocess.run(
@@ -186,7 +187,7 @@ def test_folder_run_gives_the_pngs_of_tools_test_py_on_the_folder_config(
     cli_out = tmp_path / 'cli'
     assert refine_cli.main([
         str(images), str(masks), '--out', str(cli_out), '--mask-suffix', '_seg.png', '--mode',
-        'global_local', *_model_args(tiny_checkpoint)
+        mode, *_model_args(tiny_checkpoint)
     ]) == 0
     for stem in ('a', 'b', 'c'):
         runner_png = (tmp_path / 'runner' / f'{stem}.png').read_bytes()

@@ -54,6 +54,7 @@ from typing import List, NamedTuple, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 import torch.nn.functional as F
+from mmengine.structures import PixelData
 from torch import Tensor
 
 from mmseg_refiner.registry import MODELS
@@ -111,7 +112,7 @@ def as_bool_masks(masks: Union[Tensor, np.ndarray, object]) -> Tensor:
 
 @MODELS.register_module()
 class InstanceRefiner:
-    """Crop, refine and paste back every instance mask of a batch (paper's LR test).
+    """Crop, refine and paste back every instance mask of a batch (the paper's instance-level test).
 
     Args:
         min_area (int): instances with fewer foreground pixels keep their
@@ -209,46 +210,69 @@ class InstanceRefiner:
                 model,
                 inputs: Union[Tensor, Sequence[Tensor]],
                 data_samples: list) -> list:
-        """Refine ``pred_instances.masks`` of each data sample (SegRefiner's 'instance' mode).
+        """Refine each data sample's masks in SegRefiner's ``'instance'`` mode.
+
+        Two kinds of data samples, as the datasets and the detector chain give
+        them (a batch may mix them):
+
+        - a ``DetDataSample`` with ``pred_instances.masks`` (``(N_i, H, W)``
+          at its image's size; ``bboxes``, ``labels``, ``scores`` pass
+          through): the masks are replaced by the refined ones, the coarse
+          ones kept as ``pred_instances.coarse_masks``;
+        - a ``RefineDataSample`` with one ``coarse_mask`` (``1xHxW``, e.g. from
+          ``MaskFolderDataset``): refined as the image's one instance, written
+          as ``pred_mask = PixelData(data=(1, H, W) bool, prob=(1, H, W)
+          float)``, as the global-local mode writes it.
 
         Args:
             model: the ``SegRefiner``; its ``sample_seeds`` (from
                 ``test_cfg.seed`` and each sample's name) seed the sampling.
             inputs (Tensor | Sequence[Tensor]): normalized images at their
                 full resolution, an (N, 3, H, W) tensor or a list of (3, H, W).
-            data_samples (list[DetDataSample]): each with ``pred_instances``
-                holding the coarse ``masks`` (N_i, H, W) at its image's size,
-                and ``bboxes``, ``labels``, ``scores``, which pass through.
+            data_samples (list): the data samples of ``inputs``.
 
         Returns:
-            list[DetDataSample]: the same data samples, ``pred_instances.masks``
-            replaced by the refined (N_i, H, W) bool masks and the coarse ones
-            kept as ``pred_instances.coarse_masks``.
+            list: the same data samples, with their refined masks.
         """
         images = list(inputs)
         if len(images) != len(data_samples):
             raise ValueError(f'InstanceRefiner: {len(images)} images but '
                              f'{len(data_samples)} data samples')
-        masks = []
-        for index, (image, data_sample) in enumerate(zip(images, data_samples)):
-            name = data_sample.metainfo.get('img_path', f'sample {index} of the batch')
-            if 'pred_instances' not in data_sample or 'masks' not in data_sample.pred_instances:
-                raise ValueError(
-                    f'InstanceRefiner: {name} has no pred_instances.masks; instance refinement '
-                    f'refines the masks a detector predicted (CocoResultsRefineDataset or '
-                    f'RefinedDetector put them there)')
-            sample_masks = as_bool_masks(data_sample.pred_instances.masks)
-            if sample_masks.dim() != 3 or sample_masks.shape[-2:] != image.shape[-2:]:
-                raise ValueError(
-                    f'InstanceRefiner: pred_instances.masks of {name} have shape '
-                    f'{tuple(sample_masks.shape)}, the image {tuple(image.shape[-2:])}')
-            masks.append(sample_masks)
+        masks = [
+            self._coarse_masks_of(image, data_sample, index)
+            for index, (image, data_sample) in enumerate(zip(images, data_samples))
+        ]
         seeds = model.sample_seeds(data_samples) if hasattr(model, 'sample_seeds') else None
-        refined = self.refine_masks(model, images, masks, seeds=seeds)
-        for data_sample, coarse, sample_masks in zip(data_samples, masks, refined):
-            data_sample.pred_instances.coarse_masks = coarse  # kept for before / after views
-            data_sample.pred_instances.masks = sample_masks
+        # Probabilities only for pred_mask (a detector's many instances would hold N_i maps).
+        with_probs = any('pred_instances' not in data_sample for data_sample in data_samples)
+        refined = self.refine_masks(model, images, masks, seeds=seeds, return_probs=with_probs)
+        refined, probs = refined if with_probs else (refined, [None] * len(images))
+        for data_sample, coarse, sample_masks, sample_probs in zip(
+                data_samples, masks, refined, probs):
+            if 'pred_instances' in data_sample:
+                data_sample.pred_instances.coarse_masks = coarse  # kept for before / after views
+                data_sample.pred_instances.masks = sample_masks
+            else:
+                data_sample.pred_mask = PixelData(data=sample_masks, prob=sample_probs)
         return data_samples
+
+    @staticmethod
+    def _coarse_masks_of(image: Tensor, data_sample, index: int) -> Tensor:
+        """The ``(N, H, W)`` bool coarse masks of a data sample (see :meth:`predict`)."""
+        name = data_sample.metainfo.get('img_path', f'sample {index} of the batch')
+        if 'pred_instances' in data_sample and 'masks' in data_sample.pred_instances:
+            masks, what = as_bool_masks(data_sample.pred_instances.masks), 'pred_instances.masks'
+        elif 'coarse_mask' in data_sample:
+            masks, what = data_sample.coarse_mask.data.to(image.device) > 0, 'coarse_mask'
+        else:
+            raise ValueError(
+                f'InstanceRefiner: {name} has neither pred_instances.masks (the masks a '
+                f'detector predicted: CocoResultsRefineDataset or RefinedDetector put them '
+                f'there) nor a coarse_mask (a mask dataset such as MaskFolderDataset)')
+        if masks.dim() != 3 or masks.shape[-2:] != image.shape[-2:]:
+            raise ValueError(f'InstanceRefiner: {what} of {name} have shape '
+                             f'{tuple(masks.shape)}, the image {tuple(image.shape[-2:])}')
+        return masks
 
     def _crop_jobs(self, image_index: int, masks: Tensor,
                    seed: Optional[int]) -> List[_CropJob]:

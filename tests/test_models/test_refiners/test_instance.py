@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 import torch
 from mmdet.structures import DetDataSample
-from mmengine.structures import InstanceData
+from mmengine.structures import InstanceData, PixelData
 
 from mmseg_refiner.models.refiners import InstanceRefiner
 from mmseg_refiner.models.refiners.instance import expanded_mask_boxes
 from mmseg_refiner.models.refiners.seeding import mask_seed
 from mmseg_refiner.registry import MODELS
+from mmseg_refiner.structures import RefineDataSample
 from tiny_models import randomize_, tiny_segrefiner_cfg
 
 
@@ -204,9 +205,29 @@ def test_predict_seeds_each_instance_from_the_refiners_sample_seeds():
     ]
 
 
+def test_predict_refines_a_mask_samples_coarse_mask_as_its_one_instance():
+    """A RefineDataSample (mask datasets) gets pred_mask, as in global-local mode, in a batch
+    that also holds a detector's DetDataSample."""
+    coarse = torch.zeros(1, 48, 64, dtype=torch.uint8)
+    coarse[0, 10:30, 20:50] = 1
+    mask_sample = RefineDataSample(metainfo=dict(img_path='m.png'))
+    mask_sample.coarse_mask = PixelData(data=coarse)
+    det_sample = DetDataSample(pred_instances=InstanceData(masks=coarse.bool().clone()))
+    refiner = InstanceRefiner(min_area=1, box_padding=2)
+    out_mask, out_det = refiner.predict(ConstantRefiner(16), torch.zeros(2, 3, 48, 64),
+                                        [mask_sample, det_sample])
+    expected = torch.zeros(1, 48, 64, dtype=torch.bool)
+    expected[0, 8:32, 18:52] = True  # all foreground inside the box padded by 2
+    assert out_mask.pred_mask.data.dtype == torch.bool
+    assert torch.equal(out_mask.pred_mask.data, expected)
+    assert torch.allclose(out_mask.pred_mask.prob, expected.float())  # bilinear: 1 +- 1 ulp
+    assert torch.equal(out_det.pred_instances.masks, expected)
+    assert 'pred_mask' not in out_det
+
+
 def test_predict_errors_name_the_image():
     sample = DetDataSample(metainfo=dict(img_path='data/cat.jpg'))
-    with pytest.raises(ValueError, match='data/cat.jpg has no pred_instances.masks'):
+    with pytest.raises(ValueError, match='data/cat.jpg has neither pred_instances.masks'):
         InstanceRefiner().predict(IdentityRefiner(), [torch.zeros(3, 8, 8)], [sample])
     sample.pred_instances = InstanceData(masks=torch.zeros(1, 8, 9, dtype=torch.bool))
     with pytest.raises(ValueError, match=r'masks of data/cat.jpg have shape \(1, 8, 9\)'):
