@@ -75,10 +75,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         choices=MODES,
         type=refuse_renamed_choice(RENAMED_TEST_MODES),
         default='auto',
-        help="'instance': crop-refine-paste at the model resolution (the paper's "
-        "LR setting); 'global_local': global pass plus full-resolution local "
-        "patches (HR); 'auto': global_local when the image's longer side is more "
-        'than 4x the model size')
+        help="'instance': crop-refine-paste at the model resolution; 'global_local': "
+        "global pass plus full-resolution local patches; 'auto': global_local when the "
+        "image's longer side is more than 4x the model size")
     add_device_precision_args(parser)
     parser.add_argument(
         '--seed',

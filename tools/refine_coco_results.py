@@ -1,4 +1,4 @@
-"""Refine the masks of saved COCO-format results with SegRefiner (paper's LR setting).
+"""Refine the masks of saved COCO-format results with SegRefiner in instance mode.
 
     python tools/refine_coco_results.py RESULTS_JSON ANN_JSON IMG_DIR \\
         --config CFG --checkpoint CKPT --out OUT_JSON \\

@@ -1,4 +1,4 @@
-# SegRefiner HR (paper's high-resolution global + local refinement) on BIG, with the
+# The HR model in global-local mode on BIG (the paper's HR test), with the
 # coarse masks of some segmentation model; reports IoU and mBA of coarse and refined masks.
 #   python tools/test.py configs/segrefiner/segrefiner_unet-128_big-hr-refine.py HR_CHECKPOINT
 # HR_CHECKPOINT: the published HR weights converted with
@@ -13,7 +13,7 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 
-# The paper's global-and-local settings live in the model base config.
+# The paper's global-local settings live in the model base config.
 model = dict(test_cfg=dict(mode='global_local', seed=0))
 
 # Each image takes a while: log progress after every one.

@@ -1,4 +1,4 @@
-# SegRefiner LR (paper's instance refinement) on the saved COCO results of any model.
+# The LR model in instance mode on the saved COCO results of any model (the paper's LR test).
 #   python tools/test.py configs/segrefiner/segrefiner_unet-128_coco-results-refine.py \
 #       LR_CHECKPOINT --cfg-options test_dataloader.dataset.results_file=coco/results/<model>.segm.json
 # LR_CHECKPOINT: the published LR weights converted with

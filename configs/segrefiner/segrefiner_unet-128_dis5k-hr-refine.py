@@ -1,4 +1,4 @@
-# SegRefiner HR (paper's high-resolution global + local refinement) on DIS5K DIS-VD and
+# The HR model in global-local mode on DIS5K DIS-VD and
 # DIS-TE1..4, with the coarse masks of some model; reports IoU and mBA of coarse and
 # refined masks over all chosen subsets.
 #   python tools/test.py configs/segrefiner/segrefiner_unet-128_dis5k-hr-refine.py HR_CHECKPOINT
@@ -15,7 +15,7 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 
-# The paper's global-and-local settings live in the model base config.
+# The paper's global-local settings live in the model base config.
 model = dict(test_cfg=dict(mode='global_local', seed=0))
 
 # Each image takes a while: log progress after every one.

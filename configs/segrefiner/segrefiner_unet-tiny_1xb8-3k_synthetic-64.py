@@ -106,7 +106,7 @@ default_hooks = dict(
 
 # Held-out evaluation through the Runner: synthetic samples from seed 1,000,000 on (never
 # trained on) at 256 px, each with a fixed coarse mask from the training-time synthesis,
-# refined with the global-and-local refiner; RefinedMaskMetric reports IoU and mBA of the
+# refined in global-local mode; RefinedMaskMetric reports IoU and mBA of the
 # coarse and the refined masks (mask/iou, mask/mba, mask/coarse_iou, mask/coarse_mba).
 # Validation during training: the first 20 of them every 500 iterations (logged and kept
 # in the scalars of the work dir); testing: 100 of them,

@@ -188,10 +188,10 @@ def refine(model: torch.nn.Module,
             alike, palette PNGs by index, float probabilities ``>= 0.5``).
             Every mask must have the image's size.
         mode: ``'instance'`` refines each mask by cropping its box (plus a
-            margin), refining at the model's resolution and pasting back (the
-            paper's LR setting); ``'global_local'`` runs the high-resolution global
-            pass and local full-resolution patches for each mask (the paper's
-            HR setting); ``'auto'`` picks ``'global_local'`` when the image's longer
+            margin), refining at the model's resolution and pasting back (how
+            the paper evaluates the LR model); ``'global_local'`` runs the global
+            pass and local full-resolution patches for each mask (how it
+            evaluates the HR model); ``'auto'`` picks ``'global_local'`` when the image's longer
             side exceeds :data:`AUTO_GLOBAL_LOCAL_FACTOR` x the model size, else
             ``'instance'``.
         return_probs: also return the refined foreground probabilities (for

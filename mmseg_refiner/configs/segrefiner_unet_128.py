@@ -39,7 +39,7 @@ model = dict(
         batch_size=32,
         coarse_threshold=0.5,
         refined_threshold=0.5),
-    # HR / global_local. Global: image and mask resized to 256x256 (nearest, as the published
+    # Global-local mode. Global: image and mask resized to 256x256 (nearest, as the published
     # models were evaluated), reverse steps t=5..1. Local: 256x256 full-resolution patches
     # centred on pixels with c < 0.9 * max(c), NMS IoU 0.3, step t=0, 32 patches per
     # network call. Masks with <= 128 foreground pixels are kept as they are. A patch centre i

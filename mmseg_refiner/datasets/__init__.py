@@ -3,7 +3,7 @@ from . import transforms  # noqa: F401
 from .coco_results import CocoResultsRefineDataset, LoadCoarseInstances, PackCoarseInstances
 from .collate import refine_pair_collate
 from .hr_refine import HRRefineDataset
-from .hr_test import BIGRefineDataset, DIS5KRefineDataset, MaskFolderDataset
+from .folder_datasets import BIGRefineDataset, DIS5KRefineDataset, MaskFolderDataset
 from .lvis_refine import LVISRefineDataset
 from .refine_base import InvalidSampleError, RefineBaseDataset
 from .synthetic import SyntheticRefineDataset, generate_synthetic_sample

@@ -1,4 +1,4 @@
-"""Evaluation: Boundary AP (COCO / LVIS protocols) and IoU / mBA of HR masks.
+"""Evaluation: Boundary AP (COCO / LVIS protocols) and IoU / mBA of refined masks.
 
 Importing registers the metrics; the pure functions live in ``functional``.
 """

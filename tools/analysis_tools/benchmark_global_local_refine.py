@@ -1,4 +1,4 @@
-"""Time and peak memory of the high-resolution (global + local) refinement of one image.
+"""Time and peak memory of the global-local refinement of one high-resolution image.
 
 Refines one square image with a mask (an ellipse with a hole and a bar touching
 the border) through ``GlobalLocalRefiner`` with the paper's settings and prints
@@ -55,7 +55,7 @@ TINY_REFINER = dict(
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description='Time and peak memory of HR refinement.')
+    parser = argparse.ArgumentParser(description='Time and peak memory of global-local refinement of one image.')
     parser.add_argument('--size', type=int, default=4096, help='side of the square image')
     parser.add_argument('--config', help='SegRefiner config (default: a tiny random model)')
     parser.add_argument(

@@ -1,4 +1,4 @@
-"""IoU and mBA of a folder of predicted masks against ground truth (HR protocol).
+"""IoU and mBA of a folder of predicted masks against ground truth.
 
     python tools/analysis_tools/eval_mask_folders.py --gt DIR --pred DIR [--coarse DIR] \\
         --out METRICS.json [--gt-suffix _gt] [--pred-suffix _refine] [--coarse-suffix _seg] \\

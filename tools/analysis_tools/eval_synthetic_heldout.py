@@ -19,8 +19,9 @@ sample, and per sample. With several ``--precision`` values and/or
 interleaved sample by sample (a busy machine slows them alike), and
 ``agreement_mean_iou`` is the mean IoU between each run's refined masks and
 the first run's. ``--timesteps`` sets the instance refiner's ``timesteps``
-and splits the same steps between the HR refiner's global pass (all but the
-last) and local patches (the last).
+and splits the same steps between the global-local refiner's global pass (all
+but the last) and local patches (the last): in ``--mode instance`` and
+``--mode global_local`` only that mode's refiner, in ``--mode auto`` both.
 """
 import argparse
 import math
@@ -39,7 +40,7 @@ from mmseg_refiner.evaluation.functional import mask_record, summarize_mask_reco
 from mmseg_refiner.fileio import write_json_atomic
 from mmseg_refiner.models.utils import PRECISIONS
 from mmseg_refiner.utils.checks import check_common_args
-from mmseg_refiner.utils.cli import cli_main, refuse_renamed_choice
+from mmseg_refiner.utils.cli import UsageError, cli_main, refuse_renamed_choice
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -56,7 +57,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         default=EVAL_SEED_OFFSET,
         help='seed of the first sample (default: the held-out range)')
     parser.add_argument(
-        '--mode', choices=MODES, type=refuse_renamed_choice(RENAMED_TEST_MODES), default='auto')
+        '--mode',
+        choices=MODES,
+        type=refuse_renamed_choice(RENAMED_TEST_MODES),
+        default='auto',
+        help="how each mask is refined, as tools/refine.py --mode (default: 'auto')")
     parser.add_argument('--seed', type=int, default=0, help='seed of the reverse diffusion')
     parser.add_argument('--device', help='default: CUDA when available, else the CPU')
     parser.add_argument(
@@ -142,12 +147,17 @@ def evaluate(models: list, dataset, mode: str, seed: int) -> List[Dict[str, Any]
     return results
 
 
-def steps_options(timesteps: Optional[tuple]) -> dict:
-    """Config overrides that run ``timesteps`` in the instance and the HR refiner."""
+def steps_options(timesteps: Optional[tuple], mode: str) -> dict:
+    """Config overrides that run ``timesteps`` in the refiner(s) ``mode`` uses."""
     if timesteps is None:
         return {}
-    options = {'model.instance_refiner.timesteps': timesteps}
-    if len(timesteps) > 1:
+    options = {}
+    if mode in ('auto', 'instance'):
+        options['model.instance_refiner.timesteps'] = timesteps
+    if mode == 'global_local' and len(timesteps) < 2:
+        raise UsageError(f'--timesteps {",".join(map(str, timesteps))}: the global-local mode '
+                         f'needs at least 2 steps (the global pass, then the local patches)')
+    if mode in ('auto', 'global_local') and len(timesteps) > 1:
         options['model.global_local_refiner.global_timesteps'] = timesteps[:-1]
         options['model.global_local_refiner.local_timesteps'] = timesteps[-1:]
     return options
@@ -176,7 +186,7 @@ def main(argv: Optional[List[str]] = None) -> None:
             args.config,
             args.checkpoint,
             device=args.device,
-            cfg_options=dict(args.cfg_options or {}, **steps_options(timesteps)),
+            cfg_options=dict(args.cfg_options or {}, **steps_options(timesteps, args.mode)),
             precision=precision) for precision, timesteps in runs
     ]
     size = (args.size[0], args.size[-1])
@@ -191,12 +201,12 @@ def main(argv: Optional[List[str]] = None) -> None:
         pipeline=[])
     results = evaluate(models, dataset, args.mode, args.seed)
     print(f'{args.num} held-out samples (seeds {args.seed_offset}..'
-          f'{args.seed_offset + args.num - 1}), {size[0]}x{size[1]}, mode {args.mode}' +
+          f'{args.seed_offset + args.num - 1}), {size[0]}x{size[1]}, --mode {args.mode}' +
           (f', {args.cfg_options}' if args.cfg_options else ''))
-    print(f'{"":26s} {"mean IoU":>9s} {"IoU":>7s} {"mBA":>7s} {"s/sample":>9s} '
+    print(f'{"":34s} {"mean IoU":>9s} {"IoU":>7s} {"mBA":>7s} {"s/sample":>9s} '
           f'{"agreement":>9s}')
     coarse = results[0]['summary']
-    print(f'{"coarse":26s} {coarse["coarse_mean_iou"]:9.4f} {coarse["coarse_iou"]:7.4f} '
+    print(f'{"coarse":34s} {coarse["coarse_mean_iou"]:9.4f} {coarse["coarse_iou"]:7.4f} '
           f'{coarse["coarse_mba"]:7.4f}')
     reports = []
     for model, result, (_, timesteps) in zip(models, results, runs):
@@ -204,8 +214,8 @@ def main(argv: Optional[List[str]] = None) -> None:
         precision = model.test_cfg['precision']
         summary['agreement_mean_iou'] = agreement_mean_iou(result['masks'], results[0]['masks'])
         steps = 'all steps' if timesteps is None else f'steps {",".join(map(str, timesteps))}'
-        name = f'{precision}, {steps}'
-        print(f'{name:26s} {summary["mean_iou"]:9.4f} {summary["iou"]:7.4f} '
+        name = f'precision {precision}, {steps}'
+        print(f'{name:34s} {summary["mean_iou"]:9.4f} {summary["iou"]:7.4f} '
               f'{summary["mba"]:7.4f} {summary["seconds_per_sample"]:9.3f} '
               f'{summary["agreement_mean_iou"]:9.4f}')
         reports.append(

@@ -14,7 +14,7 @@ class RefinedMaskWriter(Hook):
     """Write each test sample's refined mask (``pred_mask``) as a 0/255 PNG.
 
     The path comes from the sample's meta information (``out_path``, set by
-    the test datasets of ``mmseg_refiner.datasets.hr_test`` from their
+    the test datasets of ``mmseg_refiner.datasets.folder_datasets`` from their
     ``out_dir``; ``PackRefineInputs`` must list it in ``meta_keys``), so the
     dataset alone decides names and which samples are already done
     (``skip_done=True``). Each file is written to a temporary file beside it

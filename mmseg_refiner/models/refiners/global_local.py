@@ -153,7 +153,7 @@ def merge_patches(global_prob: Tensor, patches: Iterable[PatchBatch]) -> Tensor:
 
 @MODELS.register_module()
 class GlobalLocalRefiner:
-    """The paper's high-resolution refinement (global and local).
+    """SegRefiner's global-local mode: a global pass, then local full-resolution patches.
 
     Has no parameters; it drives the ``SegRefiner`` it is given through
     ``model.refine(images, coarse, timesteps, cum_fine, generator)`` and

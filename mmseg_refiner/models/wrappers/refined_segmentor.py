@@ -1,4 +1,4 @@
-"""Any MMSegmentation segmentor followed by SegRefiner's high-resolution refinement."""
+"""Any MMSegmentation segmentor followed by SegRefiner in global-local mode."""
 from typing import List, Optional, Union
 
 import torch

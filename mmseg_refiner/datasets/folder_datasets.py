@@ -1,4 +1,5 @@
-"""High-resolution test sets: folders of images with coarse masks (and ground truth).
+"""Test sets refined one image at a time at full resolution: folders of images with coarse
+masks (and ground truth).
 
 Three layouts, one loader:
 
