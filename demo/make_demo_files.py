@@ -5,9 +5,9 @@
 The sample is :func:`generate_synthetic_sample` of a seed in the demo range
 (2,000,000 and up; training uses seeds below 1,000,000 and the held-out
 evaluation 1,000,000 to 1,999,999). Its coarse mask is the training-time
-synthesis (``iou_target=0.8``, the demo config's ``GenerateCoarseMask``),
-seeded from the sample seed exactly as the held-out set's fixed coarse masks
-are. Masks are written as 0/255 PNGs.
+synthesis (the demo config's ``coarse_synthesis``: ``iou_target=0.8``,
+measured against the ground truth), seeded from the sample seed exactly as the
+held-out set's fixed coarse masks are. Masks are written as 0/255 PNGs.
 """
 import argparse
 import os.path as osp
@@ -15,7 +15,9 @@ import sys
 from typing import List, Optional
 
 import numpy as np
+from mmengine.config import Config
 
+from mmseg_refiner.apis import demo_model_files
 from mmseg_refiner.datasets.synthetic import DEMO_SEED_OFFSET, SyntheticRefineDataset
 from mmseg_refiner.fileio import write_image_atomic, write_mask_png
 from mmseg_refiner.utils.cli import UsageError, cli_main
@@ -43,7 +45,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         image_size=args.size,
         seed_offset=args.seed,
         fixed_coarse=True,
-        coarse_cfg=dict(iou_target=0.8),
+        coarse_cfg=Config.fromfile(demo_model_files()[0]).coarse_synthesis,
         test_mode=True,
         pipeline=[])
     sample = dataset[0]

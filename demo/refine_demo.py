@@ -6,9 +6,10 @@
 
 By default it uses the shipped demo model and files (see demo/README.md),
 prints IoU and mBA of the coarse and of the refined mask against the ground
-truth, and writes ``refined_mask.png`` (0/255) and ``refinement.png`` (the
-picture: coarse boundary yellow, refined sky blue, ground truth white, pixels
-added bluish green, removed reddish purple) to ``--out-dir``.
+truth, and writes ``refined_mask.png`` (0/255) and ``refinement.png`` to
+``--out-dir``: four panels, image | coarse (orange) | refined (sky blue) |
+ground truth (bluish green), each mask's inside shaded and its edge outlined,
+the coarse and refined captions with their IoU.
 """
 import argparse
 import os.path as osp
