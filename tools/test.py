@@ -29,6 +29,7 @@ from mmengine.runner import Runner  # noqa: E402
 DEFAULT_VISUALIZATION_HOOK = dict(type='mmseg_refiner.RefinementVisualizationHook')
 from mmseg_refiner.utils import load_weights  # noqa: E402
 from mmseg_refiner.utils.cli import cli_main  # noqa: E402
+from mmseg_refiner.utils.config_file import check_checkpoint_exists, check_checkpoints  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -92,6 +93,7 @@ def run_test(argv=None) -> dict:
     args = parse_args(argv)
     cfg = load_config(args)
     if args.checkpoint.lower() != 'none':
+        check_checkpoint_exists(args.checkpoint)
         cfg.load_from = args.checkpoint
     elif cfg.get('load_from') is None and 'refiner_checkpoint' not in cfg.model:
         raise SystemExit(f'error: {args.config} names no weights: give the checkpoint (a '
@@ -102,6 +104,7 @@ def run_test(argv=None) -> dict:
     if args.out is not None:
         add_dump_metric(cfg, args.out)
     place_outputs_in_work_dir(cfg)
+    check_checkpoints(cfg, args.cfg_options)
     setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)
     if cfg.get('load_from'):

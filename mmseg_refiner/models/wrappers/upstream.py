@@ -121,9 +121,21 @@ class ChainWeights:
         ]
 
     def load(self) -> None:
-        """Load every part not loaded yet from its setting (once); check the refiner has weights."""
+        """Load every part not loaded yet from its setting (once); check the refiner has weights.
+
+        A refiner with neither loaded weights nor a setting is refused before any
+        part is read (the upstream checkpoint may be a download).
+        """
         if self.ready:
             return
+        if 'refiner' not in self.loaded and self.checkpoints.get('refiner') is None and \
+                not self.allow_untrained_refiner:
+            raise ValueError(
+                f'{self.owner}: the refiner has no trained weights. Set model.refiner_checkpoint '
+                f'to a SegRefiner checkpoint (a path or URL; the authors\' published one is '
+                f'accepted as is), e.g. --cfg-options model.refiner_checkpoint=segrefiner_lr.pth, '
+                f'or give it as the checkpoint of tools/test.py; '
+                f'model.allow_untrained_refiner=True runs it untrained (tests only)')
         for part in self.parts:
             checkpoint = self.checkpoints.get(part)
             if part in self.loaded or checkpoint is None:
@@ -146,13 +158,6 @@ class ChainWeights:
             if part == self.upstream and isinstance(loaded, dict):
                 self.upstream_meta = dict(loaded.get('meta') or {})
             self.loaded.add(part)
-        if 'refiner' not in self.loaded and not self.allow_untrained_refiner:
-            raise RuntimeError(
-                f'{self.owner}: the refiner has no trained weights. Set model.refiner_checkpoint '
-                f'to a SegRefiner checkpoint (a path or URL; the authors\' published one is '
-                f'accepted as is), e.g. --cfg-options model.refiner_checkpoint=segrefiner_lr.pth, '
-                f'or give it as the checkpoint of tools/test.py; '
-                f'model.allow_untrained_refiner=True runs it untrained (tests only)')
         if self.upstream not in self.loaded:
             print_log(
                 f'{self.owner}: model.{self.upstream}_checkpoint is not set; the {self.upstream} '
