@@ -66,7 +66,7 @@ def trigger_visualization_hook(cfg, args) -> None:
 def add_dump_metric(cfg, out: str) -> None:
     """Append a metric that pickles the predictions to ``out`` (mmdet's for mmdet models)."""
     if not out.endswith(('.pkl', '.pickle')):
-        raise SystemExit(f'error: --out must be a .pkl or .pickle file, got {out}')
+        raise ValueError(f'--out must be a .pkl or .pickle file, got {out}')
     dump = dict(
         type='mmdet.DumpDetResults' if cfg.get('default_scope') == 'mmdet' else 'DumpResults',
         out_file_path=out)
@@ -95,10 +95,11 @@ def run_test(argv=None) -> dict:
     if args.checkpoint.lower() != 'none':
         check_checkpoint_exists(args.checkpoint)
         cfg.load_from = args.checkpoint
-    elif cfg.get('load_from') is None and 'refiner_checkpoint' not in cfg.model:
-        raise SystemExit(f'error: {args.config} names no weights: give the checkpoint (a '
+    elif cfg.get('load_from') is None and cfg.model.get('refiner_checkpoint') is None and \
+            not cfg.model.get('allow_untrained_refiner'):
+        raise ValueError(f'{args.config} names no refiner weights: give the checkpoint (a '
                          f'SegRefiner checkpoint; the authors\' published file is accepted as '
-                         f'is) instead of none')
+                         f'is) instead of none, or for a chain set model.refiner_checkpoint')
     if args.show or args.show_dir:
         trigger_visualization_hook(cfg, args)
     if args.out is not None:

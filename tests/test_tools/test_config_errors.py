@@ -7,6 +7,7 @@ import urllib.error
 import cv2
 import numpy as np
 import pytest
+import torch
 from scripts import load_script
 from tiny_chains import DEMO_CHECKPOINT, DEMO_CONFIG, write_det_chain_config
 
@@ -135,9 +136,11 @@ def test_chain_refuses_a_missing_local_checkpoint_before_any_download(
 
 
 def test_chain_without_refiner_weights_is_refused_before_any_download(
-        chain_config, tmp_path, capsys, no_loading):
+        chain_config, tmp_path, capsys, no_runner, no_loading):
     line = _one_error(combine_tool.main, [chain_config, tmp_path / 'out.pth'], capsys)
     assert 'the refiner has no trained weights' in line and 'model.refiner_checkpoint' in line
+    line = _one_error(test_tool.main, [chain_config, 'none'], capsys)
+    assert 'names no refiner weights' in line and 'model.refiner_checkpoint' in line
 
 
 def test_an_unreachable_url_is_one_error_line(chain_config, tmp_path, capsys, monkeypatch):
@@ -167,3 +170,22 @@ def test_missing_inputs_are_bad_input_not_usage(tmp_path, capsys):
                       capsys) == f'error: image {tmp_path / "images"} does not exist'
     assert _one_error(refine_tool.main, [masks, tmp_path / 'coarse', '--out', tmp_path / 'o'],
                       capsys) == f'error: mask {tmp_path / "coarse"} does not exist'
+
+
+def test_a_refiner_checkpoint_of_another_model_is_one_error_line(chain_config, tmp_path, capsys,
+                                                                 monkeypatch):
+    real_load = upstream.load_checkpoint
+
+    def load_checkpoint(model, filename, **kwargs):
+        if filename == DETECTOR_URL:
+            return {}
+        # logger=None prints: MMEngine's logger may still hold an earlier test's closed stderr
+        return real_load(model, filename, **dict(kwargs, logger=None))
+
+    monkeypatch.setattr(upstream, 'load_checkpoint', load_checkpoint)
+    other = str(tmp_path / 'other.pth')
+    torch.save({'state_dict': {'denoiser.foo': torch.zeros(1)}}, other)
+    line = _one_error(combine_tool.main, [chain_config, tmp_path / 'out.pth', '--cfg-options',
+                                          f'model.refiner_checkpoint={other}'], capsys)
+    assert f'the refiner checkpoint {other} could not be loaded into the refiner' in line
+    assert 'unexpected key in source state_dict: denoiser.foo' in line and 'in all)' in line
