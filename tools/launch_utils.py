@@ -8,6 +8,7 @@ import torch.distributed as torch_dist
 from mmengine.config import Config
 
 from mmseg_refiner.utils.cli_args import add_cfg_options_arg
+from mmseg_refiner.utils.config_file import read_config_file
 from mmseg_refiner.utils.config_keys import validate_config
 
 
@@ -32,14 +33,12 @@ def load_config(args) -> Config:
     """Read the config, apply ``--cfg-options``, check its keys, set the launcher and work dir.
 
     Raises:
-        FileNotFoundError: no such config.
+        FileNotFoundError, ConfigFileError: no such config, or it cannot be read.
         ConfigKeyError: a key nothing reads (see :func:`validate_config`).
     """
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
-    if not osp.isfile(args.config):
-        raise FileNotFoundError(f'config {args.config} does not exist')
-    cfg = Config.fromfile(args.config)
+    cfg = read_config_file(args.config)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     validate_config(cfg, args.cfg_options)

@@ -268,6 +268,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     check_common_args(args)
     image_is_dir, mask_is_dir = osp.isdir(args.image), osp.isdir(args.mask)
     if image_is_dir != mask_is_dir:
+        for path, what in ((args.image, 'image'), (args.mask, 'mask')):
+            if not osp.exists(path):  # a missing input, not two kinds of paths
+                raise FileNotFoundError(f'{what} {path} does not exist')
         raise UsageError(f'give two files or two folders; got {args.image} '
                          f'({"folder" if image_is_dir else "file"}) and {args.mask} '
                          f'({"folder" if mask_is_dir else "file"})')

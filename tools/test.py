@@ -29,6 +29,7 @@ from mmengine.runner import Runner  # noqa: E402
 DEFAULT_VISUALIZATION_HOOK = dict(type='mmseg_refiner.RefinementVisualizationHook')
 from mmseg_refiner.utils import load_weights  # noqa: E402
 from mmseg_refiner.utils.cli import cli_main  # noqa: E402
+from mmseg_refiner.utils.config_file import check_checkpoint_exists, check_checkpoints  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -65,7 +66,7 @@ def trigger_visualization_hook(cfg, args) -> None:
 def add_dump_metric(cfg, out: str) -> None:
     """Append a metric that pickles the predictions to ``out`` (mmdet's for mmdet models)."""
     if not out.endswith(('.pkl', '.pickle')):
-        raise SystemExit(f'error: --out must be a .pkl or .pickle file, got {out}')
+        raise ValueError(f'--out must be a .pkl or .pickle file, got {out}')
     dump = dict(
         type='mmdet.DumpDetResults' if cfg.get('default_scope') == 'mmdet' else 'DumpResults',
         out_file_path=out)
@@ -92,16 +93,19 @@ def run_test(argv=None) -> dict:
     args = parse_args(argv)
     cfg = load_config(args)
     if args.checkpoint.lower() != 'none':
+        check_checkpoint_exists(args.checkpoint)
         cfg.load_from = args.checkpoint
-    elif cfg.get('load_from') is None and 'refiner_checkpoint' not in cfg.model:
-        raise SystemExit(f'error: {args.config} names no weights: give the checkpoint (a '
+    elif cfg.get('load_from') is None and cfg.model.get('refiner_checkpoint') is None and \
+            not cfg.model.get('allow_untrained_refiner'):
+        raise ValueError(f'{args.config} names no refiner weights: give the checkpoint (a '
                          f'SegRefiner checkpoint; the authors\' published file is accepted as '
-                         f'is) instead of none')
+                         f'is) instead of none, or for a chain set model.refiner_checkpoint')
     if args.show or args.show_dir:
         trigger_visualization_hook(cfg, args)
     if args.out is not None:
         add_dump_metric(cfg, args.out)
     place_outputs_in_work_dir(cfg)
+    check_checkpoints(cfg, args.cfg_options)
     setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)
     if cfg.get('load_from'):

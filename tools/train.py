@@ -16,6 +16,7 @@ from mmengine.runner import Runner  # noqa: E402
 
 from mmseg_refiner.utils import load_weights  # noqa: E402
 from mmseg_refiner.utils.cli import cli_main  # noqa: E402
+from mmseg_refiner.utils.config_file import check_checkpoint_exists, check_checkpoints  # noqa: E402
 
 #: ``--amp`` without CUDA: bf16 autocast, no loss scaler.
 CPU_AMP_OPTIM_WRAPPER = 'mmseg_refiner.BF16AmpOptimWrapper'
@@ -71,8 +72,10 @@ def main(argv=None):
         cfg.resume = True
         cfg.load_from = None
     elif args.resume is not None:
+        check_checkpoint_exists(args.resume, '--resume checkpoint')
         cfg.resume = True
         cfg.load_from = args.resume
+    check_checkpoints(cfg, args.cfg_options)
     setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)
     if cfg.get('load_from'):

@@ -22,12 +22,18 @@ both before anything is built, naming the key and the keys that exist there:
   left to their builders.
 - ``randomness`` and ``env_cfg`` keys, dataloader keys, and seeds
   (``randomness.seed``, ``model.test_cfg.seed``: :func:`check_seed`).
+- The ``test_cfg`` of a typed dict whose class has a ``check_test_cfg``
+  staticmethod (``SegRefiner``: its keys, mode and precision), wherever the
+  dict is (``model``, a chain's ``model.refiner``).
+
+A message names the config file, and adds ``with --cfg-options`` only when the
+offending key path was set (or is inside a dict set) by an option.
 """
 import difflib
 import inspect
 import re
 import textwrap
-from typing import Iterable, List, Mapping, Optional, Sequence, Set
+from typing import Iterable, List, Mapping, Optional, Set
 
 import torch
 
@@ -142,13 +148,39 @@ def _resolve(registry, type_, scope: Optional[str]):
     return found if inspect.isclass(found) or hasattr(found, 'renamed_to') else None
 
 
+class ConfigSource:
+    """Names where a key of a merged config comes from, for a message.
+
+    ``source(key_path)`` is ``config <file>``, followed by ``with
+    --cfg-options`` when an option set that key path, a dict holding it, or a
+    key inside it (``model.test_cfg`` for ``model.test_cfg.mode=...``).
+    """
+
+    def __init__(self, cfg: Mapping, cfg_options: Optional[Mapping] = None) -> None:
+        self.label = f'config {getattr(cfg, "filename", None) or "(in memory)"}'
+        self.option_keys = [str(key) for key in cfg_options or ()]
+
+    def from_option(self, key_path: str) -> bool:
+        """Whether ``key_path`` (``a.b[0].c`` or ``a.b.0.c``) overlaps an option's key."""
+        path = re.sub(r'\[(\d+)\]', r'.\1', key_path)
+        return any(option == path or option.startswith(path + '.') or
+                   path.startswith(option + '.') for option in self.option_keys)
+
+    def __call__(self, key_path: str) -> str:
+        return self.label + (' with --cfg-options' if self.from_option(key_path) else '')
+
+
 class _Walker:
     """Checks typed dicts of one config against their constructors."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: ConfigSource) -> None:
         self.source = source
         from mmseg_refiner import registry
         self.registries = registry
+
+    def where(self, path: str, key: str) -> str:
+        """``<source>: <path>`` for a message about ``key`` of the dict at ``path``."""
+        return f'{self.source(f"{path}.{key}")}: {path}'
 
     def typed(self, cfg, path: str, registry, scope: Optional[str] = None,
               extra: Iterable[str] = ()) -> None:
@@ -163,8 +195,8 @@ class _Walker:
         cls = _resolve(registry, cfg.get('type'), scope) if 'type' in cfg else None
         renamed_to = getattr(cls, 'renamed_to', None)
         if renamed_to is not None:
-            raise ConfigKeyError(renamed_message(f'{self.source}: {path}: type', cfg['type'],
-                                                 renamed_to))
+            raise ConfigKeyError(renamed_message(f'{self.where(path, "type")}: type',
+                                                 cfg['type'], renamed_to))
         if cls is not None and cls.__module__.startswith('torch.') and \
                 registry is not self.registries.OPTIMIZERS:
             cls = None  # torch layers (norm_cfg, act_cfg) are built by helpers taking more keys
@@ -173,14 +205,15 @@ class _Walker:
             for key in cfg:
                 if key in renamed:
                     raise ConfigKeyError(
-                        renamed_message(f'{self.source}: {path}: key', key, renamed[key]))
+                        renamed_message(f'{self.where(path, key)}: key', key, renamed[key]))
             accepted = _accepted_keys(cls)
             if accepted is not None:
                 accepted = accepted | BUILD_KEYS | set(extra)
                 for key in cfg:
                     if key not in accepted:
-                        raise _unknown(f'{self.source}: {path}', key, accepted - BUILD_KEYS,
+                        raise _unknown(self.where(path, key), key, accepted - BUILD_KEYS,
                                        cls.__name__)
+            self.test_cfg(cls, cfg, path)
         for key, value in cfg.items():
             if key in HELPER_BUILT_KEYS:
                 continue
@@ -197,7 +230,7 @@ class _Walker:
         accepted.discard('self')
         for key in cfg:
             if key not in accepted:
-                raise _unknown(f'{self.source}: {path}', key, accepted, 'a dataloader')
+                raise _unknown(self.where(path, key), key, accepted, 'a dataloader')
         self.typed(cfg.get('dataset'), f'{path}.dataset', self.registries.DATASETS)
         self.typed(cfg.get('sampler'), f'{path}.sampler', self.registries.DATA_SAMPLERS)
 
@@ -205,11 +238,22 @@ class _Walker:
         if isinstance(cfg, Mapping):
             for key in cfg:
                 if key not in known:
-                    raise _unknown(f'{self.source}: {path}', key, known)
+                    raise _unknown(self.where(path, key), key, known)
+
+    def test_cfg(self, cls, cfg: Mapping, path: str) -> None:
+        """Run ``cls.check_test_cfg`` (if the class has one) on ``cfg['test_cfg']``."""
+        check = getattr(cls, 'check_test_cfg', None)
+        test_cfg = cfg.get('test_cfg')
+        if check is None or not isinstance(test_cfg, Mapping):
+            return
+        try:
+            check(test_cfg)
+        except ValueError as error:
+            raise ConfigKeyError(f'{self.where(path, "test_cfg")}.test_cfg: {error}') from error
 
 
-def _check_top_level(cfg: Mapping, source: str, option_keys: Sequence[str]) -> None:
-    for option in option_keys:
+def _check_top_level(cfg: Mapping, source: ConfigSource) -> None:
+    for option in source.option_keys:
         top = option.split('.')[0]
         if top not in KNOWN_TOP_LEVEL_KEYS:
             raise ConfigKeyError(
@@ -224,9 +268,9 @@ def _check_top_level(cfg: Mapping, source: str, option_keys: Sequence[str]) -> N
         match = difflib.get_close_matches(key, sorted(KNOWN_TOP_LEVEL_KEYS), n=1,
                                           cutoff=MISSPELLING_CUTOFF)
         if match:
-            raise ConfigKeyError(f'{source}: top-level key {key!r} is not read by the Runner; '
-                                 f'did you mean {match[0]!r}? (a misspelled key is silently '
-                                 f'ignored)')
+            raise ConfigKeyError(f'{source(key)}: top-level key {key!r} is not read by the '
+                                 f'Runner; did you mean {match[0]!r}? (a misspelled key is '
+                                 f'silently ignored)')
 
 
 def validate_config(cfg: Mapping, cfg_options: Optional[Mapping] = None,
@@ -241,14 +285,13 @@ def validate_config(cfg: Mapping, cfg_options: Optional[Mapping] = None,
             checks only ``model``.
 
     Raises:
-        ConfigKeyError: naming the config file (or ``--cfg-options``), the key
-            path, the unknown key and the keys that exist there.
+        ConfigKeyError: naming the config file (and ``--cfg-options`` when an
+            option set the key), the key path, the unknown key and the keys that
+            exist there.
     """
     from mmengine.registry import LOG_PROCESSORS
-    source = f'config {getattr(cfg, "filename", None) or "(in memory)"}'
-    if cfg_options:
-        source += ' with --cfg-options'
-    _check_top_level(cfg, source, list(cfg_options or ()))
+    source = ConfigSource(cfg, cfg_options)
+    _check_top_level(cfg, source)
     walker = _Walker(source)
     reg = walker.registries
     wanted = set(KNOWN_TOP_LEVEL_KEYS if sections is None else sections)
@@ -283,7 +326,7 @@ def validate_config(cfg: Mapping, cfg_options: Optional[Mapping] = None,
     _check_seeds(cfg, source, wanted)
 
 
-def _check_seeds(cfg: Mapping, source: str, sections: Set[str]) -> None:
+def _check_seeds(cfg: Mapping, source: ConfigSource, sections: Set[str]) -> None:
     seeds: List = []
     if 'randomness' in sections and isinstance(cfg.get('randomness'), Mapping):
         seeds.append(('randomness.seed', cfg['randomness'].get('seed')))
@@ -292,4 +335,4 @@ def _check_seeds(cfg: Mapping, source: str, sections: Set[str]) -> None:
             model.get('test_cfg'), Mapping):
         seeds.append(('model.test_cfg.seed', model['test_cfg'].get('seed')))
     for name, seed in seeds:
-        check_seed(seed, f'{source}: {name}')
+        check_seed(seed, f'{source(name)}: {name}')

@@ -83,3 +83,42 @@ def test_keys_of_classes_taking_kwargs_are_left_to_them():
     validate_config(_merged({'model.global_local_refiner.patch_size': 32,
                              'train_dataloader.batch_size': 2}),
                     {'model.global_local_refiner.patch_size': 32, 'train_dataloader.batch_size': 2})
+
+
+def test_with_cfg_options_only_for_a_key_an_option_set(tmp_path):
+    old = tmp_path / 'old.py'
+    old.write_text(f'_base_ = [{TINY!r}]\nmodel = dict(semantic_refiner=dict())\n')
+    cfg = Config.fromfile(str(old))
+    options = {'test_dataloader.dataset.num_samples': 1}
+    cfg.merge_from_dict(options)
+    with pytest.raises(ConfigKeyError) as err:
+        validate_config(cfg, options)
+    assert str(err.value) == (f"config {old}: model: key 'semantic_refiner' was renamed "
+                              f"'global_local_refiner'")
+    options = {'model.semantic_refiner.patch_size': 32}
+    cfg.merge_from_dict(options)
+    with pytest.raises(ConfigKeyError, match=f'config {old} with --cfg-options: model: key'):
+        validate_config(cfg, options)
+
+
+def test_with_cfg_options_for_a_key_inside_or_around_an_option():
+    assert 'with --cfg-options: model.test_cfg: ' in _error({'model.test_cfg.mode': 'semantic'})
+    # an option setting a whole list: the key inside it is the option's
+    assert 'with --cfg-options: train_dataloader.dataset.datasets[0].pipeline[0]' in _error(
+        {'train_dataloader.dataset.datasets': [
+            dict(type='SyntheticRefineDataset', num_samples=2,
+                 pipeline=[dict(type='GenerateCoarseMask', iou_targe=0.8)])]})
+
+
+def test_test_cfg_of_the_model_and_of_a_chain_refiner_is_checked():
+    cfg = Config.fromfile(TINY)
+    cfg.model.test_cfg = dict(mode='semantic')  # in the file itself
+    with pytest.raises(ConfigKeyError, match=r"config \S+: model.test_cfg: SegRefiner: "
+                       r"test_cfg.mode 'semantic' was renamed 'global_local'"):
+        validate_config(cfg)
+    chain = Config.fromfile(
+        osp.join(REPO, 'configs/chains/mask-rcnn_r50_fpn_1x_coco_segrefiner-lr.py'))
+    chain.model.refiner.test_cfg['precison'] = 'fp32'
+    with pytest.raises(ConfigKeyError, match=r"model.refiner.test_cfg: SegRefiner: unknown "
+                       r"test_cfg key 'precison'; did you mean 'precision'"):
+        validate_config(chain)

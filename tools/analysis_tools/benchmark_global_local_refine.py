@@ -25,7 +25,6 @@ from typing import List, Optional
 
 import numpy as np
 import torch
-from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
 import mmseg_refiner  # noqa: F401  (registers the modules)
@@ -33,6 +32,7 @@ from mmseg_refiner.models.utils import PRECISIONS
 from mmseg_refiner.registry import MODELS
 from mmseg_refiner.utils.checks import check_common_args
 from mmseg_refiner.utils.cli import cli_main
+from mmseg_refiner.utils.config_file import read_config_file
 
 TINY_REFINER = dict(
     type='SegRefiner',
@@ -103,7 +103,7 @@ def build_refiner(config: Optional[str], seed: int, weight_std: float):
     if config is None:
         cfg = TINY_REFINER
     else:
-        cfg = Config.fromfile(config).model
+        cfg = read_config_file(config).model
         cfg.global_local_refiner = cfg.get('global_local_refiner') or dict(type='GlobalLocalRefiner')
         cfg.test_cfg = dict(cfg.get('test_cfg') or {}, mode='global_local', seed=seed)
     with DefaultScope.overwrite_default_scope('mmseg_refiner'):

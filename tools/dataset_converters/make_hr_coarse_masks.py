@@ -50,7 +50,7 @@ from mmseg_refiner.datasets.hr_refine import COARSE_VARIANTS, coarse_mask_paths,
 from mmseg_refiner.datasets.transforms.coarse_mask import (SYNTHESIS_VERSION,
                                                           synthesize_coarse_mask)
 from mmseg_refiner.utils.checks import check_output_folder
-from mmseg_refiner.utils.cli import UsageError, cli_main
+from mmseg_refiner.utils.cli import cli_main
 
 #: Synthesis options of each variant (keys: ``COARSE_VARIANTS``).
 VARIANT_OPTIONS = {'gt': dict(fill_holes=False), 'filled': dict(fill_holes=True)}
@@ -185,20 +185,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     check_output_folder(args.out_dir, [args.mask_dir], 'out_dir')
     if not osp.isdir(args.mask_dir):
-        raise UsageError(f'mask folder {args.mask_dir} does not exist')
-    try:
-        jobs = [with_key(job) for job in list_jobs(args.mask_dir, args.mask_suffix,
-                                                   args.list_file)]
-        for variant in COARSE_VARIANTS:
-            os.makedirs(osp.join(args.out_dir, variant), exist_ok=True)
-        log = fileio.ResumeLog(
-            osp.join(args.out_dir, fileio.FOLDER_LOG_NAME),
-            dict(tool='make_hr_coarse_masks', seed=args.seed, iou_target=args.iou_target,
-                 synthesis=SYNTHESIS_VERSION),
-            restart_hint=f'delete {osp.join(args.out_dir, fileio.FOLDER_LOG_NAME)}')
-        log.open()
-    except (OSError, ValueError) as error:  # before any work: the arguments do not fit the folders
-        raise UsageError(str(error)) from error
+        raise FileNotFoundError(f'mask folder {args.mask_dir} does not exist')
+    jobs = [with_key(job) for job in list_jobs(args.mask_dir, args.mask_suffix, args.list_file)]
+    for variant in COARSE_VARIANTS:
+        os.makedirs(osp.join(args.out_dir, variant), exist_ok=True)
+    log = fileio.ResumeLog(
+        osp.join(args.out_dir, fileio.FOLDER_LOG_NAME),
+        dict(tool='make_hr_coarse_masks', seed=args.seed, iou_target=args.iou_target,
+             synthesis=SYNTHESIS_VERSION),
+        restart_hint=f'delete {osp.join(args.out_dir, fileio.FOLDER_LOG_NAME)}')
+    log.open()
     skipped, todo = [], []
     for job in jobs:
         outputs = log.finished(job.stem, job.key) if job.key else None

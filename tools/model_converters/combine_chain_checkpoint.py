@@ -15,6 +15,9 @@ names as ``meta['dataset_meta']``, for::
     python mmdet/tools/test.py CHAIN_CONFIG OUT.pth     # mmdet's (mmseg's) own
     init_detector(CHAIN_CONFIG, OUT.pth) / DetInferencer(CHAIN_CONFIG, OUT.pth)
     init_model(CHAIN_CONFIG, OUT.pth) / MMSegInferencer(CHAIN_CONFIG, OUT.pth)
+
+The config's keys and its local checkpoint paths are checked before anything is
+built or downloaded.
 """
 import argparse
 import io
@@ -23,8 +26,13 @@ import sys
 from typing import List, Optional
 
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.registry import init_default_scope
+
+from mmseg_refiner.utils.cli import cli_main
+from mmseg_refiner.utils.cli_args import add_cfg_options_arg
+from mmseg_refiner.utils.config_file import check_checkpoints, read_config_file
+from mmseg_refiner.utils.config_keys import validate_config
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -32,11 +40,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         description='Combine the upstream and refiner checkpoints of a chain config into one')
     parser.add_argument('config', help='chain config (RefinedDetector / RefinedSegmentor)')
     parser.add_argument('out', help='the combined checkpoint to write (.pth)')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, e.g. model.refiner_checkpoint=segrefiner_lr.pth')
+    add_cfg_options_arg(
+        parser, help='override config settings, e.g. model.refiner_checkpoint=segrefiner_lr.pth')
     return parser.parse_args(argv)
 
 
@@ -72,17 +77,16 @@ def combine(config: Config) -> dict:
     return dict(state_dict=model.state_dict(), meta=meta)
 
 
+@cli_main
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     from mmseg_refiner.fileio import write_bytes_atomic
-    try:
-        config = Config.fromfile(args.config)
-        if args.cfg_options:
-            config.merge_from_dict(args.cfg_options)
-        checkpoint = combine(config)
-    except (FileNotFoundError, ValueError, RuntimeError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 1
+    config = read_config_file(args.config)
+    if args.cfg_options:
+        config.merge_from_dict(args.cfg_options)
+    validate_config(config, args.cfg_options)
+    check_checkpoints(config, args.cfg_options)
+    checkpoint = combine(config)
     buffer = io.BytesIO()
     torch.save(checkpoint, buffer)
     write_bytes_atomic(osp.abspath(args.out), buffer.getvalue())

@@ -20,6 +20,7 @@ from mmengine.runner import load_checkpoint
 from torch import nn
 
 from mmseg_refiner.registry import MODELS
+from mmseg_refiner.utils.safe_checkpoint import MAX_LISTED_KEYS, CheckpointError
 
 #: Keys that identify a checkpoint of the refiner alone: our SegRefiner's
 #: (``denoiser.*``) and the authors' published layout (``denoise_model.*``).
@@ -36,6 +37,18 @@ def build_in_scope(cfg: dict, scope: str) -> nn.Module:
 def build_or_keep(config, scope: str) -> nn.Module:
     """A model as given, or built from its config in ``scope`` unless it names one."""
     return config if isinstance(config, nn.Module) else build_in_scope(config, scope)
+
+
+def _load_error_summary(error: RuntimeError) -> str:
+    """MMEngine's strict-load message (one line of keys per kind) in one line, keys capped."""
+    parts = []
+    for line in filter(None, (line.strip() for line in str(error).splitlines())):
+        label, _, keys = line.partition(': ')
+        keys = keys.split(', ') if keys else []
+        if len(keys) > MAX_LISTED_KEYS:
+            keys = keys[:MAX_LISTED_KEYS] + [f'... ({len(keys)} in all)']
+        parts.append(f'{label}: {", ".join(keys)}' if keys else label)
+    return '; '.join(parts)
 
 
 def refuse_pretrained_init(cfg, owner: str, name: str) -> None:
@@ -121,9 +134,21 @@ class ChainWeights:
         ]
 
     def load(self) -> None:
-        """Load every part not loaded yet from its setting (once); check the refiner has weights."""
+        """Load every part not loaded yet from its setting (once); check the refiner has weights.
+
+        A refiner with neither loaded weights nor a setting is refused before any
+        part is read (the upstream checkpoint may be a download).
+        """
         if self.ready:
             return
+        if 'refiner' not in self.loaded and self.checkpoints.get('refiner') is None and \
+                not self.allow_untrained_refiner:
+            raise ValueError(
+                f'{self.owner}: the refiner has no trained weights. Set model.refiner_checkpoint '
+                f'to a SegRefiner checkpoint (a path or URL; the authors\' published one is '
+                f'accepted as is), e.g. --cfg-options model.refiner_checkpoint=segrefiner_lr.pth, '
+                f'or give it as the checkpoint of tools/test.py; '
+                f'model.allow_untrained_refiner=True runs it untrained (tests only)')
         for part in self.parts:
             checkpoint = self.checkpoints.get(part)
             if part in self.loaded or checkpoint is None:
@@ -143,16 +168,13 @@ class ChainWeights:
                 raise OSError(f'{self.owner}: the {part} checkpoint {checkpoint} could not be '
                               f'read ({error}); set model.{part}_checkpoint to a reachable path '
                               f'or URL, or download it first') from error
+            except RuntimeError as error:  # keys that do not fit (strict), a corrupt file
+                raise CheckpointError(
+                    f'{self.owner}: the {part} checkpoint {checkpoint} could not be loaded into '
+                    f'the {part}: {_load_error_summary(error)}') from error
             if part == self.upstream and isinstance(loaded, dict):
                 self.upstream_meta = dict(loaded.get('meta') or {})
             self.loaded.add(part)
-        if 'refiner' not in self.loaded and not self.allow_untrained_refiner:
-            raise RuntimeError(
-                f'{self.owner}: the refiner has no trained weights. Set model.refiner_checkpoint '
-                f'to a SegRefiner checkpoint (a path or URL; the authors\' published one is '
-                f'accepted as is), e.g. --cfg-options model.refiner_checkpoint=segrefiner_lr.pth, '
-                f'or give it as the checkpoint of tools/test.py; '
-                f'model.allow_untrained_refiner=True runs it untrained (tests only)')
         if self.upstream not in self.loaded:
             print_log(
                 f'{self.owner}: model.{self.upstream}_checkpoint is not set; the {self.upstream} '

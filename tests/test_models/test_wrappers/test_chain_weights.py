@@ -53,8 +53,8 @@ def test_settings_are_read_when_the_weights_are_needed(chain_cfg):
 
 
 def test_a_refiner_without_weights_is_an_error_naming_the_setting(chain_cfg):
-    model = _build(chain_cfg)
-    with pytest.raises(RuntimeError, match=r'model\.refiner_checkpoint'):
+    model = _build(chain_cfg, detector_checkpoint='/nonexistent/detector.pth')
+    with pytest.raises(ValueError, match=r'model\.refiner_checkpoint'):  # before the detector
         model.load_weights()
     untrained = _build(chain_cfg, allow_untrained_refiner=True)
     untrained.load_weights()  # explicit opt-out
