@@ -15,12 +15,12 @@ import sys
 from typing import List, Optional
 
 import numpy as np
-from mmengine.config import Config
 
 from mmseg_refiner.apis import demo_model_files
 from mmseg_refiner.datasets.synthetic import DEMO_SEED_OFFSET, SyntheticRefineDataset
 from mmseg_refiner.fileio import write_image_atomic, write_mask_png
 from mmseg_refiner.utils.cli import UsageError, cli_main
+from mmseg_refiner.utils.config_file import read_config_file
 
 DEMO_SEED = DEMO_SEED_OFFSET
 DEMO_SIZE = 256
@@ -45,7 +45,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         image_size=args.size,
         seed_offset=args.seed,
         fixed_coarse=True,
-        coarse_cfg=Config.fromfile(demo_model_files()[0]).coarse_synthesis,
+        coarse_cfg=read_config_file(demo_model_files()[0]).coarse_synthesis,
         test_mode=True,
         pipeline=[])
     sample = dataset[0]

@@ -48,6 +48,7 @@ from mmseg_refiner.apis import MODES, RENAMED_TEST_MODES
 from mmseg_refiner.utils.checks import check_common_args, check_output_file, check_output_folder
 from mmseg_refiner.utils.cli import UsageError, cli_main, refuse_renamed_choice
 from mmseg_refiner.utils.cli_args import add_cfg_options_arg, add_device_precision_args
+from mmseg_refiner.utils.config_file import read_config_file
 
 #: The folder dataset a folder run uses unless the model config has one.
 FOLDER_DATASET_CONFIG = osp.join(
@@ -159,7 +160,7 @@ def folder_dataset(cfg: Config, args: argparse.Namespace):
     from mmseg_refiner.registry import DATASETS
     loader = cfg.get('test_dataloader')
     if not loader or loader.get('dataset', {}).get('type') != 'MaskFolderDataset':
-        loader = Config.fromfile(FOLDER_DATASET_CONFIG).test_dataloader
+        loader = read_config_file(FOLDER_DATASET_CONFIG).test_dataloader
     dataset_cfg = copy.deepcopy(loader['dataset'])
     dataset_cfg.update(
         data_root='',

@@ -21,6 +21,7 @@ from mmseg_refiner.models.utils import check_precision
 from mmseg_refiner.registry import MODELS
 from mmseg_refiner.utils import load_weights
 from mmseg_refiner.utils.checks import check_device, check_seed
+from mmseg_refiner.utils.config_file import read_config_file
 from mmseg_refiner.utils.config_keys import validate_config
 from .inputs import ImageInput, MasksInput, to_bgr_image, to_bool_masks
 
@@ -127,7 +128,7 @@ def init_refiner(config: Union[str, os.PathLike, Config, None] = None,
                              'neither for the demo model')
         config, checkpoint = demo_model_files()
     if isinstance(config, (str, os.PathLike)):
-        config = Config.fromfile(os.fspath(config))
+        config = read_config_file(os.fspath(config))
     elif isinstance(config, Config):
         config = copy.deepcopy(config)  # cfg_options must not change the caller's config
     else:
