@@ -35,7 +35,8 @@ from mmengine.config import Config, DictAction
 from tqdm import tqdm
 
 from mmseg_refiner.apis import MODES, RENAMED_TEST_MODES, demo_model_files, init_refiner, refine
-from mmseg_refiner.datasets.synthetic import EVAL_SEED_OFFSET, SyntheticRefineDataset
+from mmseg_refiner.datasets.synthetic import (DEMO_SEED_OFFSET, EVAL_SEED_OFFSET,
+                                              SyntheticRefineDataset)
 from mmseg_refiner.evaluation.functional import mask_record, summarize_mask_records
 from mmseg_refiner.fileio import write_json_atomic
 from mmseg_refiner.models.utils import PRECISIONS
@@ -200,7 +201,9 @@ def main(argv: Optional[List[str]] = None) -> None:
         test_mode=True,
         pipeline=[])
     results = evaluate(models, dataset, args.mode, args.seed)
-    print(f'{args.num} held-out samples (seeds {args.seed_offset}..'
+    held_out = EVAL_SEED_OFFSET <= args.seed_offset and \
+        args.seed_offset + args.num <= DEMO_SEED_OFFSET
+    print(f'{args.num} {"held-out " if held_out else ""}samples (seeds {args.seed_offset}..'
           f'{args.seed_offset + args.num - 1}), {size[0]}x{size[1]}, --mode {args.mode}' +
           (f', {args.cfg_options}' if args.cfg_options else ''))
     print(f'{"":34s} {"mean IoU":>9s} {"IoU":>7s} {"mBA":>7s} {"s/sample":>9s} '
