@@ -25,11 +25,12 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from launch_utils import add_common_args, load_config, setup_cpu_distributed  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-#: the visualization hook ``--show`` / ``--show-dir`` switch on when the config has none
-DEFAULT_VISUALIZATION_HOOK = dict(type='mmseg_refiner.RefinementVisualizationHook')
-from mmseg_refiner.utils import load_weights  # noqa: E402
 from mmseg_refiner.utils.cli import cli_main  # noqa: E402
 from mmseg_refiner.utils.config_file import check_checkpoint_exists, check_checkpoints  # noqa: E402
+from mmseg_refiner.utils.safe_checkpoint import load_weights_strictly, read_weights  # noqa: E402
+
+#: the visualization hook ``--show`` / ``--show-dir`` switch on when the config has none
+DEFAULT_VISUALIZATION_HOOK = dict(type='mmseg_refiner.RefinementVisualizationHook')
 
 
 def parse_args(argv=None):
@@ -106,10 +107,14 @@ def run_test(argv=None) -> dict:
         add_dump_metric(cfg, args.out)
     place_outputs_in_work_dir(cfg)
     check_checkpoints(cfg, args.cfg_options)
+    # The checkpoint file is read (and refused if it is no checkpoint) before the Runner logs
+    # its environment; its weights must fit the model exactly once the Runner built it.
+    weights = read_weights(cfg.load_from) if cfg.get('load_from') else None
     setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)
-    if cfg.get('load_from'):
-        load_weights(runner.model, cfg.load_from)  # strict; the Runner loads non-strictly
+    if weights is not None:  # strict; the Runner loads non-strictly
+        load_weights_strictly(getattr(runner.model, 'module', runner.model), weights,
+                              cfg.load_from)
     dataset = runner.test_loop.dataloader.dataset
     if len(dataset) == 0 and getattr(dataset, 'skip_done', False):
         runner.logger.info(

@@ -30,7 +30,7 @@ model = dict(
     model_size=256,
     # The paper's test settings for the two higher-level refiners; test configs pick
     # one with test_cfg.mode ('instance' or 'global_local').
-    # LR / instance: per instance with >= 512 px: box + 20 px, crop, resize to 256x256,
+    # Instance mode: per instance with >= 512 px: box + 20 px, crop, resize to 256x256,
     # all 6 reverse steps, paste back (bilinear), threshold 0.5; 32 crops per network call.
     instance_refiner=dict(
         type='InstanceRefiner',

@@ -1,4 +1,4 @@
-"""LVIS v1 instances on COCO 2017 images: the training set of the LR (instance) model."""
+"""LVIS v1 instances on COCO 2017 images: the training set of the LR model."""
 from collections import defaultdict
 from typing import List, Optional
 

@@ -6,8 +6,8 @@ holes and sometimes a detached blob, with foreground and background textured
 from two different photographs that ship inside scikit-image's wheel (no
 download). The ground truth is the exact drawn mask, so the object boundary
 is visible in the image pixel for pixel. Used by tests, the demo model and
-quick CPU experiments; any size works, so it serves LR (model-resolution
-samples) and HR (large ``image_size``) training alike.
+quick CPU experiments; any size works, so it serves training at the model
+resolution and on large images (a large ``image_size``, cropped) alike.
 
 Seed ranges (``seed = seed_offset + index``) keep the sets apart:
 training uses ``TRAIN_SEED_OFFSET`` (0), held-out evaluation

@@ -218,17 +218,31 @@ def load_weights_strictly(model: torch.nn.Module, state_dict: Mapping[str, torch
             f'config the checkpoint was trained with')
 
 
+def read_weights(filename: str, map_location: Any = 'cpu') -> Dict[str, torch.Tensor]:
+    """The finite weights of a checkpoint file, read safely (:func:`load_checkpoint_file`).
+
+    A tool calls it before building anything, so that a file that is not a
+    checkpoint, or holds NaN/Inf weights, is refused before the work starts;
+    :func:`load_weights_strictly` then loads the same weights into the model.
+
+    Raises:
+        FileNotFoundError, CheckpointError, UnsafeCheckpointError: naming the file.
+    """
+    filename = os.fspath(filename)
+    state_dict = checkpoint_state_dict(load_checkpoint_file(filename, map_location), filename)
+    check_finite_weights(state_dict, filename)
+    return state_dict
+
+
 def load_weights(model: torch.nn.Module, filename: str, map_location: Any = 'cpu') -> None:
     """Load a checkpoint's weights into ``model``, strictly and safely.
 
-    The file is read with :func:`load_checkpoint_file`, its weights must be
-    finite and must fit the model exactly (:func:`load_weights_strictly`).
+    The file is read with :func:`read_weights` (finite weights of a safe file),
+    which must fit the model exactly (:func:`load_weights_strictly`).
 
     Raises:
         FileNotFoundError, CheckpointError, UnsafeCheckpointError: naming the file.
     """
     filename = os.fspath(filename)
     model = getattr(model, 'module', model)  # a model wrapped for distribution
-    state_dict = checkpoint_state_dict(load_checkpoint_file(filename, map_location), filename)
-    check_finite_weights(state_dict, filename)
-    load_weights_strictly(model, state_dict, filename)
+    load_weights_strictly(model, read_weights(filename, map_location), filename)

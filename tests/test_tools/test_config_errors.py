@@ -112,6 +112,17 @@ def test_missing_checkpoints_are_refused_before_the_runner(tmp_path, capsys, no_
                     f'{missing} does not exist')
 
 
+def test_a_file_that_is_no_checkpoint_is_refused_before_the_runner(tmp_path, capsys, no_runner):
+    text, empty, truncated = tmp_path / 'text.pth', tmp_path / 'empty.pth', tmp_path / 'cut.pth'
+    text.write_text('# a README saved as weights\n')
+    empty.write_bytes(b'')
+    truncated.write_bytes(open(DEMO_CHECKPOINT, 'rb').read()[:4096])
+    for path, words in ((text, 'is not a PyTorch checkpoint'), (empty, 'is empty (0 bytes)'),
+                        (truncated, 'is truncated or corrupt')):
+        line = _one_error(test_tool.main, [DEMO_CONFIG, path], capsys)
+        assert line.startswith(f'error: checkpoint {path} {words}'), line
+
+
 @pytest.fixture(scope='module')
 def chain_config(tmp_path_factory):
     """The tiny Mask R-CNN chain, its detector checkpoint a URL (unreachable in tests)."""

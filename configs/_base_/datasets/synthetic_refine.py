@@ -2,7 +2,7 @@
 # objects with holes and thin parts on photographs shipped with scikit-image. No files, no
 # download. Sample i of a set is a pure function of the seed seed_offset + i: training
 # uses seeds from 0, held-out evaluation from 1_000_000 (the demo from 2_000_000), so the
-# sets never overlap. image_size is (H, W); for HR experiments raise it and crop in the
+# sets never overlap. image_size is (H, W); for high-resolution experiments raise it and crop in the
 # pipeline (e.g. RandomObjectCrop / RandomPatchCrop + RefineResize).
 # Configs that use val_dataloader / test_dataloader must add val_evaluator / test_evaluator
 # and val_cfg / test_cfg.
