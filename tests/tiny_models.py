@@ -44,3 +44,15 @@ def tiny_segrefiner_cfg(mode: str, seed: int = 0, precision: str = 'fp32', **ref
         model_size=32,
         **{f'{mode}_refiner': dict(type=refiners[mode], **refiner_cfg)},
         test_cfg=dict(mode=mode, seed=seed, precision=precision))
+
+
+#: ``--cfg-options`` that shrink the demo config's model to the tiny test model (side 32).
+TINY_DEMO_OPTIONS = {
+    'model.model_size': 32,
+    'model.denoiser.model_channels': 8,
+    'model.denoiser.channel_mult': [1, 2],
+    'model.denoiser.attention_strides': [2],
+    'model.denoiser.norm_groups': 4,
+    'model.instance_refiner.min_area': 16,
+    'model.global_local_refiner.patch_size': 32,
+}

@@ -15,6 +15,7 @@ import pycocotools.mask as mask_utils
 import pytest
 import torch
 from mmengine.config import Config
+from tiny_models import TINY_DEMO_OPTIONS
 from scripts import load_script
 
 from mmseg_refiner.apis import init_refiner
@@ -23,13 +24,7 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO_CONFIG = osp.join(REPO, 'configs/segrefiner/segrefiner_unet-tiny_1xb8-3k_synthetic-64.py')
 COCO_CONFIG = osp.join(REPO, 'configs/segrefiner/segrefiner_unet-128_coco-results-refine.py')
 TINY_OPTIONS = {
-    'model.model_size': 32,
-    'model.denoiser.model_channels': 8,
-    'model.denoiser.channel_mult': [1, 2],
-    'model.denoiser.attention_strides': [2],
-    'model.denoiser.norm_groups': 4,
-    'model.instance_refiner.min_area': 16,
-    'model.global_local_refiner.patch_size': 32,
+    **TINY_DEMO_OPTIONS,
     'test_dataloader.dataset.num_samples': 2,
     'test_dataloader.dataset.image_size': [64, 64],
 }

@@ -9,20 +9,13 @@ import numpy as np
 import pytest
 import torch
 from scripts import load_script
+from tiny_models import TINY_DEMO_OPTIONS
 
 from mmseg_refiner.apis import init_refiner
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO_CONFIG = osp.join(REPO, 'configs/segrefiner/segrefiner_unet-tiny_1xb8-3k_synthetic-64.py')
-TINY_OPTIONS = {
-    'model.model_size': 32,
-    'model.denoiser.model_channels': 8,
-    'model.denoiser.channel_mult': [1, 2],
-    'model.denoiser.attention_strides': [2],
-    'model.denoiser.norm_groups': 4,
-    'model.instance_refiner.min_area': 16,
-    'model.global_local_refiner.patch_size': 32,
-}
+TINY_OPTIONS = TINY_DEMO_OPTIONS
 TINY = [f'{key}={value}'.replace(' ', '') for key, value in TINY_OPTIONS.items()]
 
 
