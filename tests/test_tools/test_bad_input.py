@@ -15,8 +15,8 @@ import pycocotools.mask as mask_utils
 import pytest
 import torch
 from mmengine.config import Config
-from tiny_models import TINY_DEMO_OPTIONS
 from scripts import load_script
+from tiny_models import TINY_DEMO_OPTIONS
 
 from mmseg_refiner.apis import init_refiner
 
