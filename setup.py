@@ -28,7 +28,7 @@ setup(
     long_description_content_type='text/markdown',
     packages=find_packages(exclude=('configs', 'tools', 'tests', 'demo')),
     python_requires='>=3.8',
-    install_requires=['torch>=2.0'] + read_requirements('runtime.txt'),
+    install_requires=['torch>=2.6'] + read_requirements('runtime.txt'),
     extras_require={'tests': read_requirements('tests.txt')},
     license='Apache License 2.0',
     zip_safe=False,

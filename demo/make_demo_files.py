@@ -18,8 +18,9 @@ import numpy as np
 
 from mmseg_refiner.apis import demo_model_files
 from mmseg_refiner.datasets.synthetic import DEMO_SEED_OFFSET, SyntheticRefineDataset
-from mmseg_refiner.fileio import write_image_atomic, write_mask_png
+from mmseg_refiner.fileio import JobPath, write_image_atomic, write_mask_png
 from mmseg_refiner.utils.cli import UsageError, cli_main
+from mmseg_refiner.utils.cli_args import add_output_arg, check_job_paths, parse_checked_args
 from mmseg_refiner.utils.config_file import read_config_file
 
 DEMO_SEED = DEMO_SEED_OFFSET
@@ -30,8 +31,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Write the demo sample (image, coarse, gt)')
     parser.add_argument('--seed', type=int, default=DEMO_SEED)
     parser.add_argument('--size', type=int, default=DEMO_SIZE, help='side of the square image')
-    parser.add_argument('--out-dir', default=osp.dirname(osp.abspath(__file__)))
-    return parser.parse_args(argv)
+    add_output_arg(parser, '--out-dir', folder=True, default=osp.dirname(osp.abspath(__file__)))
+    return parse_checked_args(parser, argv)
 
 
 @cli_main
@@ -40,6 +41,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     if args.seed < DEMO_SEED_OFFSET:
         raise UsageError(f'--seed: demo seeds start at {DEMO_SEED_OFFSET}; lower ones are '
                          'training or held-out samples')
+    names = ('image.png', 'coarse_mask.png', 'gt_mask.png')
+    check_job_paths(args, [JobPath('--out-dir', osp.join(args.out_dir, name)) for name in names],
+                    [JobPath('the demo config', demo_model_files()[0])])
     dataset = SyntheticRefineDataset(
         num_samples=1,
         image_size=args.size,

@@ -18,9 +18,11 @@ from typing import List, Optional
 
 from mmseg_refiner.apis import MODES, RENAMED_TEST_MODES, init_refiner, refine, to_bgr_image, to_bool_masks
 from mmseg_refiner.evaluation.functional import mask_record, summarize_mask_records
-from mmseg_refiner.fileio import write_image_atomic, write_mask_png
+from mmseg_refiner.fileio import JobPath, write_image_atomic, write_mask_png
 from mmseg_refiner.utils.checks import check_common_args
 from mmseg_refiner.utils.cli import cli_main, refuse_renamed_choice
+from mmseg_refiner.utils.cli_args import (add_input_arg, add_output_arg, check_job_paths,
+                                          parse_checked_args)
 from mmseg_refiner.visualization import draw_refinement
 
 DEMO_DIR = osp.dirname(osp.abspath(__file__))
@@ -28,23 +30,26 @@ DEMO_DIR = osp.dirname(osp.abspath(__file__))
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Refine the demo image with the demo model')
-    parser.add_argument('--image', default=osp.join(DEMO_DIR, 'image.png'))
-    parser.add_argument('--mask', default=osp.join(DEMO_DIR, 'coarse_mask.png'))
-    parser.add_argument('--gt', default=osp.join(DEMO_DIR, 'gt_mask.png'))
-    parser.add_argument('--out-dir', default='outputs/demo')
-    parser.add_argument('--config', help='model config (default: the demo model)')
-    parser.add_argument('--checkpoint', help='model weights (default: the demo model)')
+    add_input_arg(parser, '--image', default=osp.join(DEMO_DIR, 'image.png'))
+    add_input_arg(parser, '--mask', default=osp.join(DEMO_DIR, 'coarse_mask.png'))
+    add_input_arg(parser, '--gt', default=osp.join(DEMO_DIR, 'gt_mask.png'))
+    add_output_arg(parser, '--out-dir', folder=True, default='outputs/demo')
+    add_input_arg(parser, '--config', help='model config (default: the demo model)')
+    add_input_arg(parser, '--checkpoint', help='model weights (default: the demo model)')
     parser.add_argument(
         '--mode', choices=MODES, type=refuse_renamed_choice(RENAMED_TEST_MODES), default='auto')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--device', default='cpu')
-    return parser.parse_args(argv)
+    return parse_checked_args(parser, argv)
 
 
 @cli_main
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
     check_common_args(args)
+    mask_path = osp.join(args.out_dir, 'refined_mask.png')
+    picture_path = osp.join(args.out_dir, 'refinement.png')
+    check_job_paths(args, [JobPath('--out-dir', mask_path), JobPath('--out-dir', picture_path)])
     model = init_refiner(args.config, args.checkpoint, device=args.device)
     image = to_bgr_image(args.image)
     coarse = to_bool_masks(args.mask, image.shape[:2])[0][0]
@@ -58,8 +63,6 @@ def main(argv: Optional[List[str]] = None) -> None:
     print(f'{"coarse":8s} {scores["coarse_iou"]:7.4f} {scores["coarse_mba"]:7.4f}')
     print(f'{"refined":8s} {scores["iou"]:7.4f} {scores["mba"]:7.4f}')
 
-    mask_path = osp.join(args.out_dir, 'refined_mask.png')
-    picture_path = osp.join(args.out_dir, 'refinement.png')
     write_mask_png(mask_path, refined)
     write_image_atomic(picture_path, draw_refinement(image, coarse, refined, gt=gt))
     print(f'written: {mask_path}, {picture_path}')

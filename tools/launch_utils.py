@@ -7,15 +7,19 @@ import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config
 
-from mmseg_refiner.utils.cli_args import add_cfg_options_arg
+from mmseg_refiner.fileio.outputs import JobPath
+from mmseg_refiner.utils.cli_args import add_cfg_options_arg, add_output_arg
 from mmseg_refiner.utils.config_file import read_config_file
 from mmseg_refiner.utils.config_keys import validate_config
 
 
 def add_common_args(parser) -> None:
     """Arguments every runner tool takes (as in mmdet's tools)."""
-    parser.add_argument(
-        '--work-dir', help='folder for logs and checkpoints (default: ./work_dirs/<config name>)')
+    add_output_arg(
+        parser,
+        '--work-dir',
+        folder=True,
+        help='folder for logs and checkpoints (default: ./work_dirs/<config name>)')
     add_cfg_options_arg(
         parser,
         help='override config settings, key=value pairs, e.g. '
@@ -70,3 +74,33 @@ def setup_cpu_distributed(cfg: Config) -> None:
         find_unused_parameters=cfg.get('find_unused_parameters', False))
     wrapper['device_ids'] = None
     cfg.model_wrapper_cfg = wrapper
+
+
+#: Keys of a dataset config naming a file it reads / a folder it reads.
+DATASET_INPUT_FILES = ('ann_file', 'results_file')
+DATASET_INPUT_FOLDERS = ('img_dir', 'coarse_dir', 'gt_dir')
+
+
+def dataset_job_paths(cfg: Config, section: str = 'test_dataloader'):
+    """``(outputs, inputs)`` the config's dataset of ``section`` names, for the output rule:
+    its annotation / results files and image / mask folders (relative to ``data_root``)
+    and the folder it writes refined masks to (``out_dir``)."""
+    dataset = (cfg.get(section) or {}).get('dataset') or {}
+    root = dataset.get('data_root') or ''
+
+    def path(value):
+        return value if osp.isabs(value) or '://' in value else osp.join(root, value)
+
+    name = f'{section}.dataset'
+    inputs = [JobPath(f'{name}.{key}', path(dataset[key])) for key in DATASET_INPUT_FILES
+              if isinstance(dataset.get(key), str) and dataset[key]]
+    folders = [(key, dataset[key]) for key in DATASET_INPUT_FOLDERS
+               if isinstance(dataset.get(key), str)]
+    prefixes = dataset.get('data_prefix') or {}
+    folders += [(f'data_prefix.{key}', value) for key, value in prefixes.items()
+                if isinstance(value, str)]
+    inputs += [JobPath(f'{name}.{key}', path(value), folder=True) for key, value in folders]
+    outputs = []
+    if isinstance(dataset.get('out_dir'), str):
+        outputs.append(JobPath(f'{name}.out_dir', dataset['out_dir'], folder=True))
+    return outputs, inputs

@@ -45,9 +45,13 @@ from typing import Dict, List, Optional, Tuple
 from mmengine.config import Config
 
 from mmseg_refiner.apis import MODES, RENAMED_TEST_MODES
-from mmseg_refiner.utils.checks import check_common_args, check_output_file, check_output_folder
+from mmseg_refiner.fileio import IMAGE_EXTENSIONS
+from mmseg_refiner.fileio.outputs import JobPath
+from mmseg_refiner.utils.checks import check_common_args
 from mmseg_refiner.utils.cli import UsageError, cli_main, refuse_renamed_choice
-from mmseg_refiner.utils.cli_args import add_cfg_options_arg, add_device_precision_args
+from mmseg_refiner.utils.cli_args import (add_cfg_options_arg, add_device_precision_args,
+                                          add_input_arg, add_output_arg, check_job_paths,
+                                          parse_checked_args)
 from mmseg_refiner.utils.config_file import read_config_file
 
 #: The folder dataset a folder run uses unless the model config has one.
@@ -56,20 +60,40 @@ FOLDER_DATASET_CONFIG = osp.join(
     'mask_folder_refine.py')
 
 
+def _folder_run(args: argparse.Namespace) -> bool:
+    """Whether the outputs are folders: the inputs are."""
+    return osp.isdir(args.image)
+
+
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Refine masks with SegRefiner (one image, or a folder of images)')
-    parser.add_argument('image', help='an image file, or a folder of images')
-    parser.add_argument('mask', help='its coarse mask file, or the folder of coarse masks')
-    parser.add_argument(
-        '--out', required=True, help='refined mask file (PNG), or the output folder')
-    parser.add_argument('--vis', help='also write a picture of the change (file, or folder)')
-    parser.add_argument(
+    add_input_arg(parser, 'image', folder='auto', help='an image file, or a folder of images')
+    add_input_arg(
+        parser,
+        'mask',
+        folder='auto',
+        help='its coarse mask file, or the folder of coarse masks')
+    add_output_arg(
+        parser,
+        '--out',
+        required=True,
+        folder=_folder_run,
+        formats=('.png', ),
+        help='refined mask file (PNG), or the output folder')
+    add_output_arg(
+        parser,
+        '--vis',
+        folder=_folder_run,
+        formats=IMAGE_EXTENSIONS,
+        help='also write a picture of the change (file, or folder)')
+    add_input_arg(
+        parser,
         '--gt',
         help='ground-truth mask (one image only): print IoU and mBA '
         'of the coarse and the refined mask against it, and draw it in --vis')
-    parser.add_argument('--config', help='model config (default: the demo model)')
-    parser.add_argument('--checkpoint', help='model weights (default: the demo model)')
+    add_input_arg(parser, '--config', help='model config (default: the demo model)')
+    add_input_arg(parser, '--checkpoint', help='model weights (default: the demo model)')
     add_cfg_options_arg(parser)
     parser.add_argument(
         '--mode',
@@ -100,7 +124,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--overwrite',
         action='store_true',
         help='folder run: forget the progress log and refine every image again')
-    args = parser.parse_args(argv)
+    args = parse_checked_args(parser, argv)
     if args.checkpoint is not None and args.config is None:
         parser.error('--checkpoint needs --config (leave both out for the demo model)')
     return args
@@ -214,6 +238,8 @@ def run_folder(model, args: argparse.Namespace) -> int:
     from mmseg_refiner.fileio import (FOLDER_LOG_NAME, ResumeLog, file_digest, files_digest,
                                       relative_name)
     dataset = folder_dataset(model.cfg, args)
+    planned = [dataset.get_data_info(index)['out_path'] for index in range(len(dataset))]
+    check_job_paths(args, [JobPath('--out', path) for path in planned])
     log = ResumeLog(
         osp.join(args.out, FOLDER_LOG_NAME),
         folder_job(model, args),
@@ -275,17 +301,14 @@ def main(argv: Optional[List[str]] = None) -> int:
         raise UsageError(f'give two files or two folders; got {args.image} '
                          f'({"folder" if image_is_dir else "file"}) and {args.mask} '
                          f'({"folder" if mask_is_dir else "file"})')
+    if image_is_dir and not args.out_suffix.lower().endswith('.png'):
+        raise UsageError(f'--out-suffix {args.out_suffix}: refined masks are written as PNG '
+                         f'(a lossy format would change them); end it with .png')
     if image_is_dir and args.gt is not None:
         raise UsageError('--gt is for one image; score folders with '
                          'tools/analysis_tools/eval_mask_folders.py')
-    if image_is_dir:  # image-stem clashes are refused by the folder dataset (fileio.matching)
-        check_output_folder(args.out, [args.image, args.mask])
-        if args.vis:
-            check_output_folder(args.vis, [args.image, args.mask, args.out], '--vis')
-    else:
-        check_output_file(args.out, [args.image, args.mask, args.gt])
-        if args.vis:
-            check_output_file(args.vis, [args.image, args.mask, args.gt, args.out], '--vis')
+    # the output rule ran on every path when the arguments were parsed; image-stem clashes
+    # are refused by the folder dataset (fileio.matching)
 
     from mmseg_refiner.apis import init_refiner
     model = init_refiner(

@@ -52,20 +52,28 @@ from tqdm import tqdm
 from mmseg_refiner import fileio
 from mmseg_refiner.apis import init_refiner
 from mmseg_refiner.registry import DATASETS
-from mmseg_refiner.utils.checks import check_common_args, check_output_file
+from mmseg_refiner.fileio.outputs import JobPath
+from mmseg_refiner.utils.checks import check_common_args
 from mmseg_refiner.utils.cli import INTERRUPTED, cli_main
-from mmseg_refiner.utils.cli_args import add_cfg_options_arg, add_device_precision_args
+from mmseg_refiner.utils.cli_args import (add_cfg_options_arg, add_device_precision_args,
+                                          add_input_arg, add_output_arg, check_job_paths,
+                                          parse_checked_args)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Refine the masks of a COCO results JSON with SegRefiner (resumable)')
-    parser.add_argument('results', help='COCO results JSON to refine')
-    parser.add_argument('ann_file', help='COCO/LVIS annotation JSON (image names, categories)')
-    parser.add_argument('img_dir', help='folder of the images')
-    parser.add_argument('--config', required=True, help='SegRefiner config')
-    parser.add_argument('--checkpoint', required=True, help='SegRefiner weights')
-    parser.add_argument('--out', required=True, help='refined results JSON to write')
+    add_input_arg(parser, 'results', help='COCO results JSON to refine')
+    add_input_arg(parser, 'ann_file', help='COCO/LVIS annotation JSON (image names, categories)')
+    add_input_arg(parser, 'img_dir', folder=True, help='folder of the images')
+    add_input_arg(parser, '--config', required=True, help='SegRefiner config')
+    add_input_arg(parser, '--checkpoint', required=True, help='SegRefiner weights')
+    add_output_arg(
+        parser,
+        '--out',
+        required=True,
+        formats=('.json', ),
+        help='refined results JSON to write (and OUT.progress.jsonl beside it)')
     add_device_precision_args(parser)
     parser.add_argument(
         '--batch-size',
@@ -76,7 +84,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--overwrite', action='store_true', help='forget the progress log and redo every image')
     add_cfg_options_arg(parser)
-    return parser.parse_args(argv)
+    return parse_checked_args(parser, argv)
+
+
+def progress_log_path(out: str) -> str:
+    """The progress log of a job writing ``out``."""
+    return f'{out}.progress.jsonl'
 
 
 def build_dataset(cfg, args: argparse.Namespace):
@@ -127,7 +140,7 @@ def merge(results: List[dict], dataset, refined: Dict[int, List[dict]]) -> List[
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     check_common_args(args)
-    check_output_file(args.out, [args.results, args.ann_file])
+    check_job_paths(args, [JobPath('its progress log', progress_log_path(args.out))])
     results = fileio.load_coco_results(args.results)
     start = time.time()
     model = init_refiner(
@@ -152,7 +165,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     dataset = build_dataset(model.cfg, args)
 
     log = fileio.ResumeLog(
-        f'{args.out}.progress.jsonl', job, restart_hint='re-run with --overwrite')
+        progress_log_path(args.out), job, restart_hint='re-run with --overwrite')
     resumed = log.open(restart=args.overwrite)
     refined: Dict[int, List[dict]] = {}
     todo = []

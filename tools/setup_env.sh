@@ -11,7 +11,7 @@
 #   PYTHON          interpreter used to create it (default: python3)
 #   TORCH_SPEC      pip requirement for torch (default: torch==2.13.0, the CPU build
 #                   here). GPU users: install the torch build for their CUDA first,
-#                   e.g. TORCH_SPEC="torch==2.5.1" PIP_INDEX_URL=<the CUDA wheel index>.
+#                   e.g. TORCH_SPEC="torch==2.6.0" PIP_INDEX_URL=<the CUDA wheel index>.
 #   MAX_JOBS        parallel compile jobs for mmcv's ops (default: number of cores)
 #   MMCV_WITH_OPS   build mmcv's C++ ops (default: 1)
 set -euo pipefail

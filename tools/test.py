@@ -22,32 +22,43 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
-from launch_utils import add_common_args, load_config, setup_cpu_distributed  # noqa: E402
+from launch_utils import (add_common_args, dataset_job_paths, load_config,  # noqa: E402
+                          setup_cpu_distributed)
 from mmengine.runner import Runner  # noqa: E402
 
+from mmseg_refiner.fileio.outputs import JobPath  # noqa: E402
 from mmseg_refiner.utils.cli import cli_main  # noqa: E402
+from mmseg_refiner.utils.cli_args import (add_input_arg, add_output_arg,  # noqa: E402
+                                          check_job_paths, parse_checked_args)
 from mmseg_refiner.utils.config_file import check_checkpoint_exists, check_checkpoints  # noqa: E402
 from mmseg_refiner.utils.safe_checkpoint import load_weights_strictly, read_weights  # noqa: E402
 
+#: what ``--out`` may be called
+PICKLE_FORMATS = ('.pkl', '.pickle')
 #: the visualization hook ``--show`` / ``--show-dir`` switch on when the config has none
 DEFAULT_VISUALIZATION_HOOK = dict(type='mmseg_refiner.RefinementVisualizationHook')
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Test (and evaluate) a refiner')
-    parser.add_argument('config', help='test config file path')
-    parser.add_argument('checkpoint', help="checkpoint file or URL, or 'none'")
-    parser.add_argument(
-        '--out', help='dump the predictions to this pickle file (.pkl), as mmdet does')
+    add_input_arg(parser, 'config', help='test config file path')
+    add_input_arg(parser, 'checkpoint', help="checkpoint file or URL, or 'none'")
+    add_output_arg(
+        parser,
+        '--out',
+        formats=PICKLE_FORMATS,
+        help='dump the predictions to this pickle file (.pkl), as mmdet does')
     parser.add_argument('--show', action='store_true', help='show the pictures in a window')
-    parser.add_argument(
+    add_output_arg(
+        parser,
         '--show-dir',
+        folder=True,
         help='write a picture (image | coarse | refined | ground truth) of every sample to '
         'this folder, relative to <work_dir>/<timestamp>')
     parser.add_argument(
         '--wait-time', type=float, default=2, help='seconds a shown picture stays open')
     add_common_args(parser)
-    return parser.parse_args(argv)
+    return parse_checked_args(parser, argv)
 
 
 def trigger_visualization_hook(cfg, args) -> None:
@@ -66,8 +77,6 @@ def trigger_visualization_hook(cfg, args) -> None:
 
 def add_dump_metric(cfg, out: str) -> None:
     """Append a metric that pickles the predictions to ``out`` (mmdet's for mmdet models)."""
-    if not out.endswith(('.pkl', '.pickle')):
-        raise ValueError(f'--out must be a .pkl or .pickle file, got {out}')
     dump = dict(
         type='mmdet.DumpDetResults' if cfg.get('default_scope') == 'mmdet' else 'DumpResults',
         out_file_path=out)
@@ -106,6 +115,10 @@ def run_test(argv=None) -> dict:
     if args.out is not None:
         add_dump_metric(cfg, args.out)
     place_outputs_in_work_dir(cfg)
+    outputs, inputs = dataset_job_paths(cfg)
+    show_dir = args.show_dir and osp.join(cfg.work_dir, args.show_dir)  # under <timestamp>/
+    check_job_paths(args, [*outputs, JobPath('--work-dir', cfg.work_dir, folder=True),
+                           show_dir and JobPath('--show-dir', show_dir, folder=True)], inputs)
     check_checkpoints(cfg, args.cfg_options)
     # The checkpoint file is read (and refused if it is no checkpoint) before the Runner logs
     # its environment; its weights must fit the model exactly once the Runner built it.

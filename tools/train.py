@@ -11,11 +11,15 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
-from launch_utils import add_common_args, load_config, setup_cpu_distributed  # noqa: E402
+from launch_utils import (add_common_args, dataset_job_paths, load_config,  # noqa: E402
+                          setup_cpu_distributed)
 from mmengine.runner import Runner  # noqa: E402
 
+from mmseg_refiner.fileio.outputs import JobPath  # noqa: E402
 from mmseg_refiner.utils import load_weights  # noqa: E402
 from mmseg_refiner.utils.cli import cli_main  # noqa: E402
+from mmseg_refiner.utils.cli_args import (add_input_arg, check_job_paths,  # noqa: E402
+                                          parse_checked_args)
 from mmseg_refiner.utils.config_file import check_checkpoint_exists, check_checkpoints  # noqa: E402
 
 #: ``--amp`` without CUDA: bf16 autocast, no loss scaler.
@@ -24,8 +28,9 @@ CPU_AMP_OPTIM_WRAPPER = 'mmseg_refiner.BF16AmpOptimWrapper'
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Train a refiner')
-    parser.add_argument('config', help='train config file path')
-    parser.add_argument(
+    add_input_arg(parser, 'config', help='train config file path')
+    add_input_arg(
+        parser,
         '--resume',
         nargs='?',
         type=str,
@@ -38,7 +43,7 @@ def parse_args(argv=None):
         help='automatic mixed precision: fp16 with a dynamic loss scale on a GPU, bf16 '
         '(no loss scaler) on a CPU')
     add_common_args(parser)
-    return parser.parse_args(argv)
+    return parse_checked_args(parser, argv)
 
 
 def enable_amp(cfg) -> None:
@@ -66,6 +71,8 @@ def enable_amp(cfg) -> None:
 def main(argv=None):
     args = parse_args(argv)
     cfg = load_config(args)
+    check_job_paths(args, [JobPath('--work-dir', cfg.work_dir, folder=True)],
+                    dataset_job_paths(cfg, 'train_dataloader')[1])
     if args.amp:
         enable_amp(cfg)
     if args.resume == 'auto':

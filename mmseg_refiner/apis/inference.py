@@ -217,7 +217,11 @@ def refine(model: torch.nn.Module,
             list of masks, an unknown mode, or a seed outside 0..2**32-1; the
             message names the file or the mask's index.
     """
-    check_seed(seed, 'seed')
+    if not (isinstance(model, torch.nn.Module) and hasattr(model, 'instance_refiner')
+            and hasattr(model, 'global_local_refiner')):
+        raise TypeError(f'refine() needs the model init_refiner() returns, got '
+                        f'{type(model).__name__}: model = init_refiner(config, checkpoint)')
+    seed = check_seed(seed, 'seed')
     img = to_bgr_image(image)
     bool_masks, single = to_bool_masks(masks, img.shape[:2])
     mode = resolve_mode(mode, img.shape[:2], model.model_size)

@@ -32,6 +32,7 @@ from mmengine.logging import MMLogger
 
 from mmseg_refiner.fileio import (FOLDER_LOG_NAME, IMAGE_EXTENSIONS, file_digest, files_digest,
                                   finished_items, index_folder, match_keys, relative_name)
+from mmseg_refiner.fileio.outputs import JobPath, check_outputs
 from mmseg_refiner.registry import DATASETS
 from .refine_base import RefineBaseDataset
 
@@ -140,9 +141,17 @@ class MaskFolderDataset(RefineBaseDataset):
         data_list = []
         for stem, files in matched:
             info = dict(img_path=files.pop('primary'), **files)
+            _refuse_one_file_twice(info)
             if out_dir is not None:
                 info['out_path'] = osp.join(out_dir, stem + self.out_suffix)
             data_list.append(info)
+        if out_dir is not None:  # the output rule: refined masks never replace an input
+            inputs = [JobPath(f'{type(self).__name__} {key}', folder, folder=True)
+                      for key, folder in (('img_dir', img_dir), ('coarse_dir', coarse_dir),
+                                          ('gt_dir', gt_dir))]
+            check_outputs([JobPath('out_dir', out_dir, folder=True)] + [
+                JobPath('out_dir', info['out_path'], formats=('.png', )) for info in data_list
+            ], inputs)
         return data_list
 
     def filter_data(self) -> List[dict]:
@@ -172,6 +181,22 @@ class MaskFolderDataset(RefineBaseDataset):
         if not self.data_list:
             return np.zeros(0, dtype=np.uint8), np.zeros(0, dtype=np.int64)
         return super()._serialize_data()
+
+
+def _refuse_one_file_twice(info: dict) -> None:
+    """Refuse a sample whose image is its mask, or whose coarse mask is its ground truth
+    (one folder given for both, suffixes that do not tell them apart)."""
+    roles = {'img_path': 'image', 'coarse_path': 'coarse mask', 'mask_path': 'ground truth'}
+    seen = {}
+    for key, role in roles.items():
+        if info.get(key) is None:
+            continue
+        real = osp.realpath(info[key])
+        if real in seen:
+            raise ValueError(
+                f'{info[key]} is both the {seen[real]} and the {role} of a sample: the folders '
+                f'(or suffixes) of images, coarse masks and ground truth must tell them apart')
+        seen[real] = role
 
 
 @DATASETS.register_module()

@@ -7,6 +7,7 @@ from mmengine import fileio
 from mmengine.logging import MMLogger
 
 from mmseg_refiner.registry import DATASETS
+from mmseg_refiner.utils.settings import check_float
 from .refine_base import RefineBaseDataset
 
 
@@ -65,7 +66,7 @@ class LVISRefineDataset(RefineBaseDataset):
                  min_area: float = 512,
                  backend_args: Optional[dict] = None,
                  **kwargs) -> None:
-        self.min_area = min_area
+        self.min_area = check_float(type(self).__name__, 'min_area', min_area, low=0)
         self.backend_args = backend_args
         super().__init__(*args, **kwargs)
 

@@ -23,6 +23,7 @@ import skimage.data
 from mmengine.dataset import BaseDataset
 
 from mmseg_refiner.registry import DATASETS
+from mmseg_refiner.utils.settings import check_int, check_ints
 from .transforms.coarse_mask import synthesize_coarse_mask
 
 TRAIN_SEED_OFFSET = 0
@@ -252,12 +253,12 @@ class SyntheticRefineDataset(BaseDataset):
                  fixed_coarse: bool = False,
                  coarse_cfg: Optional[dict] = None,
                  **kwargs) -> None:
-        if num_samples < 0 or seed_offset < 0:
-            raise ValueError(f'{type(self).__name__} needs num_samples >= 0 and seed_offset >= 0, '
-                             f'got {num_samples} and {seed_offset}')
-        self.num_samples = int(num_samples)
-        self.image_size = _as_size(image_size)
-        self.seed_offset = int(seed_offset)
+        owner = type(self).__name__
+        self.num_samples = check_int(owner, 'num_samples', num_samples, low=0)
+        square = isinstance(image_size, (int, np.integer)) and not isinstance(image_size, bool)
+        self.image_size = _as_size(
+            check_ints(owner, 'image_size', (image_size, ) * 2 if square else image_size, low=8))
+        self.seed_offset = check_int(owner, 'seed_offset', seed_offset, low=0)
         self.fixed_coarse = fixed_coarse
         self.coarse_cfg = dict(coarse_cfg or {})
         super().__init__(**kwargs)

@@ -1,14 +1,15 @@
-"""Checks of settings and output paths, run before any work starts.
+"""Checks of settings, run before any work starts (output paths: the output rule,
+:mod:`mmseg_refiner.fileio.outputs`).
 
 Each raises a :class:`~mmseg_refiner.utils.cli.UsageError` (a ``ValueError``)
 whose message names the setting or path and says what to do. The API
 (:func:`mmseg_refiner.apis.init_refiner`, :func:`~mmseg_refiner.apis.refine`)
 and every tool use them, so a setting is refused in the same words everywhere.
 """
-import os
-import os.path as osp
-from typing import Iterable, Optional, Union
+import numbers
+from typing import Optional, Union
 
+import numpy as np
 import torch
 
 from .cli import UsageError
@@ -17,8 +18,6 @@ from .cli import UsageError
 #: MMEngine's seeding (``np.random.seed``, ``randomness.seed``) accept, so a
 #: seed valid for one route is valid for all.
 MAX_SEED = 2**32 - 1
-
-PathLike = Union[str, os.PathLike]
 
 
 def check_device(device: Union[str, torch.device], name: str = '--device') -> torch.device:
@@ -51,15 +50,17 @@ def check_device(device: Union[str, torch.device], name: str = '--device') -> to
 
 
 def check_seed(seed: Optional[int], name: str = '--seed') -> Optional[int]:
-    """``seed`` as an int in ``[0, MAX_SEED]`` (``None`` passes).
+    """``seed`` as an int in ``[0, MAX_SEED]`` (``None`` passes); numpy integers
+    (``np.int64(3)``) count as integers.
 
     Raises:
         UsageError: a non-integer seed, or one outside the range.
     """
     if seed is None:
         return None
-    if isinstance(seed, bool) or not isinstance(seed, int):
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
         raise UsageError(f'{name} must be an integer, got {seed!r}')
+    seed = int(seed)
     if not 0 <= seed <= MAX_SEED:
         raise UsageError(f'{name} {seed} is out of range: seeds are integers in 0..{MAX_SEED}')
     return seed
@@ -90,86 +91,3 @@ def check_common_args(args) -> None:
         check_seed(args.seed)
     if hasattr(args, 'batch_size'):
         check_positive(args.batch_size, '--batch-size')
-
-
-def _real(path: PathLike) -> str:
-    return osp.realpath(os.fspath(path))
-
-
-def _is_within(path: str, folder: str) -> bool:
-    """Whether real path ``path`` is ``folder`` or lies inside it."""
-    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
-
-
-def check_output_file(path: PathLike, inputs: Iterable[PathLike] = (),
-                      name: str = '--out') -> str:
-    """Refuse an output file path that cannot be written or would replace an input.
-
-    Args:
-        path: the file to write.
-        inputs: the files the job reads; none may be ``path`` (also through a
-            link).
-        name: how the user gave ``path`` (for messages).
-
-    Returns:
-        ``path`` as given.
-
-    Raises:
-        UsageError: ``path`` is an existing directory, its parent is a file,
-            or it is one of ``inputs``.
-    """
-    path = os.fspath(path)
-    if osp.isdir(path):
-        raise UsageError(f'{name} {path} is an existing directory; give a file name '
-                         f'(e.g. {osp.join(path, "out" + _suggested_ext(inputs))})')
-    parent = osp.dirname(osp.abspath(path))
-    while parent and not osp.exists(parent):
-        parent = osp.dirname(parent)
-    if parent and not osp.isdir(parent):
-        raise UsageError(f'{name} {path}: its parent {parent} is a file, not a folder')
-    real = _real(path)
-    for source in inputs:
-        if source is not None and _real(source) == real:
-            raise UsageError(f'{name} {path} is the input {os.fspath(source)}; writing it would '
-                             f'destroy the input: choose another output file')
-    return path
-
-
-def _suggested_ext(inputs: Iterable[PathLike]) -> str:
-    for source in inputs:
-        if source is not None:
-            return osp.splitext(os.fspath(source))[1]
-    return ''
-
-
-def check_output_folder(folder: PathLike, input_folders: Iterable[PathLike],
-                        name: str = '--out') -> str:
-    """Refuse an output folder that is, contains or lies inside an input folder.
-
-    Writing into an input folder replaces inputs (an output named like an
-    image) or mixes outputs with inputs (a later run reads them as inputs);
-    an output folder containing an input folder would do the same there.
-
-    Raises:
-        UsageError: naming both folders, or ``folder`` is an existing file.
-    """
-    folder = os.fspath(folder)
-    if osp.exists(folder) and not osp.isdir(folder):
-        raise UsageError(f'{name} {folder} is an existing file, not a folder; give a folder '
-                         f'for a folder run')
-    real = _real(folder)
-    for source in input_folders:
-        if source is None:
-            continue
-        source_real = _real(source)
-        if real == source_real:
-            relation = 'is'
-        elif _is_within(real, source_real):
-            relation = 'lies inside'
-        elif _is_within(source_real, real):
-            relation = 'contains'
-        else:
-            continue
-        raise UsageError(f'{name} {folder} {relation} the input folder {os.fspath(source)}: '
-                         f'outputs would replace or mix with inputs; choose a folder outside it')
-    return folder

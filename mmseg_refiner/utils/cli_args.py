@@ -1,8 +1,20 @@
 """Command-line arguments several tools take, defined once: ``--cfg-options`` and the
-``--device`` / ``--precision`` of a tool that refines with a model."""
+``--device`` / ``--precision`` of a tool that refines with a model, and the paths a tool
+reads and writes (:func:`add_input_arg`, :func:`add_output_arg`), which the package's one
+output rule (:mod:`mmseg_refiner.fileio.outputs`) checks when the arguments are parsed
+(:func:`parse_checked_args`). Every tool declares its paths this way
+(``tests/test_tools/test_output_rule.py`` walks every tool's arguments)."""
+import argparse
+import os
+import os.path as osp
+from typing import Callable, List, Optional, Sequence, Tuple, Union
+
 from mmengine.config import DictAction
 
+from mmseg_refiner.fileio.outputs import JobPath, OutputPathError, check_outputs
 from mmseg_refiner.models.utils import PRECISIONS
+
+from .cli import UsageError
 
 
 def add_cfg_options_arg(parser, help: str = 'override config settings, key=value pairs') -> None:
@@ -20,3 +32,85 @@ def add_device_precision_args(parser) -> None:
         choices=PRECISIONS,
         help="the network's precision (default: the config's test_cfg.precision, 'auto': bf16 "
         "where the hardware runs it natively, else fp32); 'fp32' gives exact float32 results")
+
+
+#: What a checkpoint a tool writes may be called.
+CHECKPOINT_FORMATS = ('.pth', '.pt', '.ckpt')
+
+
+def _job_path(action, role: str, folder: Union[bool, Callable], formats: Sequence[str]):
+    action.job_path = dict(role=role, folder=folder, formats=tuple(f.lower() for f in formats))
+    return action
+
+
+def add_input_arg(parser, *flags, folder: Union[bool, str] = False, **kwargs):
+    """An argument naming a path the tool reads: a file, a folder (whose files are all
+    inputs), or ``folder='auto'`` (whichever it is on disk). Checked by the output rule
+    (:mod:`mmseg_refiner.fileio.outputs`) in :func:`parse_checked_args`."""
+    return _job_path(parser.add_argument(*flags, **kwargs), 'input', folder, ())
+
+
+def add_output_arg(parser,
+                   *flags,
+                   folder: Union[bool, Callable] = False,
+                   formats: Sequence[str] = (),
+                   **kwargs):
+    """An argument naming a path the tool writes: a file of one of ``formats`` (extensions
+    with the dot; empty for any), or a folder (``folder=True``, or a function of the parsed
+    arguments saying whether it is one). Checked by the output rule in
+    :func:`parse_checked_args` before any work starts."""
+    return _job_path(parser.add_argument(*flags, **kwargs), 'output', folder, formats)
+
+
+def declared_paths(parser, args) -> Tuple[List[JobPath], List[JobPath]]:
+    """``(outputs, inputs)``: the :class:`JobPath` of every declared argument ``args`` sets."""
+    outputs, inputs = [], []
+    for action in parser._actions:
+        spec = getattr(action, 'job_path', None)
+        value = getattr(args, action.dest, None)
+        if spec is None or value is None:
+            continue
+        name = action.option_strings[0] if action.option_strings else action.dest
+        for path in value if isinstance(value, (list, tuple)) else [value]:
+            if '://' in os.fspath(path):  # a URL: nothing on this machine is written over
+                continue
+            folder = spec['folder']
+            if callable(folder):
+                folder = bool(folder(args))
+            elif folder == 'auto':
+                folder = osp.isdir(path)
+            job_path = JobPath(name, os.fspath(path), folder, spec['formats'])
+            (outputs if spec['role'] == 'output' else inputs).append(job_path)
+    return outputs, inputs
+
+
+def check_job_paths(args,
+                    outputs: Sequence[Optional[JobPath]] = (),
+                    inputs: Sequence[Optional[JobPath]] = ()) -> None:
+    """The output rule on the declared paths of ``args`` plus more ``outputs`` / ``inputs``
+    (files a tool derives: a progress log, the files a config names).
+
+    Raises:
+        UsageError: naming the output, the input and why.
+    """
+    declared_outputs, declared_inputs = args.job_paths
+    try:
+        check_outputs([*declared_outputs, *outputs], [*declared_inputs, *inputs])
+    except OutputPathError as error:
+        raise UsageError(str(error)) from None
+
+
+def parse_checked_args(parser, argv=None) -> argparse.Namespace:
+    """``parser.parse_args(argv)``, then the output rule on the declared paths.
+
+    The parsed arguments carry ``job_paths`` (``(outputs, inputs)``) for
+    :func:`check_job_paths`.
+
+    Raises:
+        UsageError: an output that would replace or mix with an input, or of the
+            wrong format.
+    """
+    args = parser.parse_args(argv)
+    args.job_paths = declared_paths(parser, args)
+    check_job_paths(args)
+    return args

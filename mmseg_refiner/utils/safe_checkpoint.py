@@ -13,6 +13,14 @@ methods of ``HistoryBuffer``. Any other pickled global (``os.system``...) is
 still refused by torch, and :func:`load_checkpoint_file` turns that refusal
 into an error naming the file.
 
+Every checkpoint read goes through :func:`load_checkpoint_file`: the package's
+own loads, and MMEngine's (``load_checkpoint``, the Runner's ``load_from`` and
+``--resume``, which reads ``work_dir/last_checkpoint``, the chains' part
+checkpoints), which :func:`install_safe_checkpoint_loader` routes here when the
+package is imported. ``weights_only=True`` is always passed explicitly, so
+``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1`` cannot switch it off (torch >= 2.6 gives
+an explicit argument precedence; older torch is refused).
+
 Every inference path loads weights strictly: :func:`load_weights` (the API,
 and ``tools/test.py`` / ``tools/train.py`` before the Runner's non-strict
 ``load_from``) goes through the model's own load hooks and refuses an empty, text, truncated or corrupt file, NaN / Inf
@@ -69,12 +77,34 @@ def allow_runner_checkpoint_globals() -> None:
     _allowed = True
 
 
-class UnsafeCheckpointError(RuntimeError):
-    """A checkpoint holds pickled objects outside the allow-list."""
-
-
 class CheckpointError(ValueError):
     """A checkpoint file that is not a usable checkpoint of the model; names the file."""
+
+
+class UnsafeCheckpointError(CheckpointError):
+    """A checkpoint holds pickled objects outside the allow-list (none was created)."""
+
+
+#: The first torch whose ``torch.load(weights_only=True)`` holds whatever the
+#: environment says (``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` only changes the
+#: default) and which has ``add_safe_globals``; ``setup.py`` requires it.
+MIN_SAFE_TORCH = (2, 6)
+
+
+def _torch_version() -> tuple:
+    return tuple(int(part) for part in re.findall(r'\d+', torch.__version__.split('+')[0])[:2])
+
+
+def check_safe_torch() -> None:
+    """Refuse to load any checkpoint with a torch older than :data:`MIN_SAFE_TORCH`.
+
+    Raises:
+        UnsafeCheckpointError: naming the installed version and the floor.
+    """
+    if _torch_version() < MIN_SAFE_TORCH:
+        raise UnsafeCheckpointError(
+            f'torch {torch.__version__} cannot load checkpoints safely (a checkpoint could run '
+            f'code); install torch >= {".".join(map(str, MIN_SAFE_TORCH))}')
 
 
 #: How a file torch can load begins: a zip archive (torch >= 1.6) or a pickle
@@ -104,7 +134,12 @@ def _check_file_form(filename: str) -> None:
 
 
 def load_checkpoint_file(filename: str, map_location: Optional[str] = 'cpu') -> Any:
-    """``torch.load`` a local checkpoint with ``weights_only=True``.
+    """``torch.load`` a checkpoint with ``weights_only=True``: THE checkpoint reader.
+
+    ``filename`` is a local path or an ``http(s)://`` URL (downloaded once into
+    torch hub's checkpoint cache, as MMEngine's loader does, then read from
+    there). Every checkpoint the package, its tools and MMEngine read while it
+    is imported comes here (:func:`install_safe_checkpoint_loader`).
 
     Raises:
         FileNotFoundError: the file does not exist.
@@ -115,6 +150,9 @@ def load_checkpoint_file(filename: str, map_location: Optional[str] = 'cpu') -> 
             object is not created and no code in the file runs.
     """
     filename = os.fspath(filename)
+    check_safe_torch()
+    if filename.startswith(('http://', 'https://')):
+        filename = cached_download(filename)
     _check_file_form(filename)
     allow_runner_checkpoint_globals()
     try:
@@ -124,7 +162,7 @@ def load_checkpoint_file(filename: str, map_location: Optional[str] = 'cpu') -> 
             f'refused to load {filename}: it contains pickled objects that are not allowed '
             f'in a checkpoint (loading it could run arbitrary code). Torch said: '
             f'{str(err).splitlines()[0]}') from err
-    except (RuntimeError, EOFError, IndexError, KeyError, ValueError) as err:
+    except (RuntimeError, EOFError, IndexError, KeyError, ValueError, AttributeError) as err:
         # e.g. "PytorchStreamReader failed reading zip archive", "Ran out of input"
         said = (str(err).splitlines() or [''])[0]
         raise CheckpointError(f'checkpoint {filename} is truncated or corrupt '
@@ -246,3 +284,92 @@ def load_weights(model: torch.nn.Module, filename: str, map_location: Any = 'cpu
     filename = os.fspath(filename)
     model = getattr(model, 'module', model)  # a model wrapped for distribution
     load_weights_strictly(model, read_weights(filename, map_location), filename)
+
+
+def cached_download(url: str, model_dir: Optional[str] = None) -> str:
+    """The local copy of a checkpoint URL in torch hub's cache (``<hub>/checkpoints``, where
+    MMEngine's and torch's loaders keep downloads), downloaded when absent.
+
+    In a distributed run rank 0 downloads first; the others wait and then find
+    the file (or download their own copy when the cache is not shared).
+
+    Raises:
+        OSError: the URL cannot be fetched (naming it and the reason).
+    """
+    from urllib.parse import urlparse
+
+    import torch.distributed as dist
+    from mmengine.dist import get_dist_info
+    model_dir = model_dir or osp.join(torch.hub.get_dir(), 'checkpoints')
+    cached = osp.join(model_dir, osp.basename(urlparse(url).path) or 'checkpoint.pth')
+    rank, world_size = get_dist_info()
+
+    def fetch():
+        if osp.isfile(cached):
+            return
+        os.makedirs(model_dir, exist_ok=True)
+        try:
+            torch.hub.download_url_to_file(url, cached, progress=False)
+        except Exception as error:  # URLError, HTTPError, socket errors
+            raise OSError(f'checkpoint {url} could not be downloaded: {error}') from error
+
+    if rank == 0:
+        fetch()
+    if world_size > 1:
+        dist.barrier()
+        if rank > 0:
+            fetch()
+    return cached
+
+
+def load_from_local_safely(filename, map_location=None):
+    return load_checkpoint_file(osp.expanduser(filename), map_location)
+
+
+def load_from_http_safely(filename, map_location=None, model_dir=None, progress=False):
+    return load_checkpoint_file(cached_download(filename, model_dir), map_location)
+
+
+def load_from_openmmlab_safely(filename, map_location=None):
+    """``open-mmlab://name``: the URL (or file under MMEngine's home) MMEngine maps it to."""
+    from mmengine.runner import checkpoint as mm_checkpoint
+    name = filename.split('://', 1)[1]
+    name = mm_checkpoint.get_deprecated_model_names().get(name, name)
+    url = mm_checkpoint.get_external_models()[name]
+    if not url.startswith(('http://', 'https://')):
+        url = osp.join(mm_checkpoint._get_mmengine_home(), url)
+    return load_checkpoint_file(url, map_location)
+
+
+def load_from_refused_scheme(filename, map_location=None):
+    raise UnsafeCheckpointError(
+        f'checkpoint {filename}: this storage scheme is not read by mmseg_refiner (its loader '
+        f'unpickles without weights_only); download the file and give its local path or an '
+        f'http(s) URL')
+
+
+_installed = False
+
+
+def install_safe_checkpoint_loader() -> None:
+    """Route MMEngine's ``CheckpointLoader`` (``load_checkpoint``, the Runner's ``load_from``
+    and ``resume``, ``init_cfg=dict(type='Pretrained')``, the chains' part checkpoints)
+    through :func:`load_checkpoint_file` for local files, ``http(s)://``, ``torchvision://``,
+    ``mmcls://`` and ``open-mmlab://``; schemes whose loader unpickles unsafely (``pavi://``,
+    ``s3://``) are refused. Idempotent; run when the package is imported."""
+    global _installed
+    if _installed:
+        return
+    from mmengine.runner import checkpoint as mm_checkpoint
+    loader = mm_checkpoint.CheckpointLoader
+    loader.register_scheme('', load_from_local_safely, force=True)
+    loader.register_scheme(('http://', 'https://'), load_from_http_safely, force=True)
+    loader.register_scheme(('open-mmlab://', 'openmmlab://'), load_from_openmmlab_safely,
+                           force=True)
+    for prefix in list(loader._schemes):
+        if loader._schemes[prefix].__name__ in ('load_from_pavi', 'load_from_ceph'):
+            loader.register_scheme(prefix, load_from_refused_scheme, force=True)
+    # torchvision:// and mmcls:// resolve their URL, then call this module-level function
+    mm_checkpoint.load_from_http = load_from_http_safely
+    mm_checkpoint.load_from_local = load_from_local_safely
+    _installed = True

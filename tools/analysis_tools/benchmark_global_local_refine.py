@@ -32,6 +32,7 @@ from mmseg_refiner.models.utils import PRECISIONS
 from mmseg_refiner.registry import MODELS
 from mmseg_refiner.utils.checks import check_common_args
 from mmseg_refiner.utils.cli import cli_main
+from mmseg_refiner.utils.cli_args import add_input_arg, parse_checked_args
 from mmseg_refiner.utils.config_file import read_config_file
 
 TINY_REFINER = dict(
@@ -57,7 +58,7 @@ TINY_REFINER = dict(
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Time and peak memory of global-local refinement of one image.')
     parser.add_argument('--size', type=int, default=4096, help='side of the square image')
-    parser.add_argument('--config', help='SegRefiner config (default: a tiny random model)')
+    add_input_arg(parser, '--config', help='SegRefiner config (default: a tiny random model)')
     parser.add_argument(
         '--batch-size',
         type=int,
@@ -81,7 +82,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help='std of the random weights (0.2 suits the tiny model; about 0.1 keeps the '
         "published network's logits unsaturated, so that c varies and patches are selected)")
     parser.add_argument('--json', action='store_true', help=argparse.SUPPRESS)
-    return parser.parse_args(argv)
+    return parse_checked_args(parser, argv)
 
 
 def peak_rss_mib() -> float:

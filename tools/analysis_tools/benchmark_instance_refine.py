@@ -29,6 +29,7 @@ from mmseg_refiner.apis import init_refiner, refine
 from mmseg_refiner.models.utils import PRECISIONS
 from mmseg_refiner.utils.checks import check_common_args
 from mmseg_refiner.utils.cli import cli_main
+from mmseg_refiner.utils.cli_args import add_input_arg, parse_checked_args
 
 DEFAULT_CONFIG = 'configs/segrefiner/segrefiner_unet-128_coco-results-refine.py'
 #: The tiny configuration of the unit tests: a 2-level, 16-channel U-Net at 32x32.
@@ -45,12 +46,13 @@ TINY_OVERRIDES = {
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Time instance refinement per precision.')
-    parser.add_argument(
+    add_input_arg(
+        parser,
         'config',
         nargs='?',
         default=DEFAULT_CONFIG,
         help=f'SegRefiner config (default {DEFAULT_CONFIG})')
-    parser.add_argument('--checkpoint', help='weights (default: random)')
+    add_input_arg(parser, '--checkpoint', help='weights (default: random)')
     parser.add_argument(
         '--tiny',
         action='store_true',
@@ -69,7 +71,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--image-size', type=int, nargs=2, default=[480, 640], metavar=('H', 'W'))
     parser.add_argument('--device', help='default: CUDA when available, else the CPU')
     parser.add_argument('--seed', type=int, default=0)
-    return parser.parse_args(argv)
+    return parse_checked_args(parser, argv)
 
 
 def synthetic_instances(num: int, height: int, width: int, min_area: int,

@@ -20,11 +20,13 @@ from lvis import LVIS
 from pycocotools.coco import COCO
 
 from mmseg_refiner.evaluation.functional import (DEFAULT_DILATION_RATIO, DEFAULT_MAX_DETS,
-                                                 check_result_ids, results_for_iou_type,
-                                                 run_coco_eval, run_lvis_eval, summarize_eval)
+                                                 check_boundary_settings, check_result_ids,
+                                                 results_for_iou_type, run_coco_eval,
+                                                 run_lvis_eval, summarize_eval)
 from mmseg_refiner.fileio import load_coco_results, write_json_atomic
-from mmseg_refiner.utils.checks import check_output_file
 from mmseg_refiner.utils.cli import cli_main
+from mmseg_refiner.utils.cli_args import add_input_arg, add_output_arg, parse_checked_args
+from mmseg_refiner.utils.settings import check_int
 
 #: LVIS fields the LVIS protocol reads besides COCO's.
 LVIS_IMAGE_FIELDS = ('neg_category_ids', 'not_exhaustive_category_ids')
@@ -39,22 +41,26 @@ class InputError(ValueError):
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Mask AP and Boundary AP of a COCO-format results JSON')
-    parser.add_argument('gt_json', help='ground-truth annotations (COCO or LVIS format)')
-    parser.add_argument('results_json', help='COCO-format results (segmentation as RLE)')
+    add_input_arg(parser, 'gt_json', help='ground-truth annotations (COCO or LVIS format)')
+    add_input_arg(parser, 'results_json', help='COCO-format results (segmentation as RLE)')
     parser.add_argument('--protocol', required=True, choices=('coco', 'lvis'),
                         help='evaluation protocol (the paper: lvis on cocofied LVIS val)')
     parser.add_argument('--iou-type', nargs='+', default=['segm', 'boundary'],
                         choices=('segm', 'boundary', 'bbox'), help='what to evaluate')
-    parser.add_argument('--out', required=True, help='metrics JSON to write')
+    add_output_arg(parser, '--out', required=True, formats=('.json', ),
+                   help='metrics JSON to write')
     parser.add_argument('--max-dets', type=int, default=None,
                         help='detections per image (default: coco 100, lvis 300)')
     parser.add_argument('--dilation-ratio', type=float, default=DEFAULT_DILATION_RATIO,
                         help='boundary width as a fraction of the image diagonal')
     parser.add_argument('--nproc', type=int, default=None,
                         help='processes extracting boundaries (default: every core)')
-    args = parser.parse_args(argv)
+    args = parse_checked_args(parser, argv)
     if args.max_dets is None:
         args.max_dets = DEFAULT_MAX_DETS[args.protocol]
+    check_int('eval_instance_results', '--max-dets', args.max_dets, low=1)
+    check_boundary_settings('eval_instance_results --dilation-ratio/--nproc', args.dilation_ratio,
+                            args.nproc)
     if args.protocol == 'coco' and args.max_dets < MIN_COCO_MAX_DETS:
         parser.error(f'--max-dets must be at least {MIN_COCO_MAX_DETS} with --protocol coco')
     return args
@@ -132,7 +138,6 @@ def print_table(metrics: Dict[str, float], iou_types: List[str]) -> None:
 @cli_main
 def main(argv=None) -> int:
     args = parse_args(argv)
-    check_output_file(args.out, inputs=[args.gt_json, args.results_json])
     metrics = evaluate(args)
     print_table(metrics, args.iou_type)
     write_json_atomic(args.out, metrics)

@@ -25,11 +25,13 @@ from typing import Dict, List, Tuple
 from tqdm import tqdm
 
 from mmseg_refiner.evaluation.functional import (MIN_RADIUS, NUM_RADII, RADIUS_DIVISOR,
-                                                 MaskFiles, evaluate_mask_files,
-                                                 match_mask_folders, summarize_mask_records)
+                                                 MaskFiles, check_mba_settings,
+                                                 evaluate_mask_files, match_mask_folders,
+                                                 summarize_mask_records)
 from mmseg_refiner.fileio import write_json_atomic
-from mmseg_refiner.utils.checks import check_output_file
 from mmseg_refiner.utils.cli import cli_main
+from mmseg_refiner.utils.cli_args import add_input_arg, add_output_arg, parse_checked_args
+from mmseg_refiner.utils.settings import check_int
 
 #: Entries of a problem list printed before "... and N more" (the JSON has all).
 SHOWN_PER_PROBLEM = 20
@@ -37,10 +39,13 @@ SHOWN_PER_PROBLEM = 20
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='IoU and mBA of predicted mask folders')
-    parser.add_argument('--gt', required=True, help='folder of ground-truth masks')
-    parser.add_argument('--pred', required=True, help='folder of predicted (refined) masks')
-    parser.add_argument('--coarse', help='folder of coarse masks, reported as coarse_*')
-    parser.add_argument('--out', required=True, help='metrics JSON to write')
+    add_input_arg(parser, '--gt', required=True, folder=True, help='folder of ground-truth masks')
+    add_input_arg(
+        parser, '--pred', required=True, folder=True, help='folder of predicted (refined) masks')
+    add_input_arg(
+        parser, '--coarse', folder=True, help='folder of coarse masks, reported as coarse_*')
+    add_output_arg(
+        parser, '--out', required=True, formats=('.json', ), help='metrics JSON to write')
     parser.add_argument('--gt-suffix', default='', help='name suffix of ground truths, e.g. _gt')
     parser.add_argument('--pred-suffix', default='', help='name suffix of predictions')
     parser.add_argument('--coarse-suffix', default='', help='name suffix of coarse masks')
@@ -49,7 +54,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--radius-divisor', type=float, default=RADIUS_DIVISOR,
                         help='largest mBA radius scale R = (w + h) / divisor')
     parser.add_argument('--nproc', type=int, default=1, help='processes reading and scoring')
-    return parser.parse_args(argv)
+    return parse_checked_args(parser, argv)
 
 
 def score_all(files: List[MaskFiles], nproc: int, mba_kwargs: dict) -> List[dict]:
@@ -73,10 +78,12 @@ def print_problem(title: str, entries: List[str]) -> None:
 
 def evaluate(args: argparse.Namespace) -> Tuple[Dict[str, float], List[dict], dict]:
     """``(summary, records, problems)`` of the folders."""
+    mba_kwargs = check_mba_settings('eval_mask_folders', args.num_radii, args.min_radius,
+                                    args.radius_divisor,
+                                    ('--num-radii', '--min-radius', '--radius-divisor'))
+    check_int('eval_mask_folders', '--nproc', args.nproc, low=1)
     match = match_mask_folders(args.gt, args.pred, args.coarse, args.gt_suffix,
                                args.pred_suffix, args.coarse_suffix)
-    mba_kwargs = dict(num_radii=args.num_radii, min_radius=args.min_radius,
-                      radius_divisor=args.radius_divisor)
     scored = score_all(match.matched, args.nproc, mba_kwargs)
     records = [r for r in scored if 'error' not in r]
     problems = {
@@ -95,7 +102,6 @@ def evaluate(args: argparse.Namespace) -> Tuple[Dict[str, float], List[dict], di
 @cli_main
 def main(argv=None) -> int:
     args = parse_args(argv)
-    check_output_file(args.out)
     summary, records, problems = evaluate(args)
     titles = {
         'missing_pred': f'ground truths without a prediction in {args.pred}',

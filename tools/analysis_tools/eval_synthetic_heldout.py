@@ -42,13 +42,14 @@ from mmseg_refiner.fileio import write_json_atomic
 from mmseg_refiner.models.utils import PRECISIONS
 from mmseg_refiner.utils.checks import check_common_args
 from mmseg_refiner.utils.cli import UsageError, cli_main, refuse_renamed_choice
+from mmseg_refiner.utils.cli_args import add_input_arg, add_output_arg, parse_checked_args
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='IoU / mBA of coarse and refined masks on held-out synthetic samples')
-    parser.add_argument('--config', help='model config (default: the demo model)')
-    parser.add_argument('--checkpoint', help='model weights (default: the demo model)')
+    add_input_arg(parser, '--config', help='model config (default: the demo model)')
+    add_input_arg(parser, '--checkpoint', help='model weights (default: the demo model)')
     parser.add_argument('--num', type=int, default=50, help='number of samples')
     parser.add_argument(
         '--size', type=int, nargs='+', default=[256], help='image size: one int (square) or H W')
@@ -82,8 +83,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         nargs='+',
         action=DictAction,
         help='override config settings, e.g. model.instance_refiner.timesteps="(5,3,0)"')
-    parser.add_argument('--out', help='write the figures to this JSON file')
-    args = parser.parse_args(argv)
+    add_output_arg(
+        parser, '--out', formats=('.json', ), help='write the figures to this JSON file')
+    args = parse_checked_args(parser, argv)
     if args.checkpoint is not None and args.config is None:
         parser.error('--checkpoint needs --config (leave both out for the demo model)')
     if len(args.size) not in (1, 2):

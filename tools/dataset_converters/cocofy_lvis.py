@@ -19,8 +19,8 @@ import sys
 from typing import Dict, List, Tuple
 
 from mmseg_refiner.fileio import write_json_atomic
-from mmseg_refiner.utils.checks import check_output_file
 from mmseg_refiner.utils.cli import cli_main
+from mmseg_refiner.utils.cli_args import add_input_arg, add_output_arg, parse_checked_args
 
 #: COCO category id -> (COCO name, LVIS synsets to try in order). The first
 #: synset of each is the one of LVIS' own COCO mapping; for hot dog
@@ -199,16 +199,16 @@ def load_json(path: str, what: str) -> dict:
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='LVIS v1 val annotations on COCO val2017 images and the 80 COCO classes')
-    parser.add_argument('lvis_json', help='LVIS v1 val annotations (lvis_v1_val.json)')
-    parser.add_argument('coco_json', help='COCO val2017 instances (instances_val2017.json)')
-    parser.add_argument('out_json', help='where to write the cocofied annotations')
-    return parser.parse_args(argv)
+    add_input_arg(parser, 'lvis_json', help='LVIS v1 val annotations (lvis_v1_val.json)')
+    add_input_arg(parser, 'coco_json', help='COCO val2017 instances (instances_val2017.json)')
+    add_output_arg(
+        parser, 'out_json', formats=('.json', ), help='where to write the cocofied annotations')
+    return parse_checked_args(parser, argv)
 
 
 @cli_main
 def main(argv=None) -> int:
     args = parse_args(argv)
-    check_output_file(args.out_json, [args.lvis_json, args.coco_json], 'out_json')
     lvis = load_json(args.lvis_json, 'LVIS annotations')
     coco = load_json(args.coco_json, 'COCO annotations')
     cocofied = cocofy_lvis(lvis, coco)

@@ -48,9 +48,11 @@ from tqdm import tqdm
 from mmseg_refiner import fileio
 from mmseg_refiner.datasets.hr_refine import COARSE_VARIANTS, coarse_mask_paths, read_name_list
 from mmseg_refiner.datasets.transforms.coarse_mask import (SYNTHESIS_VERSION,
+                                                          check_synthesis_options,
                                                           synthesize_coarse_mask)
-from mmseg_refiner.utils.checks import check_output_folder
 from mmseg_refiner.utils.cli import cli_main
+from mmseg_refiner.utils.cli_args import add_input_arg, add_output_arg, parse_checked_args
+from mmseg_refiner.utils.settings import check_int
 
 #: Synthesis options of each variant (keys: ``COARSE_VARIANTS``).
 VARIANT_OPTIONS = {'gt': dict(fill_holes=False), 'filled': dict(fill_holes=True)}
@@ -77,9 +79,14 @@ class Outcome(NamedTuple):
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Make the two offline coarse masks per ground truth of the HR training set.')
-    parser.add_argument('mask_dir', help='folder of ground-truth masks')
-    parser.add_argument('out_dir', help='coarse folder: gets gt/<stem>.png and filled/<stem>.png')
-    parser.add_argument(
+    add_input_arg(parser, 'mask_dir', folder=True, help='folder of ground-truth masks')
+    add_output_arg(
+        parser,
+        'out_dir',
+        folder=True,
+        help='coarse folder: gets gt/<stem>.png and filled/<stem>.png')
+    add_input_arg(
+        parser,
         '--list',
         dest='list_file',
         help='only the names in this file, one per line (with or '
@@ -91,7 +98,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--nproc', type=int, default=min(8,
                                          os.cpu_count() or 1), help='worker processes')
-    return parser.parse_args(argv)
+    return parse_checked_args(parser, argv)
 
 
 def list_jobs(mask_dir: str, mask_suffix: str, list_file: Optional[str]) -> List[Job]:
@@ -183,7 +190,9 @@ def summarize(outcomes: Sequence[Outcome]) -> str:
 @cli_main
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
-    check_output_folder(args.out_dir, [args.mask_dir], 'out_dir')
+    for variant in COARSE_VARIANTS:  # once, up front, not file by file
+        check_synthesis_options(iou_target=args.iou_target, **VARIANT_OPTIONS[variant])
+    check_int('make_hr_coarse_masks', '--nproc', args.nproc, low=1)
     if not osp.isdir(args.mask_dir):
         raise FileNotFoundError(f'mask folder {args.mask_dir} does not exist')
     jobs = [with_key(job) for job in list_jobs(args.mask_dir, args.mask_suffix, args.list_file)]

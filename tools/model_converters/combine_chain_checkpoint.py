@@ -29,8 +29,10 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
+from mmseg_refiner.fileio.outputs import JobPath
 from mmseg_refiner.utils.cli import cli_main
-from mmseg_refiner.utils.cli_args import add_cfg_options_arg
+from mmseg_refiner.utils.cli_args import (CHECKPOINT_FORMATS, add_cfg_options_arg, add_input_arg,
+                                          add_output_arg, check_job_paths, parse_checked_args)
 from mmseg_refiner.utils.config_file import check_checkpoints, read_config_file
 from mmseg_refiner.utils.config_keys import validate_config
 
@@ -38,11 +40,12 @@ from mmseg_refiner.utils.config_keys import validate_config
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Combine the upstream and refiner checkpoints of a chain config into one')
-    parser.add_argument('config', help='chain config (RefinedDetector / RefinedSegmentor)')
-    parser.add_argument('out', help='the combined checkpoint to write (.pth)')
+    add_input_arg(parser, 'config', help='chain config (RefinedDetector / RefinedSegmentor)')
+    add_output_arg(
+        parser, 'out', formats=CHECKPOINT_FORMATS, help='the combined checkpoint to write (.pth)')
     add_cfg_options_arg(
         parser, help='override config settings, e.g. model.refiner_checkpoint=segrefiner_lr.pth')
-    return parser.parse_args(argv)
+    return parse_checked_args(parser, argv)
 
 
 def dataset_meta_of(upstream_meta: dict) -> Optional[dict]:
@@ -86,6 +89,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         config.merge_from_dict(args.cfg_options)
     validate_config(config, args.cfg_options)
     check_checkpoints(config, args.cfg_options)
+    check_job_paths(args, inputs=[
+        JobPath(f'model.{key}', value) for key, value in config.model.items()
+        if key.endswith('_checkpoint') and isinstance(value, str)
+    ])
     checkpoint = combine(config)
     buffer = io.BytesIO()
     torch.save(checkpoint, buffer)

@@ -15,23 +15,23 @@ import sys
 from typing import List, Optional
 
 from mmseg_refiner.models.denoisers import convert_official_checkpoint
-from mmseg_refiner.utils.checks import check_output_file
 from mmseg_refiner.utils.cli import cli_main
+from mmseg_refiner.utils.cli_args import (CHECKPOINT_FORMATS, add_input_arg, add_output_arg,
+                                          parse_checked_args)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Convert a published SegRefiner checkpoint (mmdet-2.x fork) into an '
         'mmseg_refiner (MMEngine) checkpoint of the SegRefiner model.')
-    parser.add_argument('src', help='published checkpoint (.pth)')
-    parser.add_argument('dst', help='output checkpoint (.pth)')
-    return parser.parse_args(argv)
+    add_input_arg(parser, 'src', help='published checkpoint (.pth)')
+    add_output_arg(parser, 'dst', formats=CHECKPOINT_FORMATS, help='output checkpoint (.pth)')
+    return parse_checked_args(parser, argv)
 
 
 @cli_main
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
-    check_output_file(args.dst, inputs=[args.src], name='output')
     meta = convert_official_checkpoint(args.src, args.dst)
     print(f'converted {meta["num_tensors"]} tensors from {args.src} -> {args.dst}')
     if meta['dropped_keys']:

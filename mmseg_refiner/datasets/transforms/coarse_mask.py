@@ -32,6 +32,7 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 
 from mmseg_refiner.registry import TRANSFORMS
+from mmseg_refiner.utils.settings import check_float, check_int
 
 RandomSource = Union[np.random.Generator, np.random.RandomState, None]
 
@@ -70,8 +71,7 @@ def _as_binary(mask: np.ndarray) -> np.ndarray:
 
 
 def _check_fraction(name: str, value: float) -> None:
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f'{name} must lie in [0, 1], got {value}')
+    check_float('coarse-mask synthesis', name, value, 0, 1)
 
 
 # ---------------------------------------------------------------------------
@@ -333,6 +333,31 @@ def perturb_to_iou(mask: np.ndarray,
                              tuple(kernel_size_range))
 
 
+def check_synthesis_options(iou_target: float = 0.8,
+                            iou_reference: str = 'boundary_modified',
+                            fill_holes: bool = False,
+                            min_vertices: int = 10,
+                            removal_rate: float = 0.1,
+                            removal_candidate_rate: float = 0.1,
+                            keep_rate: float = 0.1,
+                            max_rounds: int = 250,
+                            ops_per_round: int = 4,
+                            seed_pixel_prob: float = 0.25,
+                            dilate_prob: float = 0.5,
+                            kernel_size_range: Sequence[int] = (3, 9)) -> None:
+    """Refuse options of :func:`synthesize_coarse_mask` that cannot work, before any mask
+    is made (a tool over many files checks them once, up front).
+
+    Raises:
+        ValueError: naming the option.
+    """
+    _check_iou_reference(iou_reference)
+    check_int('coarse-mask synthesis', 'min_vertices', min_vertices, low=1)
+    _check_boundary_options(removal_rate, removal_candidate_rate, keep_rate)
+    _check_perturbation_options(iou_target, max_rounds, ops_per_round, seed_pixel_prob,
+                                dilate_prob, kernel_size_range)
+
+
 def _check_perturbation_options(iou_target: float, max_rounds: int, ops_per_round: int,
                                 seed_pixel_prob: float, dilate_prob: float,
                                 kernel_size_range: Sequence[int]) -> None:
@@ -342,9 +367,8 @@ def _check_perturbation_options(iou_target: float, max_rounds: int, ops_per_roun
     if len(kernel_size_range) != 2 or not 1 <= kernel_size_range[0] <= kernel_size_range[1]:
         raise ValueError(f'kernel_size_range must be (min, max) with 1 <= min <= max, '
                          f'got {tuple(kernel_size_range)}')
-    if max_rounds < 0 or ops_per_round < 1:
-        raise ValueError(f'need max_rounds >= 0 and ops_per_round >= 1, got {max_rounds} and '
-                         f'{ops_per_round}')
+    check_int('coarse-mask synthesis', 'max_rounds', max_rounds, low=0)
+    check_int('coarse-mask synthesis', 'ops_per_round', ops_per_round, low=1)
 
 
 def _perturb_in_place(seg: np.ndarray, reference: np.ndarray, rng, iou_target: float,
@@ -580,11 +604,7 @@ class GenerateCoarseMask(BaseTransform):
             seed_pixel_prob=seed_pixel_prob,
             dilate_prob=dilate_prob,
             kernel_size_range=tuple(kernel_size_range))
-        # Fail when the pipeline is built, not in the first worker.
-        _check_iou_reference(iou_reference)
-        _check_boundary_options(removal_rate, removal_candidate_rate, keep_rate)
-        _check_perturbation_options(iou_target, max_rounds, ops_per_round, seed_pixel_prob,
-                                    dilate_prob, kernel_size_range)
+        check_synthesis_options(**self.options)  # when the pipeline is built, not in a worker
 
     def transform(self, results: dict) -> dict:
         sample = results.get('img_path', f'sample {results.get("sample_idx", "?")}')

@@ -15,13 +15,14 @@ import math
 import multiprocessing
 import os
 from functools import partial
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
 import pycocotools.mask as mask_utils
 
 from mmseg_refiner.fileio import decode_rle, encode_mask
+from mmseg_refiner.utils.settings import check_float, check_int
 
 #: The paper's boundary width, as a fraction of the image diagonal.
 DEFAULT_DILATION_RATIO = 0.02
@@ -171,6 +172,13 @@ def min_mask_boundary_iou(mask_ious: np.ndarray, dts: Sequence[dict], gts: Seque
     if keep_mask_iou is not None:
         ious = np.where(np.asarray(keep_mask_iou, bool)[None, :], mask_ious, ious)
     return ious
+
+
+def check_boundary_settings(owner: str, dilation_ratio, nproc) -> Tuple[float, Optional[int]]:
+    """``(dilation_ratio, nproc)`` refused unless meaningful: the boundary width is a
+    fraction of the diagonal in ``(0, 1]``, ``nproc`` a positive integer or ``None``."""
+    return (check_float(owner, 'dilation_ratio', dilation_ratio, 0, 1, low_open=True),
+            check_int(owner, 'nproc', nproc, low=1, allow_none=True))
 
 
 def resolve_nproc(nproc: Optional[int]) -> int:

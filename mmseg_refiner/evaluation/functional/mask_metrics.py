@@ -18,9 +18,26 @@ from typing import Dict, Iterable, List, Optional, Tuple
 import cv2
 import numpy as np
 
+from mmseg_refiner.utils.settings import check_float, check_int
+
 NUM_RADII = 5
 MIN_RADIUS = 1
 RADIUS_DIVISOR = 300
+
+
+def check_mba_settings(owner: str,
+                       num_radii,
+                       min_radius,
+                       radius_divisor,
+                       names: Tuple[str, str, str] = ('num_radii', 'min_radius',
+                                                      'radius_divisor')) -> dict:
+    """The mBA settings as ``mba_kwargs``, refused unless meaningful (``num_radii >= 1``,
+    ``min_radius >= 1``, ``radius_divisor > 0``), naming ``owner`` and the key (as
+    ``names`` call them)."""
+    return dict(
+        num_radii=check_int(owner, names[0], num_radii, low=1),
+        min_radius=check_int(owner, names[1], min_radius, low=1),
+        radius_divisor=check_float(owner, names[2], radius_divisor, low=0, low_open=True))
 def mask_iou_counts(pred: np.ndarray, gt: np.ndarray) -> Tuple[int, int]:
     """``(intersection, union)`` pixel counts of two same-size binary masks."""
     pred, gt = _as_bool_pair(pred, gt)

@@ -6,8 +6,8 @@ from mmdet.evaluation import CocoMetric
 from mmengine.logging import MMLogger
 
 from mmseg_refiner.registry import METRICS
-from ..functional import (DEFAULT_DILATION_RATIO, classwise_ap, instances_to_coco_results,
-                          run_coco_eval)
+from ..functional import (DEFAULT_DILATION_RATIO, check_boundary_settings, classwise_ap,
+                          instances_to_coco_results, run_coco_eval)
 from .classwise_table import report_classwise_ap
 
 #: Index of each ``metric_items`` name in ``COCOeval.stats`` (as in mmdet).
@@ -50,8 +50,8 @@ class BoundaryCocoMetric(CocoMetric):
         super().__init__(ann_file=ann_file, metric=[m for m in metrics if m != 'boundary'],
                          **kwargs)
         self.evaluate_boundary = 'boundary' in metrics
-        self.dilation_ratio = dilation_ratio
-        self.nproc = nproc
+        self.dilation_ratio, self.nproc = check_boundary_settings(
+            type(self).__name__, dilation_ratio, nproc)
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
         """mmdet's metrics, then ``boundary_*`` when ``'boundary'`` is asked for."""

@@ -6,8 +6,10 @@ from mmdet.evaluation import LVISMetric
 from mmengine.logging import MMLogger
 
 from mmseg_refiner.registry import METRICS
+from mmseg_refiner.utils.settings import check_int
 from ..functional import (DEFAULT_DILATION_RATIO, DEFAULT_MAX_DETS, LVIS_SUMMARY_KEYS,
-                          classwise_ap, instances_to_coco_results, run_lvis_eval)
+                          check_boundary_settings, classwise_ap, instances_to_coco_results,
+                          run_lvis_eval)
 from .classwise_table import report_classwise_ap
 
 LVIS_METRICS = ('bbox', 'segm', 'boundary')
@@ -77,9 +79,9 @@ class BoundaryLVISMetric(LVISMetric):
                          prefix=prefix, backend_args=backend_args)
         self.metrics = metrics
         self.ann_file = ann_file
-        self.max_dets = max_dets
-        self.dilation_ratio = dilation_ratio
-        self.nproc = nproc
+        self.max_dets = check_int(type(self).__name__, 'max_dets', max_dets, low=1)
+        self.dilation_ratio, self.nproc = check_boundary_settings(
+            type(self).__name__, dilation_ratio, nproc)
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
         """LVIS AP of every requested metric, as ``{metric}_{item}`` fractions."""

@@ -6,7 +6,8 @@ from mmengine.evaluator import BaseMetric
 
 from mmseg_refiner.registry import METRICS
 from mmseg_refiner.utils.renamed import register_renamed_type
-from ..functional import MIN_RADIUS, NUM_RADII, RADIUS_DIVISOR, mask_record, summarize_mask_records
+from ..functional import (MIN_RADIUS, NUM_RADII, RADIUS_DIVISOR, check_mba_settings, mask_record,
+                          summarize_mask_records)
 
 
 def _field(sample: Any, name: str) -> Any:
@@ -73,8 +74,8 @@ class RefinedMaskMetric(BaseMetric):
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
-        self.mba_kwargs = dict(num_radii=num_radii, min_radius=min_radius,
-                               radius_divisor=radius_divisor)
+        self.mba_kwargs = check_mba_settings('RefinedMaskMetric', num_radii, min_radius,
+                                             radius_divisor)
 
     def process(self, data_batch: Any, data_samples: Sequence[Any]) -> None:
         """Keep each sample's intersection/union counts and mBA (not its masks)."""

@@ -15,6 +15,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Union
 import torch
 
 from mmseg_refiner.registry import MODELS
+from mmseg_refiner.utils.settings import check_float, check_int
 
 DenoiseFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 Generators = Union[torch.Generator, Sequence[torch.Generator], None]
@@ -51,9 +52,9 @@ class DiscreteMaskDiffusion:
     """
 
     def __init__(self, num_timesteps: int = 6, start: float = 0.8, end: float = 0.0) -> None:
-        if num_timesteps < 1:
-            raise ValueError(f'DiscreteMaskDiffusion: num_timesteps must be >= 1, '
-                             f'got {num_timesteps}')
+        num_timesteps = check_int('DiscreteMaskDiffusion', 'num_timesteps', num_timesteps, low=1)
+        start = check_float('DiscreteMaskDiffusion', 'start', start)
+        end = check_float('DiscreteMaskDiffusion', 'end', end)
         if not 0.0 <= end <= start < 1.0:
             raise ValueError(f'DiscreteMaskDiffusion: the schedule needs 0 <= end <= start < 1 '
                              f'(b[t] must not increase with t, and b[t] = 1 would make the '

@@ -31,6 +31,7 @@ from mmengine.structures import PixelData
 from torch import Tensor
 
 from mmseg_refiner.registry import MODELS
+from mmseg_refiner.utils.settings import check_float, check_int, check_ints
 from .seeding import derive_seed, make_generator, make_generators, mask_seed
 
 #: Modes accepted for resizing the inputs to the model resolution.
@@ -227,9 +228,15 @@ class GlobalLocalRefiner:
         if prob_interpolation not in PROB_INTERPOLATIONS:
             raise ValueError(f'prob_interpolation must be one of {PROB_INTERPOLATIONS}, '
                              f'got {prob_interpolation!r}')
-        if patch_size < 1 or batch_size < 1:
-            raise ValueError(f'patch_size and batch_size must be positive, got {patch_size} '
-                             f'and {batch_size}')
+        owner = 'GlobalLocalRefiner'
+        min_fg_pixels = check_int(owner, 'min_fg_pixels', min_fg_pixels, low=0)
+        fine_prob_ratio = check_float(owner, 'fine_prob_ratio', fine_prob_ratio, 0, 1)
+        patch_size = check_int(owner, 'patch_size', patch_size, low=1)
+        nms_iou_thr = check_float(owner, 'nms_iou_thr', nms_iou_thr, 0, 1)
+        batch_size = check_int(owner, 'batch_size', batch_size, low=1)
+        threshold = check_float(owner, 'threshold', threshold, 0, 1)
+        global_timesteps = check_ints(owner, 'global_timesteps', global_timesteps, low=0)
+        local_timesteps = check_ints(owner, 'local_timesteps', local_timesteps, low=0)
         if centre_mapping not in CENTRE_MAPPINGS:
             raise ValueError(f'centre_mapping must be one of {CENTRE_MAPPINGS}, '
                              f'got {centre_mapping!r}')

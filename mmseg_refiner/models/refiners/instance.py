@@ -58,6 +58,7 @@ from mmengine.structures import PixelData
 from torch import Tensor
 
 from mmseg_refiner.registry import MODELS
+from mmseg_refiner.utils.settings import check_float, check_int, check_ints
 from .seeding import make_generators, mask_seed
 
 
@@ -140,16 +141,14 @@ class InstanceRefiner:
                  coarse_threshold: float = 0.5,
                  refined_threshold: float = 0.5,
                  timesteps: Optional[Sequence[int]] = None) -> None:
-        if batch_size < 1:
-            raise ValueError(f'InstanceRefiner: batch_size must be >= 1, got {batch_size}')
-        if box_padding < 0:
-            raise ValueError(f'InstanceRefiner: box_padding must be >= 0, got {box_padding}')
-        self.min_area = min_area
-        self.box_padding = box_padding
-        self.batch_size = batch_size
-        self.coarse_threshold = coarse_threshold
-        self.refined_threshold = refined_threshold
-        self.timesteps = None if timesteps is None else tuple(int(t) for t in timesteps)
+        owner = 'InstanceRefiner'
+        self.min_area = check_int(owner, 'min_area', min_area, low=0)
+        self.box_padding = check_int(owner, 'box_padding', box_padding, low=0)
+        self.batch_size = check_int(owner, 'batch_size', batch_size, low=1)
+        self.coarse_threshold = check_float(owner, 'coarse_threshold', coarse_threshold, 0, 1)
+        self.refined_threshold = check_float(owner, 'refined_threshold', refined_threshold, 0, 1)
+        self.timesteps = None if timesteps is None else check_ints(
+            owner, 'timesteps', timesteps, low=0)
 
     def refine_masks(self,
                      model,

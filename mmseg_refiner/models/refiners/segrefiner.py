@@ -13,6 +13,7 @@ from mmseg_refiner.models.denoisers.official_checkpoint import convert_official_
 from mmseg_refiner.registry import MODELS
 from mmseg_refiner.structures import RefineDataSample, sample_name
 from mmseg_refiner.utils.renamed import RenamedError, refuse_renamed_arguments, renamed_message
+from mmseg_refiner.utils.settings import check_int
 from ..diffusion.discrete_mask_diffusion import Generators
 from ..utils.precision import check_precision, network_in_precision, resolve_precision
 from .seeding import make_generators, mask_seed, sample_seed, seed_name
@@ -120,7 +121,7 @@ class SegRefiner(BaseModel):
         self.diffusion = MODELS.build(diffusion)
         self.loss_mask = MODELS.build(loss_mask)
         self.loss_texture = MODELS.build(loss_texture)
-        self.model_size = model_size
+        self.model_size = check_int('SegRefiner', 'model_size', model_size, low=8)
         self.instance_refiner = MODELS.build(instance_refiner) if instance_refiner else None
         self.global_local_refiner = MODELS.build(global_local_refiner) if global_local_refiner else None
         self.test_cfg = dict(mode='whole', seed=0, precision='auto')
