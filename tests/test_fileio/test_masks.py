@@ -94,9 +94,9 @@ def test_nan_is_refused_naming_the_mask():
 
 
 def test_a_mask_empty_under_the_rule_warns_naming_the_file(tmp_path):
-    path = str(tmp_path / 'labels.png')
-    cv2.imwrite(path, OBJECT.astype(np.uint8) * 7)  # an 8-bit label 7: under 128
-    with pytest.warns(EmptyMaskWarning, match='labels.png'):
+    path = str(tmp_path / 'empty.png')
+    cv2.imwrite(path, np.zeros(OBJECT.shape, np.uint8))
+    with pytest.warns(EmptyMaskWarning, match='empty.png'):
         assert not read_mask(path).any()
     with warnings.catch_warnings():
         warnings.simplefilter('error')

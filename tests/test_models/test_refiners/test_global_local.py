@@ -300,7 +300,8 @@ def test_fewer_steps_split_between_global_and_local_passes():
 @pytest.mark.parametrize('global_timesteps,local_timesteps',
                          [((5, 3), (3, )), ((5, 1), (2, 0)), ((3, 5), (0, )), ((5, ), (-1, ))])
 def test_global_then_local_steps_must_decrease(global_timesteps, local_timesteps):
-    with pytest.raises(ValueError, match='strictly decreasing'):
+    with pytest.raises(ValueError,
+                       match=r'strictly decreasing|local_timesteps\[0\] must be an integer >= 0'):
         GlobalLocalRefiner(global_timesteps=global_timesteps, local_timesteps=local_timesteps)
 
 
