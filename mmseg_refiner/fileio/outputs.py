@@ -150,7 +150,8 @@ def check_outputs(outputs: Iterable[Optional[JobPath]],
     Raises:
         OutputPathError: naming the output, the input it would harm and why.
     """
-    outputs = [p for p in outputs if p is not None and p.path is not None]
+    outputs = list({(p.name, _real(p.path)): p
+                    for p in outputs if p is not None and p.path is not None}.values())
     inputs = [p for p in inputs if p is not None and p.path is not None]
     for out in outputs:
         _check_form(out)
