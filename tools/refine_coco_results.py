@@ -51,13 +51,14 @@ from tqdm import tqdm
 
 from mmseg_refiner import fileio
 from mmseg_refiner.apis import init_refiner
-from mmseg_refiner.registry import DATASETS
 from mmseg_refiner.fileio.outputs import JobPath
+from mmseg_refiner.registry import DATASETS
 from mmseg_refiner.utils.checks import check_common_args
 from mmseg_refiner.utils.cli import INTERRUPTED, cli_main
 from mmseg_refiner.utils.cli_args import (add_cfg_options_arg, add_device_precision_args,
                                           add_input_arg, add_output_arg, check_job_paths,
                                           parse_checked_args)
+from mmseg_refiner.utils.config_file import read_config_file
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -87,19 +88,26 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return parse_checked_args(parser, argv)
 
 
+#: The COCO-results data of a config whose own test data are of another kind.
+COCO_RESULTS_DATA = osp.join(
+    osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs', '_base_', 'datasets',
+    'coco_results_refine.py')
+
+
 def progress_log_path(out: str) -> str:
     """The progress log of a job writing ``out``."""
     return f'{out}.progress.jsonl'
 
 
 def build_dataset(cfg, args: argparse.Namespace):
-    """The config's test dataset (type and pipeline), pointed at the given files."""
-    loader = cfg.get('test_dataloader')
-    if not loader or 'dataset' not in loader:
-        raise ValueError(f'the config {cfg.filename} has no test_dataloader.dataset to build '
-                         f'the data from (e.g. configs/segrefiner/'
-                         f'segrefiner_unet-128_coco-results-refine.py)')
-    dataset_cfg = copy.deepcopy(loader['dataset'])
+    """The config's test dataset (type and pipeline) when it is a COCO-results dataset, else
+    the shipped base's (:data:`COCO_RESULTS_DATA`), pointed at the given files."""
+    dataset_cfg = ((cfg.get('test_dataloader') or {}).get('dataset') or {})
+    if str(dataset_cfg.get('type', '')).split('.')[-1] != 'CocoResultsRefineDataset':
+        print(f'{cfg.filename}: its test_dataloader does not read COCO results; using the '
+              f'model of that config with the data pipeline of {COCO_RESULTS_DATA}')
+        dataset_cfg = read_config_file(COCO_RESULTS_DATA).test_dataloader.dataset
+    dataset_cfg = copy.deepcopy(dataset_cfg)
     dataset_cfg.update(
         results_file=args.results,
         ann_file=args.ann_file,

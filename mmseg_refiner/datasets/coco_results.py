@@ -27,7 +27,8 @@ from mmengine.dataset import BaseDataset
 from mmengine.fileio import join_path, load
 from mmengine.structures import InstanceData
 
-from mmseg_refiner.fileio import decode_segmentation, mask_boxes, validate_coco_results
+from mmseg_refiner.fileio import (decode_segmentation, mask_boxes, size_mismatch,
+                                  validate_coco_results)
 from mmseg_refiner.registry import DATASETS, TRANSFORMS
 
 #: At most this many offending ids are listed in an error message.
@@ -211,8 +212,8 @@ class LoadCoarseInstances(BaseTransform):
     def transform(self, results: dict) -> dict:
         height, width = results['height'], results['width']
         if results['img'].shape[:2] != (height, width):
-            raise ValueError(f'{results["img_path"]} is {results["img"].shape[:2]} (HxW), the '
-                             f'annotation file says {(height, width)}')
+            raise ValueError(
+                size_mismatch(results['img_path'], results['img'].shape[:2], (height, width)))
         instances = results['coarse_instances']
         masks = np.zeros((len(instances), height, width), dtype=np.uint8)
         for i, instance in enumerate(instances):

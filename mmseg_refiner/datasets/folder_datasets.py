@@ -133,7 +133,8 @@ class MaskFolderDataset(RefineBaseDataset):
             raise FileNotFoundError(
                 f'image {image}: missing mask file {mask}' +
                 (f' (and {len(absent) - 1} more)' if len(absent) > 1 else '') +
-                ' (set on_missing="skip" to leave such images out)')
+                ' (give it a mask or move it out of the folder; a config run can set the '
+                'dataset\'s on_missing="skip" to leave such images out)')
         logger = MMLogger.get_current_instance()
         for image, mask in absent:
             logger.warning(f'{type(self).__name__}: skipped image {image}: missing mask file '

@@ -11,11 +11,12 @@ the package opens a mask file or decodes an RLE.
 from .atomic import (current_umask, write_bytes_atomic, write_image_atomic, write_json_atomic,
                      write_mask_png)
 from .coco_results import CocoResultsError, load_coco_results, validate_coco_results
-from .images import IMAGE_EXTENSIONS, decode_image, read_bytes, read_image
+from .images import IMAGE_EXTENSIONS, decode_image, read_bytes, read_image, size_mismatch
 from .masks import (IGNORE_LABEL, PROB_THRESHOLD, UINT8_THRESHOLD, EmptyMaskWarning,
                     IgnoredPixelsWarning, decode_mask, mask_box,
                     mask_boxes, mask_from_array, mask_to_uint8, read_mask, warn_if_empty)
-from .matching import file_key, index_folder, match_keys, with_image_extensions
+from .matching import (SkippedEntriesWarning, file_key, index_folder, match_keys,
+                       with_image_extensions)
 from .outputs import JobPath, OutputPathError, check_outputs
 from .resume import (FOLDER_LOG_NAME, JobChangedError, ResumeLog, digest, file_digest, files_digest,
                      finished_items, json_digest, read_log, relative_name)

@@ -43,7 +43,8 @@ def write_bytes_atomic(path: Union[str, os.PathLike], data: bytes) -> None:
     """Write ``data`` to ``path`` atomically, with the permissions ``open`` would give.
 
     Missing folders are created. If anything fails, the temporary file is
-    removed and ``path`` is left as it was.
+    removed and ``path`` is left as it was; an ``OSError`` (a read-only folder,
+    a full disk) names ``path``, not the temporary file.
 
     Args:
         path: destination file.
@@ -51,16 +52,20 @@ def write_bytes_atomic(path: Union[str, os.PathLike], data: bytes) -> None:
     """
     path = os.fspath(path)
     folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp_path = tempfile.mkstemp(prefix=f'.{osp.basename(path)}.', suffix='.tmp', dir=folder)
+    tmp_path = None
     try:
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp_path = tempfile.mkstemp(
+            prefix=f'.{osp.basename(path)}.', suffix='.tmp', dir=folder)
         with os.fdopen(fd, 'wb') as file:
             file.write(data)
         os.chmod(tmp_path, 0o666 & ~current_umask())
         os.replace(tmp_path, path)
-    except BaseException:
-        if osp.exists(tmp_path):
+    except BaseException as error:
+        if tmp_path is not None and osp.exists(tmp_path):
             os.remove(tmp_path)
+        if isinstance(error, OSError):  # read-only, full disk...: name the file, not the temp
+            raise OSError(error.errno, error.strerror or str(error), path) from error
         raise
 
 

@@ -7,7 +7,8 @@ EXIF orientation of a photograph is applied (OpenCV's default), so an image and
 a mask saved by the same camera pipeline line up.
 """
 import os
-from typing import Optional, Union
+import os.path as osp
+from typing import Optional, Tuple, Union
 
 import mmcv
 import numpy as np
@@ -27,6 +28,8 @@ def read_bytes(path: Union[str, os.PathLike],
         OSError: the file exists but cannot be read.
     """
     path = os.fspath(path)
+    if osp.isdir(path):
+        raise IsADirectoryError(f'{what} file {path} is a directory, not a file')
     try:
         return fileio.get(path, backend_args=backend_args)
     except FileNotFoundError:
@@ -39,8 +42,11 @@ def decode_image(data: bytes, path: str, flag: str = 'color', backend: str = 'cv
     """Decode image bytes with :func:`mmcv.imfrombytes`; ``path`` names the file in errors.
 
     Raises:
-        ValueError: the bytes are not a decodable image.
+        ValueError: the bytes are empty or not a decodable image.
     """
+    if not data:
+        raise ValueError(f'image file {path} is empty (0 bytes): an interrupted download or '
+                         f'copy? Fetch or save it again')
     try:
         image = mmcv.imfrombytes(data, flag=flag, backend=backend)
     except Exception as error:  # PIL / turbojpeg / tifffile raise their own types
@@ -64,3 +70,27 @@ def read_image(path: Union[str, os.PathLike],
     if image.ndim == 2:
         image = np.repeat(image[..., None], 3, axis=2)
     return np.ascontiguousarray(image[..., :3])
+
+
+#: EXIF orientations that swap width and height (rotations by 90 degrees).
+_TRANSPOSING_ORIENTATIONS = (5, 6, 7, 8)
+
+
+def size_mismatch(path: str, shape: Tuple[int, int], annotated: Tuple[int, int]) -> str:
+    """Why an image of ``shape`` (HxW, as read) does not fit its ``annotated`` size: the
+    message names the file, and says so when the file's EXIF orientation rotated it (images
+    are read upright, as OpenCV does; an annotation may give the size as stored)."""
+    message = (f'image {path} is {shape[0]}x{shape[1]} (HxW) but its annotation says '
+               f'{annotated[0]}x{annotated[1]}')
+    if tuple(annotated) == tuple(shape[::-1]):
+        try:
+            from PIL import Image
+            with Image.open(path) as image:
+                orientation = image.getexif().get(0x0112)
+        except Exception:  # not readable by Pillow: no EXIF to explain it
+            orientation = None
+        if orientation in _TRANSPOSING_ORIENTATIONS:
+            message += (f': its EXIF orientation ({orientation}) rotates it by 90 degrees when '
+                        f'read, and the annotation gives the stored size. Rotate the file '
+                        f'upright (e.g. exiftran -ai, or re-save it) or fix the annotation')
+    return message

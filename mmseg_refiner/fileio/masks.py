@@ -179,6 +179,9 @@ def mask_from_array(array,
 
 def decode_mask(data: bytes, path: str, warn_empty: bool = True) -> np.ndarray:
     """Apply the mask rule to the bytes of a mask file (see :func:`read_mask`)."""
+    if not data:
+        raise ValueError(f'mask file {path} is empty (0 bytes): an interrupted download or '
+                         f'copy? Fetch or save it again')
     try:
         with Image.open(io.BytesIO(data)) as image:
             image = ImageOps.exif_transpose(image)  # line up with images read by OpenCV

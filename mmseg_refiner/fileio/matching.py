@@ -12,14 +12,26 @@ and ``'_seg.png'`` both find ``x_seg.png``.
 
 Two files of one folder with the same key (``a.jpg`` and ``a.png``) are an
 error naming both: which one is meant cannot be guessed.
+
+Hidden files (``.name``), subfolders and links to nothing are left out, and a
+:class:`SkippedEntriesWarning` names the ones left out, so that a folder run
+never drops a file without a word.
 """
 import os
 import os.path as osp
+import warnings
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from .images import IMAGE_EXTENSIONS
 
 Suffixes = Union[str, Sequence[str]]
+
+#: Entries named in a :class:`SkippedEntriesWarning` before "... and N more".
+SHOWN_SKIPPED = 5
+
+
+class SkippedEntriesWarning(UserWarning):
+    """A folder holds entries that are not read: hidden files, subfolders, broken links."""
 
 
 def with_image_extensions(stem_suffix: str = '') -> Tuple[str, ...]:
@@ -69,9 +81,20 @@ def index_folder(folder: str,
         raise FileNotFoundError(f'{what} folder {folder} does not exist')
     index: Dict[str, str] = {}
     clashes: List[str] = []
+    skipped: Dict[str, List[str]] = {'hidden': [], 'subfolder': [], 'link to nothing': []}
     for name in sorted(os.listdir(folder)):
+        path = osp.join(folder, name)
+        if osp.isdir(path):
+            skipped['subfolder'].append(name)
+            continue
+        if osp.islink(path) and not osp.exists(path):
+            skipped['link to nothing'].append(name)
+            continue
         key = file_key(name, suffixes, prefix)
-        if key is None or not osp.isfile(osp.join(folder, name)):
+        if key is None or not osp.isfile(path):
+            continue
+        if name.startswith('.'):
+            skipped['hidden'].append(name)
             continue
         if key in index:
             clashes.append(f'{osp.basename(index[key])} and {name}')
@@ -80,7 +103,20 @@ def index_folder(folder: str,
     if clashes:
         raise ValueError(f'{what} folder {folder}: several files share a name, which makes the '
                          f'match ambiguous: {"; ".join(clashes)} (remove or rename one of each)')
+    _warn_skipped(folder, what, skipped)
     return index
+
+
+def _warn_skipped(folder: str, what: str, skipped: Dict[str, List[str]]) -> None:
+    parts = []
+    for kind, names in skipped.items():
+        if names:
+            shown = ', '.join(names[:SHOWN_SKIPPED])
+            more = f' and {len(names) - SHOWN_SKIPPED} more' if len(names) > SHOWN_SKIPPED else ''
+            parts.append(f'{len(names)} {kind} ({shown}{more})')
+    if parts:
+        warnings.warn(f'{what} folder {folder}: left out {"; ".join(parts)}',
+                      SkippedEntriesWarning, stacklevel=3)
 
 
 def match_keys(

@@ -39,6 +39,8 @@ def read_config_file(path) -> Config:
         ConfigFileError: reading it failed (``config <path> could not be read: <reason>``).
     """
     path = os.fspath(path)
+    if osp.isdir(path):
+        raise ConfigFileError(f'config {path} is a directory; give a config file (.py) in it')
     if not osp.isfile(path):
         raise FileNotFoundError(f'config {path} does not exist')
     try:

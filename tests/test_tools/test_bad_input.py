@@ -146,13 +146,13 @@ def test_refine_refuses_vis_folder_equal_to_out(folders, model_files, capsys):
     out = images.parent / 'out'
     _fails(refine_tool.main,
            [images, masks, '--out', out, '--vis', out, *_model(model_files)], capsys,
-           ['--vis', 'is the input folder', 'out'], inputs=[images, masks], status=2)
+           ['--vis', 'would write over each other', 'out'], inputs=[images, masks], status=2)
 
 
 def test_refine_single_out_is_the_image(folders, model_files, capsys):
     images, masks = folders
-    _fails(refine_tool.main, [images / 'a.jpg', masks / 'a.png', '--out', images / 'a.jpg',
-                              *_model(model_files)], capsys, ['a.jpg', 'is the input'],
+    _fails(refine_tool.main, [images / 'a.jpg', masks / 'a.png', '--out', masks / 'a.png',
+                              *_model(model_files)], capsys, ['a.png', 'is the input'],
            inputs=[images, masks], status=2)
 
 

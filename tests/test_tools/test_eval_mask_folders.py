@@ -80,7 +80,8 @@ def test_missing_and_mismatched_files_are_listed_and_fail(cli, big_like, tmp_pat
 
 
 def test_missing_folder_is_an_error(cli, tmp_path, capsys):
-    code = cli.main(['--gt', str(tmp_path / 'nope'), '--pred', str(tmp_path), '--out',
+    (tmp_path / 'pred').mkdir()
+    code = cli.main(['--gt', str(tmp_path / 'nope'), '--pred', str(tmp_path / 'pred'), '--out',
                      str(tmp_path / 'm.json')])
     assert code == 1
     assert 'nope does not exist' in capsys.readouterr().err

@@ -162,9 +162,7 @@ class LoadRandomInstanceMask(BaseTransform):
         height, width = results['img'].shape[:2]
         annotated = (results.get('height', height), results.get('width', width))
         if annotated != (height, width):
-            raise InvalidSampleError(
-                f'image {img_path} is {height}x{width} (HxW) but its annotation says '
-                f'{annotated[0]}x{annotated[1]}')
+            raise InvalidSampleError(fileio.size_mismatch(img_path, (height, width), annotated))
         instance = instances[np.random.randint(len(instances))]
         with _invalid_sample():
             mask = fileio.decode_segmentation(
