@@ -301,6 +301,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         raise UsageError(f'give two files or two folders; got {args.image} '
                          f'({"folder" if image_is_dir else "file"}) and {args.mask} '
                          f'({"folder" if mask_is_dir else "file"})')
+    if not image_is_dir and osp.realpath(args.image) == osp.realpath(args.mask):
+        raise UsageError(f'{args.mask} is both the image and the coarse mask: give the mask '
+                         f'file of the image')
     if image_is_dir and not args.out_suffix.lower().endswith('.png'):
         raise UsageError(f'--out-suffix {args.out_suffix}: refined masks are written as PNG '
                          f'(a lossy format would change them); end it with .png')

@@ -195,11 +195,11 @@ def main(argv: Optional[List[str]] = None) -> int:
             log.add(str(dataset.get_data_info(index)['img_id']), key, refined[index])
             bar.update(1)
     except KeyboardInterrupt:
-        bar.close()
         print(f'\ninterrupted: {len(refined)} of {len(dataset)} images done, kept in '
               f'{log.path}; run the same command again to resume')
         return INTERRUPTED
-    bar.close()
+    finally:  # an error message then starts a line of its own
+        bar.close()
 
     fileio.write_json_atomic(args.out, merge(results, dataset, refined), indent=None)
     print(f'{args.out}: {len(results)} detections on {len(dataset)} images '
