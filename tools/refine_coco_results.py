@@ -118,6 +118,13 @@ def build_dataset(cfg, args: argparse.Namespace):
         return DATASETS.build(dataset_cfg)
 
 
+def log_name(info: dict) -> str:
+    """How the progress log names a sample: its image id, and the index of its first
+    detection when an image's detections come in several batches."""
+    offset = info.get('instance_offset', 0)
+    return str(info['img_id']) + (f'+{offset}' if offset else '')
+
+
 def image_key(info: dict, results: List[dict]) -> str:
     """Digest of what an image's refinement depends on: its file and its detections."""
     records = [results[inst['result_index']] for inst in info['coarse_instances']]
@@ -180,7 +187,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     for index in range(len(dataset)):
         info = dataset.get_data_info(index)
         key = image_key(info, results)
-        masks = log.finished(str(info['img_id']), key)
+        masks = log.finished(log_name(info), key)
         if masks is None:
             todo.append((index, key))
         else:
@@ -188,21 +195,22 @@ def main(argv: Optional[List[str]] = None) -> int:
     if log.changed:
         print(f'{len(log.changed)} images changed (image file or detections) since they were '
               f'refined; refining them again: image ids {", ".join(sorted(log.changed))}')
-    bar = tqdm(total=len(dataset), initial=len(dataset) - len(todo), unit='img', desc='refining')
+    bar = tqdm(total=len(dataset), initial=len(dataset) - len(todo), unit='batch',
+               desc=f'refining (batches of up to {dataset.max_instances_per_sample} detections)')
     try:
         for index, key in todo:
             refined[index] = refine_image(model, dataset[index])
-            log.add(str(dataset.get_data_info(index)['img_id']), key, refined[index])
+            log.add(log_name(dataset.get_data_info(index)), key, refined[index])
             bar.update(1)
     except KeyboardInterrupt:
-        print(f'\ninterrupted: {len(refined)} of {len(dataset)} images done, kept in '
+        print(f'\ninterrupted: {len(refined)} of {len(dataset)} batches done, kept in '
               f'{log.path}; run the same command again to resume')
         return INTERRUPTED
     finally:  # an error message then starts a line of its own
         bar.close()
 
     fileio.write_json_atomic(args.out, merge(results, dataset, refined), indent=None)
-    print(f'{args.out}: {len(results)} detections on {len(dataset)} images '
+    print(f'{args.out}: {len(results)} detections in {len(dataset)} batches '
           f'({len(todo)} refined now, {len(dataset) - len(todo)} from {log.path}, which had '
           f'{resumed}); {time.time() - start:.1f} s')
     return 0

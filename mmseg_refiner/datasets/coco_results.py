@@ -30,6 +30,7 @@ from mmengine.structures import InstanceData
 from mmseg_refiner.fileio import (decode_segmentation, mask_boxes, size_mismatch,
                                   validate_coco_results)
 from mmseg_refiner.registry import DATASETS, TRANSFORMS
+from mmseg_refiner.utils.settings import check_int
 
 #: At most this many offending ids are listed in an error message.
 MAX_LISTED = 20
@@ -53,12 +54,20 @@ def _image_file_name(image: dict, ann_file: str) -> str:
 
 @DATASETS.register_module()
 class CocoResultsRefineDataset(BaseDataset):
-    """Detections saved as a COCO results JSON, one sample per image.
+    """Detections saved as a COCO results JSON, one sample per image (or per batch of an
+    image's detections).
 
     Each data info holds ``img_path``, ``img_id``, ``height``, ``width`` (from
-    the annotation file) and ``coarse_instances``: per detection its
+    the annotation file), ``coarse_instances``: per detection its
     ``segmentation``, ``bbox`` (xywh or None), ``label``, ``score`` and
-    ``result_index`` (its position in the results file).
+    ``result_index`` (its position in the results file), and
+    ``instance_offset``. An image with more than ``max_instances_per_sample``
+    detections gives several samples of that many detections (in the order of
+    the results file), ``instance_offset`` the index of a sample's first
+    detection among the image's: memory stays bounded whatever the number of
+    detections (only one batch of masks is decoded and refined at a time), and
+    the refiner seeds detection ``k`` as the whole list would, so the refined
+    masks do not depend on the batching.
 
     Labels follow mmdet's ``CocoDataset``: ``classes`` (``metainfo``, default
     every category name of the annotation file, in file order) select
@@ -79,6 +88,8 @@ class CocoResultsRefineDataset(BaseDataset):
         pipeline (Sequence[dict]): transforms, usually ``LoadRefineImage``,
             ``LoadCoarseInstances``, ``PackCoarseInstances``.
         metainfo (dict, optional): ``classes`` to keep (default: all).
+        max_instances_per_sample (int, optional): most detections of one
+            sample; None for all of an image's. Defaults to 100.
         skip_images_without_results (bool): drop the annotation file's images
             that have no detection. Keep them (False) when evaluating, so that
             every sample a metric sees is complete; the refining CLI drops
@@ -102,10 +113,14 @@ class CocoResultsRefineDataset(BaseDataset):
                  data_prefix: Optional[dict] = None,
                  pipeline: Sequence = (),
                  metainfo: Optional[dict] = None,
+                 max_instances_per_sample: Optional[int] = 100,
                  skip_images_without_results: bool = False,
                  backend_args: Optional[dict] = None,
                  **kwargs) -> None:
         self.results_file = results_file
+        self.max_instances_per_sample = check_int(
+            type(self).__name__, 'max_instances_per_sample', max_instances_per_sample, low=1,
+            allow_none=True)
         self.skip_images_without_results = skip_images_without_results
         self.backend_args = backend_args
         kwargs.setdefault('test_mode', True)
@@ -139,13 +154,17 @@ class CocoResultsRefineDataset(BaseDataset):
         for img_id, (file_name, height, width) in images.items():
             if self.skip_images_without_results and img_id not in instances:
                 continue
-            data_list.append(
-                dict(
-                    img_path=join_path(img_prefix, file_name),
-                    img_id=img_id,
-                    height=height,
-                    width=width,
-                    coarse_instances=instances.get(img_id, [])))
+            detections = instances.get(img_id, [])
+            step = self.max_instances_per_sample or max(len(detections), 1)
+            for offset in range(0, max(len(detections), 1), step):
+                data_list.append(
+                    dict(
+                        img_path=join_path(img_prefix, file_name),
+                        img_id=img_id,
+                        height=height,
+                        width=width,
+                        instance_offset=offset,
+                        coarse_instances=detections[offset:offset + step]))
         return data_list
 
     def _category_labels(self, categories: List[dict]) -> Dict[int, int]:
@@ -254,6 +273,7 @@ class PackCoarseInstances(BaseTransform):
             metainfo=dict(
                 img_id=results['img_id'],
                 img_path=results['img_path'],
+                instance_offset=results.get('instance_offset', 0),
                 ori_shape=img.shape[:2],
                 img_shape=img.shape[:2],
                 scale_factor=(1.0, 1.0)))

@@ -240,7 +240,7 @@ def test_unreadable_or_resized_images_are_named(tmp_path):
     with pytest.raises(Exception, match='12.png'):
         dataset[1]
     mmcv.imwrite(np.zeros((10, 10, 3), np.uint8), osp.join(paths['img_dir'], '13.png'))
-    with pytest.raises(ValueError, match=r'13.png is \(10, 10\).*says \(20, 24\)'):
+    with pytest.raises(ValueError, match=r'13.png is 10x10 \(HxW\) but .* says 20x24'):
         dataset[2]
 
 

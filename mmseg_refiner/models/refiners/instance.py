@@ -155,7 +155,8 @@ class InstanceRefiner:
                      images: Sequence[Tensor],
                      masks: Sequence[Tensor],
                      seeds: Optional[Sequence[Optional[int]]] = None,
-                     return_probs: bool = False
+                     return_probs: bool = False,
+                     instance_offsets: Optional[Sequence[int]] = None
                      ) -> Union[List[Tensor], Tuple[List[Tensor], List[Tensor]]]:
         """Refine the instance masks of a batch of images.
 
@@ -171,6 +172,11 @@ class InstanceRefiner:
                 torch's global random state.
             return_probs (bool): also return the pasted refined probabilities.
                 Defaults to False.
+            instance_offsets (Sequence[int], optional): per image the index of
+                its first mask among all of the image's instances (a dataset
+                giving an image's detections in batches): mask ``k`` is then
+                seeded as instance ``offset + k``, so a batch gets the masks the
+                whole list would. Defaults to 0 for every image.
 
         Returns:
             list[Tensor] | tuple[list[Tensor], list[Tensor]]: per image an
@@ -199,7 +205,8 @@ class InstanceRefiner:
             refined.append(image_masks.clone())
             if probs is not None:
                 probs.append(image_masks.float())
-            jobs.extend(self._crop_jobs(image_index, image_masks, seeds[image_index]))
+            offset = 0 if instance_offsets is None else int(instance_offsets[image_index])
+            jobs.extend(self._crop_jobs(image_index, image_masks, seeds[image_index], offset))
         for start in range(0, len(jobs), self.batch_size):
             self._refine_batch(model, images, coarse_masks, refined, probs,
                                jobs[start:start + self.batch_size])
@@ -244,7 +251,9 @@ class InstanceRefiner:
         seeds = model.sample_seeds(data_samples) if hasattr(model, 'sample_seeds') else None
         # Probabilities only for pred_mask (a detector's many instances would hold N_i maps).
         with_probs = any('pred_instances' not in data_sample for data_sample in data_samples)
-        refined = self.refine_masks(model, images, masks, seeds=seeds, return_probs=with_probs)
+        offsets = [data_sample.metainfo.get('instance_offset', 0) for data_sample in data_samples]
+        refined = self.refine_masks(model, images, masks, seeds=seeds, return_probs=with_probs,
+                                    instance_offsets=offsets)
         refined, probs = refined if with_probs else (refined, [None] * len(images))
         for data_sample, coarse, sample_masks, sample_probs in zip(
                 data_samples, masks, refined, probs):
@@ -273,8 +282,8 @@ class InstanceRefiner:
                              f'{tuple(masks.shape)}, the image {tuple(image.shape[-2:])}')
         return masks
 
-    def _crop_jobs(self, image_index: int, masks: Tensor,
-                   seed: Optional[int]) -> List[_CropJob]:
+    def _crop_jobs(self, image_index: int, masks: Tensor, seed: Optional[int],
+                   offset: int = 0) -> List[_CropJob]:
         """The instances of one image large enough to refine, with their boxes."""
         areas = masks.flatten(1).sum(dim=1)
         keep = torch.nonzero(areas >= max(self.min_area, 1)).flatten()
@@ -282,7 +291,7 @@ class InstanceRefiner:
             return []
         boxes = expanded_mask_boxes(masks[keep], self.box_padding)
         return [
-            _CropJob(image_index, instance, *box, seed=mask_seed(seed, instance))
+            _CropJob(image_index, instance, *box, seed=mask_seed(seed, offset + instance))
             for instance, box in zip(keep.tolist(), boxes.tolist())
         ]
 
