@@ -3,6 +3,7 @@
     python tools/refine_coco_results.py RESULTS_JSON ANN_JSON IMG_DIR \\
         --config CFG --checkpoint CKPT --out OUT_JSON \\
         [--device cuda|cpu] [--precision auto|fp32|bf16|fp16] [--batch-size 32] [--seed 0] \\
+        [--detections-per-batch 100] \\
         [--overwrite] [--cfg-options k=v ...]
 
 ``RESULTS_JSON`` is any model's COCO results file (``image_id``, ``category_id``,
@@ -24,8 +25,15 @@ instance ``k`` of an image is sampled from a generator seeded from ``--seed``,
 the image's file name and ``k``, so both routes give byte-identical masks and
 the result depends neither on batch sizes nor on which images ran before.
 
+An image's detections are decoded and refined in batches of at most
+``--detections-per-batch`` (the dataset's ``max_instances_per_sample``, 100), so
+memory stays bounded whatever their number (measured with
+``tools/analysis_tools/benchmark_coco_results_memory.py``), and the progress bar
+advances per batch; detection ``k`` of an image is seeded as ``k`` whatever
+the batching, so the masks do not depend on it.
+
 Resuming uses the package's one mechanism (``mmseg_refiner/fileio/resume.py``):
-``OUT_JSON.progress.jsonl`` records each finished image under the digest of its
+``OUT_JSON.progress.jsonl`` records each finished batch under the digest of its
 image file and its detections (all their fields, in order), and the job under
 digests of the model config, the checkpoint, the seed and the precision. An
 interrupted run (Ctrl-C, a crash) is resumed by re-running the same command. An
@@ -53,7 +61,7 @@ from mmseg_refiner import fileio
 from mmseg_refiner.apis import init_refiner
 from mmseg_refiner.fileio.outputs import JobPath
 from mmseg_refiner.registry import DATASETS
-from mmseg_refiner.utils.checks import check_common_args
+from mmseg_refiner.utils.checks import check_common_args, check_positive
 from mmseg_refiner.utils.cli import INTERRUPTED, cli_main
 from mmseg_refiner.utils.cli_args import (add_cfg_options_arg, add_device_precision_args,
                                           add_input_arg, add_output_arg, check_job_paths,
@@ -81,6 +89,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         type=int,
         help="instance crops per network call (default: the config's "
         'instance_refiner.batch_size, 32 in the paper)')
+    parser.add_argument(
+        '--detections-per-batch',
+        type=int,
+        help="most detections of an image decoded and refined at once, which bounds the "
+        "memory (default: the dataset's max_instances_per_sample, 100); the masks do not "
+        'depend on it')
     parser.add_argument('--seed', type=int, default=0, help='sampling seed (default 0)')
     parser.add_argument(
         '--overwrite', action='store_true', help='forget the progress log and redo every image')
@@ -114,6 +128,8 @@ def build_dataset(cfg, args: argparse.Namespace):
         data_root='',
         data_prefix=dict(img=args.img_dir),
         skip_images_without_results=True)
+    if args.detections_per_batch is not None:
+        dataset_cfg['max_instances_per_sample'] = args.detections_per_batch
     with DefaultScope.overwrite_default_scope('mmseg_refiner'):
         return DATASETS.build(dataset_cfg)
 
@@ -155,6 +171,7 @@ def merge(results: List[dict], dataset, refined: Dict[int, List[dict]]) -> List[
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     check_common_args(args)
+    check_positive(args.detections_per_batch, '--detections-per-batch')
     check_job_paths(args, [JobPath('its progress log', progress_log_path(args.out))])
     results = fileio.load_coco_results(args.results)
     start = time.time()
