@@ -16,7 +16,8 @@ import os.path as osp
 import sys
 from typing import List, Optional
 
-from mmseg_refiner.apis import MODES, RENAMED_TEST_MODES, init_refiner, refine, to_bgr_image, to_bool_masks
+from mmseg_refiner.apis import (MODES, RENAMED_TEST_MODES, init_refiner, refine, to_bgr_image,
+                                to_bool_masks)
 from mmseg_refiner.evaluation.functional import mask_record, summarize_mask_records
 from mmseg_refiner.fileio import JobPath, write_image_atomic, write_mask_png
 from mmseg_refiner.utils.checks import check_common_args

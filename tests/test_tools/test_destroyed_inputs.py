@@ -159,7 +159,8 @@ def test_combine_chain_checkpoint_never_writes_over_a_part_checkpoint(tmp_path, 
     with open(DEMO_CHECKPOINT, 'rb') as f:
         part.write_bytes(f.read())
     config = tmp_path / 'chain.py'
-    config.write_text(f"_base_ = [{osp.join(REPO, 'configs/chains/mask-rcnn_r50_fpn_1x_coco_segrefiner-lr.py')!r}]\n")
+    chain = osp.join(REPO, 'configs/chains/mask-rcnn_r50_fpn_1x_coco_segrefiner-lr.py')
+    config.write_text(f'_base_ = [{chain!r}]\n')
     (tmp_path / 'det.pth').write_bytes(b'detector weights')
     _refused(combine_tool.main, [config, part, '--cfg-options',
                                  f'model.refiner_checkpoint={part}',

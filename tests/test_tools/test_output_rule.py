@@ -182,7 +182,7 @@ def test_no_output_may_replace_an_input(tool, tmp_path, monkeypatch, capsys):
 
 @pytest.mark.parametrize('tool', TOOLS)
 def test_an_output_of_the_wrong_format_is_refused_by_its_name(tool, tmp_path, monkeypatch,
-                                                               capsys):
+                                                              capsys):
     parser = _parser_of(tool, monkeypatch)
     module = load_script(tool, 'tool_fmt_' + re.sub(r'\W', '_', tool))
     outputs = [o for o in _declared(parser, 'output') if o.job_path['formats']]

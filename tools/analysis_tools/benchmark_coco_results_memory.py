@@ -104,7 +104,8 @@ def measure(tool_args: List[str], out: str, batch: int) -> tuple:
     if proc.returncode != 0:
         tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
         return None, seconds, ' | '.join(tail)
-    maxrss = [int(line.split()[1]) for line in proc.stdout.splitlines() if line.startswith('MAXRSS')]
+    maxrss = [int(line.split()[1]) for line in proc.stdout.splitlines()
+              if line.startswith('MAXRSS')]
     return maxrss[-1] / 1024, seconds, ''
 
 

@@ -48,8 +48,8 @@ from tqdm import tqdm
 from mmseg_refiner import fileio
 from mmseg_refiner.datasets.hr_refine import COARSE_VARIANTS, coarse_mask_paths, read_name_list
 from mmseg_refiner.datasets.transforms.coarse_mask import (SYNTHESIS_VERSION,
-                                                          check_synthesis_options,
-                                                          synthesize_coarse_mask)
+                                                           check_synthesis_options,
+                                                           synthesize_coarse_mask)
 from mmseg_refiner.utils.cli import cli_main
 from mmseg_refiner.utils.cli_args import add_input_arg, add_output_arg, parse_checked_args
 from mmseg_refiner.utils.settings import check_int

@@ -38,6 +38,8 @@ def check_mba_settings(owner: str,
         num_radii=check_int(owner, names[0], num_radii, low=1),
         min_radius=check_int(owner, names[1], min_radius, low=1),
         radius_divisor=check_float(owner, names[2], radius_divisor, low=0, low_open=True))
+
+
 def mask_iou_counts(pred: np.ndarray, gt: np.ndarray) -> Tuple[int, int]:
     """``(intersection, union)`` pixel counts of two same-size binary masks."""
     pred, gt = _as_bool_pair(pred, gt)
