@@ -69,7 +69,8 @@ def test_published_config_builds_the_published_model(published_cfg):
     assert isinstance(model, SegRefiner)
     assert sum(p.numel() for p in model.parameters()) == 118_604_673
     assert model.model_size == 256
-    assert model.test_cfg == dict(mode='whole', seed=0, precision='auto')
+    assert model.test_cfg == dict(
+        mode='whole', seed=0, precision='auto', max_change=None, early_stop=None)
     assert isinstance(model.diffusion, DiscreteMaskDiffusion)
     assert model.diffusion.num_timesteps == 6
     assert isinstance(model.loss_texture, TextureLoss) and model.loss_texture.loss_weight == 5.0
