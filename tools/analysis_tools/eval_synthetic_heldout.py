@@ -26,7 +26,8 @@ a sample the refinement made worse), and per sample. With several
 the same samples are refined by each combination, interleaved sample by sample
 (a busy machine slows them alike), and ``agreement_mean_iou`` /
 ``worst_agreement_iou`` are the mean / lowest IoU between each run's refined
-masks and the first run's. ``--timesteps`` sets the instance refiner's ``timesteps``
+masks and the first run's, ``worst_iou_vs_first`` the lowest per-sample IoU
+minus the first run's. ``--timesteps`` sets the instance refiner's ``timesteps``
 and splits the same steps between the global-local refiner's global pass (all
 but the last) and local patches (the last): in ``--mode instance`` and
 ``--mode global_local`` only that mode's refiner, in ``--mode auto`` both.
@@ -138,7 +139,7 @@ def early_stop_option(text: str) -> Optional[dict]:
 
 def run_name(precision: str, timesteps: Optional[tuple], guard, early_stop) -> str:
     """A run's row title in the printed table."""
-    parts = [precision, 'all steps' if timesteps is None else
+    parts = [f'precision {precision}', 'all steps' if timesteps is None else
              f'steps {",".join(map(str, timesteps))}']
     if guard is not KEEP:
         parts.append('no guard' if guard is None else 'guard ' + ','.join(
@@ -291,9 +292,10 @@ def main(argv: Optional[List[str]] = None) -> None:
     print(f'{args.num} {"held-out " if held_out else ""}samples (seeds {args.seed_offset}..'
           f'{args.seed_offset + args.num - 1}), {size[0]}x{size[1]}, --mode {args.mode}' +
           (f', {args.cfg_options}' if args.cfg_options else ''))
-    width = max(34, *(len(run_name('fp32', *run[1:])) for run in runs))
+    width = max(34, *(len(run_name('bf16', *run[1:])) for run in runs))
     print(f'{"":{width}s} {"mean IoU":>9s} {"IoU":>7s} {"mBA":>7s} {"worst dIoU":>10s} '
-          f'{"rows/sample":>11s} {"s/sample":>9s} {"agreement":>9s} {"worst agr":>9s}')
+          f'{"rows/sample":>11s} {"s/sample":>9s} {"agreement":>9s} {"worst agr":>9s} '
+          f'{"vs first":>8s}')
     coarse = results[0]['summary']
     print(f'{"coarse":{width}s} {coarse["coarse_mean_iou"]:9.4f} {coarse["coarse_iou"]:7.4f} '
           f'{coarse["coarse_mba"]:7.4f}')
@@ -304,12 +306,16 @@ def main(argv: Optional[List[str]] = None) -> None:
         agreements = sample_agreements(result['masks'], results[0]['masks'])
         summary['agreement_mean_iou'] = float(np.mean(agreements))
         summary['worst_agreement_iou'] = float(np.min(agreements))
+        summary['worst_iou_vs_first'] = float(
+            min(s['iou'] - first['iou']
+                for s, first in zip(result['samples'], results[0]['samples'])))
         name = run_name(precision, timesteps, guard, early_stop)
         print(f'{name:{width}s} {summary["mean_iou"]:9.4f} {summary["iou"]:7.4f} '
               f'{summary["mba"]:7.4f} {summary["worst_iou_change"]:10.4f} '
               f'{summary["network_rows_per_sample"]:11.2f} '
               f'{summary["seconds_per_sample"]:9.3f} '
-              f'{summary["agreement_mean_iou"]:9.4f} {summary["worst_agreement_iou"]:9.4f}')
+              f'{summary["agreement_mean_iou"]:9.4f} {summary["worst_agreement_iou"]:9.4f} '
+              f'{summary["worst_iou_vs_first"]:8.4f}')
         reports.append(
             dict(
                 summary,
@@ -332,7 +338,8 @@ def main(argv: Optional[List[str]] = None) -> None:
                 } for s in result['samples']]))
     if len(reports) > 1:
         print('agreement / worst agr: mean / lowest IoU between the refined masks of each run '
-              'and the first run\'s; worst dIoU: the lowest IoU - coarse IoU of a sample')
+              'and the first run\'s; worst dIoU: the lowest IoU - coarse IoU of a sample; '
+              'vs first: the lowest IoU - the first run\'s IoU of a sample')
     report = reports[0] if len(reports) == 1 else dict(runs=reports)
     if args.out:
         write_json_atomic(args.out, report)

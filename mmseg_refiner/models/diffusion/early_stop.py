@@ -1,14 +1,18 @@
 """Stopping the reverse diffusion of a mask once it has settled (``test_cfg.early_stop``).
 
 The paper runs every reverse step for every mask. Many masks stop changing
-well before the last step: the network's thresholded prediction is the same
-at two consecutive steps. With ``early_stop=dict(max_changed=f)`` a mask
-leaves the batch after a step where at most a fraction ``f`` of its pixels
-changed their predicted label (``prob >= 0.5``) since the previous step
-(``f = 0``, the default: not one pixel); its output is the prediction of that
-step. Masks are judged one by one, so a batch runs its next step only on the
-masks still changing. Off by default (``early_stop=None``): every step runs,
-as in the paper.
+well before the last step: the network's thresholded prediction is (nearly)
+the same at two consecutive steps. With ``early_stop=dict(max_changed=f)`` a
+mask leaves the batch after a step where at most a fraction ``f`` of its
+pixels (at the model resolution) changed their predicted label (``prob >=
+0.5``) since the previous step; its output is the prediction of that step.
+``f = 0`` waits until not one pixel changes, which on the demo model never
+happened before the last step (a few pixels near 0.5 flicker); the default
+``f = 0.005`` (half a percent) ran 2.44 of 6 steps per mask on average on the
+held-out set, each mask within 0.003 IoU of the full run (README, "Trusting
+and steering the refinement"). Masks are judged one by one, so a batch runs
+its next step only on the masks still changing. Off by default
+(``early_stop=None``): every step runs, as in the paper.
 
 Which pixels changed is judged on the network's prediction, not on the mask
 state of the next step: that state is drawn afresh at every step (a pixel
@@ -21,7 +25,7 @@ from typing import Mapping, Optional
 import torch
 
 #: Keys of ``test_cfg.early_stop`` and their defaults.
-EARLY_STOP_DEFAULTS = dict(max_changed=0.0)
+EARLY_STOP_DEFAULTS = dict(max_changed=0.005)
 
 
 def check_early_stop(cfg: Optional[Mapping],
@@ -30,7 +34,7 @@ def check_early_stop(cfg: Optional[Mapping],
     if cfg is None:
         return None
     if not isinstance(cfg, Mapping):
-        raise ValueError(f'{what} must be None or a dict such as dict(max_changed=0.0), '
+        raise ValueError(f'{what} must be None or a dict such as dict(max_changed=0.005), '
                          f'got {cfg!r}')
     unknown = sorted(set(cfg) - set(EARLY_STOP_DEFAULTS))
     if unknown:

@@ -98,7 +98,7 @@ class SegRefiner(BaseModel):
             ``max_change`` (default None, off): the do-no-harm guard, e.g.
             ``dict(distance=10, drop_new_components=True)``, applied to every
             refined mask in every mode (:mod:`.guard`). ``early_stop``
-            (default None, off): e.g. ``dict(max_changed=0.0)``, a mask stops
+            (default None, off): e.g. ``dict(max_changed=0.005)``, a mask stops
             sampling once its prediction no longer changes between steps
             (:mod:`mmseg_refiner.models.diffusion.early_stop`).
         init_cfg (dict, optional): MMEngine initialization config.

@@ -10,7 +10,7 @@ SIZE = 4
 
 def test_check_early_stop_fills_defaults_and_names_bad_keys():
     assert check_early_stop(None) is None
-    assert check_early_stop({}) == dict(max_changed=0.0)
+    assert check_early_stop({}) == dict(max_changed=0.005)
     assert check_early_stop(dict(max_changed=0.01)) == dict(max_changed=0.01)
     with pytest.raises(ValueError, match=r"early_stop: unknown key 'max_change'"):
         check_early_stop(dict(max_change=0.1))
