@@ -118,3 +118,28 @@ def test_off_runs_every_step_and_counts_them():
     out = diffusion.sample(denoiser, image, coarse, timesteps=(5, 3, 0), generator=_generators(
         [1, 2]))
     assert out['steps'].tolist() == [3, 3] and denoiser.batch_sizes == [2, 2, 2]
+
+
+def test_a_real_model_stops_where_its_prediction_settles():
+    """A tiny SegRefiner: with a loose early stop each mask stops after 2 steps, and its
+    probability is that of a run of the two steps 5, 4 alone (same draws)."""
+    from tiny_models import randomize_, tiny_segrefiner_cfg
+
+    from mmseg_refiner.models.refiners.seeding import make_generators
+    from mmseg_refiner.registry import MODELS
+    model = randomize_(MODELS.build(tiny_segrefiner_cfg('instance')), seed=1).eval()
+    images = torch.randn(3, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    coarse = torch.zeros(3, 1, 32, 32)
+    coarse[:, :, 8:24, 6:20] = 1
+    calls = []
+    model.denoiser.register_forward_hook(lambda module, args, output: calls.append(len(args[0])))
+    full = model.refine(images, coarse, generator=make_generators([1, 2, 3], 'cpu'))
+    assert calls == [3] * 6 and full['steps'].tolist() == [6, 6, 6]
+    calls.clear()
+    model.test_cfg['early_stop'] = dict(max_changed=0.99)
+    early = model.refine(images, coarse, generator=make_generators([1, 2, 3], 'cpu'))
+    assert calls == [3, 3] and early['steps'].tolist() == [2, 2, 2]
+    model.test_cfg['early_stop'] = None
+    two = model.refine(images, coarse, timesteps=[5, 4], generator=make_generators([1, 2, 3],
+                                                                                   'cpu'))
+    assert torch.equal(early['prob'], two['prob'])
