@@ -2,7 +2,8 @@
 
 One image::
 
-    python tools/refine.py IMAGE MASK --out OUT.png [--vis VIS.png] [--gt GT.png]
+    python tools/refine.py IMAGE MASK --out OUT.png [--probs PROBS.png] [--vis VIS.png]
+        [--vis-probs] [--probs-bits 8|16] [--gt GT.png]
         [--config CFG --checkpoint CKPT] [--mode auto|instance|global_local]
         [--device cuda|cpu] [--precision auto|fp32|bf16|fp16] [--seed 0]
 
@@ -10,7 +11,7 @@ A folder (masks matched to images by name: ``IMAGE_DIR/<stem><img-suffix>`` goes
 with ``MASK_DIR/<stem><mask-suffix>``, a suffix without an image extension such as
 ``_seg`` taking any, and is written to ``OUT_DIR/<stem><out-suffix>``)::
 
-    python tools/refine.py IMAGE_DIR MASK_DIR --out OUT_DIR [--vis VIS_DIR]
+    python tools/refine.py IMAGE_DIR MASK_DIR --out OUT_DIR [--probs PROBS_DIR] [--vis VIS_DIR]
         [--img-suffix _im.jpg] [--mask-suffix _seg.png] [--out-suffix .png] [--overwrite]
 
 A folder run reads its data through ``MaskFolderDataset`` with the pipeline of
@@ -25,7 +26,9 @@ that is, contains or lies inside an input folder and an output file that is an
 input. Errors are printed as ``error: ...`` (``mmseg_refiner/utils/cli.py``).
 
 Without ``--config``/``--checkpoint`` the shipped demo model is used. Refined
-masks are written as 0/255 uint8 PNGs, atomically (a temporary file in the
+masks are written as 0/255 uint8 PNGs (with ``--probs`` also the refined
+probability, an 8-bit grey PNG of value ``round(255 p)``, ``--probs-bits 16``:
+``round(65535 p)``; ``mmseg_refiner/apis/outputs.py``), atomically (a temporary file in the
 target folder, then ``os.replace``): an interrupted run never leaves a
 half-written file. A folder run resumes with the package's one resume mechanism
 (``mmseg_refiner/fileio/resume.py``): ``OUT_DIR/.segrefiner-progress.jsonl``
@@ -63,7 +66,15 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('mask', help='its coarse mask file, or the folder of coarse masks')
     parser.add_argument(
         '--out', required=True, help='refined mask file (PNG), or the output folder')
+    parser.add_argument(
+        '--probs',
+        help='also write the refined probability (file, or folder): a grey PNG, value v '
+        'meaning p = v / 255 (v / 65535 with --probs-bits 16)')
+    parser.add_argument(
+        '--probs-bits', type=int, choices=(8, 16), default=8, help='bit depth of --probs')
     parser.add_argument('--vis', help='also write a picture of the change (file, or folder)')
+    parser.add_argument(
+        '--vis-probs', action='store_true', help='add a heat map of the probability to --vis')
     parser.add_argument(
         '--gt',
         help='ground-truth mask (one image only): print IoU and mBA '
@@ -103,41 +114,30 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.checkpoint is not None and args.config is None:
         parser.error('--checkpoint needs --config (leave both out for the demo model)')
+    if args.vis_probs and not args.vis:
+        parser.error('--vis-probs needs --vis')
     return args
 
 
-def refine_file(model,
-                image_path: str,
-                mask_path: str,
-                out_path: str,
-                mode: str,
-                seed: Optional[int],
-                vis_path: Optional[str] = None,
-                gt_path: Optional[str] = None) -> Tuple:
-    """Refine one image's mask and write the result (and the picture, with the
-    ground truth when ``gt_path`` is given).
+def refine_file(model, args: argparse.Namespace) -> Tuple:
+    """Refine one image's mask and write the files ``args`` asks for (the picture with the
+    ground truth when ``--gt`` is given).
 
     Returns:
         ``(image, coarse, refined, gt)`` as arrays (BGR image, bool masks; ``gt``
-        None without ``gt_path``).
+        None without ``--gt``).
     """
     from mmseg_refiner.apis import refine, to_bgr_image, to_bool_masks
-    image = to_bgr_image(image_path)
-    coarse = to_bool_masks(mask_path, image.shape[:2])[0][0]
-    gt = None if gt_path is None else to_bool_masks(gt_path, image.shape[:2])[0][0]
-    refined = refine(model, image, coarse, mode=mode, seed=seed, name=osp.basename(image_path))
-    write_outputs(image, coarse, refined, out_path, vis_path, gt)
+    from mmseg_refiner.apis.outputs import OutputPaths, write_refinement
+    image = to_bgr_image(args.image)
+    coarse = to_bool_masks(args.mask, image.shape[:2])[0][0]
+    gt = None if args.gt is None else to_bool_masks(args.gt, image.shape[:2])[0][0]
+    refined, prob = refine(
+        model, image, coarse, mode=args.mode, seed=args.seed, name=osp.basename(args.image),
+        return_probs=True)
+    write_refinement(OutputPaths(args.out, args.probs, args.vis), image, coarse, refined, prob,
+                     gt, args.probs_bits, args.vis_probs)
     return image, coarse, refined, gt
-
-
-def write_outputs(image, coarse, refined, out_path: str, vis_path: Optional[str], gt=None) -> None:
-    """Write the refined mask as a 0/255 PNG (and the picture of the change, with the
-    ground truth ``gt`` when given)."""
-    from mmseg_refiner.fileio import write_image_atomic, write_mask_png
-    from mmseg_refiner.visualization import draw_refinement
-    if vis_path is not None:
-        write_image_atomic(vis_path, draw_refinement(image, coarse, refined, gt))
-    write_mask_png(out_path, refined)
 
 
 def score_masks(coarse, refined, gt) -> Dict[str, float]:
@@ -193,24 +193,26 @@ def folder_job(model, args: argparse.Namespace) -> dict:
         mode=args.mode)
 
 
-def _outputs_intact(result: dict, out_path: str, vis_path: Optional[str]) -> bool:
+def _outputs_intact(result: dict, paths) -> bool:
     from mmseg_refiner.fileio import file_digest
-    return (osp.isfile(out_path) and file_digest(out_path) == result.get('out')
-            and (vis_path is None or osp.isfile(vis_path)))
+    return paths.exist() and file_digest(paths.out) == result.get('out')
 
 
 def refine_sample(model, sample: dict, name: str, mode: str, seed: Optional[int]) -> Tuple:
-    """``(image, coarse, refined)`` of a packed folder sample, refined as ``tools/test.py`` does."""
+    """``(image, coarse, refined, prob)`` of a packed folder sample, refined as
+    ``tools/test.py`` does."""
     from mmseg_refiner.apis import refine
     image = sample['inputs'].permute(1, 2, 0).numpy()
     coarse = sample['data_samples'].coarse_mask.data[0].numpy() != 0
-    return image, coarse, refine(model, image, coarse, mode=mode, seed=seed, name=name)
+    return (image, coarse,
+            *refine(model, image, coarse, mode=mode, seed=seed, name=name, return_probs=True))
 
 
 def run_folder(model, args: argparse.Namespace) -> int:
     """Refine every image of a folder; return the exit status (1 if any failed)."""
     from tqdm import tqdm
 
+    from mmseg_refiner.apis.outputs import OutputPaths, write_refinement
     from mmseg_refiner.fileio import (FOLDER_LOG_NAME, ResumeLog, file_digest, files_digest,
                                       relative_name)
     dataset = folder_dataset(model.cfg, args)
@@ -225,17 +227,20 @@ def run_folder(model, args: argparse.Namespace) -> int:
         info = dataset.get_data_info(index)
         name = osp.basename(info['img_path'])
         out_path = info['out_path']
-        vis_path = osp.join(args.vis, osp.basename(out_path)) if args.vis else None
+        paths = OutputPaths(
+            out_path, *(osp.join(folder, osp.basename(out_path)) if folder else None
+                        for folder in (args.probs, args.vis)))
         log_name = relative_name(out_path, args.out)
         try:
             key = files_digest(log_name, info['img_path'], info['coarse_path'])
             result = log.finished(log_name, key)
-            if result is not None and _outputs_intact(result, out_path, vis_path):
+            if result is not None and _outputs_intact(result, paths):
                 skipped.append(name)
                 continue
-            image, coarse, refined = refine_sample(model, dataset[index], name, args.mode,
-                                                   args.seed)
-            write_outputs(image, coarse, refined, out_path, vis_path)
+            image, coarse, refined, prob = refine_sample(model, dataset[index], name, args.mode,
+                                                         args.seed)
+            write_refinement(paths, image, coarse, refined, prob, None, args.probs_bits,
+                             args.vis_probs)
             log.add(log_name, key, dict(out=file_digest(out_path)))
             done.append(name)
         except Exception as err:  # one bad file must not stop the others
@@ -255,9 +260,10 @@ def run_folder(model, args: argparse.Namespace) -> int:
 
 def run_single(model, args: argparse.Namespace) -> int:
     """Refine one image's mask; return the exit status."""
-    image, coarse, refined, gt = refine_file(model, args.image, args.mask, args.out, args.mode,
-                                             args.seed, args.vis, args.gt)
-    print(f'refined mask written to {args.out}' + (f', picture to {args.vis}' if args.vis else ''))
+    image, coarse, refined, gt = refine_file(model, args)
+    print(f'refined mask written to {args.out}' +
+          (f', probability to {args.probs}' if args.probs else '') +
+          (f', picture to {args.vis}' if args.vis else ''))
     if gt is not None:
         print_scores(score_masks(coarse, refined, gt))
     return 0
@@ -280,12 +286,16 @@ def main(argv: Optional[List[str]] = None) -> int:
                          'tools/analysis_tools/eval_mask_folders.py')
     if image_is_dir:  # image-stem clashes are refused by the folder dataset (fileio.matching)
         check_output_folder(args.out, [args.image, args.mask])
-        if args.vis:
-            check_output_folder(args.vis, [args.image, args.mask, args.out], '--vis')
+        for flag, folder, earlier in (('--probs', args.probs, [args.out]),
+                                      ('--vis', args.vis, [args.out, args.probs])):
+            if folder:
+                check_output_folder(folder, [args.image, args.mask, *filter(None, earlier)], flag)
     else:
         check_output_file(args.out, [args.image, args.mask, args.gt])
-        if args.vis:
-            check_output_file(args.vis, [args.image, args.mask, args.gt, args.out], '--vis')
+        for flag, path, earlier in (('--probs', args.probs, [args.out]),
+                                    ('--vis', args.vis, [args.out, args.probs])):
+            if path:
+                check_output_file(path, [args.image, args.mask, args.gt, *earlier], flag)
 
     from mmseg_refiner.apis import init_refiner
     model = init_refiner(
