@@ -33,9 +33,12 @@ def boundary_band(mask: Tensor, width: int = CONFIDENCE_BAND) -> Tensor:
     return grown != shrunk
 
 
-def refinement_confidence(prob: Tensor, threshold: float = 0.5,
+def refinement_confidence(prob: Tensor,
+                          threshold: float = 0.5,
                           width: int = CONFIDENCE_BAND) -> Tensor:
-    """The mean :func:`pixel_confidence` of ``(H, W)`` ``prob`` in the band of ``prob >= threshold``.
+    """The mean :func:`pixel_confidence` of ``(H, W)`` ``prob`` in the band of its mask.
+
+    The mask is ``prob >= threshold``; the band is :func:`boundary_band` of it.
 
     Returns:
         Tensor: a float32 scalar in [0, 1] on ``prob``'s device.

@@ -52,7 +52,7 @@ This module has no parameters: it receives the ``SegRefiner`` (anything with
 ``model_size`` and ``refine(images, coarse, timesteps=..., generator=...)``) as
 an argument.
 """
-from typing import List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import List, NamedTuple, Optional, Sequence, Union
 
 import numpy as np
 import torch

@@ -131,7 +131,8 @@ class SegRefiner(BaseModel):
         self.model_size = model_size
         self.instance_refiner = MODELS.build(instance_refiner) if instance_refiner else None
         self.global_local_refiner = MODELS.build(global_local_refiner) if global_local_refiner else None
-        self.test_cfg = dict(mode='whole', seed=0, precision='auto', max_change=None, early_stop=None)
+        self.test_cfg = dict(
+            mode='whole', seed=0, precision='auto', max_change=None, early_stop=None)
         self.test_cfg.update(self.check_test_cfg(test_cfg or {}))
         self._logged_precision = None
         # The authors' published checkpoint loads wherever ours does (converted on load).
