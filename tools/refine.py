@@ -22,7 +22,7 @@ gives the same PNGs. Masks are read under the package's one mask rule
 palette PNGs by index); two images of one stem (``a.jpg`` and ``a.png``) and a
 missing mask are errors named before any work starts, as are an output folder
 that is, contains or lies inside an input folder and an output file that is an
-input. Errors are printed as ``error: ...`` (``mmseg_refiner/utils/cli.py``).
+input. Errors are printed as ``error: ...`` (``mmseg_refiner/cli/errors.py``).
 
 Without ``--config``/``--checkpoint`` the shipped demo model is used. Refined
 masks are written as 0/255 uint8 PNGs, atomically (a temporary file in the
@@ -44,10 +44,10 @@ from typing import Dict, List, Optional, Tuple
 
 from mmengine.config import Config
 
-from mmseg_refiner.apis import MODES, RENAMED_TEST_MODES
+from mmseg_refiner.apis import MODES
+from mmseg_refiner.cli.args import add_cfg_options_arg, add_device_precision_args
+from mmseg_refiner.cli.errors import UsageError, cli_main
 from mmseg_refiner.utils.checks import check_common_args, check_output_file, check_output_folder
-from mmseg_refiner.utils.cli import UsageError, cli_main, refuse_renamed_choice
-from mmseg_refiner.utils.cli_args import add_cfg_options_arg, add_device_precision_args
 from mmseg_refiner.utils.config_file import read_config_file
 
 #: The folder dataset a folder run uses unless the model config has one.
@@ -74,7 +74,6 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--mode',
         choices=MODES,
-        type=refuse_renamed_choice(RENAMED_TEST_MODES),
         default='auto',
         help="'instance': crop-refine-paste at the model resolution; 'global_local': "
         "global pass plus full-resolution local patches; 'auto': global_local when the "

@@ -51,10 +51,10 @@ from tqdm import tqdm
 
 from mmseg_refiner import fileio
 from mmseg_refiner.apis import init_refiner
+from mmseg_refiner.cli.args import add_cfg_options_arg, add_device_precision_args
+from mmseg_refiner.cli.errors import INTERRUPTED, cli_main
 from mmseg_refiner.registry import DATASETS
 from mmseg_refiner.utils.checks import check_common_args, check_output_file
-from mmseg_refiner.utils.cli import INTERRUPTED, cli_main
-from mmseg_refiner.utils.cli_args import add_cfg_options_arg, add_device_precision_args
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

@@ -6,7 +6,8 @@ import sys
 import textwrap
 
 import cv2
-from tiny_chains import DEMO_CHECKPOINT, DEMO_CONFIG, REPO, tiny_image
+
+from mmseg_refiner.testing import DEMO_CHECKPOINT, DEMO_CONFIG, REPO_ROOT, tiny_image
 
 # The README's syntax ("Your own config, in your own project"), then the test's own choices:
 # the demo refiner (architecture and weights), random upstream weights, a small test size.
@@ -75,7 +76,7 @@ def test_a_project_elsewhere_chains_mmdet_and_mmseg_models(tmp_path):
     (project / 'run.py').write_text(textwrap.dedent(RUN))
     cv2.imwrite(str(project / 'img.png'), tiny_image(0))
     # the package as installed: importable, not the working directory
-    env = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS='1')
+    env = dict(os.environ, PYTHONPATH=REPO_ROOT, OMP_NUM_THREADS='1')
     proc = subprocess.run([sys.executable, 'run.py'],
                           cwd=project,
                           env=env,

@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
-from scripts import load_script
 
 from mmseg_refiner.datasets.synthetic import EVAL_SEED_OFFSET, generate_synthetic_sample
 from mmseg_refiner.datasets.transforms import modify_boundary, synthesize_coarse_mask
+from mmseg_refiner.testing import load_script
 
 
 @pytest.fixture(scope='module')

@@ -8,10 +8,9 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from scripts import load_script
-from tiny_chains import DEMO_CHECKPOINT, DEMO_CONFIG, write_det_chain_config
 
 from mmseg_refiner.models.wrappers import upstream
+from mmseg_refiner.testing import DEMO_CHECKPOINT, DEMO_CONFIG, load_script, write_det_chain_config
 
 test_tool = load_script('tools/test.py')
 train_tool = load_script('tools/train.py')
@@ -89,8 +88,8 @@ def test_a_missing_config(tmp_path, capsys, no_runner):
 @pytest.mark.parametrize('option, words', [
     ('model.test_cfg.sede=1', ["model.test_cfg: SegRefiner: unknown test_cfg key 'sede'",
                                "did you mean 'seed'"]),
-    ('model.test_cfg.mode=semantic', ["model.test_cfg: SegRefiner: test_cfg.mode 'semantic' "
-                                      "was renamed 'global_local'"]),
+    ('model.test_cfg.mode=semantic', ["model.test_cfg: SegRefiner: test_cfg.mode must be one "
+                                      "of ('whole', 'instance', 'global_local'), got 'semantic'"]),
     ('model.test_cfg.precision=fp8', ['model.test_cfg: test_cfg.precision must be one of']),
 ])
 def test_test_cfg_is_refused_before_the_runner(option, words, capsys, no_runner):
@@ -142,7 +141,7 @@ def test_chain_refuses_a_missing_local_checkpoint_before_any_download(
                       capsys) == expected
     line = _one_error(test_tool.main, [chain_config, 'none', '--cfg-options',
                                        'model.refiner.test_cfg.mode=semantic'], capsys)
-    assert "model.refiner.test_cfg: SegRefiner: test_cfg.mode 'semantic' was renamed" in line
+    assert "model.refiner.test_cfg: SegRefiner: test_cfg.mode must be one of" in line
     assert not (tmp_path / 'out.pth').exists()
 
 

@@ -15,10 +15,9 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
-from scripts import load_script
-from tiny_models import TINY_DENOISER, randomize_
 
 from mmseg_refiner.registry import MODELS
+from mmseg_refiner.testing import TINY_DENOISER, load_script, randomize_
 
 NUM_IMAGES = 5
 SHAPE = (24, 32)

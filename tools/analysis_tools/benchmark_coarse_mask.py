@@ -23,11 +23,11 @@ from typing import List, Optional
 import cv2
 import numpy as np
 
+from mmseg_refiner.cli.errors import cli_main
 from mmseg_refiner.datasets.synthetic import EVAL_SEED_OFFSET, generate_synthetic_sample
 from mmseg_refiner.datasets.transforms.coarse_mask import (IOU_REFERENCES, modify_boundary,
                                                           perturb_to_iou, synthesize_coarse_mask)
 from mmseg_refiner.utils.checks import check_common_args
-from mmseg_refiner.utils.cli import cli_main
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

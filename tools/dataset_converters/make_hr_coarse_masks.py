@@ -46,11 +46,11 @@ import numpy as np
 from tqdm import tqdm
 
 from mmseg_refiner import fileio
+from mmseg_refiner.cli.errors import cli_main
 from mmseg_refiner.datasets.hr_refine import COARSE_VARIANTS, coarse_mask_paths, read_name_list
 from mmseg_refiner.datasets.transforms.coarse_mask import (SYNTHESIS_VERSION,
                                                           synthesize_coarse_mask)
 from mmseg_refiner.utils.checks import check_output_folder
-from mmseg_refiner.utils.cli import cli_main
 
 #: Synthesis options of each variant (keys: ``COARSE_VARIANTS``).
 VARIANT_OPTIONS = {'gt': dict(fill_holes=False), 'filled': dict(fill_holes=True)}

@@ -9,11 +9,11 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmengine.runner import load_checkpoint
-from tiny_chains import DEMO_CHECKPOINT, write_det_chain_config
 
 from mmseg_refiner.apis import init_refiner
 from mmseg_refiner.models.denoisers import convert_official_state_dict
 from mmseg_refiner.registry import MODELS
+from mmseg_refiner.testing import DEMO_CHECKPOINT, write_det_chain_config
 
 
 @pytest.fixture(scope='module')
