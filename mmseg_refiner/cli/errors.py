@@ -78,8 +78,8 @@ def cli_main(main: Callable[..., Optional[int]]) -> Callable[..., int]:
             return INPUT_ERROR
         except EXPECTED_ERRORS as error:
             return report_error(error)
-        except KeyboardInterrupt:
-            print('interrupted', file=sys.stderr)
+        except KeyboardInterrupt as interrupt:  # a job's own says what it kept
+            print(str(interrupt) or 'interrupted', file=sys.stderr)
             return INTERRUPTED
         return 0 if status is None else int(status)
 

@@ -16,7 +16,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from mmseg_refiner.apis import init_refiner
+from mmseg_refiner.apis import coco_results_job, init_refiner
 from mmseg_refiner.testing import DEMO_CONFIG, REPO_ROOT, TINY_DEMO_OPTIONS, load_script
 
 COCO_CONFIG = osp.join(REPO_ROOT, 'configs/segrefiner/segrefiner_unet-128_coco-results-refine.py')
@@ -421,7 +421,7 @@ def test_edited_results_after_an_interruption_never_get_another_detections_mask(
     results = _results(coco_set)
     out = coco_set['root'] / 'refined.json'
     argv = [str(a) for a in _coco_argv(coco_set, results, model_files)]
-    original = coco_tool.refine_image
+    original = coco_results_job.refine_image
     calls = []
 
     def interrupt_after_first(model, sample):
@@ -430,9 +430,9 @@ def test_edited_results_after_an_interruption_never_get_another_detections_mask(
         calls.append(1)
         return original(model, sample)
 
-    monkeypatch.setattr(coco_tool, 'refine_image', interrupt_after_first)
+    monkeypatch.setattr(coco_results_job, 'refine_image', interrupt_after_first)
     assert coco_tool.main(argv) == 130
-    monkeypatch.setattr(coco_tool, 'refine_image', original)
+    monkeypatch.setattr(coco_results_job, 'refine_image', original)
     edited = copy.deepcopy(coco_set['records'])
     del edited[0]
     results.write_text(json.dumps(edited))

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from mmseg_refiner.apis import init_refiner
+from mmseg_refiner.apis.folder_job import FOLDER_DATASET_CONFIG
 from mmseg_refiner.testing import DEMO_CONFIG, REPO_ROOT, TINY_DEMO_OPTIONS, load_script
 
 TINY_OPTIONS = TINY_DEMO_OPTIONS
@@ -157,7 +158,7 @@ def test_folder_run_gives_the_pngs_of_tools_test_py_on_the_folder_config(
         _write_pair(str(images), str(masks), stem, index, shape=(48, 72))
     cfg = Config.fromfile(DEMO_CONFIG)
     cfg.merge_from_dict(TINY_OPTIONS)
-    folder = Config.fromfile(refine_cli.FOLDER_DATASET_CONFIG)
+    folder = Config.fromfile(FOLDER_DATASET_CONFIG)
     cfg.test_dataloader = folder.test_dataloader
     cfg.test_dataloader.update(num_workers=0, persistent_workers=False, batch_size=2)
     cfg.test_dataloader.dataset.update(
