@@ -1,5 +1,5 @@
 """A user's project in another folder chains its own mmdet / mmseg model to the refiner with the
-README's config syntax (the refiner's configs ship in the package) and runs it."""
+config syntax of docs/checkpoints_and_chains.md (the refiner's configs ship in the package) and runs it."""
 import os
 import subprocess
 import sys
@@ -9,7 +9,8 @@ import cv2
 
 from mmseg_refiner.testing import DEMO_CHECKPOINT, DEMO_CONFIG, REPO_ROOT, tiny_image
 
-# The README's syntax ("Your own config, in your own project"), then the test's own choices:
+# The syntax of docs/checkpoints_and_chains.md ("Your own config, in your own project"), then
+# the test's own choices:
 # the demo refiner (architecture and weights), random upstream weights, a small test size.
 DET_CONFIG = """
 _base_ = ['mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py']  # your mmdet model
