@@ -48,6 +48,11 @@ SYNTHESIS_VERSION = 2
 ROUNDS_PER_DRAW = 8
 
 
+def _check_fraction(name: str, value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f'{name} must lie in [0, 1], got {value}')
+
+
 @dataclass(frozen=True)
 class CoarseMaskOptions:
     """How a coarse mask is synthesised; the defaults are the reference code's (CascadePSP's,
@@ -140,11 +145,6 @@ def _as_binary(mask: np.ndarray) -> np.ndarray:
     if mask.ndim != 2:
         raise ValueError(f'expected an HxW mask, got an array of shape {mask.shape}')
     return np.ascontiguousarray(mask != 0).view(np.uint8)
-
-
-def _check_fraction(name: str, value: float) -> None:
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f'{name} must lie in [0, 1], got {value}')
 
 
 # ---------------------------------------------------------------------------

@@ -118,7 +118,7 @@ def test_with_cfg_options_only_for_a_key_an_option_set(tmp_path):
     with pytest.raises(ConfigKeyError) as err:
         validate_config(cfg, options)
     assert str(err.value).startswith(f"config {config}: model: unknown key 'semantic_refiner'; "
-                                     f"did you mean 'global_local_refiner'? (SegRefiner takes: ")
+                                     f"did you mean 'instance_refiner'? (SegRefiner takes: ")
     options = {'model.semantic_refiner.patch_size': 32}
     cfg.merge_from_dict(options)
     with pytest.raises(ConfigKeyError, match=f"config {config} with --cfg-options: model: unknown key 'semantic"):
