@@ -14,7 +14,9 @@ import os.path as osp
 
 import pytest
 
-PACKAGE = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'mmseg_refiner')
+from mmseg_refiner.testing import REPO_ROOT
+
+PACKAGE = osp.join(REPO_ROOT, 'mmseg_refiner')
 
 #: The layer of each top-level name of the package, from the bottom up.
 LAYERS = {

@@ -1,7 +1,6 @@
 """A config that cannot be read or run, and a missing checkpoint or input, end every tool with
 one ``error:`` line naming the file or key, exit status 1, before the Runner is built or
 anything is downloaded."""
-import os.path as osp
 import urllib.error
 
 import cv2
@@ -9,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from mmseg_refiner.apis.folder_job import FOLDER_DATASET_CONFIG
 from mmseg_refiner.models.wrappers import upstream
 from mmseg_refiner.testing import DEMO_CHECKPOINT, DEMO_CONFIG, load_script, write_det_chain_config
 
@@ -18,8 +18,7 @@ combine_tool = load_script('tools/model_converters/combine_chain_checkpoint.py')
 bench_tool = load_script('tools/analysis_tools/benchmark_global_local_refine.py')
 coarse_tool = load_script('tools/dataset_converters/make_hr_coarse_masks.py')
 refine_tool = load_script('tools/refine.py')
-MASK_FOLDER_BASE = osp.join(osp.dirname(osp.dirname(DEMO_CONFIG)),
-                            '_base_/datasets/mask_folder_refine.py')
+MASK_FOLDER_BASE = FOLDER_DATASET_CONFIG
 DETECTOR_URL = 'https://download.example.invalid/mask_rcnn.pth'
 
 

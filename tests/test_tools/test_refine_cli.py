@@ -212,9 +212,8 @@ def test_suffix_options_and_exit_status_of_the_script(tmp_path, tiny_checkpoint)
 
 
 def test_precision_flag_reaches_the_network(tmp_path, tiny_checkpoint, monkeypatch):
-    import mmseg_refiner.apis
     dtypes = []
-    build = mmseg_refiner.apis.init_refiner
+    build = refine_cli.init_refiner
 
     def recording_init_refiner(*args, **kwargs):
         model = build(*args, **kwargs)
@@ -222,7 +221,7 @@ def test_precision_flag_reaches_the_network(tmp_path, tiny_checkpoint, monkeypat
             torch.get_autocast_dtype('cpu') if torch.is_autocast_enabled('cpu') else None))
         return model
 
-    monkeypatch.setattr(mmseg_refiner.apis, 'init_refiner', recording_init_refiner)
+    monkeypatch.setattr(refine_cli, 'init_refiner', recording_init_refiner)
     _write_pair(str(tmp_path), str(tmp_path), 'a', 0)
     outputs = []
     for precision in ('bf16', 'fp32'):
