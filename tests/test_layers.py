@@ -58,7 +58,8 @@ def _files(*parts):
 
 def _modules():
     """Module name -> file of every module of the package but its own ``__init__``."""
-    return {_module_name(path): path for path in _files() if path != osp.join(PACKAGE, '__init__.py')}
+    root = osp.join(PACKAGE, '__init__.py')
+    return {_module_name(path): path for path in _files() if path != root}
 
 
 def _graph():

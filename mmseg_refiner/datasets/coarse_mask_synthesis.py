@@ -13,8 +13,8 @@ CascadePSP, the coarse mask is synthesised from the ground truth in two stages:
 
 :func:`synthesize_coarse_mask` chains both; the twelve options of the three
 functions are one :class:`CoarseMaskOptions` (documented there, once), shared with
-the pipeline transform ``GenerateCoarseMask``. As in CascadePSP's and the SegRefiner authors' code, the
-perturbation's IoU is measured against the boundary-modified mask it starts
+the pipeline transform ``GenerateCoarseMask``. As in CascadePSP's and the SegRefiner
+authors' code, the perturbation's IoU is measured against the boundary-modified mask it starts
 from (``iou_reference='boundary_modified'``, the default), so the target bounds
 what the perturbation adds on top of the boundary modification;
 ``iou_reference='ground_truth'`` measures it against the ground truth instead,

@@ -121,7 +121,8 @@ def test_with_cfg_options_only_for_a_key_an_option_set(tmp_path):
                                      f"did you mean 'instance_refiner'? (SegRefiner takes: ")
     options = {'model.semantic_refiner.patch_size': 32}
     cfg.merge_from_dict(options)
-    with pytest.raises(ConfigKeyError, match=f"config {config} with --cfg-options: model: unknown key 'semantic"):
+    with pytest.raises(ConfigKeyError,
+                       match=f"config {config} with --cfg-options: model: unknown key 'semantic"):
         validate_config(cfg, options)
 
 

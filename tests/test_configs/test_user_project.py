@@ -1,5 +1,6 @@
 """A user's project in another folder chains its own mmdet / mmseg model to the refiner with the
-config syntax of docs/checkpoints_and_chains.md (the refiner's configs ship in the package) and runs it."""
+config syntax of docs/checkpoints_and_chains.md (the refiner's configs ship in the package) and
+runs it."""
 import os
 import subprocess
 import sys

@@ -43,8 +43,8 @@ def test_two_process_test_gives_the_same_figures(single_process_metrics, tmp_pat
         del env['PYTHON']
         env['PATH'] = '/usr/bin:/bin'
     proc = subprocess.run(['bash', 'tools/dist_test.sh', TINY_CONFIG, CHECKPOINT, '2',
-                           '--work-dir', str(tmp_path), *OPTIONS], cwd=REPO_ROOT, capture_output=True,
-                          text=True, timeout=600, env=env)
+                           '--work-dir', str(tmp_path), *OPTIONS], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=600, env=env)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-6000:]
     assert 'Distributed training: True' in log and 'GPU number: 2' in log
@@ -87,7 +87,8 @@ def test_hr_run_writes_under_the_work_dir_draws_pictures_and_reruns_cleanly(tmp_
 
     from mmseg_refiner.fileio import FOLDER_LOG_NAME
     _write_big_tree(str(tmp_path / 'BIG'))
-    cfg = Config.fromfile(os.path.join(REPO_ROOT, 'configs/segrefiner/segrefiner_unet-128_big-hr-refine.py'))
+    cfg = Config.fromfile(
+        os.path.join(REPO_ROOT, 'configs/segrefiner/segrefiner_unet-128_big-hr-refine.py'))
     demo = Config.fromfile(TINY_CONFIG).model
     demo.test_cfg = dict(mode='global_local', seed=0)
     cfg.model = demo

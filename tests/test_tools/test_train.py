@@ -101,7 +101,8 @@ def test_every_training_recipe_saves_resumable_checkpoints_often():
                          osp.join(REPO_ROOT, 'configs/segrefiner', p)))
     assert recipes == sorted(RECIPE_SECONDS_PER_ITER)
     for name in recipes:
-        hook = Config.fromfile(osp.join(REPO_ROOT, 'configs/segrefiner', name)).default_hooks.checkpoint
+        hook = Config.fromfile(
+            osp.join(REPO_ROOT, 'configs/segrefiner', name)).default_hooks.checkpoint
         assert hook.get('save_optimizer', True) and hook.get('save_param_scheduler', True), name
         assert not hook.get('by_epoch', True), name
         assert hook.interval * RECIPE_SECONDS_PER_ITER[name] <= MAX_LOST_SECONDS, name
