@@ -123,7 +123,7 @@ def test_off_runs_every_step_and_counts_them():
 def test_a_real_model_stops_where_its_prediction_settles():
     """A tiny SegRefiner: with a loose early stop each mask stops after 2 steps, and its
     probability is that of a run of the two steps 5, 4 alone (same draws)."""
-    from tiny_models import randomize_, tiny_segrefiner_cfg
+    from mmseg_refiner.testing import randomize_, tiny_segrefiner_cfg
 
     from mmseg_refiner.models.refiners.seeding import make_generators
     from mmseg_refiner.registry import MODELS

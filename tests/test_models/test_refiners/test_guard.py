@@ -161,7 +161,7 @@ def test_global_local_mode_grows_at_most_the_distance():
 
 def _tiny_whole_model(**test_cfg):
     from mmseg_refiner.registry import MODELS
-    from tiny_models import randomize_, tiny_segrefiner_cfg
+    from mmseg_refiner.testing import randomize_, tiny_segrefiner_cfg
     cfg = tiny_segrefiner_cfg('instance')
     cfg['test_cfg'].update(mode='whole', **test_cfg)
     return randomize_(MODELS.build(cfg), seed=3, std=0.3).eval()
