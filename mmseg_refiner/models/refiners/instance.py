@@ -136,6 +136,9 @@ class InstanceRefiner:
             each step goes to the next one given, the last to the end of the
             process (``DiscreteMaskDiffusion.sample``). Defaults to None: all
             ``T`` steps, as in the paper.
+        keep_probs (bool): also give a detector's instances their pasted
+            probabilities, ``pred_instances.mask_probs`` ((N_i, H, W) float32:
+            N_i maps of the image's size, hence off by default).
     """
 
     def __init__(self,
@@ -144,7 +147,8 @@ class InstanceRefiner:
                  batch_size: int = 32,
                  coarse_threshold: float = 0.5,
                  refined_threshold: float = 0.5,
-                 timesteps: Optional[Sequence[int]] = None) -> None:
+                 timesteps: Optional[Sequence[int]] = None,
+                 keep_probs: bool = False) -> None:
         if batch_size < 1:
             raise ValueError(f'InstanceRefiner: batch_size must be >= 1, got {batch_size}')
         if box_padding < 0:
@@ -155,6 +159,7 @@ class InstanceRefiner:
         self.coarse_threshold = coarse_threshold
         self.refined_threshold = refined_threshold
         self.timesteps = None if timesteps is None else tuple(int(t) for t in timesteps)
+        self.keep_probs = keep_probs
 
     def refine_masks(self,
                      model,
@@ -233,7 +238,8 @@ class InstanceRefiner:
           through): the masks are replaced by the refined ones, the coarse
           ones kept as ``pred_instances.coarse_masks``, and each instance's
           refinement confidence (:mod:`.confidence`; ``scores`` unchanged) is
-          ``pred_instances.refine_scores`` ((N_i,) float32 in [0, 1]);
+          ``pred_instances.refine_scores`` ((N_i,) float32 in [0, 1]), and with
+          ``keep_probs`` the pasted probabilities ``pred_instances.mask_probs``;
         - a ``RefineDataSample`` with one ``coarse_mask`` (``1xHxW``, e.g. from
           ``MaskFolderDataset``): refined as the image's one instance, written
           as ``pred_mask = PixelData(data=(1, H, W) bool, prob=(1, H, W)
@@ -258,8 +264,9 @@ class InstanceRefiner:
             for index, (image, data_sample) in enumerate(zip(images, data_samples))
         ]
         seeds = model.sample_seeds(data_samples) if hasattr(model, 'sample_seeds') else None
-        # Probabilities only for pred_mask (a detector's many instances would hold N_i maps).
-        with_probs = any('pred_instances' not in data_sample for data_sample in data_samples)
+        # Probabilities for pred_mask; a detector's many instances hold N_i maps: on request.
+        with_probs = self.keep_probs or any('pred_instances' not in data_sample
+                                            for data_sample in data_samples)
         out = self.refine_masks(
             model, images, masks, seeds=seeds, return_probs=with_probs, return_scores=True)
         refined, scores = out[0], out[-1]
@@ -270,6 +277,8 @@ class InstanceRefiner:
                 data_sample.pred_instances.coarse_masks = coarse  # kept for before / after views
                 data_sample.pred_instances.masks = sample_masks
                 data_sample.pred_instances.refine_scores = sample_scores
+                if self.keep_probs:
+                    data_sample.pred_instances.mask_probs = sample_probs
             else:
                 data_sample.pred_mask = PixelData(data=sample_masks, prob=sample_probs)
         return data_samples

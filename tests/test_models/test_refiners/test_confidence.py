@@ -60,3 +60,26 @@ def test_instance_scores_and_the_detector_field():
     [out] = refiner.predict(HalfSureModel(), [image], [sample])
     assert torch.equal(out.pred_instances.refine_scores, scores[0])
     assert torch.equal(out.pred_instances.scores, torch.tensor([0.9, 0.3]))  # untouched
+
+
+def test_detector_instances_get_their_probability_maps_on_request():
+    from mmdet.structures import DetDataSample
+    from mmengine.structures import InstanceData
+    masks = torch.zeros(1, 64, 64, dtype=torch.bool)
+    masks[0, 10:22, 10:22] = True
+    image = torch.zeros(3, 64, 64)
+
+    def sample():
+        out = DetDataSample(metainfo=dict(img_path='x.png'))
+        out.pred_instances = InstanceData(masks=masks, scores=torch.tensor([0.9]))
+        return out
+
+    [plain] = InstanceRefiner(min_area=16, box_padding=10).predict(HalfSureModel(), [image],
+                                                                   [sample()])
+    assert 'mask_probs' not in plain.pred_instances
+    [kept] = InstanceRefiner(min_area=16, box_padding=10, keep_probs=True).predict(
+        HalfSureModel(), [image], [sample()])
+    expected = torch.zeros(1, 64, 64)
+    expected[0, 10:22, 10:22] = 0.75  # the box is 32 px, the model's size: no resampling
+    assert torch.equal(kept.pred_instances.mask_probs, expected)
+    assert torch.equal(kept.pred_instances.masks, plain.pred_instances.masks)
