@@ -15,7 +15,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Union
 import torch
 
 from mmseg_refiner.registry import MODELS
-from .early_stop import settled_rows
+from .early_stop import still_moving
 
 DenoiseFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 Generators = Union[torch.Generator, Sequence[torch.Generator], None]
@@ -341,13 +341,8 @@ class DiscreteMaskDiffusion:
                 break
             mask = _put_rows(mask, rows, step['mask'].to(image.dtype))
             if early_stop is not None:
-                current = step['prob'] >= 0.5
-                if previous is not None:
-                    moving = ~settled_rows(previous, current, early_stop['max_changed'])
-                    rows = (torch.arange(num_rows, device=image.device)
-                            if rows is None else rows)[moving]
-                    current = current[moving]
-                    if len(rows) == 0:
-                        break
-                previous = current
+                rows, previous = still_moving(rows, previous, step['prob'] >= 0.5,
+                                              early_stop['max_changed'])
+                if rows is not None and len(rows) == 0:
+                    break
         return dict(prob=prob, cum_fine=cum_fine, steps=steps)

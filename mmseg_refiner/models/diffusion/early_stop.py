@@ -20,7 +20,7 @@ not selected goes back to its coarse value), so it flickers even when the
 prediction no longer moves.
 """
 from numbers import Real
-from typing import Mapping, Optional
+from typing import Mapping, Optional, Tuple
 
 import torch
 
@@ -63,3 +63,30 @@ def settled_rows(previous: torch.Tensor, current: torch.Tensor, max_changed: flo
     """
     changed = (previous != current).flatten(1).float().mean(dim=1)
     return changed <= max_changed
+
+
+def still_moving(rows: Optional[torch.Tensor], previous: Optional[torch.Tensor],
+                 current: torch.Tensor,
+                 max_changed: float) -> Tuple[Optional[torch.Tensor], torch.Tensor]:
+    """After a step, the rows that sample on and their predictions (the sampling loop's test).
+
+    Args:
+        rows (Tensor, optional): indices of the rows that ran this step; None:
+            all of them.
+        previous (Tensor, optional): (len(rows), 1, H, W) bool prediction of
+            these rows at the step before; None after the first step.
+        current (Tensor): (len(rows), 1, H, W) bool prediction of this step.
+        max_changed (float): as :func:`settled_rows`.
+
+    Returns:
+        tuple: the rows still moving (``rows`` itself when none settled; an
+        empty tensor when all did) and their ``current`` predictions.
+    """
+    if previous is None:
+        return rows, current
+    moving = ~settled_rows(previous, current, max_changed)
+    if bool(moving.all()):
+        return rows, current
+    if rows is None:
+        rows = torch.arange(len(current), device=current.device)
+    return rows[moving], current[moving]

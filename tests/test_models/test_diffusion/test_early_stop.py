@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from mmseg_refiner.models.diffusion import DiscreteMaskDiffusion
-from mmseg_refiner.models.diffusion.early_stop import check_early_stop, settled_rows
+from mmseg_refiner.models.diffusion.early_stop import (check_early_stop, settled_rows,
+                                                       still_moving)
 
 SIZE = 4
 
@@ -28,6 +29,20 @@ def test_settled_rows_hand_computed():
     assert settled_rows(previous, current, 0.0).tolist() == [False, True]
     assert settled_rows(previous, current, 0.25).tolist() == [True, True]
     assert settled_rows(previous, current, 0.24).tolist() == [False, True]
+
+
+def test_still_moving_hand_computed():
+    previous = torch.zeros(3, 1, 2, 2, dtype=torch.bool)
+    current = previous.clone()
+    current[0, 0, 0, 0] = current[2, 0, 1, 1] = True  # rows 0 and 2 moved, row 1 settled
+    assert still_moving(None, None, current, 0.0) == (None, current)  # the first step
+    rows, kept = still_moving(None, previous, current, 0.0)
+    assert rows.tolist() == [0, 2] and torch.equal(kept, current[[0, 2]])
+    rows, kept = still_moving(torch.tensor([4, 7, 9]), previous, current, 0.0)
+    assert rows.tolist() == [4, 9]
+    moved = ~previous  # every row moved: the rows stay as they are (None: all of them)
+    assert still_moving(None, previous, moved, 0.0)[0] is None
+    assert still_moving(None, previous, previous, 0.0)[0].tolist() == []
 
 
 class ScriptedDenoiser:
