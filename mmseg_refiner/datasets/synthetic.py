@@ -24,7 +24,7 @@ from mmengine.dataset import BaseDataset
 
 from mmseg_refiner.registry import DATASETS
 from mmseg_refiner.utils.settings import check_int, check_ints
-from .transforms.coarse_mask import synthesize_coarse_mask
+from .coarse_mask_synthesis import CoarseMaskOptions, synthesize_coarse_mask
 
 TRAIN_SEED_OFFSET = 0
 EVAL_SEED_OFFSET = 1_000_000
@@ -237,9 +237,8 @@ class SyntheticRefineDataset(BaseDataset):
             int for squares.
         seed_offset (int): seed of sample 0.
         fixed_coarse (bool): add a deterministic ``coarse_mask`` per sample.
-        coarse_cfg (dict, optional): options of
-            :func:`synthesize_coarse_mask` for ``fixed_coarse`` (its defaults
-            if None).
+        coarse_cfg (dict, optional): fields of :class:`CoarseMaskOptions` for
+            ``fixed_coarse`` (the defaults if None).
         **kwargs: ``pipeline``, ``test_mode``, ``lazy_init``, ``metainfo``,
             ``max_refetch`` ... of :class:`mmengine.dataset.BaseDataset`.
     """
@@ -260,7 +259,7 @@ class SyntheticRefineDataset(BaseDataset):
             check_ints(owner, 'image_size', (image_size, ) * 2 if square else image_size, low=8))
         self.seed_offset = check_int(owner, 'seed_offset', seed_offset, low=0)
         self.fixed_coarse = fixed_coarse
-        self.coarse_cfg = dict(coarse_cfg or {})
+        self.coarse_options = CoarseMaskOptions(**(coarse_cfg or {}))
         super().__init__(**kwargs)
 
     def load_data_list(self) -> list:
@@ -281,5 +280,5 @@ class SyntheticRefineDataset(BaseDataset):
         if self.fixed_coarse:
             coarse_rng = np.random.default_rng([info['seed'], 1])
             info['coarse_mask'] = synthesize_coarse_mask(
-                info['gt_mask'], rng=coarse_rng, **self.coarse_cfg)
+                info['gt_mask'], self.coarse_options, rng=coarse_rng)
         return self.pipeline(info)

@@ -1,7 +1,7 @@
 """Checks of settings, run before any work starts (output paths: the output rule,
 :mod:`mmseg_refiner.fileio.outputs`).
 
-Each raises a :class:`~mmseg_refiner.utils.cli.UsageError` (a ``ValueError``)
+Each raises a :class:`UsageError` (a ``ValueError``)
 whose message names the setting or path and says what to do. The API
 (:func:`mmseg_refiner.apis.init_refiner`, :func:`~mmseg_refiner.apis.refine`)
 and every tool use them, so a setting is refused in the same words everywhere.
@@ -12,7 +12,11 @@ from typing import Optional, Union
 import numpy as np
 import torch
 
-from .cli import UsageError
+
+
+class UsageError(ValueError):
+    """A setting or command-line argument that cannot work (a tool exits with status 2)."""
+
 
 #: Seeds are refused outside ``[0, 2**32 - 1]``: the range numpy's and
 #: MMEngine's seeding (``np.random.seed``, ``randomness.seed``) accept, so a

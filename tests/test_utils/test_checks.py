@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from mmseg_refiner.utils.checks import MAX_SEED, check_device, check_positive, check_seed
-from mmseg_refiner.utils.cli import UsageError
+from mmseg_refiner.utils.checks import (MAX_SEED, UsageError, check_device, check_positive,
+                                        check_seed)
 
 
 def test_devices():

@@ -24,13 +24,13 @@ from typing import Dict, List, Tuple
 
 from tqdm import tqdm
 
+from mmseg_refiner.cli.args import add_input_arg, add_output_arg, parse_checked_args
+from mmseg_refiner.cli.errors import cli_main
 from mmseg_refiner.evaluation.functional import (MIN_RADIUS, NUM_RADII, RADIUS_DIVISOR,
                                                  MaskFiles, check_mba_settings,
                                                  evaluate_mask_files, match_mask_folders,
                                                  summarize_mask_records)
 from mmseg_refiner.fileio import write_json_atomic
-from mmseg_refiner.utils.cli import cli_main
-from mmseg_refiner.utils.cli_args import add_input_arg, add_output_arg, parse_checked_args
 from mmseg_refiner.utils.settings import check_int
 
 #: Entries of a problem list printed before "... and N more" (the JSON has all).

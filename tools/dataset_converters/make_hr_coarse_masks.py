@@ -46,12 +46,11 @@ import numpy as np
 from tqdm import tqdm
 
 from mmseg_refiner import fileio
+from mmseg_refiner.cli.args import add_input_arg, add_output_arg, parse_checked_args
+from mmseg_refiner.cli.errors import cli_main
+from mmseg_refiner.datasets.coarse_mask_synthesis import (SYNTHESIS_VERSION, CoarseMaskOptions,
+                                                         synthesize_coarse_mask)
 from mmseg_refiner.datasets.hr_refine import COARSE_VARIANTS, coarse_mask_paths, read_name_list
-from mmseg_refiner.datasets.transforms.coarse_mask import (SYNTHESIS_VERSION,
-                                                           check_synthesis_options,
-                                                           synthesize_coarse_mask)
-from mmseg_refiner.utils.cli import cli_main
-from mmseg_refiner.utils.cli_args import add_input_arg, add_output_arg, parse_checked_args
 from mmseg_refiner.utils.settings import check_int
 
 #: Synthesis options of each variant (keys: ``COARSE_VARIANTS``).
@@ -144,11 +143,10 @@ def make_coarse_masks(job: Job, out_dir: str, iou_target: float, seed: int) -> O
     digests = []
     try:
         for index, path in enumerate(coarse_mask_paths(out_dir, job.stem)):
+            options = CoarseMaskOptions(iou_target=iou_target,
+                                        **VARIANT_OPTIONS[COARSE_VARIANTS[index]])
             coarse = synthesize_coarse_mask(
-                truth,
-                rng=np.random.default_rng(output_seed(seed, job.stem, index)),
-                iou_target=iou_target,
-                **VARIANT_OPTIONS[COARSE_VARIANTS[index]])
+                truth, options, rng=np.random.default_rng(output_seed(seed, job.stem, index)))
             fileio.write_mask_png(path, coarse)
             digests.append(fileio.file_digest(path))
     except Exception as error:  # report and go on: a long job keeps what it finished
@@ -191,7 +189,7 @@ def summarize(outcomes: Sequence[Outcome]) -> str:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     for variant in COARSE_VARIANTS:  # once, up front, not file by file
-        check_synthesis_options(iou_target=args.iou_target, **VARIANT_OPTIONS[variant])
+        CoarseMaskOptions(iou_target=args.iou_target, **VARIANT_OPTIONS[variant])
     check_int('make_hr_coarse_masks', '--nproc', args.nproc, low=1)
     if not osp.isdir(args.mask_dir):
         raise FileNotFoundError(f'mask folder {args.mask_dir} does not exist')

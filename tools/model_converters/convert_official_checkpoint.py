@@ -14,10 +14,10 @@ import argparse
 import sys
 from typing import List, Optional
 
+from mmseg_refiner.cli.args import (CHECKPOINT_FORMATS, add_input_arg, add_output_arg,
+                                    parse_checked_args)
+from mmseg_refiner.cli.errors import cli_main
 from mmseg_refiner.models.denoisers import convert_official_checkpoint
-from mmseg_refiner.utils.cli import cli_main
-from mmseg_refiner.utils.cli_args import (CHECKPOINT_FORMATS, add_input_arg, add_output_arg,
-                                          parse_checked_args)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

@@ -5,7 +5,6 @@ import numpy as np
 from mmengine.evaluator import BaseMetric
 
 from mmseg_refiner.registry import METRICS
-from mmseg_refiner.utils.renamed import register_renamed_type
 from ..functional import (MIN_RADIUS, NUM_RADII, RADIUS_DIVISOR, check_mba_settings, mask_record,
                           summarize_mask_records)
 
@@ -95,6 +94,3 @@ class RefinedMaskMetric(BaseMetric):
     def compute_metrics(self, results: list) -> Dict[str, float]:
         """``iou``, ``mba`` (and ``coarse_iou``, ``coarse_mba``)."""
         return summarize_mask_records(results)
-
-
-register_renamed_type(METRICS, 'HRMaskMetric', RefinedMaskMetric)

@@ -12,10 +12,11 @@ from torch import nn
 from mmseg_refiner.models.denoisers.official_checkpoint import convert_official_keys_on_load
 from mmseg_refiner.registry import MODELS
 from mmseg_refiner.structures import RefineDataSample, sample_name
-from mmseg_refiner.utils.renamed import RenamedError, refuse_renamed_arguments, renamed_message
 from mmseg_refiner.utils.settings import check_int
 from ..diffusion.discrete_mask_diffusion import Generators
+from ..diffusion.early_stop import check_early_stop
 from ..utils.precision import check_precision, network_in_precision, resolve_precision
+from .guard import check_max_change, limit_change, max_change_of
 from .seeding import make_generators, mask_seed, sample_seed, seed_name
 
 ConfigType = Union[dict, nn.Module]
@@ -24,17 +25,13 @@ Inputs = Union[torch.Tensor, List[torch.Tensor]]
 #: ``'whole'``: the whole input at once, already at the model resolution (as mmseg's
 #: ``test_cfg.mode='whole'``); ``'instance'`` and ``'global_local'``: the two refiners.
 TEST_MODES = ('whole', 'instance', 'global_local')
-#: Test modes of earlier releases (old -> new), refused with the new name.
-RENAMED_TEST_MODES = {'semantic': 'global_local', 'model': 'whole'}
 #: Keys of ``test_cfg`` (a plain dict: the config check cannot see into it).
-TEST_CFG_KEYS = ('mode', 'seed', 'precision')
+TEST_CFG_KEYS = ('mode', 'seed', 'precision', 'max_change', 'early_stop')
 
 
 def check_test_mode(mode: str, modes: Sequence[str] = TEST_MODES,
                     what: str = 'test_cfg.mode') -> str:
-    """Return ``mode`` if it is one of ``modes``; name the new mode for a renamed one."""
-    if RENAMED_TEST_MODES.get(mode) in modes:
-        raise RenamedError(renamed_message(what, mode, RENAMED_TEST_MODES[mode]))
+    """Return ``mode`` if it is one of ``modes``."""
     if mode not in modes:
         raise ValueError(f'{what} must be one of {tuple(modes)}, got {mode!r}')
     return mode
@@ -63,10 +60,6 @@ class SegRefiner(BaseModel):
       ``global_local_refiner``).
     - ``'tensor'``: the network's logits for the coarse mask at ``t = T-1``.
 
-    Renamed in this release (refused, naming the new name): the argument
-    ``semantic_refiner`` (now ``global_local_refiner``) and the test modes
-    ``'semantic'`` (now ``'global_local'``) and ``'model'`` (now ``'whole'``).
-
     Args:
         denoiser (dict): config of the network, ``forward(x, t) -> logits``
             (e.g. ``DenoiseUNet``).
@@ -94,11 +87,14 @@ class SegRefiner(BaseModel):
             (:mod:`mmseg_refiner.models.utils.precision`): ``'auto'`` is bf16
             where the hardware runs it natively (fp16 on a CUDA device without
             bf16), fp32 elsewhere; ``'fp32'`` is the exact float32 network.
+            ``max_change`` (default None, off): the do-no-harm guard, e.g.
+            ``dict(distance=10, drop_new_components=True)``, applied to every
+            refined mask in every mode (:mod:`.guard`). ``early_stop``
+            (default None, off): e.g. ``dict(max_changed=0.005)``, a mask stops
+            sampling once its prediction no longer changes between steps
+            (:mod:`mmseg_refiner.models.diffusion.early_stop`).
         init_cfg (dict, optional): MMEngine initialization config.
     """
-
-    #: Constructor arguments of earlier releases (old -> new), refused with the new name.
-    RENAMED_ARGUMENTS = {'semantic_refiner': 'global_local_refiner'}
 
     def __init__(self,
                  denoiser: dict,
@@ -110,9 +106,7 @@ class SegRefiner(BaseModel):
                  instance_refiner: Optional[dict] = None,
                  global_local_refiner: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
-                 init_cfg: Optional[Union[dict, List[dict]]] = None,
-                 **renamed) -> None:
-        refuse_renamed_arguments(type(self), renamed, self.RENAMED_ARGUMENTS)
+                 init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         if isinstance(data_preprocessor, dict):
             # Build in this package's scope, so configs work without a default scope.
             data_preprocessor = MODELS.build(data_preprocessor)
@@ -124,7 +118,8 @@ class SegRefiner(BaseModel):
         self.model_size = check_int('SegRefiner', 'model_size', model_size, low=8)
         self.instance_refiner = MODELS.build(instance_refiner) if instance_refiner else None
         self.global_local_refiner = MODELS.build(global_local_refiner) if global_local_refiner else None
-        self.test_cfg = dict(mode='whole', seed=0, precision='auto')
+        self.test_cfg = dict(
+            mode='whole', seed=0, precision='auto', max_change=None, early_stop=None)
         self.test_cfg.update(self.check_test_cfg(test_cfg or {}))
         self._logged_precision = None
         # The authors' published checkpoint loads wherever ours does (converted on load).
@@ -149,7 +144,7 @@ class SegRefiner(BaseModel):
         Refuses keys nothing reads (a misspelled key would be ignored), a mode
         or precision that does not exist and a mode of an earlier release. Run
         by the constructor and, before anything is built, by the config check
-        (:func:`mmseg_refiner.utils.config_keys.validate_config`).
+        (:func:`mmseg_refiner.apis.config_keys.validate_config`).
         """
         for key in test_cfg:
             if key not in TEST_CFG_KEYS:
@@ -161,6 +156,8 @@ class SegRefiner(BaseModel):
             check_test_mode(test_cfg['mode'], what='SegRefiner: test_cfg.mode')
         if 'precision' in test_cfg:
             check_precision(test_cfg['precision'])
+        check_max_change(test_cfg.get('max_change'))
+        check_early_stop(test_cfg.get('early_stop'))
         return test_cfg
 
     def _check_test_mode(self) -> str:
@@ -279,8 +276,10 @@ class SegRefiner(BaseModel):
                 ends the process. See ``DiscreteMaskDiffusion.sample``.
 
         Returns:
-            dict: ``prob`` (N, 1, S, S) refined foreground probability and
-            ``cum_fine`` (N, 1, S, S) cumulative fine probability.
+            dict: ``prob`` (N, 1, S, S) refined foreground probability,
+            ``cum_fine`` (N, 1, S, S) cumulative fine probability and
+            ``steps`` (N,) the steps each row ran (fewer than ``timesteps``
+            under ``test_cfg.early_stop``).
         """
         precision = self.inference_precision(images.device)
         return self.diffusion.sample(
@@ -290,7 +289,8 @@ class SegRefiner(BaseModel):
             timesteps=timesteps,
             cum_fine=cum_fine,
             generator=generator,
-            next_timestep=next_timestep)
+            next_timestep=next_timestep,
+            early_stop=check_early_stop(self.test_cfg.get('early_stop')))
 
     def predict(self, inputs: Inputs,
                 data_samples: List[RefineDataSample]) -> List[RefineDataSample]:
@@ -311,7 +311,10 @@ class SegRefiner(BaseModel):
         generators = make_generators(
             [mask_seed(seed, 0) for seed in self.sample_seeds(data_samples)], inputs.device)
         out = self.refine(inputs, coarse, generator=generators)
-        for data_sample, prob, cum_fine in zip(data_samples, out['prob'], out['cum_fine']):
+        max_change = max_change_of(self)
+        for data_sample, prob, cum_fine, row_coarse in zip(data_samples, out['prob'],
+                                                           out['cum_fine'], coarse):
+            prob = limit_change(row_coarse[0] > 0, prob[0], 0.5, max_change)[None]
             data_sample.pred_mask = PixelData(data=prob >= 0.5, prob=prob, cum_fine=cum_fine)
         return data_samples
 

@@ -15,10 +15,10 @@ from mmdet.evaluation import CocoMetric
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.structures import InstanceData
-from tiny_models import TINY_DENOISER, randomize_
 
 from mmseg_refiner.models.refiners.instance import expanded_mask_boxes
 from mmseg_refiner.registry import MODELS
+from mmseg_refiner.testing import TINY_DENOISER, randomize_
 
 CHAIN_CONFIG = 'configs/chains/mask-rcnn_r50_fpn_1x_coco_segrefiner-lr.py'
 IMAGE_SHAPE = (100, 120)  # original (H, W); the test pipeline enlarges it to 133x160
@@ -106,6 +106,8 @@ def test_predict_returns_refined_masks_of_the_original_size(model, image_file):
     assert pred.masks.shape == (4, *IMAGE_SHAPE) and pred.masks.dtype == torch.bool
     assert pred.bboxes.shape == (4, 4) and pred.labels.shape == (4, )
     assert pred.coarse_masks.shape == pred.masks.shape  # the detector's, kept beside
+    assert pred.refine_scores.shape == (4, ) and pred.refine_scores.dtype == torch.float32
+    assert ((pred.refine_scores >= 0) & (pred.refine_scores <= 1)).all()
     assert torch.equal(pred.masks, again[0].pred_instances.masks)  # test_cfg.seed=0
 
     # The detector alone: same boxes, labels, scores; masks at the same size.

@@ -1,7 +1,8 @@
-"""Command-line arguments several tools take, defined once: ``--cfg-options`` and the
-``--device`` / ``--precision`` of a tool that refines with a model, and the paths a tool
-reads and writes (:func:`add_input_arg`, :func:`add_output_arg`), which the package's one
-output rule (:mod:`mmseg_refiner.fileio.outputs`) checks when the arguments are parsed
+"""Command-line arguments several tools take, defined once: ``--cfg-options``, the
+``--device`` / ``--precision`` of a tool that refines with a model, the arguments of the
+Runner tools (train, test), and the paths a tool reads and writes (:func:`add_input_arg`,
+:func:`add_output_arg`), which the package's one output rule
+(:mod:`mmseg_refiner.fileio.outputs`) checks when the arguments are parsed
 (:func:`parse_checked_args`). Every tool declares its paths this way
 (``tests/test_tools/test_output_rule.py`` walks every tool's arguments)."""
 import argparse
@@ -13,8 +14,7 @@ from mmengine.config import DictAction
 
 from mmseg_refiner.fileio.outputs import JobPath, OutputPathError, check_outputs
 from mmseg_refiner.models.utils import PRECISIONS
-
-from .cli import UsageError
+from mmseg_refiner.utils.checks import UsageError
 
 
 def add_cfg_options_arg(parser, help: str = 'override config settings, key=value pairs') -> None:
@@ -32,6 +32,26 @@ def add_device_precision_args(parser) -> None:
         choices=PRECISIONS,
         help="the network's precision (default: the config's test_cfg.precision, 'auto': bf16 "
         "where the hardware runs it natively, else fp32); 'fp32' gives exact float32 results")
+
+
+def add_common_args(parser) -> None:
+    """Arguments every runner tool takes (as in mmdet's tools)."""
+    add_output_arg(
+        parser,
+        '--work-dir',
+        folder=True,
+        help='folder for logs and checkpoints (default: ./work_dirs/<config name>)')
+    add_cfg_options_arg(
+        parser,
+        help='override config settings, key=value pairs, e.g. '
+        'model.test_cfg.seed=0 train_dataloader.batch_size=4')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher (tools/dist_*.sh use pytorch)')
+    # torch.distributed.launch passes --local-rank; torchrun sets LOCAL_RANK.
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
 
 #: What a checkpoint a tool writes may be called.
