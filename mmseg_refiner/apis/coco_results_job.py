@@ -34,7 +34,6 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional
 
 from mmengine.dataset import pseudo_collate
-from mmengine.logging import print_log
 from mmengine.registry import DefaultScope
 from tqdm import tqdm
 
@@ -79,9 +78,8 @@ def build_dataset(cfg,
     shipped one's (:data:`COCO_RESULTS_DATA`), pointed at the given files."""
     dataset_cfg = (cfg.get('test_dataloader') or {}).get('dataset') or {}
     if str(dataset_cfg.get('type', '')).split('.')[-1] != 'CocoResultsRefineDataset':
-        print_log(f'{cfg.filename}: its test_dataloader does not read COCO results; using the '
-                  f'model of that config with the data pipeline of {COCO_RESULTS_DATA}',
-                  logger='current')
+        print(f'{cfg.filename}: its test_dataloader does not read COCO results; using the '
+              f'model of that config with the data pipeline of {COCO_RESULTS_DATA}')
         dataset_cfg = read_config_file(COCO_RESULTS_DATA).test_dataloader.dataset
     dataset_cfg = copy.deepcopy(dataset_cfg)
     dataset_cfg.update(

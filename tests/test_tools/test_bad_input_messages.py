@@ -13,12 +13,11 @@ import numpy as np
 import pycocotools.mask as mask_utils
 import pytest
 from PIL import Image
-from scripts import load_script
-from tiny_chains import DEMO_CHECKPOINT, DEMO_CONFIG
 
 from mmseg_refiner import fileio
 from mmseg_refiner.apis import init_refiner, refine
 from mmseg_refiner.fileio import SkippedEntriesWarning, index_folder, read_image
+from mmseg_refiner.testing import DEMO_CHECKPOINT, DEMO_CONFIG, load_script
 
 refine_tool = load_script('tools/refine.py')
 coco_tool = load_script('tools/refine_coco_results.py')
@@ -162,8 +161,8 @@ def test_refine_coco_results_takes_the_model_of_any_config(tmp_path, capsys):
         segmentation=dict(size=rle['size'], counts=rle['counts'].decode()))]))
     status = coco_tool.main([str(a) for a in (tmp_path / 'res.json', tmp_path / 'ann.json',
                                               images, '--out', tmp_path / 'o.json', *MODEL)])
-    out = capsys.readouterr().out
-    assert status == 0 and 'does not read COCO results' in out
+    captured = capsys.readouterr()
+    assert status == 0 and 'does not read COCO results' in captured.out, captured.err
     [record] = json.loads((tmp_path / 'o.json').read_text())
     assert record['segmentation']['size'] == [24, 32]
 

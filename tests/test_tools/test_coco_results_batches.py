@@ -6,10 +6,9 @@ import json
 import cv2
 import numpy as np
 import pycocotools.mask as mask_utils
-from scripts import load_script
-from tiny_chains import DEMO_CHECKPOINT, DEMO_CONFIG
 
 from mmseg_refiner.apis import init_refiner, refine
+from mmseg_refiner.testing import DEMO_CHECKPOINT, DEMO_CONFIG, load_script
 
 coco_tool = load_script('tools/refine_coco_results.py')
 SHAPE = (48, 64)

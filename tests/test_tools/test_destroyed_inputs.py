@@ -10,10 +10,11 @@ import cv2
 import numpy as np
 import pycocotools.mask as mask_utils
 import pytest
-from scripts import load_script
-from tiny_chains import DEMO_CHECKPOINT, DEMO_CONFIG
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from mmseg_refiner.testing import DEMO_CHECKPOINT, DEMO_CONFIG
+from mmseg_refiner.testing import REPO_ROOT as REPO
+from mmseg_refiner.testing import load_script
+
 COCO_CONFIG = osp.join(REPO, 'configs/segrefiner/segrefiner_unet-128_coco-results-refine.py')
 
 coco_tool = load_script('tools/refine_coco_results.py')

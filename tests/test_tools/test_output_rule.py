@@ -11,7 +11,9 @@ import os.path as osp
 import re
 
 import pytest
-from scripts import REPO, load_script
+
+from mmseg_refiner.testing import REPO_ROOT as REPO
+from mmseg_refiner.testing import load_script
 
 #: Words of an argument's name that say it is a path.
 PATH_WORDS = {
@@ -81,7 +83,7 @@ def test_every_path_argument_is_declared(tool, monkeypatch):
     undeclared = [action.dest for action in parser._actions
                   if _is_path_like(action) and not hasattr(action, 'job_path')]
     assert not undeclared, (f'{tool}: declare these with add_input_arg / add_output_arg '
-                            f'(mmseg_refiner/utils/cli_args.py): {undeclared}')
+                            f'(mmseg_refiner/cli/args.py): {undeclared}')
 
 
 def _declared(parser, role):

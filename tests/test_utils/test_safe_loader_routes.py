@@ -13,10 +13,11 @@ import threading
 import pytest
 import torch
 from mmengine.runner import load_checkpoint
-from scripts import REPO
-from tiny_chains import DEMO_CHECKPOINT, DEMO_CONFIG, write_det_chain_config, write_tiny_coco
 
 from mmseg_refiner.apis import init_refiner
+from mmseg_refiner.testing import DEMO_CHECKPOINT, DEMO_CONFIG
+from mmseg_refiner.testing import REPO_ROOT as REPO
+from mmseg_refiner.testing import write_det_chain_config, write_tiny_coco
 from mmseg_refiner.utils import UnsafeCheckpointError, load_checkpoint_file
 
 UNSAFE_ENV = {'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD': '1'}

@@ -5,14 +5,13 @@ import math
 
 import numpy as np
 import pytest
-from scripts import load_script
-from tiny_chains import DEMO_CONFIG
 
 from mmseg_refiner.datasets import SyntheticRefineDataset
-from mmseg_refiner.datasets.transforms.coarse_mask import check_synthesis_options
+from mmseg_refiner.datasets.coarse_mask_synthesis import CoarseMaskOptions
 from mmseg_refiner.evaluation.metrics import RefinedMaskMetric
 from mmseg_refiner.models.diffusion import DiscreteMaskDiffusion
 from mmseg_refiner.models.refiners import GlobalLocalRefiner, InstanceRefiner
+from mmseg_refiner.testing import DEMO_CONFIG, load_script
 from mmseg_refiner.utils.settings import SettingError, check_float, check_int
 
 BAD_FRACTIONS = [math.nan, 1.5, -1, 'abc', math.inf, True]
@@ -63,7 +62,7 @@ def test_metric_and_synthesis_settings():
             RefinedMaskMetric(**kwargs)
     for kwargs in (dict(iou_target=2), dict(dilate_prob=math.nan), dict(max_rounds='abc')):
         with pytest.raises(SettingError, match=f'coarse-mask synthesis: {next(iter(kwargs))}'):
-            check_synthesis_options(**kwargs)
+            CoarseMaskOptions(**kwargs)
 
 
 def test_good_values_pass_and_come_back_as_python_numbers():

@@ -26,8 +26,8 @@ import numpy as np
 import pycocotools.mask as mask_utils
 import torch
 
-from mmseg_refiner.utils.cli import cli_main
-from mmseg_refiner.utils.cli_args import parse_checked_args
+from mmseg_refiner.cli.args import parse_checked_args
+from mmseg_refiner.cli.errors import cli_main
 from mmseg_refiner.utils.settings import check_int
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
