@@ -10,18 +10,25 @@ applied in one place: where ``SegRefiner`` calls its network.
 - ``'auto'`` (the default): ``'bf16'`` where the hardware runs bf16 natively
   (a CPU whose oneDNN reports bf16 support, a CUDA device with
   ``torch.cuda.is_bf16_supported()``), ``'fp16'`` on a CUDA device without
-  bf16, ``'fp32'`` elsewhere.
+  bf16, ``'fp32'`` elsewhere. The environment variable
+  ``MMSEG_REFINER_AUTO_PRECISION`` (``'bf16'``, ``'fp16'`` or ``'fp32'``),
+  when set, is what ``'auto'`` resolves to on every device, whatever the
+  hardware (bf16 is emulated, slowly, on a CPU without it): it runs the
+  test suite, or a job, as if on the other kind of machine.
 
 Only the network's convolutions and matrix products change dtype: its logits
 are cast back to float32 before the diffusion uses them (sigmoid,
 confidence, transition probability, ``c``), and resizing, thresholds and
 pasting never run under autocast.
 """
+import os
 from typing import Callable, Dict
 
 import torch
 
 PRECISIONS = ('auto', 'fp32', 'bf16', 'fp16')
+#: The environment variable that, when set, is what ``'auto'`` resolves to.
+AUTO_PRECISION_ENV = 'MMSEG_REFINER_AUTO_PRECISION'
 _DTYPES: Dict[str, torch.dtype] = {'bf16': torch.bfloat16, 'fp16': torch.float16}
 
 DenoiseFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -39,6 +46,13 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     check_precision(precision)
     if precision != 'auto':
         return precision
+    forced = os.environ.get(AUTO_PRECISION_ENV)
+    if forced:
+        if forced not in PRECISIONS[1:]:
+            raise ValueError(f'the environment variable {AUTO_PRECISION_ENV} must be one of '
+                             f'{PRECISIONS[1:]} (what precision=\'auto\' resolves to), got '
+                             f'{forced!r}')
+        return forced
     device = torch.device(device)
     if device.type == 'cpu':
         return 'bf16' if torch.ops.mkldnn._is_mkldnn_bf16_supported() else 'fp32'

@@ -3,9 +3,10 @@ import pytest
 import torch
 
 from mmseg_refiner.models.utils import PRECISIONS, network_in_precision, resolve_precision
+from mmseg_refiner.models.utils.precision import AUTO_PRECISION_ENV
 
 
-def test_auto_on_the_cpu_follows_onednn_bf16_support(monkeypatch):
+def test_auto_on_the_cpu_follows_onednn_bf16_support(monkeypatch, hardware_auto_precision):
     native = torch.ops.mkldnn._is_mkldnn_bf16_supported()
     assert resolve_precision('auto', torch.device('cpu')) == ('bf16' if native else 'fp32')
     monkeypatch.setattr(torch.ops.mkldnn, '_is_mkldnn_bf16_supported', lambda: False)
@@ -15,16 +16,37 @@ def test_auto_on_the_cpu_follows_onednn_bf16_support(monkeypatch):
 
 
 @pytest.mark.parametrize('bf16_supported,expected', [(True, 'bf16'), (False, 'fp16')])
-def test_auto_on_cuda_is_bf16_where_supported_else_fp16(monkeypatch, bf16_supported, expected):
+def test_auto_on_cuda_is_bf16_where_supported_else_fp16(monkeypatch, hardware_auto_precision,
+                                                        bf16_supported, expected):
     monkeypatch.setattr(torch.cuda, 'is_bf16_supported', lambda *args, **kwargs: bf16_supported)
     assert resolve_precision('auto', torch.device('cuda', 1)) == expected
 
 
-def test_auto_elsewhere_is_fp32_and_explicit_choices_are_kept():
+def test_auto_elsewhere_is_fp32_and_explicit_choices_are_kept(hardware_auto_precision):
     assert resolve_precision('auto', torch.device('meta')) == 'fp32'
     for precision in ('fp32', 'bf16', 'fp16'):
         assert resolve_precision(precision, 'cpu') == precision
     assert set(PRECISIONS) == {'auto', 'fp32', 'bf16', 'fp16'}
+
+
+@pytest.mark.parametrize('forced', ['bf16', 'fp32', 'fp16'])
+def test_the_environment_variable_forces_what_auto_resolves_to(monkeypatch, forced):
+    monkeypatch.setenv(AUTO_PRECISION_ENV, forced)
+    # whatever the hardware says, on every device
+    monkeypatch.setattr(torch.ops.mkldnn, '_is_mkldnn_bf16_supported', lambda: forced != 'bf16')
+    for device in ('cpu', torch.device('cuda', 0), 'meta'):
+        assert resolve_precision('auto', device) == forced
+    # an explicit choice is kept
+    assert resolve_precision('fp32', 'cpu') == 'fp32'
+    assert resolve_precision('bf16', 'cpu') == 'bf16'
+
+
+def test_a_bad_environment_value_is_refused_naming_the_variable(monkeypatch):
+    monkeypatch.setenv(AUTO_PRECISION_ENV, 'auto')
+    with pytest.raises(ValueError, match=f"{AUTO_PRECISION_ENV} must be one of .*got 'auto'"):
+        resolve_precision('auto', 'cpu')
+    monkeypatch.setenv(AUTO_PRECISION_ENV, '')  # empty: unset
+    assert resolve_precision('auto', 'meta') == 'fp32'
 
 
 def test_unknown_precision_is_refused():
