@@ -176,7 +176,9 @@ class DenoiseUNet(BaseModule):
         """(N,) integer timesteps -> (N, 4 * model_channels) embedding."""
         if self.learn_time_embd:
             return self.time_embedding(t)
-        return self.time_embedding(sinusoidal_timestep_embedding(t, self.model_channels))
+        embedding = sinusoidal_timestep_embedding(t, self.model_channels)
+        # in the network's dtype (float32, or bf16 when it runs on bf16 weights)
+        return self.time_embedding(embedding.to(self.time_embedding[0].weight.dtype))
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """Predict the fine-mask logits.

@@ -75,15 +75,16 @@ def test_sinusoidal_time_embedding_variant():
     assert (out[1] - same_t[1]).abs().max() > 1e-3
 
 
-def test_bf16_autocast_channels_last_close_to_fp32():
-    net = DenoiseUNet(**TINY_CFG).eval()
+@pytest.mark.parametrize('learn_time_embd', [True, False])
+def test_bf16_weights_channels_last_close_to_fp32(learn_time_embd):
+    """The network converted to bf16 (how ``precision='bf16'`` runs it), both embeddings."""
+    net = DenoiseUNet(learn_time_embd=learn_time_embd, **TINY_CFG).eval()
     randomize_(net)
     x, t = _inputs(batch=2)
     with torch.no_grad():
         reference = net(x, t)
-        net = net.to(memory_format=torch.channels_last)
-        with torch.autocast('cpu', dtype=torch.bfloat16):
-            out = net(x.to(memory_format=torch.channels_last), t)
+        net = net.to(torch.bfloat16, memory_format=torch.channels_last)
+        out = net(x.to(torch.bfloat16, memory_format=torch.channels_last), t)
     assert out.shape == (2, 1, 32, 32)
     assert out.dtype == torch.bfloat16
     rel_err = (out.float() - reference).abs().max() / reference.abs().max()

@@ -211,10 +211,12 @@ def test_bad_configurations_are_refused(repo_root, model, image_file, monkeypatc
 def test_the_refiner_network_runs_in_the_refiners_precision(model, image_file):
     model.eval()
     seen = []
-    handle = model.refiner.denoiser.register_forward_pre_hook(lambda module, args: seen.append(
-        torch.get_autocast_dtype('cpu') if torch.is_autocast_enabled('cpu') else None))
+    # bf16 runs the network on bf16 weights and input; fp32 is the plain network
+    handle = model.refiner.denoiser.register_forward_pre_hook(
+        lambda module, args: seen.append((args[0].dtype, module.input_conv.weight.dtype)))
     try:
-        for precision, expected in (('bf16', torch.bfloat16), ('fp32', None)):
+        for precision, dtype in (('bf16', torch.bfloat16), ('fp32', torch.float32)):
+            expected = (dtype, dtype)
             model.refiner.test_cfg['precision'] = precision
             seen.clear()
             model.test_step(mmdet_test_batch(image_file))
