@@ -8,8 +8,8 @@ import torch
 from mmengine.registry import DefaultScope
 
 from mmseg_refiner.models.utils.precision import AUTO_PRECISION_ENV
+from mmseg_refiner.testing import REPO_ROOT
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SHARED_DIR = osp.join(osp.dirname(REPO_ROOT), 'shared')
 
 # Tests use tiny networks, for which one thread per process is fastest; the
@@ -88,4 +88,5 @@ def shared_reference_dir():
 
 @pytest.fixture(scope='session')
 def repo_root():
+    """The repository's root folder (the package is installed from it in editable mode)."""
     return REPO_ROOT
