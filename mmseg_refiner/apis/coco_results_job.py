@@ -2,8 +2,9 @@
 
 The job behind ``tools/refine_coco_results.py``. The data come from the config's
 ``test_dataloader`` (its dataset type and ``pipeline``), pointed at the given
-files, and each image goes through the model's ``test_step`` in ``'instance'``
-test mode, as with ``tools/test.py``: instance ``k`` of an image is sampled from
+files, and the images go through the model's ``test_step`` in ``'instance'``
+test mode, as many at a time as the ``test_dataloader``'s ``batch_size`` (their
+crops share network batches), as with ``tools/test.py``: instance ``k`` of an image is sampled from
 a generator seeded from the seed, the image's file name and ``k``, so both
 routes give byte-identical masks.
 
@@ -73,12 +74,18 @@ def image_key(info: dict, results: List[dict]) -> str:
         json.dumps(records, sort_keys=True))
 
 
-def refine_image(model, sample: dict) -> List[dict]:
-    """The refined masks (RLEs) of one image's detections, in the order of its records."""
-    [out] = model.test_step(pseudo_collate([sample]))
-    pred = out.pred_instances
-    order = sorted(range(len(pred.result_indices)), key=lambda i: int(pred.result_indices[i]))
-    return fileio.encode_masks(pred.masks[order]) if order else []
+def refine_images(model, samples: List[dict]) -> List[List[dict]]:
+    """Per image, the refined masks (RLEs) of its detections, in the order of its records.
+
+    The images go through one ``test_step``, so the crops of all their instances
+    share network batches (``instance_refiner.batch_size`` crops at a time).
+    """
+    refined = []
+    for out in model.test_step(pseudo_collate(samples)):
+        pred = out.pred_instances
+        order = sorted(range(len(pred.result_indices)), key=lambda i: int(pred.result_indices[i]))
+        refined.append(fileio.encode_masks(pred.masks[order]) if order else [])
+    return refined
 
 
 def _merge(results: List[dict], dataset, refined: Dict[int, List[dict]]) -> List[dict]:
@@ -148,11 +155,16 @@ def refine_coco_results(model,
         else:
             refined[index] = masks
     bar = tqdm(total=len(dataset), initial=len(dataset) - len(todo), unit='img', desc='refining')
+    # As many images per step as the config's test_dataloader takes (as tools/test.py does).
+    step = max(int(model.cfg.test_dataloader.get('batch_size', 1)), 1)
     try:
-        for index, key in todo:
-            refined[index] = refine_image(model, dataset[index])
-            log.add(str(dataset.get_data_info(index)['img_id']), key, refined[index])
-            bar.update(1)
+        for start in range(0, len(todo), step):
+            chunk = todo[start:start + step]
+            masks = refine_images(model, [dataset[index] for index, _ in chunk])
+            for (index, key), image_masks in zip(chunk, masks):
+                refined[index] = image_masks
+                log.add(str(dataset.get_data_info(index)['img_id']), key, image_masks)
+            bar.update(len(chunk))
     except KeyboardInterrupt:
         bar.close()
         raise JobInterrupted(f'interrupted: {len(refined)} of {len(dataset)} images done, kept '
