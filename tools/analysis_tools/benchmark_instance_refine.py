@@ -13,7 +13,8 @@ precision and batch size: seconds per instance, split into the network (its
 forward calls, timed by hooks) and the rest (cropping, resizing, the diffusion's
 steps, pasting), the seconds of one network call (one step of a batch),
 instances per second, the speed-up over the first precision at the same batch
-size, and the mean IoU of its refined masks with the first precision's.
+size (of wall time, and of the process's CPU time, steadier on a shared machine), and the
+mean IoU of its refined masks with the first precision's.
 
 Examples (the published network costs about 0.5-3 s per 256x256 forward here):
     OMP_NUM_THREADS=2 python tools/analysis_tools/benchmark_instance_refine.py \\
@@ -131,14 +132,16 @@ def main(argv: Optional[List[str]] = None) -> None:
             for model in models:
                 refine(model, image, masks[:batch_size], mode='instance', seed=args.seed)
         seconds = [0.0] * len(models)
+        cpu_seconds = [0.0] * len(models)
         refined = [None] * len(models)
         for timer in timers:
             timer.reset()
         for _ in range(args.repeats):
             for index, model in enumerate(models):
-                start = time.perf_counter()
+                start, cpu_start = time.perf_counter(), time.process_time()
                 refined[index] = refine(model, image, masks, mode='instance', seed=args.seed)
                 seconds[index] += time.perf_counter() - start
+                cpu_seconds[index] += time.process_time() - cpu_start
         instances = args.num_instances * args.repeats
         for index, precision in enumerate(args.precision):
             rows.append(
@@ -149,6 +152,8 @@ def main(argv: Optional[List[str]] = None) -> None:
                     network=timers[index].seconds / instances,
                     call=timers[index].seconds / max(timers[index].calls, 1),
                     speed_up=seconds[0] / seconds[index],
+                    cpu=cpu_seconds[index] / instances,
+                    cpu_speed_up=cpu_seconds[0] / cpu_seconds[index],
                     iou=mean_iou(refined[index], refined[0])))
 
     model = models[0]
@@ -158,11 +163,13 @@ def main(argv: Optional[List[str]] = None) -> None:
           f'{torch.get_num_threads()} threads, image {height}x{width}, '
           f'{args.num_instances} instances x {args.repeats} rounds')
     print(f'{"batch":>5s} {"precision":>16s} {"s/instance":>11s} {"network":>8s} {"rest":>7s} '
-          f'{"s/call":>7s} {"inst/s":>7s} {"speed-up":>9s} {"IoU vs first":>13s}')
+          f'{"s/call":>7s} {"inst/s":>7s} {"speed-up":>9s} {"CPU s/inst":>11s} {"CPU speed-up":>13s} '
+          f'{"IoU vs first":>13s}')
     for row in rows:
         print(f'{row["batch_size"]:5d} {row["precision"]:>16s} {row["total"]:11.3f} '
               f'{row["network"]:8.3f} {row["total"] - row["network"]:7.3f} {row["call"]:7.3f} '
-              f'{1 / row["total"]:7.2f} {row["speed_up"]:8.2f}x {row["iou"]:13.4f}')
+              f'{1 / row["total"]:7.2f} {row["speed_up"]:8.2f}x {row["cpu"]:11.3f} '
+              f'{row["cpu_speed_up"]:12.2f}x {row["iou"]:13.4f}')
 
 
 if __name__ == '__main__':
