@@ -102,6 +102,12 @@ def _mask_panel(image: np.ndarray, masks: np.ndarray, colours: Sequence[Tuple[in
     return canvas
 
 
+def probability_heat_map(prob: np.ndarray) -> np.ndarray:
+    """``HxW`` probabilities in [0, 1] as a BGR heat map (viridis: 0 dark purple, 1 yellow)."""
+    values = np.rint(np.clip(np.asarray(prob, np.float64), 0, 1) * 255).astype(np.uint8)
+    return cv2.applyColorMap(values, cv2.COLORMAP_VIRIDIS)
+
+
 def _captioned(panel: np.ndarray, caption: str) -> np.ndarray:
     """``panel`` under a white strip holding ``caption``."""
     width = panel.shape[1]
@@ -165,8 +171,9 @@ def draw_refinement(image: np.ndarray,
                     refined,
                     gt=None,
                     titles: Optional[Sequence[str]] = None,
-                    paired_gt: bool = False) -> np.ndarray:
-    """Side-by-side panels: image | coarse | refined (| ground truth).
+                    paired_gt: bool = False,
+                    prob=None) -> np.ndarray:
+    """Side-by-side panels: image | coarse | refined (| ground truth) (| probability).
 
     Args:
         image: ``HxWx3 uint8`` **BGR** image (``HxW`` grey is accepted).
@@ -180,9 +187,13 @@ def draw_refinement(image: np.ndarray,
             map): the ground truth takes the masks' colours and the captions
             give the mean IoU over the pairs; otherwise (instances) the IoU of
             the masks' union with the ground truth's.
+        prob: optional refined probability, ``HxW`` or ``NxHxW`` (the
+            highest over the masks is shown), drawn as a last panel, a heat
+            map (:func:`probability_heat_map`: 0 dark purple, 0.5 teal, 1
+            yellow), where an unsure pixel stands out between the two ends.
 
     Returns:
-        ``uint8`` BGR picture, ``3`` or ``4`` panels wide, each panel the image
+        ``uint8`` BGR picture, ``3`` to ``5`` panels wide, each panel the image
         scaled by :func:`panel_scale` under its caption (and, for an image reduced
         below :data:`DETAIL_BELOW_SCALE`, a second row of a full-resolution
         detail, see :func:`detail_window`). With one mask each
@@ -231,6 +242,13 @@ def draw_refinement(image: np.ndarray,
             caption += (f'  mIoU {mean_iou(masks, truth):.3f}'
                         if paired_gt else f'  IoU {mask_iou(masks, truth):.3f}')
         panels.append(_captioned(_mask_panel(shown, scaled, colours, width), caption))
+    if prob is not None:
+        prob = np.asarray(prob, np.float32)
+        prob = prob.max(axis=0) if prob.ndim == 3 else prob
+        if prob.shape != tuple(shape):
+            raise ValueError(f'prob has shape {prob.shape}, the image {tuple(shape)}')
+        heat = _resize(probability_heat_map(prob), size, nearest=True)
+        panels.append(_captioned(heat, 'probability (0 purple, 1 yellow)'))
     picture = _side_by_side(panels)
     if scale >= DETAIL_BELOW_SCALE:
         return picture
@@ -243,5 +261,6 @@ def draw_refinement(image: np.ndarray,
         crop['refined'],
         crop.get('ground truth'),
         titles=[f'{title}, detail at full resolution' for title in titles],
-        paired_gt=paired_gt)
+        paired_gt=paired_gt,
+        prob=None if prob is None else prob[y0:y1, x0:x1])
     return _stacked([picture, detail])
