@@ -6,8 +6,8 @@ from mmengine.model import BaseModule
 from torch import nn
 
 from mmseg_refiner.registry import MODELS
-from .blocks import (Downsample, ResAttnBlock, ResidualBlock, SelfAttention2d, Upsample,
-                     sinusoidal_timestep_embedding, zero_init)
+from .blocks import (Downsample, GroupNorm, ResAttnBlock, ResidualBlock, SelfAttention2d,
+                     Upsample, sinusoidal_timestep_embedding, zero_init)
 
 
 class EncoderLevel(nn.Module):
@@ -169,7 +169,7 @@ class DenoiseUNet(BaseModule):
         self.decoder = nn.ModuleList(decoder)
 
         self.output_head = nn.Sequential(
-            nn.GroupNorm(norm_groups, ch), nn.SiLU(),
+            GroupNorm(norm_groups, ch), nn.SiLU(),
             zero_init(nn.Conv2d(ch, out_channels, 3, padding=1)))
 
     def embed_timesteps(self, t: torch.Tensor) -> torch.Tensor:
