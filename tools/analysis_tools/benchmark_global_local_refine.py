@@ -209,7 +209,8 @@ def main(argv: Optional[List[str]] = None) -> None:
               f'network calls (batch size {result["batch_size"]}); time {result["wall"]:.2f} s '
               f'wall (network {result["network"]:.2f} s in {result["network_calls"]} forward '
               f'calls, {result["network"] / max(result["network_calls"], 1):.2f} s each; the rest '
-              f'{result["wall"] - result["network"]:.2f} s), {result["cpu"]:.2f} s CPU; peak RSS {result["peak"]:.0f} MiB (before '
+              f'{result["wall"] - result["network"]:.2f} s), {result["cpu"]:.2f} s CPU; '
+              f'peak RSS {result["peak"]:.0f} MiB (before '
               f'refining {result["before"]:.0f} MiB, refinement added '
               f'{result["peak"] - result["before"]:.0f} MiB)')
     if len(results) > 1:

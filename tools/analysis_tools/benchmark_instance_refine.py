@@ -163,8 +163,8 @@ def main(argv: Optional[List[str]] = None) -> None:
           f'{torch.get_num_threads()} threads, image {height}x{width}, '
           f'{args.num_instances} instances x {args.repeats} rounds')
     print(f'{"batch":>5s} {"precision":>16s} {"s/instance":>11s} {"network":>8s} {"rest":>7s} '
-          f'{"s/call":>7s} {"inst/s":>7s} {"speed-up":>9s} {"CPU s/inst":>11s} {"CPU speed-up":>13s} '
-          f'{"IoU vs first":>13s}')
+          f'{"s/call":>7s} {"inst/s":>7s} {"speed-up":>9s} {"CPU s/inst":>11s} '
+          f'{"CPU speed-up":>13s} {"IoU vs first":>13s}')
     for row in rows:
         print(f'{row["batch_size"]:5d} {row["precision"]:>16s} {row["total"]:11.3f} '
               f'{row["network"]:8.3f} {row["total"] - row["network"]:7.3f} {row["call"]:7.3f} '
