@@ -1,4 +1,4 @@
-"""Building the models a wrapper chains, and loading their weights.
+"""Loading the weights of a chain's two parts.
 
 A chain (an upstream mmdet / mmseg model followed by a refiner) has two
 checkpoints, named by two settings of the wrapper's config, e.g.
@@ -10,7 +10,6 @@ wrapper (``load_from``, ``tools/test.py CONFIG CHECKPOINT``,
 the settings of the parts it holds, so a combined checkpoint never triggers a
 download of the upstream weights.
 """
-import copy
 import logging
 from functools import partial
 from typing import Dict, Optional
@@ -19,24 +18,11 @@ from mmengine.logging import print_log
 from mmengine.runner import load_checkpoint
 from torch import nn
 
-from mmseg_refiner.registry import MODELS
 from mmseg_refiner.utils.safe_checkpoint import MAX_LISTED_KEYS, CheckpointError
 
 #: Keys that identify a checkpoint of the refiner alone: our SegRefiner's
 #: (``denoiser.*``) and the authors' published layout (``denoise_model.*``).
 REFINER_KEY_PREFIXES = ('denoiser.', 'denoise_model.')
-
-
-def build_in_scope(cfg: dict, scope: str) -> nn.Module:
-    """Build a model config in ``scope`` unless the config names its own ``_scope_``."""
-    cfg = copy.deepcopy(dict(cfg))
-    cfg.setdefault('_scope_', scope)
-    return MODELS.build(cfg)
-
-
-def build_or_keep(config, scope: str) -> nn.Module:
-    """A model as given, or built from its config in ``scope`` unless it names one."""
-    return config if isinstance(config, nn.Module) else build_in_scope(config, scope)
 
 
 def _load_error_summary(error: RuntimeError) -> str:
@@ -49,15 +35,6 @@ def _load_error_summary(error: RuntimeError) -> str:
             keys = keys[:MAX_LISTED_KEYS] + [f'... ({len(keys)} in all)']
         parts.append(f'{label}: {", ".join(keys)}' if keys else label)
     return '; '.join(parts)
-
-
-def refuse_pretrained_init(cfg, owner: str, name: str) -> None:
-    """A sub-model's ``init_cfg=dict(type='Pretrained')`` would be silently ignored: refuse it."""
-    init_cfg = cfg.get('init_cfg') if isinstance(cfg, dict) else None
-    if isinstance(init_cfg, dict) and init_cfg.get('type') == 'Pretrained':
-        raise ValueError(f'{owner}: model.{name}.init_cfg names a checkpoint; set '
-                         f'model.{name}_checkpoint={init_cfg.get("checkpoint")!r} instead '
-                         f'(read when the weights are loaded)')
 
 
 class ChainWeights:
