@@ -177,8 +177,8 @@ def check_finite_weights(state_dict: Mapping[str, torch.Tensor], filename: str) 
 
 #: One line of torch's ``load_state_dict`` size-mismatch report: key, checkpoint shape, model shape.
 SIZE_MISMATCH = re.compile(r'size mismatch for (\S+): copying a param with shape '
-                            r'torch\.Size\(\[([^\]]*)\]\) from checkpoint, the shape in current '
-                            r'model is torch\.Size\(\[([^\]]*)\]\)')
+                           r'torch\.Size\(\[([^\]]*)\]\) from checkpoint, the shape in current '
+                           r'model is torch\.Size\(\[([^\]]*)\]\)')
 
 
 def load_weights_strictly(model: torch.nn.Module, state_dict: Mapping[str, torch.Tensor],
