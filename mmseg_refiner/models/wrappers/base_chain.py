@@ -170,9 +170,16 @@ class BaseRefinementChain(BaseModel):
         return self
 
     def forward(self, inputs, data_samples=None, mode: str = 'predict'):
-        """Only ``mode='predict'``: a chain is for inference."""
+        """Only ``mode='predict'``: a chain is for inference (``'tensor'`` and ``'loss'`` are
+        refused with what to run instead)."""
         if mode == 'predict':
             return self.predict(inputs, data_samples)
+        if mode == 'tensor':  # what mmdet's / mmseg's get_flops.py call
+            raise ValueError(
+                f"{type(self).__name__} has no mode='tensor' (a chain is two models): measure "
+                f'the refiner with tools/analysis_tools/get_flops.py CONFIG and the '
+                f"{self.upstream_name} with {self.upstream_scope}'s own "
+                f'tools/analysis_tools/get_flops.py on its config')
         raise ValueError(
             f"{type(self).__name__} only predicts (mode='predict'), got mode={mode!r}: train the "
             f'{self.upstream_name} with its {self.upstream_scope} config and the refiner with a '
