@@ -17,9 +17,9 @@ from typing import List, Optional
 import numpy as np
 
 from mmseg_refiner.apis import demo_model_files
+from mmseg_refiner.cli.errors import UsageError, cli_main
 from mmseg_refiner.datasets.synthetic import DEMO_SEED_OFFSET, SyntheticRefineDataset
 from mmseg_refiner.fileio import write_image_atomic, write_mask_png
-from mmseg_refiner.utils.cli import UsageError, cli_main
 from mmseg_refiner.utils.config_file import read_config_file
 
 DEMO_SEED = DEMO_SEED_OFFSET

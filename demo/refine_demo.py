@@ -16,11 +16,11 @@ import os.path as osp
 import sys
 from typing import List, Optional
 
-from mmseg_refiner.apis import MODES, RENAMED_TEST_MODES, init_refiner, refine, to_bgr_image, to_bool_masks
+from mmseg_refiner.apis import MODES, init_refiner, refine, to_bgr_image, to_bool_masks
+from mmseg_refiner.cli.errors import cli_main
 from mmseg_refiner.evaluation.functional import mask_record, summarize_mask_records
 from mmseg_refiner.fileio import write_image_atomic, write_mask_png
 from mmseg_refiner.utils.checks import check_common_args
-from mmseg_refiner.utils.cli import cli_main, refuse_renamed_choice
 from mmseg_refiner.visualization import draw_refinement
 
 DEMO_DIR = osp.dirname(osp.abspath(__file__))
@@ -35,7 +35,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--config', help='model config (default: the demo model)')
     parser.add_argument('--checkpoint', help='model weights (default: the demo model)')
     parser.add_argument(
-        '--mode', choices=MODES, type=refuse_renamed_choice(RENAMED_TEST_MODES), default='auto')
+        '--mode', choices=MODES, default='auto')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--device', default='cpu')
     return parser.parse_args(argv)

@@ -7,7 +7,9 @@ import pytest
 import torch
 from mmengine.registry import DefaultScope
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from mmseg_refiner.testing import REPO_ROOT
+
+
 SHARED_DIR = osp.join(osp.dirname(REPO_ROOT), 'shared')
 
 # Tests use tiny networks, for which one thread per process is fastest; the
@@ -43,4 +45,5 @@ def shared_reference_dir():
 
 @pytest.fixture(scope='session')
 def repo_root():
+    """The repository's root folder (the package is installed from it in editable mode)."""
     return REPO_ROOT

@@ -35,11 +35,6 @@ def test_upstream_scopes_reach_our_modules(upstream):
     assert found.__module__.startswith('mmseg_refiner.')
 
 
-def test_register_all_modules_sets_default_scope():
-    mmseg_refiner.utils.register_all_modules(init_default_scope=True)
-    assert DefaultScope.get_current_instance().scope_name == 'mmseg_refiner'
-
-
 def test_config_chaining_mmdet_base_loads_and_builds_in_mmdet_scope(tmp_path):
     cfg_file = tmp_path / 'chain.py'
     cfg_file.write_text(

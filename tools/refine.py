@@ -13,16 +13,17 @@ with ``MASK_DIR/<stem><mask-suffix>``, a suffix without an image extension such 
     python tools/refine.py IMAGE_DIR MASK_DIR --out OUT_DIR [--vis VIS_DIR]
         [--img-suffix _im.jpg] [--mask-suffix _seg.png] [--out-suffix .png] [--overwrite]
 
-A folder run reads its data through ``MaskFolderDataset`` with the pipeline of
-the model config's ``test_dataloader`` when that is a ``MaskFolderDataset``,
-else of ``configs/_base_/datasets/mask_folder_refine.py``; samples are seeded by
-their image's file name, so ``tools/test.py`` on a config with that dataset
-gives the same PNGs. Masks are read under the package's one mask rule
+A folder run (:func:`mmseg_refiner.apis.folder_job.refine_folder`) reads its data
+through ``MaskFolderDataset`` with the pipeline of the model config's
+``test_dataloader`` when that is a ``MaskFolderDataset``, else of
+``configs/_base_/datasets/mask_folder_refine.py``; samples are seeded by their
+image's file name, so ``tools/test.py`` on a config with that dataset gives the
+same PNGs. Masks are read under the package's one mask rule
 (``mmseg_refiner/fileio/masks.py``: 0/1 and 0/255 alike, JPEG noise ignored,
 palette PNGs by index); two images of one stem (``a.jpg`` and ``a.png``) and a
 missing mask are errors named before any work starts, as are an output folder
 that is, contains or lies inside an input folder and an output file that is an
-input. Errors are printed as ``error: ...`` (``mmseg_refiner/utils/cli.py``).
+input. Errors are printed as ``error: ...`` (``mmseg_refiner/cli/errors.py``).
 
 Without ``--config``/``--checkpoint`` the shipped demo model is used. Refined
 masks are written as 0/255 uint8 PNGs, atomically (a temporary file in the
@@ -37,23 +38,15 @@ folder run ends with a summary of done / skipped / failed files (with reasons) a
 with status 1 when anything failed.
 """
 import argparse
-import copy
 import os.path as osp
 import sys
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional
 
-from mmengine.config import Config
-
-from mmseg_refiner.apis import MODES, RENAMED_TEST_MODES
+from mmseg_refiner.apis import MODES, demo_model_files, init_refiner
+from mmseg_refiner.apis.folder_job import refine_file, refine_folder, score_masks
+from mmseg_refiner.cli.args import add_cfg_options_arg, add_device_precision_args
+from mmseg_refiner.cli.errors import UsageError, cli_main
 from mmseg_refiner.utils.checks import check_common_args, check_output_file, check_output_folder
-from mmseg_refiner.utils.cli import UsageError, cli_main, refuse_renamed_choice
-from mmseg_refiner.utils.cli_args import add_cfg_options_arg, add_device_precision_args
-from mmseg_refiner.utils.config_file import read_config_file
-
-#: The folder dataset a folder run uses unless the model config has one.
-FOLDER_DATASET_CONFIG = osp.join(
-    osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs', '_base_', 'datasets',
-    'mask_folder_refine.py')
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -74,7 +67,6 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--mode',
         choices=MODES,
-        type=refuse_renamed_choice(RENAMED_TEST_MODES),
         default='auto',
         help="'instance': crop-refine-paste at the model resolution; 'global_local': "
         "global pass plus full-resolution local patches; 'auto': global_local when the "
@@ -106,46 +98,6 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return args
 
 
-def refine_file(model,
-                image_path: str,
-                mask_path: str,
-                out_path: str,
-                mode: str,
-                seed: Optional[int],
-                vis_path: Optional[str] = None,
-                gt_path: Optional[str] = None) -> Tuple:
-    """Refine one image's mask and write the result (and the picture, with the
-    ground truth when ``gt_path`` is given).
-
-    Returns:
-        ``(image, coarse, refined, gt)`` as arrays (BGR image, bool masks; ``gt``
-        None without ``gt_path``).
-    """
-    from mmseg_refiner.apis import refine, to_bgr_image, to_bool_masks
-    image = to_bgr_image(image_path)
-    coarse = to_bool_masks(mask_path, image.shape[:2])[0][0]
-    gt = None if gt_path is None else to_bool_masks(gt_path, image.shape[:2])[0][0]
-    refined = refine(model, image, coarse, mode=mode, seed=seed, name=osp.basename(image_path))
-    write_outputs(image, coarse, refined, out_path, vis_path, gt)
-    return image, coarse, refined, gt
-
-
-def write_outputs(image, coarse, refined, out_path: str, vis_path: Optional[str], gt=None) -> None:
-    """Write the refined mask as a 0/255 PNG (and the picture of the change, with the
-    ground truth ``gt`` when given)."""
-    from mmseg_refiner.fileio import write_image_atomic, write_mask_png
-    from mmseg_refiner.visualization import draw_refinement
-    if vis_path is not None:
-        write_image_atomic(vis_path, draw_refinement(image, coarse, refined, gt))
-    write_mask_png(out_path, refined)
-
-
-def score_masks(coarse, refined, gt) -> Dict[str, float]:
-    """IoU and mBA of the coarse and the refined mask against the ground truth."""
-    from mmseg_refiner.evaluation.functional import mask_record, summarize_mask_records
-    return summarize_mask_records([mask_record(refined, gt, coarse)])
-
-
 def print_scores(scores: Dict[str, float]) -> None:
     """Print the figures of :func:`score_masks` as a small table."""
     print(f'{"":8s} {"IoU":>7s} {"mBA":>7s}')
@@ -153,104 +105,29 @@ def print_scores(scores: Dict[str, float]) -> None:
     print(f'{"refined":8s} {scores["iou"]:7.4f} {scores["mba"]:7.4f}')
 
 
-def folder_dataset(cfg: Config, args: argparse.Namespace):
-    """The ``MaskFolderDataset`` of a folder run (module docstring), pointed at the folders."""
-    from mmengine.registry import DefaultScope
-
-    from mmseg_refiner.registry import DATASETS
-    loader = cfg.get('test_dataloader')
-    if not loader or loader.get('dataset', {}).get('type') != 'MaskFolderDataset':
-        loader = read_config_file(FOLDER_DATASET_CONFIG).test_dataloader
-    dataset_cfg = copy.deepcopy(loader['dataset'])
-    dataset_cfg.update(
-        data_root='',
-        img_dir=args.image,
-        coarse_dir=args.mask,
-        coarse_suffix=args.mask_suffix,
-        gt_dir=None,
-        out_dir=args.out,
-        out_suffix=args.out_suffix,
-        skip_done=False,
-        on_missing='error')
-    dataset_cfg.pop('img_suffix', None)
-    if args.img_suffix is not None:
-        dataset_cfg['img_suffix'] = args.img_suffix
-    with DefaultScope.overwrite_default_scope('mmseg_refiner'):
-        return DATASETS.build(dataset_cfg)
-
-
-def folder_job(model, args: argparse.Namespace) -> dict:
-    """What every image of a folder run depends on, for the progress log."""
-    from mmseg_refiner.apis import demo_model_files
-    from mmseg_refiner.fileio import file_digest, json_digest
-    checkpoint = args.checkpoint if args.config else demo_model_files()[1]
-    return dict(
-        tool='refine',
-        model=json_digest(model.cfg.model.to_dict()),
-        checkpoint=file_digest(checkpoint) if checkpoint else None,
-        seed=args.seed,
-        precision=model.test_cfg['precision'],  # a resumed job must not mix precisions
-        mode=args.mode)
-
-
-def _outputs_intact(result: dict, out_path: str, vis_path: Optional[str]) -> bool:
-    from mmseg_refiner.fileio import file_digest
-    return (osp.isfile(out_path) and file_digest(out_path) == result.get('out')
-            and (vis_path is None or osp.isfile(vis_path)))
-
-
-def refine_sample(model, sample: dict, name: str, mode: str, seed: Optional[int]) -> Tuple:
-    """``(image, coarse, refined)`` of a packed folder sample, refined as ``tools/test.py`` does."""
-    from mmseg_refiner.apis import refine
-    image = sample['inputs'].permute(1, 2, 0).numpy()
-    coarse = sample['data_samples'].coarse_mask.data[0].numpy() != 0
-    return image, coarse, refine(model, image, coarse, mode=mode, seed=seed, name=name)
-
-
 def run_folder(model, args: argparse.Namespace) -> int:
     """Refine every image of a folder; return the exit status (1 if any failed)."""
-    from tqdm import tqdm
-
-    from mmseg_refiner.fileio import (FOLDER_LOG_NAME, ResumeLog, file_digest, files_digest,
-                                      relative_name)
-    dataset = folder_dataset(model.cfg, args)
-    log = ResumeLog(
-        osp.join(args.out, FOLDER_LOG_NAME),
-        folder_job(model, args),
-        restart_hint='re-run with --overwrite')
-    log.open(restart=args.overwrite)
-    done, skipped, failed = [], [], []
-    progress = tqdm(range(len(dataset)), desc='refining', unit='img')
-    for index in progress:
-        info = dataset.get_data_info(index)
-        name = osp.basename(info['img_path'])
-        out_path = info['out_path']
-        vis_path = osp.join(args.vis, osp.basename(out_path)) if args.vis else None
-        log_name = relative_name(out_path, args.out)
-        try:
-            key = files_digest(log_name, info['img_path'], info['coarse_path'])
-            result = log.finished(log_name, key)
-            if result is not None and _outputs_intact(result, out_path, vis_path):
-                skipped.append(name)
-                continue
-            image, coarse, refined = refine_sample(model, dataset[index], name, args.mode,
-                                                   args.seed)
-            write_outputs(image, coarse, refined, out_path, vis_path)
-            log.add(log_name, key, dict(out=file_digest(out_path)))
-            done.append(name)
-        except Exception as err:  # one bad file must not stop the others
-            reason = str(err) if isinstance(err, (ValueError, OSError)) else repr(err)
-            failed.append((name, reason))
-        progress.set_postfix(done=len(done), skipped=len(skipped), failed=len(failed))
-    progress.close()
-    if log.changed:
+    summary = refine_folder(
+        model,
+        args.image,
+        args.mask,
+        args.out,
+        checkpoint=args.checkpoint if args.config else demo_model_files()[1],
+        vis_dir=args.vis,
+        mode=args.mode,
+        seed=args.seed,
+        img_suffix=args.img_suffix,
+        mask_suffix=args.mask_suffix,
+        out_suffix=args.out_suffix,
+        overwrite=args.overwrite)
+    if summary.changed:
         print(f'inputs changed since they were refined, refined again: '
-              f'{", ".join(sorted(log.changed))}')
-    print(f'done: {len(done)}, skipped (already refined from the same files): {len(skipped)}, '
-          f'failed: {len(failed)} -> {args.out}')
-    for name, reason in failed:
+              f'{", ".join(summary.changed)}')
+    print(f'done: {len(summary.done)}, skipped (already refined from the same files): '
+          f'{len(summary.skipped)}, failed: {len(summary.failed)} -> {args.out}')
+    for name, reason in summary.failed:
         print(f'  failed {name}: {reason}')
-    return 1 if failed else 0
+    return 1 if summary.failed else 0
 
 
 def run_single(model, args: argparse.Namespace) -> int:
@@ -287,7 +164,6 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.vis:
             check_output_file(args.vis, [args.image, args.mask, args.gt, args.out], '--vis')
 
-    from mmseg_refiner.apis import init_refiner
     model = init_refiner(
         args.config,
         args.checkpoint,

@@ -35,26 +35,20 @@ checkpoint, seed or precision is refused (``--overwrite`` starts afresh).
 ``OUT_JSON`` is written at the end, atomically; the log stays beside it, so a
 re-run with unchanged inputs rewrites it without refining anything. The same job
 through the MMEngine Runner (many processes, metrics) is ``tools/test.py`` with
-the config above.
+the config above. The job itself is
+:func:`mmseg_refiner.apis.coco_results_job.refine_coco_results`.
 """
 import argparse
-import copy
-import json
-import os.path as osp
 import sys
 import time
-from typing import Dict, List, Optional
-
-from mmengine.dataset import pseudo_collate
-from mmengine.registry import DefaultScope
-from tqdm import tqdm
+from typing import List, Optional
 
 from mmseg_refiner import fileio
 from mmseg_refiner.apis import init_refiner
-from mmseg_refiner.registry import DATASETS
+from mmseg_refiner.apis.coco_results_job import refine_coco_results
+from mmseg_refiner.cli.args import add_cfg_options_arg, add_device_precision_args
+from mmseg_refiner.cli.errors import cli_main
 from mmseg_refiner.utils.checks import check_common_args, check_output_file
-from mmseg_refiner.utils.cli import INTERRUPTED, cli_main
-from mmseg_refiner.utils.cli_args import add_cfg_options_arg, add_device_precision_args
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -79,50 +73,6 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def build_dataset(cfg, args: argparse.Namespace):
-    """The config's test dataset (type and pipeline), pointed at the given files."""
-    loader = cfg.get('test_dataloader')
-    if not loader or 'dataset' not in loader:
-        raise ValueError(f'the config {cfg.filename} has no test_dataloader.dataset to build '
-                         f'the data from (e.g. configs/segrefiner/'
-                         f'segrefiner_unet-128_coco-results-refine.py)')
-    dataset_cfg = copy.deepcopy(loader['dataset'])
-    dataset_cfg.update(
-        results_file=args.results,
-        ann_file=args.ann_file,
-        data_root='',
-        data_prefix=dict(img=args.img_dir),
-        skip_images_without_results=True)
-    with DefaultScope.overwrite_default_scope('mmseg_refiner'):
-        return DATASETS.build(dataset_cfg)
-
-
-def image_key(info: dict, results: List[dict]) -> str:
-    """Digest of what an image's refinement depends on: its file and its detections."""
-    records = [results[inst['result_index']] for inst in info['coarse_instances']]
-    return fileio.digest(
-        osp.basename(info['img_path']), fileio.read_bytes(info['img_path'], 'image'),
-        json.dumps(records, sort_keys=True))
-
-
-def refine_image(model, sample: dict) -> List[dict]:
-    """The refined masks (RLEs) of one image's detections, in the order of its records."""
-    [out] = model.test_step(pseudo_collate([sample]))
-    pred = out.pred_instances
-    order = sorted(range(len(pred.result_indices)), key=lambda i: int(pred.result_indices[i]))
-    return fileio.encode_masks(pred.masks[order]) if order else []
-
-
-def merge(results: List[dict], dataset, refined: Dict[int, List[dict]]) -> List[dict]:
-    """The input records, in their order, with the refined segmentations."""
-    by_index = {}
-    for index in range(len(dataset)):
-        info = dataset.get_data_info(index)
-        indices = sorted(inst['result_index'] for inst in info['coarse_instances'])
-        by_index.update(zip(indices, refined[index]))
-    return [dict(record, segmentation=by_index[index]) for index, record in enumerate(results)]
-
-
 @cli_main
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
@@ -136,54 +86,18 @@ def main(argv: Optional[List[str]] = None) -> int:
         device=args.device,
         cfg_options=args.cfg_options,
         precision=args.precision)
+    summary = refine_coco_results(model, results, args.results, args.ann_file, args.img_dir,
+                                  args.out, args.checkpoint, seed=args.seed,
+                                  batch_size=args.batch_size, overwrite=args.overwrite)
     if not results:
-        fileio.write_json_atomic(args.out, [], indent=None)
         print(f'{args.results} holds no detections: wrote an empty list to {args.out}')
         return 0
-    job = dict(
-        tool='refine_coco_results',
-        model=fileio.json_digest(model.cfg.model.to_dict()),
-        checkpoint=fileio.file_digest(args.checkpoint),
-        seed=args.seed,
-        precision=model.test_cfg['precision'])  # a resumed job must not mix precisions
-    model.test_cfg.update(mode='instance', seed=args.seed)
-    if args.batch_size is not None:
-        model.instance_refiner.batch_size = args.batch_size
-    dataset = build_dataset(model.cfg, args)
-
-    log = fileio.ResumeLog(
-        f'{args.out}.progress.jsonl', job, restart_hint='re-run with --overwrite')
-    resumed = log.open(restart=args.overwrite)
-    refined: Dict[int, List[dict]] = {}
-    todo = []
-    for index in range(len(dataset)):
-        info = dataset.get_data_info(index)
-        key = image_key(info, results)
-        masks = log.finished(str(info['img_id']), key)
-        if masks is None:
-            todo.append((index, key))
-        else:
-            refined[index] = masks
-    if log.changed:
-        print(f'{len(log.changed)} images changed (image file or detections) since they were '
-              f'refined; refining them again: image ids {", ".join(sorted(log.changed))}')
-    bar = tqdm(total=len(dataset), initial=len(dataset) - len(todo), unit='img', desc='refining')
-    try:
-        for index, key in todo:
-            refined[index] = refine_image(model, dataset[index])
-            log.add(str(dataset.get_data_info(index)['img_id']), key, refined[index])
-            bar.update(1)
-    except KeyboardInterrupt:
-        bar.close()
-        print(f'\ninterrupted: {len(refined)} of {len(dataset)} images done, kept in '
-              f'{log.path}; run the same command again to resume')
-        return INTERRUPTED
-    bar.close()
-
-    fileio.write_json_atomic(args.out, merge(results, dataset, refined), indent=None)
-    print(f'{args.out}: {len(results)} detections on {len(dataset)} images '
-          f'({len(todo)} refined now, {len(dataset) - len(todo)} from {log.path}, which had '
-          f'{resumed}); {time.time() - start:.1f} s')
+    if summary.changed:
+        print(f'{len(summary.changed)} images changed (image file or detections) since they were '
+              f'refined, refined again: image ids {", ".join(summary.changed)}')
+    print(f'{args.out}: {summary.num_detections} detections on {summary.num_images} images '
+          f'({summary.refined_now} refined now, {summary.from_log} from {summary.log_path}, '
+          f'which had {summary.resumed}); {time.time() - start:.1f} s')
     return 0
 
 

@@ -20,14 +20,11 @@ import argparse
 import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from mmengine.runner import Runner
 
-from launch_utils import add_common_args, load_config, setup_cpu_distributed  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
-
-from mmseg_refiner.utils.cli import cli_main  # noqa: E402
-from mmseg_refiner.utils.config_file import check_checkpoint_exists, check_checkpoints  # noqa: E402
-from mmseg_refiner.utils.safe_checkpoint import load_weights_strictly, read_weights  # noqa: E402
+from mmseg_refiner.cli import add_common_args, cli_main, load_config, setup_cpu_distributed
+from mmseg_refiner.utils.config_file import check_checkpoint_exists, check_checkpoints
+from mmseg_refiner.utils.safe_checkpoint import load_weights_strictly, read_weights
 
 #: the visualization hook ``--show`` / ``--show-dir`` switch on when the config has none
 DEFAULT_VISUALIZATION_HOOK = dict(type='mmseg_refiner.RefinementVisualizationHook')

@@ -6,17 +6,13 @@
 Many processes / machines: ``tools/dist_train.sh CONFIG GPUS``.
 """
 import argparse
-import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from mmengine.runner import Runner
 
-from launch_utils import add_common_args, load_config, setup_cpu_distributed  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
-
-from mmseg_refiner.utils import load_weights  # noqa: E402
-from mmseg_refiner.utils.cli import cli_main  # noqa: E402
-from mmseg_refiner.utils.config_file import check_checkpoint_exists, check_checkpoints  # noqa: E402
+from mmseg_refiner.cli import add_common_args, cli_main, load_config, setup_cpu_distributed
+from mmseg_refiner.utils import load_weights
+from mmseg_refiner.utils.config_file import check_checkpoint_exists, check_checkpoints
 
 #: ``--amp`` without CUDA: bf16 autocast, no loss scaler.
 CPU_AMP_OPTIM_WRAPPER = 'mmseg_refiner.BF16AmpOptimWrapper'

@@ -15,14 +15,14 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from mmseg_refiner.models.refiners.segrefiner import check_test_mode
 from mmseg_refiner.models.refiners.seeding import mask_seed, sample_seed
+from mmseg_refiner.models.refiners.segrefiner import check_test_mode
 from mmseg_refiner.models.utils import check_precision
 from mmseg_refiner.registry import MODELS
 from mmseg_refiner.utils import load_weights
 from mmseg_refiner.utils.checks import check_device, check_seed
 from mmseg_refiner.utils.config_file import read_config_file
-from mmseg_refiner.utils.config_keys import validate_config
+from .config_keys import validate_config
 from .inputs import ImageInput, MasksInput, to_bgr_image, to_bool_masks
 
 #: The repository root: the package is installed in editable mode, so the demo
@@ -115,7 +115,7 @@ def init_refiner(config: Union[str, os.PathLike, Config, None] = None,
     Raises:
         FileNotFoundError: the demo files or the checkpoint are missing.
         ConfigKeyError: a key of the config or of ``cfg_options`` that nothing
-            reads (:func:`mmseg_refiner.utils.config_keys.validate_config`).
+            reads (:func:`mmseg_refiner.apis.config_keys.validate_config`).
         UsageError: a device this machine does not have.
         CheckpointError: the checkpoint is empty, not a checkpoint, truncated,
             holds NaN / Inf or does not fit the model (naming the file and keys).

@@ -23,7 +23,7 @@ import skimage.data
 from mmengine.dataset import BaseDataset
 
 from mmseg_refiner.registry import DATASETS
-from .transforms.coarse_mask import synthesize_coarse_mask
+from .coarse_mask_synthesis import CoarseMaskOptions, synthesize_coarse_mask
 
 TRAIN_SEED_OFFSET = 0
 EVAL_SEED_OFFSET = 1_000_000
@@ -236,9 +236,8 @@ class SyntheticRefineDataset(BaseDataset):
             int for squares.
         seed_offset (int): seed of sample 0.
         fixed_coarse (bool): add a deterministic ``coarse_mask`` per sample.
-        coarse_cfg (dict, optional): options of
-            :func:`synthesize_coarse_mask` for ``fixed_coarse`` (its defaults
-            if None).
+        coarse_cfg (dict, optional): fields of :class:`CoarseMaskOptions` for
+            ``fixed_coarse`` (the defaults if None).
         **kwargs: ``pipeline``, ``test_mode``, ``lazy_init``, ``metainfo``,
             ``max_refetch`` ... of :class:`mmengine.dataset.BaseDataset`.
     """
@@ -259,7 +258,7 @@ class SyntheticRefineDataset(BaseDataset):
         self.image_size = _as_size(image_size)
         self.seed_offset = int(seed_offset)
         self.fixed_coarse = fixed_coarse
-        self.coarse_cfg = dict(coarse_cfg or {})
+        self.coarse_options = CoarseMaskOptions(**(coarse_cfg or {}))
         super().__init__(**kwargs)
 
     def load_data_list(self) -> list:
@@ -280,5 +279,5 @@ class SyntheticRefineDataset(BaseDataset):
         if self.fixed_coarse:
             coarse_rng = np.random.default_rng([info['seed'], 1])
             info['coarse_mask'] = synthesize_coarse_mask(
-                info['gt_mask'], rng=coarse_rng, **self.coarse_cfg)
+                info['gt_mask'], self.coarse_options, rng=coarse_rng)
         return self.pipeline(info)

@@ -1,6 +1,6 @@
 """Checks of settings and output paths, run before any work starts.
 
-Each raises a :class:`~mmseg_refiner.utils.cli.UsageError` (a ``ValueError``)
+Each raises a :class:`UsageError` (a ``ValueError``)
 whose message names the setting or path and says what to do. The API
 (:func:`mmseg_refiner.apis.init_refiner`, :func:`~mmseg_refiner.apis.refine`)
 and every tool use them, so a setting is refused in the same words everywhere.
@@ -11,7 +11,11 @@ from typing import Iterable, Optional, Union
 
 import torch
 
-from .cli import UsageError
+
+
+class UsageError(ValueError):
+    """A setting or command-line argument that cannot work (a tool exits with status 2)."""
+
 
 #: Seeds are refused outside ``[0, 2**32 - 1]``: the range numpy's and
 #: MMEngine's seeding (``np.random.seed``, ``randomness.seed``) accept, so a

@@ -9,11 +9,32 @@ loader.
 """
 import os
 import os.path as osp
+import re
 from typing import Mapping, Optional
 
 from mmengine.config import Config
 
-from .config_keys import ConfigSource
+
+class ConfigSource:
+    """Names where a key of a merged config comes from, for a message.
+
+    ``source(key_path)`` is ``config <file>``, followed by ``with
+    --cfg-options`` when an option set that key path, a dict holding it, or a
+    key inside it (``model.test_cfg`` for ``model.test_cfg.mode=...``).
+    """
+
+    def __init__(self, cfg: Mapping, cfg_options: Optional[Mapping] = None) -> None:
+        self.label = f'config {getattr(cfg, "filename", None) or "(in memory)"}'
+        self.option_keys = [str(key) for key in cfg_options or ()]
+
+    def from_option(self, key_path: str) -> bool:
+        """Whether ``key_path`` (``a.b[0].c`` or ``a.b.0.c``) overlaps an option's key."""
+        path = re.sub(r'\[(\d+)\]', r'.\1', key_path)
+        return any(option == path or option.startswith(path + '.') or
+                   path.startswith(option + '.') for option in self.option_keys)
+
+    def __call__(self, key_path: str) -> str:
+        return self.label + (' with --cfg-options' if self.from_option(key_path) else '')
 
 
 class ConfigFileError(ValueError):

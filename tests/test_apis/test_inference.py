@@ -11,10 +11,9 @@ from torch import nn
 from mmseg_refiner.apis import init_refiner, refine, resolve_mode
 from mmseg_refiner.apis import inference as inference_module
 from mmseg_refiner.evaluation.functional import mask_iou_counts
+from mmseg_refiner.testing import DEMO_CONFIG, REPO_ROOT
 from mmseg_refiner.utils import UnsafeCheckpointError
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-DEMO_CONFIG = osp.join(REPO, 'configs/segrefiner/segrefiner_unet-tiny_1xb8-3k_synthetic-64.py')
 TINY = {
     'model.model_size': 32,
     'model.denoiser.model_channels': 8,
@@ -187,7 +186,7 @@ def test_hxwx1_mask_gives_one_hxw_mask(tiny_model):
 
 def test_bad_settings_are_refused_before_work(tiny_model, tmp_path):
     from mmseg_refiner.utils import CheckpointError
-    from mmseg_refiner.utils.cli import UsageError
+    from mmseg_refiner.utils.checks import UsageError
     with pytest.raises(UsageError, match='seed -1 is out of range'):
         refine(tiny_model, _image(), _shapes()[0], seed=-1)
     with pytest.raises(UsageError, match="device 'gpu' is not a device"):
@@ -244,9 +243,9 @@ def test_missing_demo_files_are_named(monkeypatch, tmp_path):
 
 def test_demo_model_beats_the_coarse_mask_on_the_demo_image():
     model = init_refiner()
-    image = osp.join(REPO, 'demo', 'image.png')
-    coarse = cv2.imread(osp.join(REPO, 'demo', 'coarse_mask.png'), cv2.IMREAD_GRAYSCALE) > 0
-    gt = cv2.imread(osp.join(REPO, 'demo', 'gt_mask.png'), cv2.IMREAD_GRAYSCALE) > 0
+    image = osp.join(REPO_ROOT, 'demo', 'image.png')
+    coarse = cv2.imread(osp.join(REPO_ROOT, 'demo', 'coarse_mask.png'), cv2.IMREAD_GRAYSCALE) > 0
+    gt = cv2.imread(osp.join(REPO_ROOT, 'demo', 'gt_mask.png'), cv2.IMREAD_GRAYSCALE) > 0
     refined = refine(model, image, coarse, seed=0)
     assert refined.shape == gt.shape
     assert _iou(refined, gt) > _iou(coarse, gt) + 0.02

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
-from scripts import load_script
-from tiny_chains import (DEMO_CHECKPOINT, IMAGE_SHAPE, save_upstream_checkpoint, tiny_image,
-                         write_det_chain_config, write_seg_chain_config)
+
+from mmseg_refiner.testing import (DEMO_CHECKPOINT, IMAGE_SHAPE, load_script,
+                                   save_upstream_checkpoint, tiny_image, write_det_chain_config,
+                                   write_seg_chain_config)
 
 COMBINE_TOOL = 'tools/model_converters/combine_chain_checkpoint.py'
 

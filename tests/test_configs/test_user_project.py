@@ -1,14 +1,17 @@
 """A user's project in another folder chains its own mmdet / mmseg model to the refiner with the
-README's config syntax (the refiner's configs ship in the package) and runs it."""
+config syntax of docs/checkpoints_and_chains.md (the refiner's configs ship in the package) and
+runs it."""
 import os
 import subprocess
 import sys
 import textwrap
 
 import cv2
-from tiny_chains import DEMO_CHECKPOINT, DEMO_CONFIG, REPO, tiny_image
 
-# The README's syntax ("Your own config, in your own project"), then the test's own choices:
+from mmseg_refiner.testing import DEMO_CHECKPOINT, DEMO_CONFIG, REPO_ROOT, tiny_image
+
+# The syntax of docs/checkpoints_and_chains.md ("Your own config, in your own project"), then
+# the test's own choices:
 # the demo refiner (architecture and weights), random upstream weights, a small test size.
 DET_CONFIG = """
 _base_ = ['mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py']  # your mmdet model
@@ -75,7 +78,7 @@ def test_a_project_elsewhere_chains_mmdet_and_mmseg_models(tmp_path):
     (project / 'run.py').write_text(textwrap.dedent(RUN))
     cv2.imwrite(str(project / 'img.png'), tiny_image(0))
     # the package as installed: importable, not the working directory
-    env = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS='1')
+    env = dict(os.environ, PYTHONPATH=REPO_ROOT, OMP_NUM_THREADS='1')
     proc = subprocess.run([sys.executable, 'run.py'],
                           cwd=project,
                           env=env,

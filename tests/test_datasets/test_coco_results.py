@@ -14,11 +14,10 @@ from mmdet.evaluation import CocoMetric
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import DefaultScope
-from scripts import load_script
-from tiny_models import TINY_DENOISER
 
 from mmseg_refiner.datasets import CocoResultsRefineDataset
 from mmseg_refiner.registry import MODELS
+from mmseg_refiner.testing import TINY_DENOISER, load_script
 
 PIPELINE = [
     dict(type='LoadImageFromFile'),

@@ -1,5 +1,4 @@
-"""HR test datasets (BIG, DIS5K, any folder) on tiny trees, and tools/test.py-style runs
-that write refined masks and resume after an interruption."""
+"""HR test datasets (BIG, DIS5K, any folder) on tiny trees."""
 import os
 import os.path as osp
 
@@ -7,17 +6,13 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from mmengine.config import Config
-from mmengine.hooks import Hook
 from mmengine.registry import DefaultScope
-from mmengine.runner import Runner
-from tiny_models import TINY_DENOISER
 
 from mmseg_refiner.datasets import BIGRefineDataset, DIS5KRefineDataset, MaskFolderDataset
 from mmseg_refiner.datasets.refine_base import InvalidSampleError
-from mmseg_refiner.fileio import (FOLDER_LOG_NAME, JobChangedError, ResumeLog, file_digest,
-                                  files_digest, relative_name, write_mask_png)
-from mmseg_refiner.registry import HOOKS
+from mmseg_refiner.fileio import (FOLDER_LOG_NAME, ResumeLog, file_digest, files_digest,
+                                  relative_name, write_mask_png)
+from mmseg_refiner.testing import make_big_tree, make_dis5k_tree, write_sample
 
 PIPELINE_WITH_GT = [
     dict(type='LoadRefineImage'),
@@ -35,47 +30,6 @@ def mmseg_refiner_scope():
     """Pipelines name our transforms without a scope prefix, as configs do."""
     with DefaultScope.overwrite_default_scope('mmseg_refiner'):
         yield
-
-
-def write_sample(img_path, mask_paths, shape, seed):
-    """An image with a square object, and its mask (0/255) at each of ``mask_paths``."""
-    rng = np.random.default_rng(seed)
-    h, w = shape
-    img = rng.integers(0, 60, (h, w, 3), dtype=np.uint8)
-    mask = np.zeros((h, w), np.uint8)
-    mask[h // 4:3 * h // 4, w // 5:w // 2 + seed] = 255
-    img[mask > 0] += 150
-    for path in [img_path, *mask_paths]:
-        os.makedirs(osp.dirname(path), exist_ok=True)
-    cv2.imwrite(img_path, img)
-    for path in mask_paths:
-        cv2.imwrite(path, mask)
-    return mask > 0
-
-
-def make_big_tree(root, shapes=((40, 60), (50, 30), (36, 36))):
-    """BIG layout: test/<n>_im.jpg, test/<n>_gt.png; coarse/deeplab/<n>_seg.png."""
-    masks = {}
-    for index, shape in enumerate(shapes):
-        name = f'img{index}'
-        masks[name] = write_sample(
-            osp.join(root, 'test', f'{name}_im.jpg'), [
-                osp.join(root, 'test', f'{name}_gt.png'),
-                osp.join(root, 'coarse', 'deeplab', f'{name}_seg.png')
-            ], shape, index)
-    return masks
-
-
-def make_dis5k_tree(root, subsets=('DIS-VD', 'DIS-TE1')):
-    """DIS5K layout: <subset>/im/<n>.jpg, <subset>/gt/<n>.png; coarse/<subset>/<n>.png."""
-    for s, subset in enumerate(subsets):
-        for index in range(2):
-            name = f'{subset.lower()}_{index}'
-            write_sample(
-                osp.join(root, subset, 'im', f'{name}.jpg'), [
-                    osp.join(root, subset, 'gt', f'{name}.png'),
-                    osp.join(root, 'coarse', subset, f'{name}.png')
-                ], (30 + s, 40), index)
 
 
 def test_big_yields_full_resolution_triples(tmp_path):
@@ -195,74 +149,3 @@ def test_skip_done_leaves_out_samples_the_progress_log_has_from_the_same_files(t
     dataset = BIGRefineDataset(**kwargs)
     assert [osp.basename(dataset.get_data_info(i)['img_path'])
             for i in range(len(dataset))] == ['img0_im.jpg', 'img2_im.jpg']
-
-
-# --- tools/test.py-style runs with the shipped config and a tiny model ----------------
-
-
-@HOOKS.register_module(force=True)
-class InterruptAfter(Hook):
-    """Stops a test run (like Ctrl-C) after ``iters`` iterations."""
-    priority = 'LOWEST'
-
-    def __init__(self, iters):
-        self.iters = iters
-
-    def after_test_iter(self, runner, batch_idx, data_batch=None, outputs=None):
-        if batch_idx + 1 >= self.iters:
-            raise KeyboardInterrupt
-
-
-def big_runner_cfg(repo_root, data_root, out_dir, work_dir, extra_hooks=()):
-    cfg = Config.fromfile(
-        osp.join(repo_root, 'configs/segrefiner/segrefiner_unet-128_big-hr-refine.py'))
-    cfg.model.denoiser = dict(TINY_DENOISER)
-    cfg.model.model_size = 16
-    cfg.model.global_local_refiner.patch_size = 24
-    cfg.model.global_local_refiner.min_fg_pixels = 16
-    cfg.test_dataloader.num_workers = 0
-    cfg.test_dataloader.dataset.update(
-        data_root=data_root, coarse_dir='coarse/deeplab', out_dir=out_dir)
-    cfg.custom_hooks = cfg.custom_hooks + list(extra_hooks)
-    cfg.work_dir = work_dir
-    return cfg
-
-
-def test_test_run_writes_refined_masks_and_resumes(repo_root, tmp_path):
-    data_root = str(tmp_path / 'BIG')
-    masks = make_big_tree(data_root)
-    out_dir = str(tmp_path / 'refined')
-    cfg = big_runner_cfg(repo_root, data_root, out_dir, str(tmp_path / 'work1'),
-                         [dict(type='InterruptAfter', iters=1)])
-    with pytest.raises(KeyboardInterrupt):
-        Runner.from_cfg(cfg).test()
-    # nothing half-written; the finished mask recorded in the progress log
-    assert sorted(os.listdir(out_dir)) == [FOLDER_LOG_NAME, 'img0_refine.png']
-    first_mtime = os.stat(osp.join(out_dir, 'img0_refine.png')).st_mtime_ns
-
-    cfg = big_runner_cfg(repo_root, data_root, out_dir, str(tmp_path / 'work2'))
-    runner = Runner.from_cfg(cfg)
-    assert len(runner.test_dataloader.dataset) == 2  # the finished image is skipped
-    metrics = runner.test()
-    assert set(metrics) >= {'mask/iou', 'mask/mba', 'mask/coarse_iou', 'mask/coarse_mba'}
-    assert metrics['mask/coarse_iou'] == pytest.approx(1.0)  # coarse = ground truth here
-    assert sorted(os.listdir(out_dir)) == [FOLDER_LOG_NAME] + [
-        f'img{i}_refine.png' for i in range(3)
-    ]
-    assert os.stat(osp.join(out_dir, 'img0_refine.png')).st_mtime_ns == first_mtime
-    for name, mask in masks.items():
-        written = cv2.imread(osp.join(out_dir, f'{name}_refine.png'), cv2.IMREAD_UNCHANGED)
-        assert written.shape == mask.shape and written.dtype == np.uint8
-        assert set(np.unique(written).tolist()) <= {0, 255}
-
-    # Everything done: a third run has nothing to refine and still finishes.
-    cfg = big_runner_cfg(repo_root, data_root, out_dir, str(tmp_path / 'work3'))
-    runner = Runner.from_cfg(cfg)
-    assert len(runner.test_dataloader.dataset) == 0
-    runner.test()
-
-    # Another seed would mix masks of two runs in one folder: refused before any work.
-    cfg = big_runner_cfg(repo_root, data_root, out_dir, str(tmp_path / 'work4'))
-    cfg.model.test_cfg.seed = 7
-    with pytest.raises(JobChangedError, match='another .*seed'):
-        Runner.from_cfg(cfg).test()

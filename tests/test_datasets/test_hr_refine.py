@@ -6,11 +6,10 @@ import numpy as np
 import pytest
 from mmengine.config import Config
 from mmengine.runner import Runner
-from recipe_runs import shrink_recipe, train_two_iterations
-from scripts import registered_script
 
 from mmseg_refiner.datasets import HRRefineDataset, InvalidSampleError
 from mmseg_refiner.fileio import mask_box as mask_bbox
+from mmseg_refiner.testing import registered_script, shrink_recipe, train_two_iterations
 
 #: name -> (folder kind, height, width); thin_c is not in list/train.txt
 IMAGES = {

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
-from recipe_runs import shrink_recipe, train_two_iterations
 
 from mmseg_refiner.datasets import InvalidSampleError
 from mmseg_refiner.datasets.lvis_refine import image_relative_path
 from mmseg_refiner.fileio import mask_box as mask_bbox
 from mmseg_refiner.fileio import decode_segmentation
+from mmseg_refiner.testing import shrink_recipe, train_two_iterations
 
 URL = 'http://images.cocodataset.org/{}/{:012d}.jpg'
 RED, BLUE, GREEN = (0, 0, 255), (255, 0, 0), (0, 255, 0)  # BGR

@@ -12,7 +12,7 @@ from skimage.morphology import skeletonize
 
 from mmseg_refiner.datasets import SyntheticRefineDataset, generate_synthetic_sample
 from mmseg_refiner.datasets.synthetic import EVAL_SEED_OFFSET, TEXTURE_SOURCES, load_texture
-from mmseg_refiner.datasets.transforms import synthesize_coarse_mask
+from mmseg_refiner.datasets.coarse_mask_synthesis import CoarseMaskOptions, synthesize_coarse_mask
 from mmseg_refiner.registry import DATASETS
 
 
@@ -136,8 +136,8 @@ def test_fixed_coarse_masks_are_deterministic_per_sample():
     assert not np.array_equal(first['coarse_mask'], dataset[2]['coarse_mask'])
     # The synthesis with the given options (the reference stopping rule by
     # default), seeded from the sample seed.
-    expected = synthesize_coarse_mask(
-        first['gt_mask'], rng=np.random.default_rng([EVAL_SEED_OFFSET + 1, 1]), iou_target=0.7)
+    expected = synthesize_coarse_mask(first['gt_mask'], CoarseMaskOptions(iou_target=0.7),
+                                      rng=np.random.default_rng([EVAL_SEED_OFFSET + 1, 1]))
     np.testing.assert_array_equal(first['coarse_mask'], expected)
     by_truth = SyntheticRefineDataset(
         num_samples=3, image_size=96, seed_offset=EVAL_SEED_OFFSET, fixed_coarse=True,

@@ -15,14 +15,11 @@ import pycocotools.mask as mask_utils
 import pytest
 import torch
 from mmengine.config import Config
-from scripts import load_script
-from tiny_models import TINY_DEMO_OPTIONS
 
-from mmseg_refiner.apis import init_refiner
+from mmseg_refiner.apis import coco_results_job, init_refiner
+from mmseg_refiner.testing import DEMO_CONFIG, REPO_ROOT, TINY_DEMO_OPTIONS, load_script
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-DEMO_CONFIG = osp.join(REPO, 'configs/segrefiner/segrefiner_unet-tiny_1xb8-3k_synthetic-64.py')
-COCO_CONFIG = osp.join(REPO, 'configs/segrefiner/segrefiner_unet-128_coco-results-refine.py')
+COCO_CONFIG = osp.join(REPO_ROOT, 'configs/segrefiner/segrefiner_unet-128_coco-results-refine.py')
 TINY_OPTIONS = {
     **TINY_DEMO_OPTIONS,
     'test_dataloader.dataset.num_samples': 2,
@@ -229,10 +226,10 @@ def test_test_tool_loads_strictly(model_files, tmp_path):
     other checks run through the same ``load_weights`` call."""
     name, words = 'other', ['other.pth', 'does not fit the model SegRefiner', 'of different size']
     before = _digest(model_files[name])
-    proc = subprocess.run([sys.executable, osp.join(REPO, 'tools', 'test.py'),
+    proc = subprocess.run([sys.executable, osp.join(REPO_ROOT, 'tools', 'test.py'),
                            model_files['config'], model_files[name], '--work-dir', str(tmp_path)],
                           capture_output=True, text=True, timeout=300,
-                          env=dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS='1'))
+                          env=dict(os.environ, PYTHONPATH=REPO_ROOT, OMP_NUM_THREADS='1'))
     assert proc.returncode == 1, proc.stderr[-3000:]
     assert 'Traceback' not in proc.stderr
     last = proc.stderr.strip().splitlines()[-1]
@@ -424,7 +421,7 @@ def test_edited_results_after_an_interruption_never_get_another_detections_mask(
     results = _results(coco_set)
     out = coco_set['root'] / 'refined.json'
     argv = [str(a) for a in _coco_argv(coco_set, results, model_files)]
-    original = coco_tool.refine_image
+    original = coco_results_job.refine_image
     calls = []
 
     def interrupt_after_first(model, sample):
@@ -433,9 +430,9 @@ def test_edited_results_after_an_interruption_never_get_another_detections_mask(
         calls.append(1)
         return original(model, sample)
 
-    monkeypatch.setattr(coco_tool, 'refine_image', interrupt_after_first)
+    monkeypatch.setattr(coco_results_job, 'refine_image', interrupt_after_first)
     assert coco_tool.main(argv) == 130
-    monkeypatch.setattr(coco_tool, 'refine_image', original)
+    monkeypatch.setattr(coco_results_job, 'refine_image', original)
     edited = copy.deepcopy(coco_set['records'])
     del edited[0]
     results.write_text(json.dumps(edited))

@@ -2,10 +2,11 @@
 
 import numpy as np
 import pytest
-from scripts import load_script
 
 from mmseg_refiner.datasets.synthetic import EVAL_SEED_OFFSET, generate_synthetic_sample
-from mmseg_refiner.datasets.transforms import modify_boundary, synthesize_coarse_mask
+from mmseg_refiner.datasets.coarse_mask_synthesis import (CoarseMaskOptions, modify_boundary,
+                                                         synthesize_coarse_mask)
+from mmseg_refiner.testing import load_script
 
 
 @pytest.fixture(scope='module')
@@ -33,7 +34,8 @@ def test_prints_the_iou_to_the_ground_truth_and_to_the_boundary_modified_mask(
         to_truth, to_modified = [], []
         for truth in truths:
             before = np.random.get_state()
-            coarse = synthesize_coarse_mask(truth, iou_target=0.7, iou_reference=name)
+            coarse = synthesize_coarse_mask(truth,
+                                            CoarseMaskOptions(iou_target=0.7, iou_reference=name))
             after = np.random.get_state()
             np.random.set_state(before)  # the synthesis draws the boundary's numbers first
             modified = modify_boundary(truth)

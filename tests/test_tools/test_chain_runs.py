@@ -9,10 +9,10 @@ import sys
 import cv2
 import numpy as np
 import pytest
-from tiny_chains import (DEMO_CHECKPOINT, IMAGE_SHAPE, save_upstream_checkpoint,
-                         write_det_chain_config, write_seg_chain_config, write_tiny_cityscapes,
-                         write_tiny_coco)
-from tool_runs import free_port, run_in_repo
+
+from mmseg_refiner.testing import (DEMO_CHECKPOINT, IMAGE_SHAPE, free_port, run_in_repo,
+                                   save_upstream_checkpoint, write_det_chain_config,
+                                   write_seg_chain_config, write_tiny_cityscapes, write_tiny_coco)
 
 
 def _figure(pattern, log):

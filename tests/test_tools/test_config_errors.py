@@ -1,17 +1,16 @@
 """A config that cannot be read or run, and a missing checkpoint or input, end every tool with
 one ``error:`` line naming the file or key, exit status 1, before the Runner is built or
 anything is downloaded."""
-import os.path as osp
 import urllib.error
 
 import cv2
 import numpy as np
 import pytest
 import torch
-from scripts import load_script
-from tiny_chains import DEMO_CHECKPOINT, DEMO_CONFIG, write_det_chain_config
 
+from mmseg_refiner.apis.folder_job import FOLDER_DATASET_CONFIG
 from mmseg_refiner.models.wrappers import upstream
+from mmseg_refiner.testing import DEMO_CHECKPOINT, DEMO_CONFIG, load_script, write_det_chain_config
 
 test_tool = load_script('tools/test.py')
 train_tool = load_script('tools/train.py')
@@ -19,8 +18,7 @@ combine_tool = load_script('tools/model_converters/combine_chain_checkpoint.py')
 bench_tool = load_script('tools/analysis_tools/benchmark_global_local_refine.py')
 coarse_tool = load_script('tools/dataset_converters/make_hr_coarse_masks.py')
 refine_tool = load_script('tools/refine.py')
-MASK_FOLDER_BASE = osp.join(osp.dirname(osp.dirname(DEMO_CONFIG)),
-                            '_base_/datasets/mask_folder_refine.py')
+MASK_FOLDER_BASE = FOLDER_DATASET_CONFIG
 DETECTOR_URL = 'https://download.example.invalid/mask_rcnn.pth'
 
 
@@ -89,8 +87,8 @@ def test_a_missing_config(tmp_path, capsys, no_runner):
 @pytest.mark.parametrize('option, words', [
     ('model.test_cfg.sede=1', ["model.test_cfg: SegRefiner: unknown test_cfg key 'sede'",
                                "did you mean 'seed'"]),
-    ('model.test_cfg.mode=semantic', ["model.test_cfg: SegRefiner: test_cfg.mode 'semantic' "
-                                      "was renamed 'global_local'"]),
+    ('model.test_cfg.mode=semantic', ["model.test_cfg: SegRefiner: test_cfg.mode must be one "
+                                      "of ('whole', 'instance', 'global_local'), got 'semantic'"]),
     ('model.test_cfg.precision=fp8', ['model.test_cfg: test_cfg.precision must be one of']),
 ])
 def test_test_cfg_is_refused_before_the_runner(option, words, capsys, no_runner):
@@ -142,7 +140,7 @@ def test_chain_refuses_a_missing_local_checkpoint_before_any_download(
                       capsys) == expected
     line = _one_error(test_tool.main, [chain_config, 'none', '--cfg-options',
                                        'model.refiner.test_cfg.mode=semantic'], capsys)
-    assert "model.refiner.test_cfg: SegRefiner: test_cfg.mode 'semantic' was renamed" in line
+    assert "model.refiner.test_cfg: SegRefiner: test_cfg.mode must be one of" in line
     assert not (tmp_path / 'out.pth').exists()
 
 

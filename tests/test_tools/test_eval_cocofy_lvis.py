@@ -5,9 +5,9 @@ import json
 
 import pytest
 from lvis import LVIS
-from scripts import load_script
 
 from mmseg_refiner.evaluation.functional import run_lvis_eval, summarize_eval
+from mmseg_refiner.testing import load_script
 
 
 @pytest.fixture(scope='module')

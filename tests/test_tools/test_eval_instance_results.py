@@ -5,7 +5,8 @@ import subprocess
 import sys
 
 import pytest
-from scripts import load_script
+
+from mmseg_refiner.testing import load_script
 
 
 @pytest.fixture(scope='module')

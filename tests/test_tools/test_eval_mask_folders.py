@@ -7,7 +7,8 @@ import sys
 import cv2
 import numpy as np
 import pytest
-from scripts import registered_script
+
+from mmseg_refiner.testing import registered_script
 
 
 @pytest.fixture(scope='module')

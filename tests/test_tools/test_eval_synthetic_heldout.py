@@ -2,7 +2,8 @@
 demo model, and --timesteps applied to the refiner of the mode that runs."""
 import json
 
-from scripts import load_script
+from mmseg_refiner.testing import load_script
+
 
 heldout = load_script('tools/analysis_tools/eval_synthetic_heldout.py')
 

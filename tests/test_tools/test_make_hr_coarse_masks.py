@@ -5,9 +5,9 @@ import os.path as osp
 import cv2
 import numpy as np
 import pytest
-from scripts import registered_script
 
 from mmseg_refiner.datasets.hr_refine import coarse_mask_paths
+from mmseg_refiner.testing import registered_script
 
 
 @pytest.fixture(scope='module')

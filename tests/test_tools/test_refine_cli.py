@@ -8,13 +8,11 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from scripts import load_script
-from tiny_models import TINY_DEMO_OPTIONS
 
 from mmseg_refiner.apis import init_refiner
+from mmseg_refiner.apis.folder_job import FOLDER_DATASET_CONFIG
+from mmseg_refiner.testing import DEMO_CONFIG, REPO_ROOT, TINY_DEMO_OPTIONS, load_script
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-DEMO_CONFIG = osp.join(REPO, 'configs/segrefiner/segrefiner_unet-tiny_1xb8-3k_synthetic-64.py')
 TINY_OPTIONS = TINY_DEMO_OPTIONS
 TINY = [f'{key}={value}'.replace(' ', '') for key, value in TINY_OPTIONS.items()]
 
@@ -160,7 +158,7 @@ def test_folder_run_gives_the_pngs_of_tools_test_py_on_the_folder_config(
         _write_pair(str(images), str(masks), stem, index, shape=(48, 72))
     cfg = Config.fromfile(DEMO_CONFIG)
     cfg.merge_from_dict(TINY_OPTIONS)
-    folder = Config.fromfile(refine_cli.FOLDER_DATASET_CONFIG)
+    folder = Config.fromfile(FOLDER_DATASET_CONFIG)
     cfg.test_dataloader = folder.test_dataloader
     cfg.test_dataloader.update(num_workers=0, persistent_workers=False, batch_size=2)
     cfg.test_dataloader.dataset.update(
@@ -172,9 +170,9 @@ def test_folder_run_gives_the_pngs_of_tools_test_py_on_the_folder_config(
     config = str(tmp_path / 'folder_cfg.py')
     cfg.dump(config)
     proc = subprocess.run(
-        [sys.executable, osp.join(REPO, 'tools', 'test.py'), config, tiny_checkpoint,
-         '--work-dir', str(tmp_path / 'work')], cwd=REPO, capture_output=True, text=True,
-        env=dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=REPO), timeout=300)
+        [sys.executable, osp.join(REPO_ROOT, 'tools', 'test.py'), config, tiny_checkpoint,
+         '--work-dir', str(tmp_path / 'work')], cwd=REPO_ROOT, capture_output=True, text=True,
+        env=dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=REPO_ROOT), timeout=300)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
 
     cli_out = tmp_path / 'cli'
@@ -198,7 +196,7 @@ def test_suffix_options_and_exit_status_of_the_script(tmp_path, tiny_checkpoint)
     cv2.imwrite(str(masks / 'y_im_seg.png'), np.zeros((40, 56), np.uint8))
     proc = subprocess.run([
         sys.executable,
-        osp.join(REPO, 'tools', 'refine.py'),
+        osp.join(REPO_ROOT, 'tools', 'refine.py'),
         str(images),
         str(masks), '--out',
         str(out), '--img-suffix', '.jpg', '--mask-suffix', '_seg', '--out-suffix',
@@ -214,9 +212,8 @@ def test_suffix_options_and_exit_status_of_the_script(tmp_path, tiny_checkpoint)
 
 
 def test_precision_flag_reaches_the_network(tmp_path, tiny_checkpoint, monkeypatch):
-    import mmseg_refiner.apis
     dtypes = []
-    build = mmseg_refiner.apis.init_refiner
+    build = refine_cli.init_refiner
 
     def recording_init_refiner(*args, **kwargs):
         model = build(*args, **kwargs)
@@ -224,7 +221,7 @@ def test_precision_flag_reaches_the_network(tmp_path, tiny_checkpoint, monkeypat
             torch.get_autocast_dtype('cpu') if torch.is_autocast_enabled('cpu') else None))
         return model
 
-    monkeypatch.setattr(mmseg_refiner.apis, 'init_refiner', recording_init_refiner)
+    monkeypatch.setattr(refine_cli, 'init_refiner', recording_init_refiner)
     _write_pair(str(tmp_path), str(tmp_path), 'a', 0)
     outputs = []
     for precision in ('bf16', 'fp32'):

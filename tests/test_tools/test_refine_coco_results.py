@@ -15,10 +15,10 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
-from scripts import load_script
-from tiny_models import TINY_DENOISER, randomize_
 
+from mmseg_refiner.apis import coco_results_job
 from mmseg_refiner.registry import MODELS
+from mmseg_refiner.testing import TINY_DENOISER, load_script, randomize_
 
 NUM_IMAGES = 5
 SHAPE = (24, 32)
@@ -113,7 +113,7 @@ def _counting(tool, monkeypatch, fail_after=None):
     """Wrap ``refine_image``: record image ids; raise Ctrl-C after ``fail_after`` images."""
     monkeypatch.undo()  # drop an earlier wrapper
     seen = []
-    original = tool.refine_image
+    original = coco_results_job.refine_image
 
     def wrapper(model, sample):
         if fail_after is not None and len(seen) == fail_after:
@@ -121,7 +121,7 @@ def _counting(tool, monkeypatch, fail_after=None):
         seen.append(sample['data_samples'].img_id)
         return original(model, sample)
 
-    monkeypatch.setattr(tool, 'refine_image', wrapper)
+    monkeypatch.setattr(coco_results_job, 'refine_image', wrapper)
     return seen
 
 

@@ -5,12 +5,11 @@ import subprocess
 import sys
 
 import pytest
-from scripts import load_script
-from tool_runs import free_port, run_in_repo
 
-from .test_train import REPO, TINY_CONFIG
+from mmseg_refiner.testing import REPO_ROOT, free_port, load_script, run_in_repo
+from .test_train import TINY_CONFIG
 
-CHECKPOINT = os.path.join(REPO, 'demo', 'segrefiner_demo.pth')
+CHECKPOINT = os.path.join(REPO_ROOT, 'demo', 'segrefiner_demo.pth')
 OPTIONS = ['--cfg-options', 'test_dataloader.dataset.num_samples=6']
 
 
@@ -38,14 +37,14 @@ def test_demo_model_beats_coarse_on_held_out_samples(single_process_metrics):
 
 def test_two_process_test_gives_the_same_figures(single_process_metrics, tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS='1', PORT=str(free_port()), PYTHON=sys.executable)
-    if os.path.isfile(os.path.join(REPO, '.venv', 'bin', 'python')):
+    if os.path.isfile(os.path.join(REPO_ROOT, '.venv', 'bin', 'python')):
         # No PYTHON and no interpreter of this environment on PATH: the script must take the
         # repository's .venv, not a bare `python`.
         del env['PYTHON']
         env['PATH'] = '/usr/bin:/bin'
     proc = subprocess.run(['bash', 'tools/dist_test.sh', TINY_CONFIG, CHECKPOINT, '2',
-                           '--work-dir', str(tmp_path), *OPTIONS], cwd=REPO, capture_output=True,
-                          text=True, timeout=600, env=env)
+                           '--work-dir', str(tmp_path), *OPTIONS], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=600, env=env)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-6000:]
     assert 'Distributed training: True' in log and 'GPU number: 2' in log
@@ -88,7 +87,8 @@ def test_hr_run_writes_under_the_work_dir_draws_pictures_and_reruns_cleanly(tmp_
 
     from mmseg_refiner.fileio import FOLDER_LOG_NAME
     _write_big_tree(str(tmp_path / 'BIG'))
-    cfg = Config.fromfile(os.path.join(REPO, 'configs/segrefiner/segrefiner_unet-128_big-hr-refine.py'))
+    cfg = Config.fromfile(
+        os.path.join(REPO_ROOT, 'configs/segrefiner/segrefiner_unet-128_big-hr-refine.py'))
     demo = Config.fromfile(TINY_CONFIG).model
     demo.test_cfg = dict(mode='global_local', seed=0)
     cfg.model = demo

@@ -6,12 +6,11 @@ import sys
 
 import numpy as np
 import pytest
-from tool_runs import free_port, run_in_repo
 
+from mmseg_refiner.testing import DEMO_CONFIG, REPO_ROOT, free_port, run_in_repo
 from mmseg_refiner.utils import load_checkpoint_file
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TINY_CONFIG = osp.join(REPO, 'configs/segrefiner/segrefiner_unet-tiny_1xb8-3k_synthetic-64.py')
+TINY_CONFIG = DEMO_CONFIG
 
 
 def _options(max_iters, checkpoint_interval):
@@ -97,12 +96,13 @@ MAX_LOST_SECONDS = 5 * 60
 
 def test_every_training_recipe_saves_resumable_checkpoints_often():
     from mmengine.config import Config
-    recipes = sorted(p for p in os.listdir(osp.join(REPO, 'configs/segrefiner'))
+    recipes = sorted(p for p in os.listdir(osp.join(REPO_ROOT, 'configs/segrefiner'))
                      if p.endswith('.py') and 'train_dataloader' in Config.fromfile(
-                         osp.join(REPO, 'configs/segrefiner', p)))
+                         osp.join(REPO_ROOT, 'configs/segrefiner', p)))
     assert recipes == sorted(RECIPE_SECONDS_PER_ITER)
     for name in recipes:
-        hook = Config.fromfile(osp.join(REPO, 'configs/segrefiner', name)).default_hooks.checkpoint
+        hook = Config.fromfile(
+            osp.join(REPO_ROOT, 'configs/segrefiner', name)).default_hooks.checkpoint
         assert hook.get('save_optimizer', True) and hook.get('save_param_scheduler', True), name
         assert not hook.get('by_epoch', True), name
         assert hook.interval * RECIPE_SECONDS_PER_ITER[name] <= MAX_LOST_SECONDS, name
@@ -142,16 +142,3 @@ def test_amp_trains_on_the_cpu_in_bf16_with_finite_losses(tmp_path):
     losses = [r['loss'] for r in _losses(tmp_path)]
     assert len(losses) == 2 and np.isfinite(losses).all(), losses
     assert osp.exists(tmp_path / 'iter_2.pth')
-
-
-def test_bf16_optim_wrapper_runs_the_forward_in_bf16_and_steps_in_fp32():
-    import torch
-    from mmseg_refiner.engine import BF16AmpOptimWrapper
-    model = torch.nn.Linear(4, 2)
-    wrapper = BF16AmpOptimWrapper(optimizer=torch.optim.SGD(model.parameters(), lr=0.1))
-    before = model.weight.detach().clone()
-    with wrapper.optim_context(model):
-        out = model(torch.randn(3, 4))
-    assert out.dtype == torch.bfloat16 and not torch.is_autocast_enabled('cpu')
-    wrapper.update_params(out.float().square().mean())
-    assert model.weight.dtype == torch.float32 and not torch.equal(model.weight, before)

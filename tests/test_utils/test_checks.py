@@ -6,7 +6,7 @@ import torch
 
 from mmseg_refiner.utils.checks import (MAX_SEED, check_device, check_output_file,
                                         check_output_folder, check_positive, check_seed)
-from mmseg_refiner.utils.cli import UsageError
+from mmseg_refiner.utils.checks import UsageError
 
 
 def test_devices():

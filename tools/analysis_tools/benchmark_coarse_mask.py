@@ -23,11 +23,12 @@ from typing import List, Optional
 import cv2
 import numpy as np
 
+from mmseg_refiner.cli.errors import cli_main
 from mmseg_refiner.datasets.synthetic import EVAL_SEED_OFFSET, generate_synthetic_sample
-from mmseg_refiner.datasets.transforms.coarse_mask import (IOU_REFERENCES, modify_boundary,
-                                                          perturb_to_iou, synthesize_coarse_mask)
+from mmseg_refiner.datasets.coarse_mask_synthesis import (IOU_REFERENCES, CoarseMaskOptions,
+                                                         modify_boundary, perturb_to_iou,
+                                                         synthesize_coarse_mask)
 from mmseg_refiner.utils.checks import check_common_args
-from mmseg_refiner.utils.cli import cli_main
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -63,8 +64,8 @@ def benchmark_reference(truths: List[np.ndarray], iou_target: float, iou_referen
     must give the same masks; the stage-by-stage run provides the
     boundary-modified mask of every coarse mask.
     """
-    synthesize = partial(synthesize_coarse_mask, iou_target=iou_target,
-                         iou_reference=iou_reference)
+    options = CoarseMaskOptions(iou_target=iou_target, iou_reference=iou_reference)
+    synthesize = partial(synthesize_coarse_mask, options=options)
     np.random.seed(seed)
     start = time.process_time()
     coarse = [synthesize(truth) for truth in truths]
@@ -78,7 +79,7 @@ def benchmark_reference(truths: List[np.ndarray], iou_target: float, iou_referen
         boundary_mask = modify_boundary(truth)
         middle = time.process_time()
         reference = boundary_mask if iou_reference == 'boundary_modified' else truth
-        staged = perturb_to_iou(boundary_mask, reference, iou_target=iou_target)
+        staged = perturb_to_iou(boundary_mask, reference, options)
         perturb += time.process_time() - middle
         boundary += middle - start
         if not np.array_equal(staged, expected):

@@ -18,9 +18,9 @@ from typing import Callable, List, Optional
 
 import torch
 
+from mmseg_refiner.cli.errors import cli_main
 from mmseg_refiner.models.denoisers import DenoiseUNet
 from mmseg_refiner.utils.checks import check_common_args
-from mmseg_refiner.utils.cli import cli_main
 
 MODES = ('fp32', 'bf16-channels-last')
 

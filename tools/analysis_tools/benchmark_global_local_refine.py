@@ -28,10 +28,10 @@ import torch
 from mmengine.registry import DefaultScope
 
 import mmseg_refiner  # noqa: F401  (registers the modules)
+from mmseg_refiner.cli.errors import cli_main
 from mmseg_refiner.models.utils import PRECISIONS
 from mmseg_refiner.registry import MODELS
 from mmseg_refiner.utils.checks import check_common_args
-from mmseg_refiner.utils.cli import cli_main
 from mmseg_refiner.utils.config_file import read_config_file
 
 TINY_REFINER = dict(

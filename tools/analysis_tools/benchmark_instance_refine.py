@@ -26,9 +26,9 @@ import numpy as np
 import torch
 
 from mmseg_refiner.apis import init_refiner, refine
+from mmseg_refiner.cli.errors import cli_main
 from mmseg_refiner.models.utils import PRECISIONS
 from mmseg_refiner.utils.checks import check_common_args
-from mmseg_refiner.utils.cli import cli_main
 
 DEFAULT_CONFIG = 'configs/segrefiner/segrefiner_unet-128_coco-results-refine.py'
 #: The tiny configuration of the unit tests: a 2-level, 16-channel U-Net at 32x32.

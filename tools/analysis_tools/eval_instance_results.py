@@ -19,12 +19,12 @@ from typing import Dict, List
 from lvis import LVIS
 from pycocotools.coco import COCO
 
+from mmseg_refiner.cli.errors import cli_main
 from mmseg_refiner.evaluation.functional import (DEFAULT_DILATION_RATIO, DEFAULT_MAX_DETS,
                                                  check_result_ids, results_for_iou_type,
                                                  run_coco_eval, run_lvis_eval, summarize_eval)
 from mmseg_refiner.fileio import load_coco_results, write_json_atomic
 from mmseg_refiner.utils.checks import check_output_file
-from mmseg_refiner.utils.cli import cli_main
 
 #: LVIS fields the LVIS protocol reads besides COCO's.
 LVIS_IMAGE_FIELDS = ('neg_category_ids', 'not_exhaustive_category_ids')

@@ -24,12 +24,12 @@ from typing import Dict, List, Tuple
 
 from tqdm import tqdm
 
+from mmseg_refiner.cli.errors import cli_main
 from mmseg_refiner.evaluation.functional import (MIN_RADIUS, NUM_RADII, RADIUS_DIVISOR,
                                                  MaskFiles, evaluate_mask_files,
                                                  match_mask_folders, summarize_mask_records)
 from mmseg_refiner.fileio import write_json_atomic
 from mmseg_refiner.utils.checks import check_output_file
-from mmseg_refiner.utils.cli import cli_main
 
 #: Entries of a problem list printed before "... and N more" (the JSON has all).
 SHOWN_PER_PROBLEM = 20

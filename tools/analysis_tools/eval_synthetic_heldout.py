@@ -34,14 +34,14 @@ import numpy as np
 from mmengine.config import Config, DictAction
 from tqdm import tqdm
 
-from mmseg_refiner.apis import MODES, RENAMED_TEST_MODES, demo_model_files, init_refiner, refine
+from mmseg_refiner.apis import MODES, demo_model_files, init_refiner, refine
+from mmseg_refiner.cli.errors import UsageError, cli_main
 from mmseg_refiner.datasets.synthetic import (DEMO_SEED_OFFSET, EVAL_SEED_OFFSET,
                                               SyntheticRefineDataset)
 from mmseg_refiner.evaluation.functional import mask_record, summarize_mask_records
 from mmseg_refiner.fileio import write_json_atomic
 from mmseg_refiner.models.utils import PRECISIONS
 from mmseg_refiner.utils.checks import check_common_args
-from mmseg_refiner.utils.cli import UsageError, cli_main, refuse_renamed_choice
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -60,7 +60,6 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--mode',
         choices=MODES,
-        type=refuse_renamed_choice(RENAMED_TEST_MODES),
         default='auto',
         help="how each mask is refined, as tools/refine.py --mode (default: 'auto')")
     parser.add_argument('--seed', type=int, default=0, help='seed of the reverse diffusion')

@@ -18,9 +18,9 @@ import json
 import sys
 from typing import Dict, List, Tuple
 
+from mmseg_refiner.cli.errors import cli_main
 from mmseg_refiner.fileio import write_json_atomic
 from mmseg_refiner.utils.checks import check_output_file
-from mmseg_refiner.utils.cli import cli_main
 
 #: COCO category id -> (COCO name, LVIS synsets to try in order). The first
 #: synset of each is the one of LVIS' own COCO mapping; for hot dog

@@ -46,11 +46,11 @@ import numpy as np
 from tqdm import tqdm
 
 from mmseg_refiner import fileio
+from mmseg_refiner.cli.errors import cli_main
 from mmseg_refiner.datasets.hr_refine import COARSE_VARIANTS, coarse_mask_paths, read_name_list
-from mmseg_refiner.datasets.transforms.coarse_mask import (SYNTHESIS_VERSION,
-                                                          synthesize_coarse_mask)
+from mmseg_refiner.datasets.coarse_mask_synthesis import (SYNTHESIS_VERSION, CoarseMaskOptions,
+                                                         synthesize_coarse_mask)
 from mmseg_refiner.utils.checks import check_output_folder
-from mmseg_refiner.utils.cli import cli_main
 
 #: Synthesis options of each variant (keys: ``COARSE_VARIANTS``).
 VARIANT_OPTIONS = {'gt': dict(fill_holes=False), 'filled': dict(fill_holes=True)}
@@ -137,11 +137,10 @@ def make_coarse_masks(job: Job, out_dir: str, iou_target: float, seed: int) -> O
     digests = []
     try:
         for index, path in enumerate(coarse_mask_paths(out_dir, job.stem)):
+            options = CoarseMaskOptions(iou_target=iou_target,
+                                        **VARIANT_OPTIONS[COARSE_VARIANTS[index]])
             coarse = synthesize_coarse_mask(
-                truth,
-                rng=np.random.default_rng(output_seed(seed, job.stem, index)),
-                iou_target=iou_target,
-                **VARIANT_OPTIONS[COARSE_VARIANTS[index]])
+                truth, options, rng=np.random.default_rng(output_seed(seed, job.stem, index)))
             fileio.write_mask_png(path, coarse)
             digests.append(fileio.file_digest(path))
     except Exception as error:  # report and go on: a long job keeps what it finished

@@ -29,10 +29,10 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from mmseg_refiner.utils.cli import cli_main
-from mmseg_refiner.utils.cli_args import add_cfg_options_arg
+from mmseg_refiner.apis.config_keys import validate_config
+from mmseg_refiner.cli.args import add_cfg_options_arg
+from mmseg_refiner.cli.errors import cli_main
 from mmseg_refiner.utils.config_file import check_checkpoints, read_config_file
-from mmseg_refiner.utils.config_keys import validate_config
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

@@ -14,9 +14,9 @@ import argparse
 import sys
 from typing import List, Optional
 
+from mmseg_refiner.cli.errors import cli_main
 from mmseg_refiner.models.denoisers import convert_official_checkpoint
 from mmseg_refiner.utils.checks import check_output_file
-from mmseg_refiner.utils.cli import cli_main
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

@@ -1,4 +1,4 @@
-from .coarse_mask import GenerateCoarseMask, modify_boundary, perturb_to_iou, synthesize_coarse_mask
+from .coarse_mask import GenerateCoarseMask
 from .crop import RandomObjectCrop, RandomPatchCrop
 from .formatting import PackRefineInputs
 from .geometric import RefineRandomFlip, RefineResize
@@ -7,5 +7,4 @@ from .wrappers import PairBranches
 
 __all__ = ['PackRefineInputs', 'RandomObjectCrop', 'RandomPatchCrop', 'RefineRandomFlip',
            'RefineResize', 'LoadMaskFromFile', 'LoadRandomInstanceMask', 'LoadRefineImage',
-           'PairBranches',
-           'GenerateCoarseMask', 'modify_boundary', 'perturb_to_iou', 'synthesize_coarse_mask']
+           'PairBranches', 'GenerateCoarseMask']

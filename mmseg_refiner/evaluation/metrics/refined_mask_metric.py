@@ -5,7 +5,6 @@ import numpy as np
 from mmengine.evaluator import BaseMetric
 
 from mmseg_refiner.registry import METRICS
-from mmseg_refiner.utils.renamed import register_renamed_type
 from ..functional import MIN_RADIUS, NUM_RADII, RADIUS_DIVISOR, mask_record, summarize_mask_records
 
 
@@ -94,6 +93,3 @@ class RefinedMaskMetric(BaseMetric):
     def compute_metrics(self, results: list) -> Dict[str, float]:
         """``iou``, ``mba`` (and ``coarse_iou``, ``coarse_mba``)."""
         return summarize_mask_records(results)
-
-
-register_renamed_type(METRICS, 'HRMaskMetric', RefinedMaskMetric)

@@ -12,7 +12,6 @@ from torch import nn
 from mmseg_refiner.models.denoisers.official_checkpoint import convert_official_keys_on_load
 from mmseg_refiner.registry import MODELS
 from mmseg_refiner.structures import RefineDataSample, sample_name
-from mmseg_refiner.utils.renamed import RenamedError, refuse_renamed_arguments, renamed_message
 from ..diffusion.discrete_mask_diffusion import Generators
 from ..utils.precision import check_precision, network_in_precision, resolve_precision
 from .seeding import make_generators, mask_seed, sample_seed, seed_name
@@ -23,17 +22,13 @@ Inputs = Union[torch.Tensor, List[torch.Tensor]]
 #: ``'whole'``: the whole input at once, already at the model resolution (as mmseg's
 #: ``test_cfg.mode='whole'``); ``'instance'`` and ``'global_local'``: the two refiners.
 TEST_MODES = ('whole', 'instance', 'global_local')
-#: Test modes of earlier releases (old -> new), refused with the new name.
-RENAMED_TEST_MODES = {'semantic': 'global_local', 'model': 'whole'}
 #: Keys of ``test_cfg`` (a plain dict: the config check cannot see into it).
 TEST_CFG_KEYS = ('mode', 'seed', 'precision')
 
 
 def check_test_mode(mode: str, modes: Sequence[str] = TEST_MODES,
                     what: str = 'test_cfg.mode') -> str:
-    """Return ``mode`` if it is one of ``modes``; name the new mode for a renamed one."""
-    if RENAMED_TEST_MODES.get(mode) in modes:
-        raise RenamedError(renamed_message(what, mode, RENAMED_TEST_MODES[mode]))
+    """Return ``mode`` if it is one of ``modes``."""
     if mode not in modes:
         raise ValueError(f'{what} must be one of {tuple(modes)}, got {mode!r}')
     return mode
@@ -61,10 +56,6 @@ class SegRefiner(BaseModel):
       ``'instance'`` or ``'global_local'`` (delegated to ``instance_refiner`` /
       ``global_local_refiner``).
     - ``'tensor'``: the network's logits for the coarse mask at ``t = T-1``.
-
-    Renamed in this release (refused, naming the new name): the argument
-    ``semantic_refiner`` (now ``global_local_refiner``) and the test modes
-    ``'semantic'`` (now ``'global_local'``) and ``'model'`` (now ``'whole'``).
 
     Args:
         denoiser (dict): config of the network, ``forward(x, t) -> logits``
@@ -96,9 +87,6 @@ class SegRefiner(BaseModel):
         init_cfg (dict, optional): MMEngine initialization config.
     """
 
-    #: Constructor arguments of earlier releases (old -> new), refused with the new name.
-    RENAMED_ARGUMENTS = {'semantic_refiner': 'global_local_refiner'}
-
     def __init__(self,
                  denoiser: dict,
                  diffusion: dict,
@@ -109,9 +97,7 @@ class SegRefiner(BaseModel):
                  instance_refiner: Optional[dict] = None,
                  global_local_refiner: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
-                 init_cfg: Optional[Union[dict, List[dict]]] = None,
-                 **renamed) -> None:
-        refuse_renamed_arguments(type(self), renamed, self.RENAMED_ARGUMENTS)
+                 init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         if isinstance(data_preprocessor, dict):
             # Build in this package's scope, so configs work without a default scope.
             data_preprocessor = MODELS.build(data_preprocessor)
@@ -148,7 +134,7 @@ class SegRefiner(BaseModel):
         Refuses keys nothing reads (a misspelled key would be ignored), a mode
         or precision that does not exist and a mode of an earlier release. Run
         by the constructor and, before anything is built, by the config check
-        (:func:`mmseg_refiner.utils.config_keys.validate_config`).
+        (:func:`mmseg_refiner.apis.config_keys.validate_config`).
         """
         for key in test_cfg:
             if key not in TEST_CFG_KEYS:

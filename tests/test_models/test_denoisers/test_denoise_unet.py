@@ -5,11 +5,11 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from tiny_models import TINY_DENOISER, randomize_
 
 from mmseg_refiner.models.denoisers import DenoiseUNet
 from mmseg_refiner.models.denoisers.blocks import SelfAttention2d, sinusoidal_timestep_embedding
 from mmseg_refiner.registry import MODELS
+from mmseg_refiner.testing import TINY_DENOISER, randomize_
 
 # The tests' tiny denoiser, as constructor arguments: small enough to run in milliseconds on
 # 32x32 / 64x64 inputs.

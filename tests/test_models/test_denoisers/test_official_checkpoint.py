@@ -6,11 +6,11 @@ import os.path as osp
 import pytest
 import torch
 from mmengine.config import Config
-from scripts import load_script
 
 from mmseg_refiner.models.denoisers import (DenoiseUNet, UnknownOfficialKeyError,
                                             convert_official_state_dict)
 from mmseg_refiner.registry import MODELS
+from mmseg_refiner.testing import load_script
 from mmseg_refiner.utils import load_checkpoint_file
 
 PARITY_TOLERANCE = 1e-4

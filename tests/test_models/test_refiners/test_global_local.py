@@ -9,7 +9,7 @@ from mmseg_refiner.models.refiners.global_local import (GlobalLocalRefiner, merg
                                                         resize_region)
 from mmseg_refiner.registry import MODELS
 from mmseg_refiner.structures import RefineDataSample
-from tiny_models import tiny_segrefiner_cfg
+from mmseg_refiner.testing import tiny_segrefiner_cfg
 
 
 class EchoRefiner:

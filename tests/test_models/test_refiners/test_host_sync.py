@@ -12,7 +12,7 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from mmseg_refiner.registry import MODELS
-from tiny_models import randomize_, tiny_segrefiner_cfg
+from mmseg_refiner.testing import randomize_, tiny_segrefiner_cfg
 
 HOST_READS = {'item', 'tolist', '__bool__', '__int__', '__float__', '__index__', 'nonzero', 'cpu'}
 

@@ -13,7 +13,7 @@ from mmseg_refiner.models.refiners.instance import expanded_mask_boxes
 from mmseg_refiner.models.refiners.seeding import mask_seed
 from mmseg_refiner.registry import MODELS
 from mmseg_refiner.structures import RefineDataSample
-from tiny_models import randomize_, tiny_segrefiner_cfg
+from mmseg_refiner.testing import randomize_, tiny_segrefiner_cfg
 
 
 class IdentityRefiner:

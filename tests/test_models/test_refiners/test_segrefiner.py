@@ -8,13 +8,13 @@ from mmengine.config import Config
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import DefaultScope
 from mmengine.structures import PixelData
-from tiny_models import randomize_
 
 from mmseg_refiner.models.diffusion import DiscreteMaskDiffusion
 from mmseg_refiner.models.losses import TextureLoss
 from mmseg_refiner.models.refiners import SegRefiner
 from mmseg_refiner.registry import MODELS
 from mmseg_refiner.structures import RefineDataSample
+from mmseg_refiner.testing import randomize_
 
 SIZE = 32
 TINY_DENOISER = dict(

@@ -9,11 +9,11 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmengine.runner import load_checkpoint
-from tiny_chains import DEMO_CHECKPOINT, write_det_chain_config
 
 from mmseg_refiner.apis import init_refiner
 from mmseg_refiner.models.denoisers import convert_official_state_dict
 from mmseg_refiner.registry import MODELS
+from mmseg_refiner.testing import DEMO_CHECKPOINT, tiny_segrefiner_cfg, write_det_chain_config
 
 
 @pytest.fixture(scope='module')
@@ -111,7 +111,6 @@ def test_combined_checkpoint_replaces_both_settings(chain_cfg, tmp_path):
 
 
 def _parity_refiner_cfg(parity, mode='instance'):
-    from tiny_models import tiny_segrefiner_cfg
     cfg = tiny_segrefiner_cfg(mode)
     cfg['denoiser'] = dict(type='DenoiseUNet', **parity['config'])
     return cfg

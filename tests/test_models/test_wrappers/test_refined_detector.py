@@ -15,10 +15,10 @@ from mmdet.evaluation import CocoMetric
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.structures import InstanceData
-from tiny_models import TINY_DENOISER, randomize_
 
 from mmseg_refiner.models.refiners.instance import expanded_mask_boxes
 from mmseg_refiner.registry import MODELS
+from mmseg_refiner.testing import TINY_DENOISER, randomize_
 
 CHAIN_CONFIG = 'configs/chains/mask-rcnn_r50_fpn_1x_coco_segrefiner-lr.py'
 IMAGE_SHAPE = (100, 120)  # original (H, W); the test pipeline enlarges it to 133x160

@@ -18,7 +18,7 @@ from torch import nn
 from mmseg_refiner.models.data_preprocessors import RefinerDataPreprocessor
 from mmseg_refiner.models.refiners import GlobalLocalRefiner
 from mmseg_refiner.models.wrappers import RefinedSegmentor
-from tiny_models import tiny_segrefiner_cfg
+from mmseg_refiner.testing import tiny_segrefiner_cfg
 
 BN = dict(type='BN')
 CHAIN_CONFIG = 'configs/chains/deeplabv3plus_r50-d8_cityscapes_segrefiner-hr.py'

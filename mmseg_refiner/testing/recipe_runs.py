@@ -1,5 +1,5 @@
 """The paper's training recipes with a tiny network at 64x64, trained for two iterations
-through the Runner (importable: tests/ is on sys.path via its conftest)."""
+through the Runner."""
 import numpy as np
 from mmengine.runner import Runner
 

@@ -6,13 +6,13 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
+from mmseg_refiner.apis.config_keys import ConfigKeyError, validate_config
+from mmseg_refiner.testing import DEMO_CONFIG, REPO_ROOT
 from mmseg_refiner.utils.checks import UsageError
-from mmseg_refiner.utils.config_keys import ConfigKeyError, validate_config
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TINY = osp.join(REPO, 'configs/segrefiner/segrefiner_unet-tiny_1xb8-3k_synthetic-64.py')
-SHIPPED = sorted(glob.glob(osp.join(REPO, 'configs/segrefiner/*.py')) +
-                 glob.glob(osp.join(REPO, 'configs/chains/*.py')))
+TINY = DEMO_CONFIG
+SHIPPED = sorted(glob.glob(osp.join(REPO_ROOT, 'configs/segrefiner/*.py')) +
+                 glob.glob(osp.join(REPO_ROOT, 'configs/chains/*.py')))
 
 
 @pytest.mark.parametrize('path', SHIPPED, ids=osp.basename)
@@ -78,26 +78,51 @@ def test_seeds_in_the_config():
         validate_config(_merged({'model.test_cfg.seed': 2**32}))
 
 
+class _Base:
+
+    def __init__(self, a, b=1):
+        self.a, self.b = a, b
+
+
+class _ForwardsKwargsToBase(_Base):
+
+    def __init__(self, c, **kwargs):
+        super().__init__(**kwargs)
+        self.c = c
+
+
+class _KeepsKwargs:
+
+    def __init__(self, c, **kwargs):
+        self.c, self.extra = c, dict(kwargs)
+
+
 def test_keys_of_classes_taking_kwargs_are_left_to_them():
-    # SegRefiner's own keys are checked; a valid option passes.
-    validate_config(_merged({'model.global_local_refiner.patch_size': 32,
-                             'train_dataloader.batch_size': 2}),
-                    {'model.global_local_refiner.patch_size': 32, 'train_dataloader.batch_size': 2})
+    """``**kwargs`` used by the class itself take any key; ``**kwargs`` only passed to the
+    base class take the base's keys, and nothing else."""
+    validate_config({'model': dict(type=_KeepsKwargs, c=1, anything=2)}, sections=['model'])
+    validate_config({'model': dict(type=_ForwardsKwargsToBase, c=1, a=2, b=3)},
+                    sections=['model'])
+    with pytest.raises(ConfigKeyError, match=r"model: unknown key 'anything' "
+                       r"\(_ForwardsKwargsToBase takes: a, b, c\)"):
+        validate_config({'model': dict(type=_ForwardsKwargsToBase, c=1, a=2, anything=3)},
+                        sections=['model'])
 
 
 def test_with_cfg_options_only_for_a_key_an_option_set(tmp_path):
-    old = tmp_path / 'old.py'
-    old.write_text(f'_base_ = [{TINY!r}]\nmodel = dict(semantic_refiner=dict())\n')
-    cfg = Config.fromfile(str(old))
+    config = tmp_path / 'config.py'
+    config.write_text(f'_base_ = [{TINY!r}]\nmodel = dict(semantic_refiner=dict())\n')
+    cfg = Config.fromfile(str(config))
     options = {'test_dataloader.dataset.num_samples': 1}
     cfg.merge_from_dict(options)
     with pytest.raises(ConfigKeyError) as err:
         validate_config(cfg, options)
-    assert str(err.value) == (f"config {old}: model: key 'semantic_refiner' was renamed "
-                              f"'global_local_refiner'")
+    assert str(err.value).startswith(f"config {config}: model: unknown key 'semantic_refiner'; "
+                                     f"did you mean 'instance_refiner'? (SegRefiner takes: ")
     options = {'model.semantic_refiner.patch_size': 32}
     cfg.merge_from_dict(options)
-    with pytest.raises(ConfigKeyError, match=f'config {old} with --cfg-options: model: key'):
+    with pytest.raises(ConfigKeyError,
+                       match=f"config {config} with --cfg-options: model: unknown key 'semantic"):
         validate_config(cfg, options)
 
 
@@ -114,10 +139,11 @@ def test_test_cfg_of_the_model_and_of_a_chain_refiner_is_checked():
     cfg = Config.fromfile(TINY)
     cfg.model.test_cfg = dict(mode='semantic')  # in the file itself
     with pytest.raises(ConfigKeyError, match=r"config \S+: model.test_cfg: SegRefiner: "
-                       r"test_cfg.mode 'semantic' was renamed 'global_local'"):
+                       r"test_cfg.mode must be one of \('whole', 'instance', 'global_local'\), "
+                       r"got 'semantic'"):
         validate_config(cfg)
     chain = Config.fromfile(
-        osp.join(REPO, 'configs/chains/mask-rcnn_r50_fpn_1x_coco_segrefiner-lr.py'))
+        osp.join(REPO_ROOT, 'configs/chains/mask-rcnn_r50_fpn_1x_coco_segrefiner-lr.py'))
     chain.model.refiner.test_cfg['precison'] = 'fp32'
     with pytest.raises(ConfigKeyError, match=r"model.refiner.test_cfg: SegRefiner: unknown "
                        r"test_cfg key 'precison'; did you mean 'precision'"):

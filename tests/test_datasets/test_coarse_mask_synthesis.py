@@ -7,9 +7,10 @@ from mmengine.registry import DefaultScope
 from scipy import ndimage
 
 from mmseg_refiner.datasets import generate_synthetic_sample
-from mmseg_refiner.datasets.transforms import (GenerateCoarseMask, modify_boundary,
-                                               perturb_to_iou, synthesize_coarse_mask)
-from mmseg_refiner.datasets.transforms import coarse_mask as coarse_mask_module
+from mmseg_refiner.datasets import coarse_mask_synthesis as coarse_mask_module
+from mmseg_refiner.datasets.coarse_mask_synthesis import (CoarseMaskOptions, modify_boundary,
+                                                         perturb_to_iou, synthesize_coarse_mask)
+from mmseg_refiner.datasets.transforms import GenerateCoarseMask
 
 
 def iou(mask, truth):
@@ -38,13 +39,15 @@ def truths():
 
 def test_redrawing_every_vertex_reproduces_the_mask():
     mask = nested_shapes()
-    redrawn = modify_boundary(mask, min_vertices=0, removal_rate=0, keep_rate=1)
+    redrawn = modify_boundary(mask, CoarseMaskOptions(min_vertices=0, removal_rate=0, keep_rate=1))
     np.testing.assert_array_equal(redrawn, mask)
 
 
 def test_fill_holes_keeps_outer_contours_only():
     mask = nested_shapes()
-    redrawn = modify_boundary(mask, min_vertices=0, removal_rate=0, keep_rate=1, fill_holes=True)
+    redrawn = modify_boundary(mask,
+                              CoarseMaskOptions(min_vertices=0, removal_rate=0, keep_rate=1,
+                                                fill_holes=True))
     np.testing.assert_array_equal(redrawn, ndimage.binary_fill_holes(mask).astype(np.uint8))
 
 
@@ -117,12 +120,14 @@ def test_full_synthesis_ends_just_below_the_target_iou(truths, target, margin):
     to_modified, to_truth, to_truth_option = [], [], []
     for index, truth in enumerate(truths):
         modified = modify_boundary(truth, rng=np.random.default_rng(index))
-        coarse = synthesize_coarse_mask(truth, rng=np.random.default_rng(index),
-                                        iou_target=target)
+        coarse = synthesize_coarse_mask(truth, CoarseMaskOptions(iou_target=target),
+                                        rng=np.random.default_rng(index))
         to_modified.append(iou(coarse, modified))
         to_truth.append(iou(coarse, truth))
-        option = synthesize_coarse_mask(truth, rng=np.random.default_rng(index),
-                                        iou_target=target, iou_reference='ground_truth')
+        option = synthesize_coarse_mask(truth,
+                                        CoarseMaskOptions(iou_target=target,
+                                                          iou_reference='ground_truth'),
+                                        rng=np.random.default_rng(index))
         to_truth_option.append(iou(option, truth))
     to_modified, to_truth, to_truth_option = map(np.array, (to_modified, to_truth,
                                                             to_truth_option))
@@ -186,13 +191,13 @@ def test_synthesis_is_boundary_modification_then_perturbation(truths, iou_refere
         modified = modify_boundary(truth, rng=rng)
         reference = modified if iou_reference == 'boundary_modified' else truth
         staged = perturb_to_iou(modified, reference, rng=rng)
-        synthesized = synthesize_coarse_mask(
-            truth, rng=np.random.default_rng(index), iou_reference=iou_reference)
+        synthesized = synthesize_coarse_mask(truth, CoarseMaskOptions(iou_reference=iou_reference),
+                                             rng=np.random.default_rng(index))
         np.testing.assert_array_equal(synthesized, staged)
     np.testing.assert_array_equal(
         synthesize_coarse_mask(truths[0], rng=np.random.default_rng(0)),
-        synthesize_coarse_mask(truths[0], rng=np.random.default_rng(0),
-                               iou_reference='boundary_modified'))
+        synthesize_coarse_mask(truths[0], CoarseMaskOptions(iou_reference='boundary_modified'),
+                               rng=np.random.default_rng(0)))
 
 
 def test_stopping_rule_measures_the_iou_against_the_boundary_modified_mask():
@@ -221,12 +226,16 @@ def test_stopping_rule_measures_the_iou_against_the_boundary_modified_mask():
                    keep_rate=1, seed_pixel_prob=0, dilate_prob=1, kernel_size_range=(3, 3))
     perturbation = {k: options[k] for k in ('iou_target', 'seed_pixel_prob', 'dilate_prob',
                                             'kernel_size_range')}
-    np.testing.assert_array_equal(modify_boundary(truth, fill_holes=True, min_vertices=0,
-                                                  removal_rate=0, keep_rate=1), square)
+    np.testing.assert_array_equal(modify_boundary(truth,
+                                                  CoarseMaskOptions(fill_holes=True, min_vertices=0,
+                                                                    removal_rate=0, keep_rate=1)),
+                                  square)
 
-    by_truth = synthesize_coarse_mask(truth, rng=np.random.default_rng(0),
-                                      iou_reference='ground_truth', **options)
-    by_modified = synthesize_coarse_mask(truth, rng=np.random.default_rng(0), **options)
+    by_truth = synthesize_coarse_mask(truth,
+                                      CoarseMaskOptions(iou_reference='ground_truth', **options),
+                                      rng=np.random.default_rng(0))
+    by_modified = synthesize_coarse_mask(truth, CoarseMaskOptions(**options),
+                                         rng=np.random.default_rng(0))
 
     assert iou(by_truth, truth) < 0.7 and iou(by_truth, square) >= 3600 / 68**2
     assert iou(by_modified, square) < 0.7
@@ -238,8 +247,10 @@ def test_stopping_rule_measures_the_iou_against_the_boundary_modified_mask():
     # either way).
     for reference, mask, expected_rounds in ((truth, by_truth, 1), (square, by_modified, None)):
         rng = np.random.default_rng(0)
-        modify_boundary(truth, rng=rng, fill_holes=True, min_vertices=0, removal_rate=0,
-                        keep_rate=1)
+        modify_boundary(truth,
+                        CoarseMaskOptions(fill_holes=True, min_vertices=0, removal_rate=0,
+                                          keep_rate=1),
+                        rng=rng)
         slow, rounds = straightforward_perturbation(square, reference, rng, **perturbation)
         np.testing.assert_array_equal(mask, slow)
         if expected_rounds is None:
@@ -313,7 +324,7 @@ def test_bad_input_and_options():
     with pytest.raises(ValueError, match="iou_reference.*'gt'"):
         GenerateCoarseMask(iou_reference='gt')
     with pytest.raises(ValueError, match='iou_reference'):
-        synthesize_coarse_mask(np.ones((4, 4)), iou_reference='mask')
+        synthesize_coarse_mask(np.ones((4, 4)), CoarseMaskOptions(iou_reference='mask'))
 
 
 def test_transform_names_the_sample_in_errors():
@@ -338,7 +349,7 @@ def test_transform_in_a_compose_pipeline(truths):
     assert coarse.shape == truth.shape
     assert iou(coarse, truth) < 0.7
     np.random.seed(0)
-    direct = synthesize_coarse_mask(truth, iou_target=0.7)
+    direct = synthesize_coarse_mask(truth, CoarseMaskOptions(iou_target=0.7))
     np.testing.assert_array_equal(coarse, direct)
     assert 'iou_target=0.7' in repr(pipeline)
     assert "iou_reference='boundary_modified'" in repr(pipeline)

@@ -1,16 +1,15 @@
 """Scripts of the repository that are not in a package (``tools/``, test data builders) as
-modules, for tests that call their functions (importable: tests/ is on sys.path via its
-conftest)."""
+modules, for tests that call their functions."""
 import contextlib
 import importlib.util
 import os.path as osp
 import sys
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from mmseg_refiner.apis.inference import REPO_ROOT
 
 
 def _module(path: str, name: str):
-    spec = importlib.util.spec_from_file_location(name, osp.join(REPO, path))
+    spec = importlib.util.spec_from_file_location(name, osp.join(REPO_ROOT, path))
     return spec, importlib.util.module_from_spec(spec)
 
 

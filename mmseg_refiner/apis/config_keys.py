@@ -15,8 +15,7 @@ both before anything is built, naming the key and the keys that exist there:
   constructor of the class it names in the section's registry (``model`` ->
   MODELS, hooks -> HOOKS, datasets -> DATASETS, pipelines -> TRANSFORMS, ...),
   where the signature is closed (no ``**kwargs`` that go anywhere but a parent
-  class whose signature is closed, or that only catch the class's
-  ``RENAMED_ARGUMENTS``: an old key is refused naming its new one). Types
+  class whose signature is closed). Types
   that do not resolve, torch classes (but optimizers) and layer configs
   (``norm_cfg``, ``act_cfg``: built by mmcv helpers that take more keys) are
   left to their builders.
@@ -37,8 +36,8 @@ from typing import Iterable, List, Mapping, Optional, Set
 
 import torch
 
-from .checks import check_seed
-from .renamed import renamed_message
+from mmseg_refiner.utils.checks import check_seed
+from mmseg_refiner.utils.config_file import ConfigSource
 
 #: Top-level keys ``Runner.from_cfg`` reads (mmengine 0.10).
 RUNNER_KEYS = frozenset({
@@ -126,16 +125,15 @@ def _accepted_keys(cls) -> Optional[Set[str]]:
             if p.name != 'self' and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
         }
         var_keyword = [p.name for p in params if p.kind == p.VAR_KEYWORD]
-        if not var_keyword or 'RENAMED_ARGUMENTS' in klass.__dict__:
-            return keys  # closed, or ``**renamed`` only catches renamed arguments
+        if not var_keyword:
+            return keys
         if not _forwards_kwargs_to_base_only(init, var_keyword[0]):
             return None
     return None
 
 
 def _resolve(registry, type_, scope: Optional[str]):
-    """The class a ``type`` names in ``registry`` (or a renamed type's refusing builder,
-    :func:`.renamed.register_renamed_type`), or ``None``."""
+    """The class a ``type`` names in ``registry``, or ``None``."""
     if inspect.isclass(type_):
         return type_
     if not isinstance(type_, str):
@@ -145,29 +143,8 @@ def _resolve(registry, type_, scope: Optional[str]):
         found = registry.get(name)
     except Exception:  # an unimportable scope: the builder will say so
         return None
-    return found if inspect.isclass(found) or hasattr(found, 'renamed_to') else None
+    return found if inspect.isclass(found) else None
 
-
-class ConfigSource:
-    """Names where a key of a merged config comes from, for a message.
-
-    ``source(key_path)`` is ``config <file>``, followed by ``with
-    --cfg-options`` when an option set that key path, a dict holding it, or a
-    key inside it (``model.test_cfg`` for ``model.test_cfg.mode=...``).
-    """
-
-    def __init__(self, cfg: Mapping, cfg_options: Optional[Mapping] = None) -> None:
-        self.label = f'config {getattr(cfg, "filename", None) or "(in memory)"}'
-        self.option_keys = [str(key) for key in cfg_options or ()]
-
-    def from_option(self, key_path: str) -> bool:
-        """Whether ``key_path`` (``a.b[0].c`` or ``a.b.0.c``) overlaps an option's key."""
-        path = re.sub(r'\[(\d+)\]', r'.\1', key_path)
-        return any(option == path or option.startswith(path + '.') or
-                   path.startswith(option + '.') for option in self.option_keys)
-
-    def __call__(self, key_path: str) -> str:
-        return self.label + (' with --cfg-options' if self.from_option(key_path) else '')
 
 
 class _Walker:
@@ -193,19 +170,10 @@ class _Walker:
             return
         scope = cfg.get('_scope_', scope)
         cls = _resolve(registry, cfg.get('type'), scope) if 'type' in cfg else None
-        renamed_to = getattr(cls, 'renamed_to', None)
-        if renamed_to is not None:
-            raise ConfigKeyError(renamed_message(f'{self.where(path, "type")}: type',
-                                                 cfg['type'], renamed_to))
         if cls is not None and cls.__module__.startswith('torch.') and \
                 registry is not self.registries.OPTIMIZERS:
             cls = None  # torch layers (norm_cfg, act_cfg) are built by helpers taking more keys
         if cls is not None:
-            renamed = getattr(cls, 'RENAMED_ARGUMENTS', {})
-            for key in cfg:
-                if key in renamed:
-                    raise ConfigKeyError(
-                        renamed_message(f'{self.where(path, key)}: key', key, renamed[key]))
             accepted = _accepted_keys(cls)
             if accepted is not None:
                 accepted = accepted | BUILD_KEYS | set(extra)

@@ -14,15 +14,14 @@ for a bad input. No traceback is printed for them; set
 traceback. ``main`` called from Python (tests) returns the status instead of
 exiting, argparse's own exits included.
 """
-import argparse
 import functools
 import os
 import sys
 import traceback
-from typing import Callable, Mapping, Optional
+from typing import Callable, Optional
 
-from .renamed import renamed_message
-from .safe_checkpoint import UnsafeCheckpointError
+from mmseg_refiner.utils.checks import UsageError
+from mmseg_refiner.utils.safe_checkpoint import UnsafeCheckpointError
 
 #: Set this environment variable to a non-empty value other than ``0`` to see
 #: the traceback of an expected error too.
@@ -38,29 +37,9 @@ INPUT_ERROR = 1
 INTERRUPTED = 130
 
 
-class UsageError(ValueError):
-    """A command-line argument that cannot work (exit status 2)."""
-
-
 #: What a tool reports as ``error: ...``: bad arguments, files, records, keys
 #: (``ValueError``, ``OSError``) and refused checkpoints.
 EXPECTED_ERRORS = (ValueError, OSError, UnsafeCheckpointError)
-
-
-def refuse_renamed_choice(renamed: Mapping[str, str]) -> Callable[[str], str]:
-    """An argparse ``type`` that refuses values of an earlier release, naming the new one.
-
-    Used with ``choices``: a renamed value (``--mode semantic``) gets
-    ``argument --mode: 'semantic' was renamed 'global_local' ...`` instead of
-    argparse's "invalid choice"; every other value passes on to ``choices``.
-    """
-
-    def check(value: str) -> str:
-        if value in renamed:
-            raise argparse.ArgumentTypeError(renamed_message('value', value, renamed[value]))
-        return value
-
-    return check
 
 
 def debug_enabled() -> bool:
@@ -99,8 +78,8 @@ def cli_main(main: Callable[..., Optional[int]]) -> Callable[..., int]:
             return INPUT_ERROR
         except EXPECTED_ERRORS as error:
             return report_error(error)
-        except KeyboardInterrupt:
-            print('interrupted', file=sys.stderr)
+        except KeyboardInterrupt as interrupt:  # a job's own says what it kept
+            print(str(interrupt) or 'interrupted', file=sys.stderr)
             return INTERRUPTED
         return 0 if status is None else int(status)
 

@@ -1,5 +1,5 @@
 """Tiny COCO / Cityscapes sets on disk and chain configs around the shipped ones, with random
-upstream weights and the demo refiner (importable: tests/ is on sys.path via its conftest)."""
+upstream weights and the demo refiner."""
 import json
 import os
 import os.path as osp
@@ -7,11 +7,10 @@ import os.path as osp
 import cv2
 import numpy as np
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-DEMO_CONFIG = osp.join(REPO, 'configs/segrefiner/segrefiner_unet-tiny_1xb8-3k_synthetic-64.py')
-DEMO_CHECKPOINT = osp.join(REPO, 'demo', 'segrefiner_demo.pth')
-DET_CHAIN = osp.join(REPO, 'configs/chains/mask-rcnn_r50_fpn_1x_coco_segrefiner-lr.py')
-SEG_CHAIN = osp.join(REPO, 'configs/chains/deeplabv3plus_r50-d8_cityscapes_segrefiner-hr.py')
+from mmseg_refiner.apis.inference import DEMO_CONFIG, REPO_ROOT
+
+DET_CHAIN = osp.join(REPO_ROOT, 'configs/chains/mask-rcnn_r50_fpn_1x_coco_segrefiner-lr.py')
+SEG_CHAIN = osp.join(REPO_ROOT, 'configs/chains/deeplabv3plus_r50-d8_cityscapes_segrefiner-hr.py')
 IMAGE_SHAPE = (96, 128)
 
 

@@ -1,4 +1,4 @@
-"""Helpers shared by tools/train.py and tools/test.py: config loading (with the
+"""Runner set-up shared by tools/train.py and tools/test.py: config loading (with the
 key check every tool runs) and distributed launch on machines with or without CUDA."""
 import os
 import os.path as osp
@@ -7,26 +7,8 @@ import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config
 
-from mmseg_refiner.utils.cli_args import add_cfg_options_arg
+from mmseg_refiner.apis.config_keys import validate_config
 from mmseg_refiner.utils.config_file import read_config_file
-from mmseg_refiner.utils.config_keys import validate_config
-
-
-def add_common_args(parser) -> None:
-    """Arguments every runner tool takes (as in mmdet's tools)."""
-    parser.add_argument(
-        '--work-dir', help='folder for logs and checkpoints (default: ./work_dirs/<config name>)')
-    add_cfg_options_arg(
-        parser,
-        help='override config settings, key=value pairs, e.g. '
-        'model.test_cfg.seed=0 train_dataloader.batch_size=4')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher (tools/dist_*.sh use pytorch)')
-    # torch.distributed.launch passes --local-rank; torchrun sets LOCAL_RANK.
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
 
 def load_config(args) -> Config:

@@ -1,11 +1,10 @@
-"""Running the repository's tools in a child process, as a user does (importable: tests/ is
-on sys.path via its conftest)."""
+"""Running the repository's tools in a child process, as a user does."""
 import os
 import socket
 import subprocess
 import sys
 
-from scripts import REPO
+from mmseg_refiner.apis.inference import REPO_ROOT
 
 
 def run_in_repo(args, timeout: int = 600, **env) -> str:
@@ -14,7 +13,7 @@ def run_in_repo(args, timeout: int = 600, **env) -> str:
     A non-zero status fails the test with the log's end."""
     proc = subprocess.run(
         args,
-        cwd=REPO,
+        cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         timeout=timeout,

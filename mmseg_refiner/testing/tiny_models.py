@@ -1,5 +1,4 @@
-"""Tiny model configs shared by tests and random weights for them (importable: tests/ is on
-sys.path via its conftest)."""
+"""Tiny model configs shared by tests and random weights for them."""
 import torch
 
 TINY_DENOISER = dict(

@@ -3,8 +3,8 @@ import argparse
 
 import pytest
 
+from mmseg_refiner.cli.errors import DEBUG_ENV, UsageError, cli_main
 from mmseg_refiner.utils import CheckpointError, UnsafeCheckpointError
-from mmseg_refiner.utils.cli import DEBUG_ENV, UsageError, cli_main
 
 
 def _tool(error=None, status=0):
