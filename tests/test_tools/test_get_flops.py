@@ -1,12 +1,11 @@
 """tools/analysis_tools/get_flops.py: the refiner's FLOPs and parameters, hand-checked."""
 import pytest
 import torch
-from scripts import load_script
 
 from mmseg_refiner.apis.complexity import denoiser_complexity, refiner_complexity
 from mmseg_refiner.models.denoisers import DenoiseUNet
 from mmseg_refiner.registry import MODELS
-from tiny_models import tiny_segrefiner_cfg
+from mmseg_refiner.testing import load_script, tiny_segrefiner_cfg
 
 get_flops = load_script('tools/analysis_tools/get_flops.py')
 

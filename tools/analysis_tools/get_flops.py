@@ -18,8 +18,7 @@ from typing import List, Optional
 from mmengine.registry import init_default_scope
 
 from mmseg_refiner.apis.complexity import refiner_complexity
-from mmseg_refiner.utils.cli import cli_main
-from mmseg_refiner.utils.cli_args import add_cfg_options_arg
+from mmseg_refiner.cli import add_cfg_options_arg, cli_main
 from mmseg_refiner.utils.config_file import read_config_file
 
 

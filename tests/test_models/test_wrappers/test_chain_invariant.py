@@ -27,10 +27,10 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
-from tiny_chains import DEMO_CHECKPOINT, write_tiny_cityscapes, write_tiny_coco
-from tool_runs import free_port, run_in_repo
 
 from mmseg_refiner.models.wrappers import RefinedDetector, RefinedSegmentor
+from mmseg_refiner.testing import (DEMO_CHECKPOINT, free_port, load_script, run_in_repo,
+                                   write_tiny_cityscapes, write_tiny_coco)
 
 TOOLS_TEST = 'tools/test.py'
 
@@ -208,7 +208,6 @@ def _mm_tool_test(package: str, config: str, checkpoint: str, work_dir: str) -> 
     import importlib
     root = osp.dirname(importlib.import_module(package).__file__)
     script = osp.join(root, '.mim', 'tools', 'test.py')
-    from scripts import load_script
     module = load_script(script, f'{package}_tools_test')
     argv = sys.argv
     sys.argv = [script, config, checkpoint, '--work-dir', work_dir]
@@ -220,7 +219,6 @@ def _mm_tool_test(package: str, config: str, checkpoint: str, work_dir: str) -> 
 
 def _run_routes(case: Case, tmp) -> None:
     """The reference and every in-process route of ``case``."""
-    from scripts import load_script
     files = case.images
     if case.kind == 'det':
         from mmdet.apis import DetInferencer, inference_detector, init_detector
