@@ -24,12 +24,38 @@ def load_config(args) -> Config:
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     validate_config(cfg, args.cfg_options)
+    fit_short_and_debugging_runs(cfg)
     cfg.launcher = args.launcher
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
     return cfg
+
+
+#: The dataloaders a Runner builds from a config.
+DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+
+
+def fit_short_and_debugging_runs(cfg: Config) -> None:
+    """Settings that follow others, as a user debugging a config expects.
+
+    - ``persistent_workers`` follows ``num_workers``: with ``num_workers=0``
+      (the usual debugging setting) PyTorch refuses persistent workers, so they
+      are turned off for that dataloader.
+    - A training run shorter than the logger's interval would log no loss, LR
+      or ETA: the interval becomes the run's length (``train_cfg.max_iters``).
+    """
+    for key in DATALOADERS:
+        loader = cfg.get(key)
+        if isinstance(loader, dict) and loader.get('num_workers', 1) == 0 and \
+                loader.get('persistent_workers'):
+            loader['persistent_workers'] = False
+    max_iters = (cfg.get('train_cfg') or {}).get('max_iters')
+    logger = (cfg.get('default_hooks') or {}).get('logger')
+    if isinstance(max_iters, int) and max_iters > 0 and isinstance(logger, dict) and \
+            logger.get('interval', 10) > max_iters:
+        logger['interval'] = max_iters
 
 
 def setup_cpu_distributed(cfg: Config) -> None:

@@ -142,3 +142,16 @@ def test_amp_trains_on_the_cpu_in_bf16_with_finite_losses(tmp_path):
     losses = [r['loss'] for r in _losses(tmp_path)]
     assert len(losses) == 2 and np.isfinite(losses).all(), losses
     assert osp.exists(tmp_path / 'iter_2.pth')
+
+
+def test_a_debugging_run_without_workers_shorter_than_the_logger_interval_logs(tmp_path):
+    # the recipe's persistent workers and logger interval (50) as they are
+    log = run_in_repo([
+        sys.executable, 'tools/train.py', TINY_CONFIG, '--work-dir',
+        str(tmp_path), '--cfg-options', 'train_cfg.max_iters=3', 'train_dataloader.batch_size=2',
+        'train_dataloader.num_workers=0', 'val_dataloader.dataset.num_samples=1',
+        'default_hooks.checkpoint.interval=3'
+    ])
+    [line] = [line for line in log.splitlines() if 'Iter(train) [3/3]' in line]
+    for field in ('lr: ', 'eta: ', ' loss: ', 'loss_mask: '):
+        assert field in line, line
