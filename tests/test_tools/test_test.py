@@ -110,3 +110,34 @@ def test_hr_run_writes_under_the_work_dir_draws_pictures_and_reruns_cleanly(tmp_
     assert tool.run_test([config, CHECKPOINT, '--work-dir', str(work_dir)]) == {}
     out = capsys.readouterr().out
     assert 'nothing left to refine' in out and 'got empty self.results' not in out
+
+
+def test_show_dir_draws_this_packages_pictures_whatever_hook_the_config_inherits():
+    from mmengine.config import Config
+    tool = load_script('tools/test.py')
+    for inherited in (dict(type='SegVisualizationHook'), dict(type='mmdet.DetVisualizationHook'),
+                      None):
+        cfg = Config(dict(default_hooks=dict(visualization=inherited)))
+        tool.trigger_visualization_hook(cfg, tool.parse_args(['c.py', 'x.pth', '--show-dir',
+                                                              'vis']))
+        assert cfg.default_hooks.visualization == dict(
+            type='mmseg_refiner.RefinementVisualizationHook', draw=True, test_out_dir='vis')
+    cfg = Config(dict(default_hooks=dict(visualization=dict(
+        type='RefinementVisualizationHook', draw_changes=False))))
+    tool.trigger_visualization_hook(cfg, tool.parse_args(['c.py', 'x.pth', '--show-dir', 'v']))
+    assert cfg.default_hooks.visualization.draw_changes is False  # its own settings stay
+
+
+@pytest.mark.parametrize('how', ['checkpoint', 'setting'])
+def test_the_published_refiner_with_the_demo_checkpoint_is_one_line_before_any_log(how, capfd):
+    tool = load_script('tools/test.py')
+    chain = os.path.join(REPO_ROOT, 'configs/chains/mask-rcnn_r50_fpn_1x_coco_segrefiner-lr.py')
+    checkpoint = os.path.join(REPO_ROOT, 'demo', 'segrefiner_demo.pth')
+    argv = [chain, checkpoint] if how == 'checkpoint' else [
+        chain, 'none', '--cfg-options', f'model.refiner_checkpoint={checkpoint}'
+    ]
+    assert tool.main(argv) == 1
+    err = capfd.readouterr().err
+    [line] = err.strip().splitlines()
+    assert line.startswith('error: ') and 'does not fit' in line
+    assert 'demo_lr_refiner / demo_hr_refiner' in line
