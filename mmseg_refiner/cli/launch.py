@@ -95,8 +95,8 @@ def check_weights_fit(cfg: Config, weights: Optional[Mapping[str, torch.Tensor]]
         warnings.simplefilter('ignore')  # copying into meta parameters is a no-op, as wanted
         logging.disable(logging.INFO)  # the load hooks' notes come again with the real load
         try:
-            load_weights_strictly(target, weights if weights is not None else
-                                  read_weights(setting), filename)
+            load_weights_strictly(target, weights if weights is not None else read_weights(setting),
+                                  filename)
         except CheckpointError as error:
             hint = f' {FIT_HINTS[0]}' if hasattr(model, 'refiner') or 'denoiser' in dict(
                 model.named_children()) else ''

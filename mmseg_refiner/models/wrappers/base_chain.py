@@ -148,7 +148,11 @@ class BaseRefinementChain(BaseModel):
         if given is None or isinstance(given, nn.Module):
             return
         own = upstream.get('data_preprocessor') if isinstance(upstream, dict) else None
-        if dict(given) == dict(own or {}) or given.get('type') == 'BaseDataPreprocessor':
+
+        def settings(cfg) -> dict:  # the scope a config was built in is not a setting
+            return {k: v for k, v in dict(cfg or {}).items() if k != '_scope_'}
+
+        if settings(given) == settings(own) or given.get('type') == 'BaseDataPreprocessor':
             return
         print_log(
             f'{type(self).__name__}: model.data_preprocessor ({given.get("type")}, e.g. the '

@@ -274,3 +274,19 @@ def test_only_predict_a_global_local_refiner_and_an_upstream_preprocessor_are_ac
     with pytest.raises(ValueError, match='model.segmentor has no data_preprocessor'):
         RefinedSegmentor(
             allow_untrained_refiner=True, segmentor=segmentor_cfg, refiner=EchoSegRefiner())
+
+
+def test_a_preprocessor_handed_to_the_chain_changes_nothing_the_segmentor_sees(image_file):
+    from mmengine.model import BaseDataPreprocessor
+    packed = run_pipeline(image_file, [LoadImageFromFile(), PackSegInputs()])
+    outputs = []
+    for handed in (None, dict(type='mmseg.SegDataPreProcessor', mean=[1, 2, 3], std=[4, 5, 6])):
+        torch.manual_seed(0)
+        model = RefinedSegmentor(
+            allow_untrained_refiner=True,
+            segmentor=tiny_deeplabv3plus_cfg(),
+            refiner=EchoSegRefiner(),
+            data_preprocessor=handed)
+        assert type(model.data_preprocessor) is BaseDataPreprocessor
+        outputs.append(model.test_step(pseudo_collate([packed]))[0].coarse_sem_seg.data)
+    assert torch.equal(*outputs)
