@@ -2,7 +2,8 @@
 
 One image::
 
-    python tools/refine.py IMAGE MASK --out OUT.png [--vis VIS.png] [--gt GT.png]
+    python tools/refine.py IMAGE MASK --out OUT.png [--probs PROBS.png] [--vis VIS.png]
+        [--vis-probs] [--probs-bits 8|16] [--gt GT.png]
         [--config CFG --checkpoint CKPT] [--mode auto|instance|global_local]
         [--device cuda|cpu] [--precision auto|fp32|bf16|fp16] [--seed 0]
 
@@ -10,7 +11,7 @@ A folder (masks matched to images by name: ``IMAGE_DIR/<stem><img-suffix>`` goes
 with ``MASK_DIR/<stem><mask-suffix>``, a suffix without an image extension such as
 ``_seg`` taking any, and is written to ``OUT_DIR/<stem><out-suffix>``)::
 
-    python tools/refine.py IMAGE_DIR MASK_DIR --out OUT_DIR [--vis VIS_DIR]
+    python tools/refine.py IMAGE_DIR MASK_DIR --out OUT_DIR [--probs PROBS_DIR] [--vis VIS_DIR]
         [--img-suffix _im.jpg] [--mask-suffix _seg.png] [--out-suffix .png] [--overwrite]
 
 A folder run (:func:`mmseg_refiner.apis.folder_job.refine_folder`) reads its data
@@ -26,7 +27,9 @@ that is, contains or lies inside an input folder and an output file that is an
 input. Errors are printed as ``error: ...`` (``mmseg_refiner/cli/errors.py``).
 
 Without ``--config``/``--checkpoint`` the shipped demo model is used. Refined
-masks are written as 0/255 uint8 PNGs, atomically (a temporary file in the
+masks are written as 0/255 uint8 PNGs (with ``--probs`` also the refined
+probability, an 8-bit grey PNG of value ``round(255 p)``, ``--probs-bits 16``:
+``round(65535 p)``; ``mmseg_refiner/apis/outputs.py``), atomically (a temporary file in the
 target folder, then ``os.replace``): an interrupted run never leaves a
 half-written file. A folder run resumes with the package's one resume mechanism
 (``mmseg_refiner/fileio/resume.py``): ``OUT_DIR/.segrefiner-progress.jsonl``
@@ -44,6 +47,7 @@ from typing import Dict, List, Optional
 
 from mmseg_refiner.apis import MODES, demo_model_files, init_refiner
 from mmseg_refiner.apis.folder_job import refine_file, refine_folder, score_masks
+from mmseg_refiner.apis.outputs import OutputPaths
 from mmseg_refiner.cli.args import add_cfg_options_arg, add_device_precision_args
 from mmseg_refiner.cli.errors import UsageError, cli_main
 from mmseg_refiner.utils.checks import check_common_args, check_output_file, check_output_folder
@@ -56,7 +60,15 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('mask', help='its coarse mask file, or the folder of coarse masks')
     parser.add_argument(
         '--out', required=True, help='refined mask file (PNG), or the output folder')
+    parser.add_argument(
+        '--probs',
+        help='also write the refined probability (file, or folder): a grey PNG, value v '
+        'meaning p = v / 255 (v / 65535 with --probs-bits 16)')
+    parser.add_argument(
+        '--probs-bits', type=int, choices=(8, 16), default=8, help='bit depth of --probs')
     parser.add_argument('--vis', help='also write a picture of the change (file, or folder)')
+    parser.add_argument(
+        '--vis-probs', action='store_true', help='add a heat map of the probability to --vis')
     parser.add_argument(
         '--gt',
         help='ground-truth mask (one image only): print IoU and mBA '
@@ -95,6 +107,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.checkpoint is not None and args.config is None:
         parser.error('--checkpoint needs --config (leave both out for the demo model)')
+    if args.vis_probs and not args.vis:
+        parser.error('--vis-probs needs --vis')
     return args
 
 
@@ -119,7 +133,10 @@ def run_folder(model, args: argparse.Namespace) -> int:
         img_suffix=args.img_suffix,
         mask_suffix=args.mask_suffix,
         out_suffix=args.out_suffix,
-        overwrite=args.overwrite)
+        overwrite=args.overwrite,
+        probs_dir=args.probs,
+        probs_bits=args.probs_bits,
+        vis_probs=args.vis_probs)
     if summary.changed:
         print(f'inputs changed since they were refined, refined again: '
               f'{", ".join(summary.changed)}')
@@ -132,9 +149,13 @@ def run_folder(model, args: argparse.Namespace) -> int:
 
 def run_single(model, args: argparse.Namespace) -> int:
     """Refine one image's mask; return the exit status."""
-    image, coarse, refined, gt = refine_file(model, args.image, args.mask, args.out, args.mode,
-                                             args.seed, args.vis, args.gt)
-    print(f'refined mask written to {args.out}' + (f', picture to {args.vis}' if args.vis else ''))
+    image, coarse, refined, gt = refine_file(model, args.image, args.mask,
+                                             OutputPaths(args.out, args.probs, args.vis),
+                                             args.mode, args.seed, args.gt, args.probs_bits,
+                                             args.vis_probs)
+    print(f'refined mask written to {args.out}' +
+          (f', probability to {args.probs}' if args.probs else '') +
+          (f', picture to {args.vis}' if args.vis else ''))
     if gt is not None:
         print_scores(score_masks(coarse, refined, gt))
     return 0
@@ -157,12 +178,16 @@ def main(argv: Optional[List[str]] = None) -> int:
                          'tools/analysis_tools/eval_mask_folders.py')
     if image_is_dir:  # image-stem clashes are refused by the folder dataset (fileio.matching)
         check_output_folder(args.out, [args.image, args.mask])
-        if args.vis:
-            check_output_folder(args.vis, [args.image, args.mask, args.out], '--vis')
+        for flag, folder, earlier in (('--probs', args.probs, [args.out]),
+                                      ('--vis', args.vis, [args.out, args.probs])):
+            if folder:
+                check_output_folder(folder, [args.image, args.mask, *filter(None, earlier)], flag)
     else:
         check_output_file(args.out, [args.image, args.mask, args.gt])
-        if args.vis:
-            check_output_file(args.vis, [args.image, args.mask, args.gt, args.out], '--vis')
+        for flag, path, earlier in (('--probs', args.probs, [args.out]),
+                                    ('--vis', args.vis, [args.out, args.probs])):
+            if path:
+                check_output_file(path, [args.image, args.mask, args.gt, *earlier], flag)
 
     model = init_refiner(
         args.config,

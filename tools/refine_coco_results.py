@@ -3,7 +3,7 @@
     python tools/refine_coco_results.py RESULTS_JSON ANN_JSON IMG_DIR \\
         --config CFG --checkpoint CKPT --out OUT_JSON \\
         [--device cuda|cpu] [--precision auto|fp32|bf16|fp16] [--batch-size 32] [--seed 0] \\
-        [--overwrite] [--cfg-options k=v ...]
+        [--overwrite] [--rescore] [--cfg-options k=v ...]
 
 ``RESULTS_JSON`` is any model's COCO results file (``image_id``, ``category_id``,
 ``segmentation``, ``score``, optional ``bbox``); ``ANN_JSON`` the COCO (or LVIS)
@@ -11,8 +11,11 @@ annotation file naming its images and categories; ``IMG_DIR`` the image folder.
 ``CFG`` is a SegRefiner config (e.g.
 ``configs/segrefiner/segrefiner_unet-128_coco-results-refine.py``, whose
 ``instance_refiner`` settings apply) and ``CKPT`` its weights. ``OUT_JSON``
-receives every input record unchanged but for its ``segmentation``: the
-refined mask as a compressed RLE. Every record is checked before the model is
+receives every input record unchanged but for its ``segmentation``, the
+refined mask as a compressed RLE, and a new field ``refine_score``, the
+refinement confidence of the mask (mean ``|2p - 1|`` over its boundary band, in
+[0, 1]); ``score`` stays the input's unless ``--rescore`` (``score *
+refine_score``). Every record is checked before the model is
 loaded (``mmseg_refiner/fileio/coco_results.py``: finite scores, integer ids,
 4-number boxes, valid RLEs and polygons; the error names the record's index and
 field); an empty list gives ``[]``.
@@ -69,6 +72,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--seed', type=int, default=0, help='sampling seed (default 0)')
     parser.add_argument(
         '--overwrite', action='store_true', help='forget the progress log and redo every image')
+    parser.add_argument(
+        '--rescore',
+        action='store_true',
+        help="write score * refine_score as each record's score (default: score unchanged)")
     add_cfg_options_arg(parser)
     return parser.parse_args(argv)
 
@@ -88,7 +95,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         precision=args.precision)
     summary = refine_coco_results(model, results, args.results, args.ann_file, args.img_dir,
                                   args.out, args.checkpoint, seed=args.seed,
-                                  batch_size=args.batch_size, overwrite=args.overwrite)
+                                  batch_size=args.batch_size, overwrite=args.overwrite,
+                                  rescore=args.rescore)
     if not results:
         print(f'{args.results} holds no detections: wrote an empty list to {args.out}')
         return 0

@@ -15,6 +15,12 @@ An image whose file or detections changed is refined again, so no detection
 ever gets the mask of another; another config, checkpoint, seed or precision is
 refused (``overwrite=True`` starts afresh). ``out_file`` is written at the end,
 atomically.
+
+Every refined record gets ``"refine_score"``: the refinement confidence of its
+mask (:mod:`mmseg_refiner.models.refiners.confidence`, the mean ``|2p - 1|``
+over the refined mask's boundary band, in [0, 1]; 1 for a detection too small
+to refine). ``score`` stays the detector's unless ``rescore=True``, which
+writes ``score * refine_score``.
 """
 import copy
 import json
@@ -73,22 +79,40 @@ def image_key(info: dict, results: List[dict]) -> str:
         json.dumps(records, sort_keys=True))
 
 
+#: What the progress log holds per detection (a log of another layout is refused).
+RECORD_FIELDS = 'segmentation,refine_score'
+
+
 def refine_image(model, sample: dict) -> List[dict]:
-    """The refined masks (RLEs) of one image's detections, in the order of its records."""
+    """Per detection of one image, in the order of its records, ``segmentation`` (the
+    refined mask as an RLE) and ``refine_score`` (module docstring)."""
     [out] = model.test_step(pseudo_collate([sample]))
     pred = out.pred_instances
     order = sorted(range(len(pred.result_indices)), key=lambda i: int(pred.result_indices[i]))
-    return fileio.encode_masks(pred.masks[order]) if order else []
+    if not order:
+        return []
+    scores = pred.refine_scores[order].tolist()
+    return [
+        dict(segmentation=rle, refine_score=round(score, 6))
+        for rle, score in zip(fileio.encode_masks(pred.masks[order]), scores)
+    ]
 
 
-def _merge(results: List[dict], dataset, refined: Dict[int, List[dict]]) -> List[dict]:
-    """The input records, in their order, with the refined segmentations."""
+def _merge(results: List[dict], dataset, refined: Dict[int, List[dict]],
+           rescore: bool = False) -> List[dict]:
+    """The input records, in their order, with the refined segmentations and scores."""
     by_index = {}
     for index in range(len(dataset)):
         info = dataset.get_data_info(index)
         indices = sorted(inst['result_index'] for inst in info['coarse_instances'])
         by_index.update(zip(indices, refined[index]))
-    return [dict(record, segmentation=by_index[index]) for index, record in enumerate(results)]
+    merged = []
+    for index, record in enumerate(results):
+        record = dict(record, **by_index[index])
+        if rescore:
+            record['score'] = record['score'] * record['refine_score']
+        merged.append(record)
+    return merged
 
 
 def refine_coco_results(model,
@@ -100,7 +124,8 @@ def refine_coco_results(model,
                         checkpoint: str,
                         seed: int = 0,
                         batch_size: Optional[int] = None,
-                        overwrite: bool = False) -> CocoResultsSummary:
+                        overwrite: bool = False,
+                        rescore: bool = False) -> CocoResultsSummary:
     """Refine every detection of ``results`` and write them to ``out_file`` (module docstring).
 
     Args:
@@ -115,6 +140,7 @@ def refine_coco_results(model,
         seed: sampling seed.
         batch_size: instance crops per network call (default: the config's).
         overwrite: forget the progress log and redo every image.
+        rescore: write ``score * refine_score`` as each record's score.
 
     Raises:
         JobInterrupted: on Ctrl-C; what is done is kept in the progress log.
@@ -128,7 +154,8 @@ def refine_coco_results(model,
         model=fileio.json_digest(model.cfg.model.to_dict()),
         checkpoint=fileio.file_digest(checkpoint),
         seed=seed,
-        precision=model.test_cfg['precision'])  # a resumed job must not mix precisions
+        precision=model.test_cfg['precision'],  # a resumed job must not mix precisions
+        record_fields=RECORD_FIELDS)
     model.test_cfg.update(mode='instance', seed=seed)
     if batch_size is not None:
         model.instance_refiner.batch_size = batch_size
@@ -159,6 +186,6 @@ def refine_coco_results(model,
                              f'in {log.path}; run the same command again to resume') from None
     bar.close()
 
-    fileio.write_json_atomic(out_file, _merge(results, dataset, refined), indent=None)
+    fileio.write_json_atomic(out_file, _merge(results, dataset, refined, rescore), indent=None)
     return CocoResultsSummary(len(results), len(dataset), len(todo), len(dataset) - len(todo),
                               log.path, resumed, sorted(log.changed))

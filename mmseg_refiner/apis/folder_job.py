@@ -5,7 +5,8 @@ The jobs behind ``tools/refine.py``. A folder run reads its data through
 ``test_dataloader`` when that is a ``MaskFolderDataset``, else of
 ``configs/_base_/datasets/mask_folder_refine.py``; samples are seeded by their
 image's file name, so ``tools/test.py`` on a config with that dataset gives the
-same PNGs. Refined masks are written as 0/255 uint8 PNGs, atomically. A folder
+same PNGs. Refined masks are written as 0/255 uint8 PNGs, atomically, with on
+request the probability maps and pictures (:mod:`.outputs`). A folder
 run resumes with the package's one resume mechanism (:mod:`mmseg_refiner.fileio.resume`):
 ``<out_dir>/.segrefiner-progress.jsonl`` records each finished image by the
 digest of its image and mask files, so a re-run skips exactly the images whose
@@ -23,12 +24,12 @@ from tqdm import tqdm
 
 from mmseg_refiner.evaluation.functional import mask_record, summarize_mask_records
 from mmseg_refiner.fileio import (FOLDER_LOG_NAME, ResumeLog, file_digest, files_digest,
-                                  json_digest, relative_name, write_image_atomic, write_mask_png)
+                                  json_digest, relative_name)
 from mmseg_refiner.registry import DATASETS
 from mmseg_refiner.utils.config_file import read_config_file
-from mmseg_refiner.visualization import draw_refinement
 from .inference import REPO_ROOT, refine
 from .inputs import to_bgr_image, to_bool_masks
+from .outputs import OutputPaths, write_refinement
 
 #: The folder dataset a folder run uses unless the model config has one.
 FOLDER_DATASET_CONFIG = osp.join(REPO_ROOT, 'configs', '_base_', 'datasets',
@@ -46,25 +47,18 @@ class FolderSummary:
     changed: List[str] = field(default_factory=list)
 
 
-def write_outputs(image, coarse, refined, out_path: str, vis_path: Optional[str],
-                  gt=None) -> None:
-    """Write the refined mask as a 0/255 PNG (and the picture of the change, with the
-    ground truth ``gt`` when given)."""
-    if vis_path is not None:
-        write_image_atomic(vis_path, draw_refinement(image, coarse, refined, gt))
-    write_mask_png(out_path, refined)
-
-
 def refine_file(model,
                 image_path: str,
                 mask_path: str,
-                out_path: str,
+                paths: OutputPaths,
                 mode: str,
                 seed: Optional[int],
-                vis_path: Optional[str] = None,
-                gt_path: Optional[str] = None) -> Tuple:
-    """Refine one image's mask and write the result (and the picture, with the
-    ground truth when ``gt_path`` is given).
+                gt_path: Optional[str] = None,
+                probs_bits: int = 8,
+                vis_probs: bool = False) -> Tuple:
+    """Refine one image's mask and write the files of ``paths`` (the picture with the
+    ground truth when ``gt_path`` is given; ``probs_bits`` and ``vis_probs`` as
+    :func:`.outputs.write_refinement`).
 
     Returns:
         ``(image, coarse, refined, gt)`` as arrays (BGR image, bool masks; ``gt``
@@ -73,8 +67,10 @@ def refine_file(model,
     image = to_bgr_image(image_path)
     coarse = to_bool_masks(mask_path, image.shape[:2])[0][0]
     gt = None if gt_path is None else to_bool_masks(gt_path, image.shape[:2])[0][0]
-    refined = refine(model, image, coarse, mode=mode, seed=seed, name=osp.basename(image_path))
-    write_outputs(image, coarse, refined, out_path, vis_path, gt)
+    refined, prob = refine(
+        model, image, coarse, mode=mode, seed=seed, name=osp.basename(image_path),
+        return_probs=True)
+    write_refinement(paths, image, coarse, refined, prob, gt, probs_bits, vis_probs)
     return image, coarse, refined, gt
 
 
@@ -108,16 +104,17 @@ def folder_dataset(cfg, img_dir: str, mask_dir: str, out_dir: str,
         return DATASETS.build(dataset_cfg)
 
 
-def _outputs_intact(result: dict, out_path: str, vis_path: Optional[str]) -> bool:
-    return (osp.isfile(out_path) and file_digest(out_path) == result.get('out')
-            and (vis_path is None or osp.isfile(vis_path)))
+def _outputs_intact(result: dict, paths: OutputPaths) -> bool:
+    return paths.exist() and file_digest(paths.out) == result.get('out')
 
 
 def _refine_sample(model, sample: dict, name: str, mode: str, seed: Optional[int]) -> Tuple:
-    """``(image, coarse, refined)`` of a packed folder sample, refined as ``tools/test.py`` does."""
+    """``(image, coarse, refined, prob)`` of a packed folder sample, refined as
+    ``tools/test.py`` does."""
     image = sample['inputs'].permute(1, 2, 0).numpy()
     coarse = sample['data_samples'].coarse_mask.data[0].numpy() != 0
-    return image, coarse, refine(model, image, coarse, mode=mode, seed=seed, name=name)
+    return (image, coarse,
+            *refine(model, image, coarse, mode=mode, seed=seed, name=name, return_probs=True))
 
 
 def refine_folder(model,
@@ -131,7 +128,10 @@ def refine_folder(model,
                   img_suffix: Optional[str] = None,
                   mask_suffix: str = '.png',
                   out_suffix: str = '.png',
-                  overwrite: bool = False) -> FolderSummary:
+                  overwrite: bool = False,
+                  probs_dir: Optional[str] = None,
+                  probs_bits: int = 8,
+                  vis_probs: bool = False) -> FolderSummary:
     """Refine every image of a folder; one bad file does not stop the others.
 
     Args:
@@ -142,6 +142,8 @@ def refine_folder(model,
         checkpoint: the file the model's weights came from (its digest is part
             of the job in the progress log), or None.
         vis_dir: also write a picture of each change there.
+        probs_dir: also write each refined probability there (``<stem><out_suffix>``).
+        probs_bits, vis_probs: as :func:`.outputs.write_refinement`.
         mode, seed: as :func:`~mmseg_refiner.apis.refine`.
         overwrite: forget the progress log and refine every image again.
 
@@ -166,16 +168,19 @@ def refine_folder(model,
         info = dataset.get_data_info(index)
         name = osp.basename(info['img_path'])
         out_path = info['out_path']
-        vis_path = osp.join(vis_dir, osp.basename(out_path)) if vis_dir else None
+        paths = OutputPaths(
+            out_path, *(osp.join(folder, osp.basename(out_path)) if folder else None
+                        for folder in (probs_dir, vis_dir)))
         log_name = relative_name(out_path, out_dir)
         try:
             key = files_digest(log_name, info['img_path'], info['coarse_path'])
             result = log.finished(log_name, key)
-            if result is not None and _outputs_intact(result, out_path, vis_path):
+            if result is not None and _outputs_intact(result, paths):
                 summary.skipped.append(name)
                 continue
-            image, coarse, refined = _refine_sample(model, dataset[index], name, mode, seed)
-            write_outputs(image, coarse, refined, out_path, vis_path)
+            image, coarse, refined, prob = _refine_sample(model, dataset[index], name, mode,
+                                                          seed)
+            write_refinement(paths, image, coarse, refined, prob, None, probs_bits, vis_probs)
             log.add(log_name, key, dict(out=file_digest(out_path)))
             summary.done.append(name)
         except Exception as err:  # one bad file must not stop the others

@@ -7,8 +7,8 @@ matching images to masks by name (:mod:`.matching`), atomic writes
 (:mod:`.atomic`) and the one resume mechanism (:mod:`.resume`). Nothing else in
 the package opens a mask file or decodes an RLE.
 """
-from .atomic import (current_umask, write_bytes_atomic, write_image_atomic, write_json_atomic,
-                     write_mask_png)
+from .atomic import (PROB_PNG_BITS, current_umask, prob_to_png_values, write_bytes_atomic,
+                     write_image_atomic, write_json_atomic, write_mask_png, write_prob_png)
 from .coco_results import CocoResultsError, load_coco_results, validate_coco_results
 from .images import IMAGE_EXTENSIONS, decode_image, read_bytes, read_image
 from .masks import (PROB_THRESHOLD, UINT8_THRESHOLD, EmptyMaskWarning, decode_mask, mask_box,

@@ -94,6 +94,37 @@ def write_mask_png(path: Union[str, os.PathLike], mask: np.ndarray) -> None:
     write_image_atomic(path, mask_to_uint8(mask))
 
 
+#: Bit depths of probability PNGs: pixel value ``v`` means probability ``v / (2**bits - 1)``.
+PROB_PNG_BITS = (8, 16)
+
+
+def prob_to_png_values(prob: np.ndarray, bits: int = 8) -> np.ndarray:
+    """Probabilities in [0, 1] as PNG values: ``round(p * (2**bits - 1))``, uint8 or uint16."""
+    if bits not in PROB_PNG_BITS:
+        raise ValueError(f'probability PNGs have {PROB_PNG_BITS} bits, got {bits}')
+    prob = np.asarray(prob, dtype=np.float64)
+    if not np.isfinite(prob).all():
+        raise ValueError('a probability map holds NaN or Inf')
+    scale = 2**bits - 1
+    return np.rint(np.clip(prob, 0, 1) * scale).astype(np.uint8 if bits == 8 else np.uint16)
+
+
+def write_prob_png(path: Union[str, os.PathLike], prob: np.ndarray, bits: int = 8) -> None:
+    """Write an ``HxW`` probability map atomically as a grey PNG of ``bits`` (8 or 16) bits.
+
+    Pixel value ``v`` stands for probability ``v / 255`` (8 bits: 0.5 is 128,
+    so a value ``>= 128`` is foreground) or ``v / 65535`` (16 bits).
+
+    Raises:
+        ValueError: ``path`` does not end with ``.png``, a bit depth other
+            than 8 or 16, or a map with NaN / Inf.
+    """
+    path = os.fspath(path)
+    if osp.splitext(path)[1].lower() != '.png':
+        raise ValueError(f'probability maps are written as PNG, not {path}')
+    write_image_atomic(path, prob_to_png_values(prob, bits))
+
+
 def _nan_to_none(value: Any) -> Any:
     return None if isinstance(value, float) and math.isnan(value) else value
 

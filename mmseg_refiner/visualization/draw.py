@@ -107,6 +107,12 @@ def _mask_panel(image: np.ndarray, masks: np.ndarray, colours: Sequence[Tuple[in
     return canvas
 
 
+def probability_heat_map(prob: np.ndarray) -> np.ndarray:
+    """``HxW`` probabilities in [0, 1] as a BGR heat map (viridis: 0 dark purple, 1 yellow)."""
+    values = np.rint(np.clip(np.asarray(prob, np.float64), 0, 1) * 255).astype(np.uint8)
+    return cv2.applyColorMap(values, cv2.COLORMAP_VIRIDIS)
+
+
 def _captioned(panel: np.ndarray, caption: str) -> np.ndarray:
     """``panel`` under a white strip holding ``caption``."""
     width = panel.shape[1]
@@ -225,9 +231,11 @@ def draw_refinement(image: np.ndarray,
                     gt=None,
                     titles: Optional[Sequence[str]] = None,
                     paired_gt: bool = False,
+                    prob=None,
                     names: Optional[Sequence[str]] = None,
                     changes: bool = False) -> np.ndarray:
-    """Side-by-side panels: image | coarse | refined (| ground truth) (| changes).
+    """Side-by-side panels: image | coarse | refined (| ground truth) (| probability)
+    (| changes).
 
     Args:
         image: ``HxWx3 uint8`` **BGR** image (``HxW`` grey is accepted).
@@ -242,15 +250,19 @@ def draw_refinement(image: np.ndarray,
             the classes present in its panel and gives the mean IoU over the
             pairs; otherwise (instances) the IoU of the masks' union with the
             ground truth's.
+        prob: optional refined probability, ``HxW`` or ``NxHxW`` (the
+            highest over the masks is shown), drawn as a panel, a heat
+            map (:func:`probability_heat_map`: 0 dark purple, 0.5 teal, 1
+            yellow), where an unsure pixel stands out between the two ends.
         names: optional name of each mask (a class name): a legend under the
             panels gives the colour of each name present in any panel.
-        changes: add a panel of what the refinement changed: pixels it added
-            to the masks (blue) and removed from them (vermillion); for paired
-            classes (a label map) each pixel whose class changed, in its new
-            class's colour. Its caption counts the pixels.
+        changes: add a last panel of what the refinement changed: pixels it
+            added to the masks (blue) and removed from them (vermillion); for
+            paired classes (a label map) each pixel whose class changed, in its
+            new class's colour. Its caption counts the pixels.
 
     Returns:
-        ``uint8`` BGR picture, ``3`` or ``4`` panels wide, each panel the image
+        ``uint8`` BGR picture, ``3`` to ``6`` panels wide, each panel the image
         scaled by :func:`panel_scale` under its caption (and, for an image reduced
         below :data:`DETAIL_BELOW_SCALE`, a second row of a full-resolution
         detail, see :func:`detail_window`). With one mask each
@@ -303,6 +315,13 @@ def draw_refinement(image: np.ndarray,
             caption += (f'  mIoU {mean_iou(masks, truth):.3f}'
                         if paired_gt else f'  IoU {mask_iou(masks, truth):.3f}')
         panels.append(_captioned(_mask_panel(shown, scaled, colours, width), caption))
+    if prob is not None:
+        prob = np.asarray(prob, np.float32)
+        prob = prob.max(axis=0) if prob.ndim == 3 else prob
+        if prob.shape != tuple(shape):
+            raise ValueError(f'prob has shape {prob.shape}, the image {tuple(shape)}')
+        heat = _resize(probability_heat_map(prob), size, nearest=True)
+        panels.append(_captioned(heat, 'probability (0 purple, 1 yellow)'))
     if changes:
         panels.append(
             _changes_panel(shown, stacks['coarse'], stacks['refined'], size,
@@ -322,5 +341,6 @@ def draw_refinement(image: np.ndarray,
         crop.get('ground truth'),
         titles=[f'{title}, detail at full resolution' for title in titles],
         paired_gt=paired_gt,
+        prob=None if prob is None else prob[y0:y1, x0:x1],
         changes=changes)
     return _stacked([picture, detail])

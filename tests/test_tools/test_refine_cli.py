@@ -236,3 +236,49 @@ def test_precision_flag_reaches_the_network(tmp_path, tiny_checkpoint, monkeypat
         outputs.append(cv2.imread(str(out), cv2.IMREAD_UNCHANGED) > 0)
     agreement = (outputs[0] == outputs[1]).mean()
     assert agreement > 0.95, agreement
+
+
+@pytest.mark.parametrize('bits', [8, 16])
+def test_probs_are_the_apis_probability_on_the_documented_scale(tmp_path, tiny_checkpoint, bits):
+    _write_pair(str(tmp_path), str(tmp_path), 'a', 0)
+    out, probs, vis = tmp_path / 'a_out.png', tmp_path / 'a_probs.png', tmp_path / 'vis.png'
+    args = [str(tmp_path / 'a.jpg'), str(tmp_path / 'a_seg.png'), '--out', str(out)]
+    assert refine_cli.main([*args, '--probs', str(probs), '--probs-bits', str(bits), '--vis',
+                            str(vis), '--vis-probs', *_model_args(tiny_checkpoint)]) == 0
+    written = cv2.imread(str(probs), cv2.IMREAD_UNCHANGED)
+    scale = 2**bits - 1
+    assert written.dtype == (np.uint8 if bits == 8 else np.uint16) and written.shape == (40, 56)
+    model = init_refiner(DEMO_CONFIG, tiny_checkpoint, device='cpu', cfg_options=TINY_OPTIONS)
+    from mmseg_refiner.apis import refine
+    mask, prob = refine(model, str(tmp_path / 'a.jpg'), str(tmp_path / 'a_seg.png'),
+                        return_probs=True)
+    np.testing.assert_array_equal(written, np.rint(prob.astype(np.float64) * scale))
+    refined = cv2.imread(str(out), cv2.IMREAD_UNCHANGED) == 255
+    np.testing.assert_array_equal(refined, mask)
+    np.testing.assert_array_equal(refined, written >= (scale + 1) // 2)  # 128 / 32768
+    # image | coarse | refined | probability, each enlarged from 56 px to 392
+    assert cv2.imread(str(vis)).shape[1] == 4 * 392 + 3 * 8
+    assert refine_cli.main([*args, '--probs', str(out), *_model_args(tiny_checkpoint)]) == 2
+
+
+def test_folder_run_writes_probs_and_redoes_images_whose_map_is_missing(
+        tmp_path, tiny_checkpoint, capsys):
+    images, masks, out, probs = (tmp_path / name for name in ('im', 'seg', 'out', 'probs'))
+    images.mkdir()
+    masks.mkdir()
+    for index, stem in enumerate(('a', 'b')):
+        _write_pair(str(images), str(masks), stem, index)
+    args = [str(images), str(masks), '--out', str(out), '--mask-suffix', '_seg.png',
+            *_model_args(tiny_checkpoint)]
+    assert refine_cli.main([*args, '--probs', str(out)]) == 2  # the masks' folder: refused
+    assert refine_cli.main(args) == 0
+    capsys.readouterr()
+    assert refine_cli.main([*args, '--probs', str(probs)]) == 0  # maps missing: refined again
+    assert 'done: 2, skipped' in capsys.readouterr().out
+    assert sorted(os.listdir(probs)) == ['a.png', 'b.png']
+    for name in ('a', 'b'):
+        mask = cv2.imread(str(out / f'{name}.png'), cv2.IMREAD_UNCHANGED) == 255
+        prob = cv2.imread(str(probs / f'{name}.png'), cv2.IMREAD_UNCHANGED)
+        np.testing.assert_array_equal(mask, prob >= 128)
+    assert refine_cli.main([*args, '--probs', str(probs)]) == 0
+    assert 'done: 0, skipped (already refined from the same files): 2' in capsys.readouterr().out

@@ -129,12 +129,14 @@ def test_output_keeps_records_and_replaces_segmentations(full_run, tiny_set, tmp
     records = tiny_set['records']
     assert len(full_run) == len(records)
     for out, ref in zip(full_run, records):
-        assert {k: v for k, v in out.items() if k != 'segmentation'} == \
-            {k: v for k, v in ref.items() if k != 'segmentation'}
+        assert {k: v for k, v in out.items() if k not in ('segmentation', 'refine_score')} == \
+            {k: v for k, v in ref.items() if k != 'segmentation'}  # score unchanged
+        assert 0.0 <= out['refine_score'] <= 1.0
         assert out['segmentation']['size'] == list(SHAPE)
         assert isinstance(out['segmentation']['counts'], str)
-    # Detections under min_area (9 px) keep their coarse mask exactly.
+    # Detections under min_area (9 px) keep their coarse mask exactly (confidence 1).
     for out, ref in zip(full_run[1::2], records[1::2]):
+        assert out['refine_score'] == 1.0
         assert np.array_equal(
             mask_utils.decode(out['segmentation']), mask_utils.decode(ref['segmentation']))
     # The large ones went through the (random) network: some pixels changed.
@@ -248,3 +250,24 @@ def test_same_masks_as_tools_test_py_with_the_same_config(tiny_set, tiny_model_f
     assert len(by_key) == len(full_run)
     for record in full_run:
         assert by_key[(record['image_id'], record['category_id'])] == record['segmentation']
+
+
+def test_refine_score_is_the_mask_confidence_and_rescore_multiplies(
+        tool, tiny_set, tiny_model_files, full_run, tmp_path):
+    """refine_score against an independent computation: the tool's model refining the same
+    mask through the API, its probability's mean |2p - 1| in the 3-px band of its mask."""
+    from mmseg_refiner.apis import init_refiner, refine
+    from mmseg_refiner.models.refiners.confidence import refinement_confidence
+    model = init_refiner(tiny_model_files[0], tiny_model_files[1], device='cpu')
+    record = tiny_set['records'][0]
+    image = osp.join(tiny_set['img_dir'], f'{record["image_id"]:04d}.jpg')
+    mask, prob = refine(model, image, mask_utils.decode(record['segmentation']),
+                        mode='instance', return_probs=True)
+    assert np.array_equal(mask, mask_utils.decode(full_run[0]['segmentation']))
+    expected = refinement_confidence(torch.from_numpy(prob)).item()
+    assert abs(full_run[0]['refine_score'] - expected) < 1e-5
+    out = tmp_path / 'rescored.json'
+    assert tool.main(_argv(tiny_set, tiny_model_files, out, '--rescore')) == 0
+    for rescored, plain, ref in zip(json.loads(out.read_text()), full_run, tiny_set['records']):
+        assert rescored['score'] == pytest.approx(ref['score'] * plain['refine_score'])
+        assert rescored['segmentation'] == plain['segmentation']

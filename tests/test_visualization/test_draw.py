@@ -138,3 +138,23 @@ def test_label_maps_count_the_classes_present_in_each_panel(monkeypatch):
         np.zeros((*shape, 3), np.uint8), *stacks, gt, paired_gt=True, names=['sky', 'car'])
     assert [c.split('  ')[0] for c in captions
             ] == ['image', 'coarse (2 classes)', 'refined (2 classes)', 'ground truth (1 class)']
+
+
+def test_probability_panel_is_a_heat_map_on_request():
+    import cv2
+    shape = (40, 50)
+    image = np.full((*shape, 3), 100, np.uint8)
+    coarse, refined = _masks(shape)
+    prob = np.zeros(shape, np.float32)
+    prob[12:34, 14:40] = 1.0
+    prob[20, 20] = 0.5
+    picture = draw_refinement(image, coarse, refined, prob=prob)
+    scale = int(panel_scale(shape))
+    assert picture.shape[1] == 4 * shape[1] * scale + 3 * GAP
+    heat = _panel(picture, 3, shape, scale)
+    viridis = cv2.applyColorMap(np.array([[0, 128, 255]], np.uint8), cv2.COLORMAP_VIRIDIS)[0]
+    assert (heat[0, 0] == viridis[0]).all()  # probability 0
+    assert (heat[20 * scale, 20 * scale] == viridis[1]).all()  # 0.5 -> 128
+    assert (heat[13 * scale, 15 * scale] == viridis[2]).all()  # 1
+    with pytest.raises(ValueError, match='prob has shape'):
+        draw_refinement(image, coarse, refined, prob=np.zeros((4, 4)))

@@ -8,17 +8,26 @@ the same inputs. Each sample is refined with :func:`mmseg_refiner.apis.refine`.
 
     python tools/analysis_tools/eval_synthetic_heldout.py [--config CFG --checkpoint CKPT]
         [--num 50] [--size 256] [--mode auto] [--seed 0] [--out heldout.json]
-        [--precision fp32 auto] [--timesteps 5,4,3,2,1,0 5,3,0] [--cfg-options k=v ...]
+        [--precision fp32 auto] [--timesteps 5,4,3,2,1,0 5,3,0]
+        [--guard none distance=8 components distance=8,components] [--early-stop none 0 0.001]
+        [--cfg-options k=v ...]
 
 Without ``--config``/``--checkpoint`` the shipped demo model is evaluated.
 Printed and written (``--out``): ``mean_iou`` / ``coarse_mean_iou`` (mean of
 per-sample IoUs), ``iou`` / ``coarse_iou`` (total intersection over total
 union), ``mba`` / ``coarse_mba`` (mean of per-sample mBAs), seconds per
-sample, and per sample. With several ``--precision`` values and/or
-``--timesteps`` sequences the same samples are refined by each combination,
-interleaved sample by sample (a busy machine slows them alike), and
-``agreement_mean_iou`` is the mean IoU between each run's refined masks and
-the first run's. ``--timesteps`` sets the instance refiner's ``timesteps``
+sample, ``network_rows_per_sample`` (masks and patches through the network,
+summed over steps: the steps a one-mask sample ran in instance mode),
+``worst_iou_change`` (the lowest per-sample IoU minus coarse IoU: negative is
+a sample the refinement made worse), and per sample. With several
+``--precision``, ``--timesteps``, ``--guard`` (``test_cfg.max_change``:
+``none``, ``distance=D``, ``components`` or ``distance=D,components``) and/or
+``--early-stop`` (``test_cfg.early_stop``: ``none`` or ``max_changed``) values
+the same samples are refined by each combination, interleaved sample by sample
+(a busy machine slows them alike), and ``agreement_mean_iou`` /
+``worst_agreement_iou`` are the mean / lowest IoU between each run's refined
+masks and the first run's, ``worst_iou_vs_first`` the lowest per-sample IoU
+minus the first run's. ``--timesteps`` sets the instance refiner's ``timesteps``
 and splits the same steps between the global-local refiner's global pass (all
 but the last) and local patches (the last): in ``--mode instance`` and
 ``--mode global_local`` only that mode's refiner, in ``--mode auto`` both.
@@ -77,6 +86,18 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help='reverse steps to run, comma-separated (e.g. 5,3,0); several are compared '
         '(default: all steps)')
     parser.add_argument(
+        '--guard',
+        nargs='+',
+        type=guard_option,
+        help='do-no-harm guard(s) (test_cfg.max_change): none, distance=D, components, '
+        'distance=D,components; several are compared (default: the config\'s)')
+    parser.add_argument(
+        '--early-stop',
+        nargs='+',
+        type=early_stop_option,
+        help='early stop(s) (test_cfg.early_stop): none, or the max_changed fraction '
+        '(e.g. 0); several are compared (default: the config\'s)')
+    parser.add_argument(
         '--cfg-options',
         nargs='+',
         action=DictAction,
@@ -88,6 +109,44 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     if len(args.size) not in (1, 2):
         parser.error('--size takes one int or two (H W)')
     return args
+
+
+#: A run setting the config leaves as it is.
+KEEP = object()
+
+
+def guard_option(text: str) -> Optional[dict]:
+    """``--guard`` text as a ``test_cfg.max_change`` value (None for ``none``)."""
+    if text == 'none':
+        return None
+    guard = {}
+    for part in text.split(','):
+        if part == 'components':
+            guard['drop_new_components'] = True
+        elif part.startswith('distance='):
+            guard['distance'] = float(part[len('distance='):])
+        else:
+            raise argparse.ArgumentTypeError(
+                f'{text!r}: use none, distance=D, components or distance=D,components')
+    return guard
+
+
+def early_stop_option(text: str) -> Optional[dict]:
+    """``--early-stop`` text as a ``test_cfg.early_stop`` value (None for ``none``)."""
+    return None if text == 'none' else dict(max_changed=float(text))
+
+
+def run_name(precision: str, timesteps: Optional[tuple], guard, early_stop) -> str:
+    """A run's row title in the printed table."""
+    parts = [f'precision {precision}', 'all steps' if timesteps is None else
+             f'steps {",".join(map(str, timesteps))}']
+    if guard is not KEEP:
+        parts.append('no guard' if guard is None else 'guard ' + ','.join(
+            f'{k}={v}' for k, v in guard.items()))
+    if early_stop is not KEEP:
+        parts.append('no early stop' if early_stop is None else
+                     f'early stop {early_stop["max_changed"]:g}')
+    return ', '.join(parts)
 
 
 def find_transform(node: Any, type_name: str) -> Optional[dict]:
@@ -115,11 +174,22 @@ def training_coarse_options(cfg: Config) -> dict:
     return {k: v for k, v in transform.items() if k not in ('type', 'key_in', 'key_out')}
 
 
+def row_counter(count: List[int]):
+    """A forward hook adding the rows of each network input to ``count[0]``."""
+
+    def hook(module, args, output) -> None:
+        count[0] += args[0].shape[0]
+
+    return hook
+
+
 def evaluate(models: list, dataset, mode: str, seed: int) -> List[Dict[str, Any]]:
     """Refine every sample with each model, interleaved (so that a busy machine slows
     every model alike); per model the summary figures, the per-sample records and
     the refined masks."""
-    runs = [dict(samples=[], records=[], masks=[], seconds=0.0) for _ in models]
+    runs = [dict(samples=[], records=[], masks=[], seconds=0.0, rows=[0]) for _ in models]
+    for model, run in zip(models, runs):
+        model.denoiser.register_forward_hook(row_counter(run['rows']))
     for index in tqdm(range(len(dataset)), desc='held-out', unit='sample'):
         sample = dataset[index]
         for model, run in zip(models, runs):
@@ -143,6 +213,9 @@ def evaluate(models: list, dataset, mode: str, seed: int) -> List[Dict[str, Any]
         summary['coarse_mean_iou'] = float(np.mean([s['coarse_iou'] for s in run['samples']]))
         summary['mean_iou'] = float(np.mean([s['iou'] for s in run['samples']]))
         summary['seconds_per_sample'] = run['seconds'] / max(len(dataset), 1)
+        summary['network_rows_per_sample'] = run['rows'][0] / max(len(dataset), 1)
+        summary['worst_iou_change'] = float(
+            min((s['iou'] - s['coarse_iou'] for s in run['samples']), default=0.0))
         results.append(dict(summary=summary, samples=run['samples'], masks=run['masks']))
     return results
 
@@ -167,10 +240,19 @@ def _ratio(intersection: int, union: int) -> float:
     return intersection / union if union else 1.0
 
 
-def agreement_mean_iou(masks: List[np.ndarray], reference: List[np.ndarray]) -> float:
-    """Mean over samples of the IoU between two runs' refined masks (1 where both are empty)."""
-    ious = [_ratio(int((a & b).sum()), int((a | b).sum())) for a, b in zip(masks, reference)]
-    return float(np.mean(ious))
+def sample_agreements(masks: List[np.ndarray], reference: List[np.ndarray]) -> List[float]:
+    """Per sample the IoU between two runs' refined masks (1 where both are empty)."""
+    return [_ratio(int((a & b).sum()), int((a | b).sum())) for a, b in zip(masks, reference)]
+
+
+def trust_options(guard, early_stop) -> dict:
+    """Config overrides of a run's ``--guard`` and ``--early-stop`` values."""
+    options = {}
+    if guard is not KEEP:
+        options['model.test_cfg.max_change'] = guard
+    if early_stop is not KEEP:
+        options['model.test_cfg.early_stop'] = early_stop
+    return options
 
 
 @cli_main
@@ -179,15 +261,19 @@ def main(argv: Optional[List[str]] = None) -> None:
     check_common_args(args)
     if args.config is None:
         args.config, args.checkpoint = demo_model_files()
-    runs = [(precision, timesteps) for precision in (args.precision or [None])
-            for timesteps in (args.timesteps or [None])]
+    runs = [(precision, timesteps, guard, early_stop)
+            for precision in (args.precision or [None])
+            for timesteps in (args.timesteps or [None])
+            for guard in (args.guard or [KEEP])
+            for early_stop in (args.early_stop or [KEEP])]
     models = [
         init_refiner(
             args.config,
             args.checkpoint,
             device=args.device,
-            cfg_options=dict(args.cfg_options or {}, **steps_options(timesteps, args.mode)),
-            precision=precision) for precision, timesteps in runs
+            cfg_options=dict(args.cfg_options or {}, **steps_options(timesteps, args.mode),
+                             **trust_options(guard, early_stop)),
+            precision=precision) for precision, timesteps, guard, early_stop in runs
     ]
     size = (args.size[0], args.size[-1])
     coarse_options = training_coarse_options(models[0].cfg)
@@ -205,26 +291,37 @@ def main(argv: Optional[List[str]] = None) -> None:
     print(f'{args.num} {"held-out " if held_out else ""}samples (seeds {args.seed_offset}..'
           f'{args.seed_offset + args.num - 1}), {size[0]}x{size[1]}, --mode {args.mode}' +
           (f', {args.cfg_options}' if args.cfg_options else ''))
-    print(f'{"":34s} {"mean IoU":>9s} {"IoU":>7s} {"mBA":>7s} {"s/sample":>9s} '
-          f'{"agreement":>9s}')
+    width = max(34, *(len(run_name('bf16', *run[1:])) for run in runs))
+    print(f'{"":{width}s} {"mean IoU":>9s} {"IoU":>7s} {"mBA":>7s} {"worst dIoU":>10s} '
+          f'{"rows/sample":>11s} {"s/sample":>9s} {"agreement":>9s} {"worst agr":>9s} '
+          f'{"vs first":>8s}')
     coarse = results[0]['summary']
-    print(f'{"coarse":34s} {coarse["coarse_mean_iou"]:9.4f} {coarse["coarse_iou"]:7.4f} '
+    print(f'{"coarse":{width}s} {coarse["coarse_mean_iou"]:9.4f} {coarse["coarse_iou"]:7.4f} '
           f'{coarse["coarse_mba"]:7.4f}')
     reports = []
-    for model, result, (_, timesteps) in zip(models, results, runs):
+    for model, result, (_, timesteps, guard, early_stop) in zip(models, results, runs):
         summary = result['summary']
         precision = model.test_cfg['precision']
-        summary['agreement_mean_iou'] = agreement_mean_iou(result['masks'], results[0]['masks'])
-        steps = 'all steps' if timesteps is None else f'steps {",".join(map(str, timesteps))}'
-        name = f'precision {precision}, {steps}'
-        print(f'{name:34s} {summary["mean_iou"]:9.4f} {summary["iou"]:7.4f} '
-              f'{summary["mba"]:7.4f} {summary["seconds_per_sample"]:9.3f} '
-              f'{summary["agreement_mean_iou"]:9.4f}')
+        agreements = sample_agreements(result['masks'], results[0]['masks'])
+        summary['agreement_mean_iou'] = float(np.mean(agreements))
+        summary['worst_agreement_iou'] = float(np.min(agreements))
+        summary['worst_iou_vs_first'] = float(
+            min(s['iou'] - first['iou']
+                for s, first in zip(result['samples'], results[0]['samples'])))
+        name = run_name(precision, timesteps, guard, early_stop)
+        print(f'{name:{width}s} {summary["mean_iou"]:9.4f} {summary["iou"]:7.4f} '
+              f'{summary["mba"]:7.4f} {summary["worst_iou_change"]:10.4f} '
+              f'{summary["network_rows_per_sample"]:11.2f} '
+              f'{summary["seconds_per_sample"]:9.3f} '
+              f'{summary["agreement_mean_iou"]:9.4f} {summary["worst_agreement_iou"]:9.4f} '
+              f'{summary["worst_iou_vs_first"]:8.4f}')
         reports.append(
             dict(
                 summary,
                 precision=precision,
                 timesteps=None if timesteps is None else list(timesteps),
+                max_change=model.test_cfg.get('max_change'),
+                early_stop=model.test_cfg.get('early_stop'),
                 num_samples=args.num,
                 image_size=list(size),
                 seeds=[args.seed_offset, args.seed_offset + args.num - 1],
@@ -239,7 +336,9 @@ def main(argv: Optional[List[str]] = None) -> None:
                     for k, v in s.items()
                 } for s in result['samples']]))
     if len(reports) > 1:
-        print('agreement: mean IoU between the refined masks of each run and the first run')
+        print('agreement / worst agr: mean / lowest IoU between the refined masks of each run '
+              'and the first run\'s; worst dIoU: the lowest IoU - coarse IoU of a sample; '
+              'vs first: the lowest IoU - the first run\'s IoU of a sample')
     report = reports[0] if len(reports) == 1 else dict(runs=reports)
     if args.out:
         write_json_atomic(args.out, report)

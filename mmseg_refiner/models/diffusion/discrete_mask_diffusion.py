@@ -15,6 +15,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Union
 import torch
 
 from mmseg_refiner.registry import MODELS
+from .early_stop import still_moving
 
 DenoiseFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 Generators = Union[torch.Generator, Sequence[torch.Generator], None]
@@ -34,6 +35,28 @@ def uniform(shape: Sequence[int], generator: Generators, device: torch.device) -
         torch.rand((1, *shape[1:]), generator=row_generator, device=device)
         for row_generator in generator
     ])
+
+
+def _rows(x: torch.Tensor, rows: Optional[torch.Tensor]) -> torch.Tensor:
+    """``x[rows]``, or ``x`` itself when ``rows`` is None (every row)."""
+    return x if rows is None else x[rows]
+
+
+def _put_rows(full: Optional[torch.Tensor], rows: Optional[torch.Tensor],
+              values: torch.Tensor) -> torch.Tensor:
+    """``values`` for every row (``rows`` None), else a copy of ``full`` with ``rows`` set."""
+    if rows is None:
+        return values
+    full = full.clone()
+    full[rows] = values.to(full.dtype)
+    return full
+
+
+def _row_generators(generator: Generators, rows: Optional[torch.Tensor]) -> Generators:
+    """The generators of ``rows`` when there is one per row; else ``generator`` as it is."""
+    if rows is None or generator is None or isinstance(generator, torch.Generator):
+        return generator
+    return [generator[i] for i in rows.tolist()]
 
 
 @MODELS.register_module()
@@ -240,7 +263,8 @@ class DiscreteMaskDiffusion:
                timesteps: Optional[Sequence[int]] = None,
                cum_fine: Optional[torch.Tensor] = None,
                generator: Generators = None,
-               next_timestep: int = -1) -> Dict[str, torch.Tensor]:
+               next_timestep: int = -1,
+               early_stop: Optional[dict] = None) -> Dict[str, torch.Tensor]:
         """Run the reverse process over ``timesteps``, starting from ``coarse``.
 
         Instance refinement runs all steps ``T-1..0``; the high-resolution
@@ -267,10 +291,16 @@ class DiscreteMaskDiffusion:
                 ``timesteps``: where a later run continues (the local patches
                 after the global pass), or -1 (the default), the end of the
                 process.
+            early_stop (dict, optional): ``dict(max_changed=f)``: a row stops
+                after a step where at most a fraction ``f`` of its pixels
+                changed their predicted label since the previous step
+                (:mod:`.early_stop`); its later steps are not run. None (the
+                default): every row runs every step.
 
         Returns:
-            dict: ``prob`` (N, 1, H, W), the network's probability at the last
-            step, and ``cum_fine`` (N, 1, H, W), ``c`` after it (float32).
+            dict: ``prob`` (N, 1, H, W), the network's probability at each
+            row's last step, ``cum_fine`` (N, 1, H, W), ``c`` after it
+            (float32), and ``steps`` (N,) long, how many steps each row ran.
         """
         timesteps = self.check_timesteps(self.default_timesteps if timesteps is None else timesteps,
                                          next_timestep)
@@ -285,13 +315,34 @@ class DiscreteMaskDiffusion:
             raise ValueError(f'sample: cum_fine has shape {tuple(cum_fine.shape)}, coarse '
                              f'{tuple(coarse.shape)}')
         mask = coarse
+        num_rows = image.shape[0]
+        steps = torch.zeros(num_rows, dtype=torch.long, device=image.device)
+        rows = None  # the rows still sampling (early_stop); None: all of them
+        prob = previous = None
         for t, next_t in zip(timesteps, timesteps[1:] + [next_timestep]):
             is_last = next_t == next_timestep
-            t_batch = torch.full((image.shape[0], ), t, dtype=torch.long, device=image.device)
-            logits = denoise_fn(torch.cat([image, mask], dim=1), t_batch)
+            t_batch = torch.full((num_rows if rows is None else len(rows), ),
+                                 t,
+                                 dtype=torch.long,
+                                 device=image.device)
+            logits = denoise_fn(torch.cat([_rows(image, rows), _rows(mask, rows)], dim=1), t_batch)
             step = self.reverse_step(
-                logits, coarse, cum_fine, t, next_t, sample_mask=not is_last, generator=generator)
-            cum_fine = step['cum_fine']
-            if not is_last:
-                mask = step['mask'].to(image.dtype)
-        return dict(prob=step['prob'], cum_fine=cum_fine)
+                logits,
+                _rows(coarse, rows),
+                _rows(cum_fine, rows),
+                t,
+                next_t,
+                sample_mask=not is_last,
+                generator=_row_generators(generator, rows))
+            prob = _put_rows(prob, rows, step['prob'])
+            cum_fine = _put_rows(cum_fine, rows, step['cum_fine'])
+            steps = _put_rows(steps, rows, _rows(steps, rows) + 1)
+            if is_last:
+                break
+            mask = _put_rows(mask, rows, step['mask'].to(image.dtype))
+            if early_stop is not None:
+                rows, previous = still_moving(rows, previous, step['prob'] >= 0.5,
+                                              early_stop['max_changed'])
+                if rows is not None and len(rows) == 0:
+                    break
+        return dict(prob=prob, cum_fine=cum_fine, steps=steps)

@@ -16,6 +16,8 @@ this module has no parameters):
    Each patch (image crop, current mask crop, ``c`` crop) runs the last step
    ``t = 0``. Patch probabilities are averaged where patches overlap and
    replace the global probability where patches cover.
+3. With ``test_cfg.max_change`` the do-no-harm guard (:mod:`.guard`) limits
+   the change of the merged mask at full resolution.
 
 Memory stays bounded for very large images: the full-resolution tensors are
 the input image, the global probability, the current mask and one sum and
@@ -31,6 +33,7 @@ from mmengine.structures import PixelData
 from torch import Tensor
 
 from mmseg_refiner.registry import MODELS
+from .guard import limit_change, max_change_of
 from .seeding import derive_seed, make_generator, make_generators, mask_seed
 
 #: Modes accepted for resizing the inputs to the model resolution.
@@ -329,6 +332,7 @@ class GlobalLocalRefiner:
         if len(boxes) > 0:
             prob = merge_patches(
                 prob, self._refine_patches(model, image, current, cum_fine, boxes, seed))
+        prob = limit_change(mask, prob, self.threshold, max_change_of(model))
         return prob >= self.threshold, prob
 
     def select_patches(self, cum_fine: Tensor, full_shape: Tuple[int, int], mask: Tensor) -> Tensor:

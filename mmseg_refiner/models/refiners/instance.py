@@ -11,9 +11,12 @@ settings are the defaults below):
    ``coarse_threshold`` after resizing).
 3. The reverse diffusion runs all its steps (``timesteps=None``), or the
    sub-sequence ``timesteps`` of them (e.g. ``(5, 3, 0)``: 3 network calls
-   instead of 6; the diffusion defines what a skipped step means).
+   instead of 6; the diffusion defines what a skipped step means). With
+   ``test_cfg.early_stop`` a crop stops once its prediction has settled.
 4. The refined probability is resized back into the box at image resolution
-   (bilinear) and thresholded at ``refined_threshold``; outside the box the
+   (bilinear), limited by the do-no-harm guard when ``test_cfg.max_change``
+   sets it (:mod:`.guard`, at image resolution), and thresholded at
+   ``refined_threshold``; outside the box the
    refined mask is background (the coarse mask lies inside the box anyway).
    On request (``return_probs``) the pasted probability is returned too:
    the resized probability inside the box, 0 outside it; an instance kept
@@ -49,7 +52,7 @@ This module has no parameters: it receives the ``SegRefiner`` (anything with
 ``model_size`` and ``refine(images, coarse, timesteps=..., generator=...)``) as
 an argument.
 """
-from typing import List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import List, NamedTuple, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -58,6 +61,8 @@ from mmengine.structures import PixelData
 from torch import Tensor
 
 from mmseg_refiner.registry import MODELS
+from .confidence import refinement_confidence
+from .guard import limit_change, max_change_of
 from .seeding import make_generators, mask_seed
 
 
@@ -131,6 +136,9 @@ class InstanceRefiner:
             each step goes to the next one given, the last to the end of the
             process (``DiscreteMaskDiffusion.sample``). Defaults to None: all
             ``T`` steps, as in the paper.
+        keep_probs (bool): also give a detector's instances their pasted
+            probabilities, ``pred_instances.mask_probs`` ((N_i, H, W) float32:
+            N_i maps of the image's size, hence off by default).
     """
 
     def __init__(self,
@@ -139,7 +147,8 @@ class InstanceRefiner:
                  batch_size: int = 32,
                  coarse_threshold: float = 0.5,
                  refined_threshold: float = 0.5,
-                 timesteps: Optional[Sequence[int]] = None) -> None:
+                 timesteps: Optional[Sequence[int]] = None,
+                 keep_probs: bool = False) -> None:
         if batch_size < 1:
             raise ValueError(f'InstanceRefiner: batch_size must be >= 1, got {batch_size}')
         if box_padding < 0:
@@ -150,14 +159,15 @@ class InstanceRefiner:
         self.coarse_threshold = coarse_threshold
         self.refined_threshold = refined_threshold
         self.timesteps = None if timesteps is None else tuple(int(t) for t in timesteps)
+        self.keep_probs = keep_probs
 
     def refine_masks(self,
                      model,
                      images: Sequence[Tensor],
                      masks: Sequence[Tensor],
                      seeds: Optional[Sequence[Optional[int]]] = None,
-                     return_probs: bool = False
-                     ) -> Union[List[Tensor], Tuple[List[Tensor], List[Tensor]]]:
+                     return_probs: bool = False,
+                     return_scores: bool = False) -> Union[List[Tensor], tuple]:
         """Refine the instance masks of a batch of images.
 
         Args:
@@ -172,6 +182,9 @@ class InstanceRefiner:
                 torch's global random state.
             return_probs (bool): also return the pasted refined probabilities.
                 Defaults to False.
+            return_scores (bool): also return each instance's refinement
+                confidence (:func:`.confidence.refinement_confidence` of its
+                probability). Defaults to False.
 
         Returns:
             list[Tensor] | tuple[list[Tensor], list[Tensor]]: per image an
@@ -180,7 +193,10 @@ class InstanceRefiner:
             ``(masks, probs)``: ``probs`` holds per image an (N_i, H, W) float32
             tensor in [0, 1], the refined probability resized into the box (0
             outside it), so that ``mask == (prob >= refined_threshold)``; for
-            instances kept coarse it is the coarse mask as 0/1.
+            instances kept coarse it is the coarse mask as 0/1. With
+            ``return_scores``, the tuple ends with per image an (N_i,) float32
+            tensor of refinement confidences in [0, 1] (1 for an instance kept
+            coarse).
         """
         if len(images) != len(masks):
             raise ValueError(f'InstanceRefiner: {len(images)} images but {len(masks)} mask sets')
@@ -188,7 +204,7 @@ class InstanceRefiner:
             seeds = [None] * len(images)
         elif len(seeds) != len(images):
             raise ValueError(f'InstanceRefiner: {len(images)} images but {len(seeds)} seeds')
-        coarse_masks, refined, jobs = [], [], []
+        coarse_masks, refined, scores, jobs = [], [], [], []
         probs: Optional[List[Tensor]] = [] if return_probs else None
         for image_index, (image, image_masks) in enumerate(zip(images, masks)):
             if image_masks.dim() != 3 or image_masks.shape[-2:] != image.shape[-2:]:
@@ -198,13 +214,15 @@ class InstanceRefiner:
             image_masks = image_masks.to(image.device, torch.bool)
             coarse_masks.append(image_masks)
             refined.append(image_masks.clone())
+            scores.append(torch.ones(len(image_masks), device=image.device))
             if probs is not None:
                 probs.append(image_masks.float())
             jobs.extend(self._crop_jobs(image_index, image_masks, seeds[image_index]))
         for start in range(0, len(jobs), self.batch_size):
-            self._refine_batch(model, images, coarse_masks, refined, probs,
+            self._refine_batch(model, images, coarse_masks, refined, probs, scores,
                                jobs[start:start + self.batch_size])
-        return (refined, probs) if probs is not None else refined
+        extra = ([probs] if return_probs else []) + ([scores] if return_scores else [])
+        return (refined, *extra) if extra else refined
 
     def predict(self,
                 model,
@@ -218,7 +236,10 @@ class InstanceRefiner:
         - a ``DetDataSample`` with ``pred_instances.masks`` (``(N_i, H, W)``
           at its image's size; ``bboxes``, ``labels``, ``scores`` pass
           through): the masks are replaced by the refined ones, the coarse
-          ones kept as ``pred_instances.coarse_masks``;
+          ones kept as ``pred_instances.coarse_masks``, and each instance's
+          refinement confidence (:mod:`.confidence`; ``scores`` unchanged) is
+          ``pred_instances.refine_scores`` ((N_i,) float32 in [0, 1]), and with
+          ``keep_probs`` the pasted probabilities ``pred_instances.mask_probs``;
         - a ``RefineDataSample`` with one ``coarse_mask`` (``1xHxW``, e.g. from
           ``MaskFolderDataset``): refined as the image's one instance, written
           as ``pred_mask = PixelData(data=(1, H, W) bool, prob=(1, H, W)
@@ -243,15 +264,21 @@ class InstanceRefiner:
             for index, (image, data_sample) in enumerate(zip(images, data_samples))
         ]
         seeds = model.sample_seeds(data_samples) if hasattr(model, 'sample_seeds') else None
-        # Probabilities only for pred_mask (a detector's many instances would hold N_i maps).
-        with_probs = any('pred_instances' not in data_sample for data_sample in data_samples)
-        refined = self.refine_masks(model, images, masks, seeds=seeds, return_probs=with_probs)
-        refined, probs = refined if with_probs else (refined, [None] * len(images))
-        for data_sample, coarse, sample_masks, sample_probs in zip(
-                data_samples, masks, refined, probs):
+        # Probabilities for pred_mask; a detector's many instances hold N_i maps: on request.
+        with_probs = self.keep_probs or any('pred_instances' not in data_sample
+                                            for data_sample in data_samples)
+        out = self.refine_masks(
+            model, images, masks, seeds=seeds, return_probs=with_probs, return_scores=True)
+        refined, scores = out[0], out[-1]
+        probs = out[1] if with_probs else [None] * len(images)
+        for data_sample, coarse, sample_masks, sample_probs, sample_scores in zip(
+                data_samples, masks, refined, probs, scores):
             if 'pred_instances' in data_sample:
                 data_sample.pred_instances.coarse_masks = coarse  # kept for before / after views
                 data_sample.pred_instances.masks = sample_masks
+                data_sample.pred_instances.refine_scores = sample_scores
+                if self.keep_probs:
+                    data_sample.pred_instances.mask_probs = sample_probs
             else:
                 data_sample.pred_mask = PixelData(data=sample_masks, prob=sample_probs)
         return data_samples
@@ -288,9 +315,10 @@ class InstanceRefiner:
         ]
 
     def _refine_batch(self, model, images: Sequence[Tensor], coarse_masks: Sequence[Tensor],
-                      refined: List[Tensor], probs: Optional[List[Tensor]],
+                      refined: List[Tensor], probs: Optional[List[Tensor]], scores: List[Tensor],
                       jobs: Sequence[_CropJob]) -> None:
-        """Crop, refine and paste one network batch into ``refined`` (and ``probs`` if given)."""
+        """Crop, refine and paste one network batch into ``refined`` and ``scores`` (and
+        ``probs`` if given)."""
         size = (model.model_size, model.model_size)
         crops, coarse = [], []
         for job in jobs:
@@ -303,8 +331,14 @@ class InstanceRefiner:
         crop_probs = model.refine(
             torch.cat(crops), torch.cat(coarse), timesteps=self.timesteps,
             generator=generators)['prob']
+        max_change = max_change_of(model)
         for job, prob in zip(jobs, crop_probs.float()):
             box_prob = _resize(prob[None], (job.y1 - job.y0, job.x1 - job.x0))[0, 0]
+            if max_change is not None:
+                box_prob = self._limit_change(coarse_masks[job.image_index][job.instance_index],
+                                              box_prob, job, max_change)
+            scores[job.image_index][job.instance_index] = refinement_confidence(
+                box_prob, self.refined_threshold)
             instance = refined[job.image_index][job.instance_index]
             instance.zero_()
             instance[job.y0:job.y1, job.x0:job.x1] = box_prob >= self.refined_threshold
@@ -312,3 +346,20 @@ class InstanceRefiner:
                 instance_prob = probs[job.image_index][job.instance_index]
                 instance_prob.zero_()
                 instance_prob[job.y0:job.y1, job.x0:job.x1] = box_prob
+
+    def _limit_change(self, coarse: Tensor, box_prob: Tensor, job: _CropJob,
+                      max_change: dict) -> Tensor:
+        """The guard (:mod:`.guard`) on a box's probability, at image resolution.
+
+        Judged on the box grown by one pixel (clipped to the image), so that a
+        coarse boundary on the box's edge is seen; outside the box the refined
+        mask is background, as the paste makes it.
+        """
+        height, width = coarse.shape[-2:]
+        y0, x0 = max(job.y0 - 1, 0), max(job.x0 - 1, 0)
+        y1, x1 = min(job.y1 + 1, height), min(job.x1 + 1, width)
+        prob = box_prob.new_zeros((y1 - y0, x1 - x0))
+        inner = (slice(job.y0 - y0, job.y1 - y0), slice(job.x0 - x0, job.x1 - x0))
+        prob[inner] = box_prob
+        prob = limit_change(coarse[y0:y1, x0:x1], prob, self.refined_threshold, max_change)
+        return prob[inner]

@@ -13,7 +13,9 @@ from mmseg_refiner.models.denoisers.official_checkpoint import convert_official_
 from mmseg_refiner.registry import MODELS
 from mmseg_refiner.structures import RefineDataSample, sample_name
 from ..diffusion.discrete_mask_diffusion import Generators
+from ..diffusion.early_stop import check_early_stop
 from ..utils.precision import check_precision, network_in_precision, resolve_precision
+from .guard import check_max_change, limit_change, max_change_of
 from .seeding import make_generators, mask_seed, sample_seed, seed_name
 
 ConfigType = Union[dict, nn.Module]
@@ -23,7 +25,7 @@ Inputs = Union[torch.Tensor, List[torch.Tensor]]
 #: ``test_cfg.mode='whole'``); ``'instance'`` and ``'global_local'``: the two refiners.
 TEST_MODES = ('whole', 'instance', 'global_local')
 #: Keys of ``test_cfg`` (a plain dict: the config check cannot see into it).
-TEST_CFG_KEYS = ('mode', 'seed', 'precision')
+TEST_CFG_KEYS = ('mode', 'seed', 'precision', 'max_change', 'early_stop')
 
 
 def check_test_mode(mode: str, modes: Sequence[str] = TEST_MODES,
@@ -84,6 +86,12 @@ class SegRefiner(BaseModel):
             (:mod:`mmseg_refiner.models.utils.precision`): ``'auto'`` is bf16
             where the hardware runs it natively (fp16 on a CUDA device without
             bf16), fp32 elsewhere; ``'fp32'`` is the exact float32 network.
+            ``max_change`` (default None, off): the do-no-harm guard, e.g.
+            ``dict(distance=10, drop_new_components=True)``, applied to every
+            refined mask in every mode (:mod:`.guard`). ``early_stop``
+            (default None, off): e.g. ``dict(max_changed=0.005)``, a mask stops
+            sampling once its prediction no longer changes between steps
+            (:mod:`mmseg_refiner.models.diffusion.early_stop`).
         init_cfg (dict, optional): MMEngine initialization config.
     """
 
@@ -109,7 +117,8 @@ class SegRefiner(BaseModel):
         self.model_size = model_size
         self.instance_refiner = MODELS.build(instance_refiner) if instance_refiner else None
         self.global_local_refiner = MODELS.build(global_local_refiner) if global_local_refiner else None
-        self.test_cfg = dict(mode='whole', seed=0, precision='auto')
+        self.test_cfg = dict(
+            mode='whole', seed=0, precision='auto', max_change=None, early_stop=None)
         self.test_cfg.update(self.check_test_cfg(test_cfg or {}))
         self._logged_precision = None
         # The authors' published checkpoint loads wherever ours does (converted on load).
@@ -146,6 +155,8 @@ class SegRefiner(BaseModel):
             check_test_mode(test_cfg['mode'], what='SegRefiner: test_cfg.mode')
         if 'precision' in test_cfg:
             check_precision(test_cfg['precision'])
+        check_max_change(test_cfg.get('max_change'))
+        check_early_stop(test_cfg.get('early_stop'))
         return test_cfg
 
     def _check_test_mode(self) -> str:
@@ -264,8 +275,10 @@ class SegRefiner(BaseModel):
                 ends the process. See ``DiscreteMaskDiffusion.sample``.
 
         Returns:
-            dict: ``prob`` (N, 1, S, S) refined foreground probability and
-            ``cum_fine`` (N, 1, S, S) cumulative fine probability.
+            dict: ``prob`` (N, 1, S, S) refined foreground probability,
+            ``cum_fine`` (N, 1, S, S) cumulative fine probability and
+            ``steps`` (N,) the steps each row ran (fewer than ``timesteps``
+            under ``test_cfg.early_stop``).
         """
         precision = self.inference_precision(images.device)
         return self.diffusion.sample(
@@ -275,7 +288,8 @@ class SegRefiner(BaseModel):
             timesteps=timesteps,
             cum_fine=cum_fine,
             generator=generator,
-            next_timestep=next_timestep)
+            next_timestep=next_timestep,
+            early_stop=check_early_stop(self.test_cfg.get('early_stop')))
 
     def predict(self, inputs: Inputs,
                 data_samples: List[RefineDataSample]) -> List[RefineDataSample]:
@@ -296,7 +310,10 @@ class SegRefiner(BaseModel):
         generators = make_generators(
             [mask_seed(seed, 0) for seed in self.sample_seeds(data_samples)], inputs.device)
         out = self.refine(inputs, coarse, generator=generators)
-        for data_sample, prob, cum_fine in zip(data_samples, out['prob'], out['cum_fine']):
+        max_change = max_change_of(self)
+        for data_sample, prob, cum_fine, row_coarse in zip(data_samples, out['prob'],
+                                                           out['cum_fine'], coarse):
+            prob = limit_change(row_coarse[0] > 0, prob[0], 0.5, max_change)[None]
             data_sample.pred_mask = PixelData(data=prob >= 0.5, prob=prob, cum_fine=cum_fine)
         return data_samples
 

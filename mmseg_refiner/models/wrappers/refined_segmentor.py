@@ -1,5 +1,5 @@
 """Any MMSegmentation segmentor followed by SegRefiner in global-local mode."""
-from typing import List, Optional, Union
+from typing import List, Optional, Tuple, Union
 
 import torch
 from mmengine.structures import PixelData
@@ -22,7 +22,10 @@ class RefinedSegmentor(BaseRefinementChain):
     label where no refined mask claims it (all refined probabilities below the
     refiner's threshold). ``predict`` returns the segmentor's
     ``SegDataSample`` s with the refined ``pred_sem_seg`` (and the original
-    one as ``coarse_sem_seg``; ``seg_logits`` stay the segmentor's), so
+    one as ``coarse_sem_seg``; ``seg_logits`` stay the segmentor's) and
+    ``refine_probs`` (``PixelData``, ``1 x H x W`` float32: per pixel the
+    highest refined probability over the classes, the refiner's confidence
+    in its label where it is at least the threshold), so
     mmseg's ``IoUMetric``, ``SegLocalVisualizer`` and test loop work
     unchanged.
 
@@ -90,8 +93,9 @@ class RefinedSegmentor(BaseRefinementChain):
 
         Returns:
             The segmentor's ``SegDataSample`` s with the refined
-            ``pred_sem_seg`` (``1 x H x W`` at the original size) and the
-            original prediction as ``coarse_sem_seg``.
+            ``pred_sem_seg`` (``1 x H x W`` at the original size), the
+            original prediction as ``coarse_sem_seg`` and the refined
+            probabilities as ``refine_probs`` (class docstring).
         """
         results = self._upstream_predict(inputs, data_samples)
         images = self._original_images(inputs, results)
@@ -99,10 +103,16 @@ class RefinedSegmentor(BaseRefinementChain):
         for image, sample, seed in zip(images, results, seeds):
             labels = sample.pred_sem_seg.data[0]
             sample.coarse_sem_seg = PixelData(data=labels[None].clone())
-            sample.pred_sem_seg = PixelData(data=self.refine_labels(image, labels, seed)[None])
+            refined, prob = self.refine_labels(image, labels, seed, return_probs=True)
+            sample.pred_sem_seg = PixelData(data=refined[None])
+            sample.refine_probs = PixelData(data=prob[None])
         return results
 
-    def refine_labels(self, image: Tensor, labels: Tensor, seed: Optional[int] = None) -> Tensor:
+    def refine_labels(self,
+                      image: Tensor,
+                      labels: Tensor,
+                      seed: Optional[int] = None,
+                      return_probs: bool = False) -> Union[Tensor, Tuple[Tensor, Tensor]]:
         """Refine a label map class by class.
 
         Args:
@@ -110,11 +120,14 @@ class RefinedSegmentor(BaseRefinementChain):
             labels: ``(H, W)`` integer label map of the segmentor.
             seed: the sample's seed; class ``c`` is sampled with
                 ``mask_seed(seed, c)``. None: torch's global random state.
+            return_probs: also return the ``(H, W)`` float32 highest refined
+                probability of each pixel (over the classes).
 
         Returns:
             ``(H, W)`` refined label map (same dtype): each pixel takes the
             class with the highest refined probability if that probability
-            reaches the refiner's threshold, its original label otherwise.
+            reaches the refiner's threshold, its original label otherwise;
+            with ``return_probs``, ``(labels, probs)``.
         """
         global_local_refiner = self.refiner.global_local_refiner
         labels = labels.to(image.device)
@@ -126,4 +139,5 @@ class RefinedSegmentor(BaseRefinementChain):
             better = prob > best_prob
             best_prob = torch.where(better, prob, best_prob)
             best_label[better] = label
-        return torch.where(best_prob >= global_local_refiner.threshold, best_label, labels)
+        refined = torch.where(best_prob >= global_local_refiner.threshold, best_label, labels)
+        return (refined, best_prob) if return_probs else refined

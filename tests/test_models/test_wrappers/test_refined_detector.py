@@ -106,6 +106,8 @@ def test_predict_returns_refined_masks_of_the_original_size(model, image_file):
     assert pred.masks.shape == (4, *IMAGE_SHAPE) and pred.masks.dtype == torch.bool
     assert pred.bboxes.shape == (4, 4) and pred.labels.shape == (4, )
     assert pred.coarse_masks.shape == pred.masks.shape  # the detector's, kept beside
+    assert pred.refine_scores.shape == (4, ) and pred.refine_scores.dtype == torch.float32
+    assert ((pred.refine_scores >= 0) & (pred.refine_scores <= 1)).all()
     assert torch.equal(pred.masks, again[0].pred_instances.masks)  # test_cfg.seed=0
 
     # The detector alone: same boxes, labels, scores; masks at the same size.

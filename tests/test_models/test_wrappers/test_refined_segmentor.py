@@ -148,6 +148,8 @@ def test_echo_refinement_keeps_the_prediction_and_iou_metric_consumes_it(segment
     assert labels.shape == (1, 64, 64)
     assert len(labels.unique()) >= 2  # the test needs several classes
     assert torch.equal(labels, out.coarse_sem_seg.data)  # the echo changes nothing
+    # the echo's probability is its 0/1 input: 1 under every pixel's own class
+    assert torch.equal(out.refine_probs.data, torch.ones(1, 64, 64))
     # The refiner saw the original image, normalized for it (64 = model size).
     original = RefinerDataPreprocessor().normalize(torch.from_numpy(scene_image()).permute(2, 0, 1))
     assert torch.equal(echo.images[0][0], original)
@@ -213,10 +215,12 @@ def test_pixels_take_the_most_probable_refined_class_or_keep_their_label(segment
         allow_untrained_refiner=True,
         segmentor=segmentor,
         refiner=EchoSegRefiner(global_local_refiner=ScriptedHR(labels, probs)))
-    refined = model.refine_labels(torch.zeros(3, 2, 4), labels)
+    refined, best = model.refine_labels(torch.zeros(3, 2, 4), labels, return_probs=True)
     # (0,1): best 0.4 < 0.5 -> keeps 0; (0,2): class 0 (0.8) beats class 1 (0.7);
     # (1,1), (1,3): nothing reaches 0.5 -> keep; (1,2): class 2 claims it (0.6).
     assert refined.tolist() == [[0, 0, 0, 1], [2, 2, 2, 1]]
+    assert torch.equal(best, torch.tensor([[0.9, 0.4, 0.8, 0.9], [0.8, 0.4, 0.6, 0.45]]))
+    assert torch.equal(model.refine_labels(torch.zeros(3, 2, 4), labels), refined)
 
 
 def test_chain_config_builds_in_the_mmseg_scope_and_loads_checkpoints(repo_root, tmp_path,
