@@ -67,7 +67,7 @@ class RefinedDetector(BaseRefinementChain):
                  backbone: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
-        if backbone:
+        if backbone and isinstance(detector, dict):
             detector = copy.deepcopy(dict(detector))
             detector['backbone'] = {**detector['backbone'], **backbone}
         super().__init__(
