@@ -91,7 +91,7 @@ def test_builds_frozen_and_loads_the_refiner_checkpoint(model, refiner_checkpoin
     assert not model.detector.training and not model.refiner.training
     for key, value in refiner_checkpoint[1].items():
         assert torch.equal(model.refiner.state_dict()[key], value), key
-    with pytest.raises(NotImplementedError, match='only predicts'):
+    with pytest.raises(ValueError, match='only predicts'):
         model.loss(None, None)
 
 
@@ -146,7 +146,7 @@ def test_refiner_sees_crops_of_the_detected_masks_and_output_is_pasted_back(
 
 def test_refiner_image_is_the_batch_image_back_at_the_original_size(model, image_file):
     data = model.data_preprocessor(mmdet_test_batch(image_file), False)
-    [image] = model._original_size_images(data['inputs'], data['data_samples'])
+    [image] = model._original_images(data['inputs'], data['data_samples'])
     original = torch.from_numpy(mmcv.imread(image_file)).permute(2, 0, 1)
     [expected] = model.refiner.data_preprocessor(dict(inputs=[original]), False)['inputs']
     assert image.shape == (3, *IMAGE_SHAPE)
