@@ -22,7 +22,8 @@ import sys
 
 from mmengine.runner import Runner
 
-from mmseg_refiner.cli import add_common_args, cli_main, load_config, setup_cpu_distributed
+from mmseg_refiner.cli import (add_common_args, check_weights_fit, cli_main, load_config,
+                               setup_cpu_distributed)
 from mmseg_refiner.cli.args import (add_input_arg, add_output_arg, check_job_paths,
                                     parse_checked_args)
 from mmseg_refiner.cli.launch import dataset_job_paths
@@ -59,9 +60,16 @@ def parse_args(argv=None):
 
 
 def trigger_visualization_hook(cfg, args) -> None:
-    """Switch the config's visualization hook on, as mmdet's tools/test.py does."""
+    """Switch the visualization hook on, as mmdet's tools/test.py does.
+
+    The pictures are this package's (image | coarse | refined | ground truth | changes):
+    a config's other visualization hook (mmdet's / mmseg's, inherited by a chain config
+    built on their configs) is replaced by ``RefinementVisualizationHook``.
+    """
     hooks = cfg.setdefault('default_hooks', {})
-    if hooks.get('visualization') is None:
+    hook = hooks.get('visualization')
+    if hook is None or str(hook.get('type', '')).split('.')[-1] != \
+            DEFAULT_VISUALIZATION_HOOK['type'].split('.')[-1]:
         hooks['visualization'] = dict(DEFAULT_VISUALIZATION_HOOK)
     hook = hooks['visualization']
     hook['draw'] = True
@@ -120,6 +128,7 @@ def run_test(argv=None) -> dict:
     # The checkpoint file is read (and refused if it is no checkpoint) before the Runner logs
     # its environment; its weights must fit the model exactly once the Runner built it.
     weights = read_weights(cfg.load_from) if cfg.get('load_from') else None
+    check_weights_fit(cfg, weights)
     setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)
     if weights is not None:  # strict; the Runner loads non-strictly

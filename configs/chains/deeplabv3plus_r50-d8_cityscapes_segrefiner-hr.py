@@ -12,8 +12,9 @@
 # Each class present in the prediction is refined as a binary mask on the *original*
 # image at its original size; a pixel takes the class with the highest refined
 # probability, or keeps its label where no refined mask reaches 0.5. The original image
-# is the batch input when the test pipeline kept its size (Cityscapes' Resize to
-# 2048x1024 does), otherwise it is read again from the sample's img_path.
+# is the batch input resized back to the original size (exact here: Cityscapes' Resize to
+# 2048x1024 keeps it). The segmentor preprocesses with its own data_preprocessor; the
+# top-level data_preprocessor of mmseg's config is not used by the chain.
 # Configs in any folder chain the same way (the refiner's configs ship in the package).
 _base_ = ['mmseg::deeplabv3plus/deeplabv3plus_r50-d8_4xb2-40k_cityscapes-512x1024.py']
 from mmseg_refiner.configs.segrefiner_refiners import hr_refiner  # noqa: E402 (after _base_)

@@ -14,40 +14,21 @@
 # against the ground truth (iou_reference='ground_truth', less coarse masks), not against
 # the boundary-modified mask as the reference code does, because the shipped demo weights
 # were trained so; the held-out coarse masks use the same synthesis.
-# What is shrunk: input side 64 (not 256), base width 16 (not 128), 4 levels with
-# multipliers (1, 2, 2, 4) (not 6), attention only at the lowest resolution (stride 8,
-# 8x8 tokens) and in the middle block, GroupNorm with 8 groups (16 channels cannot be
-# split in 32). 1.14 M parameters (4.6 MB of float32 weights) instead of 118.6 M.
+# The model itself (what is shrunk, and why) is mmseg_refiner/configs/segrefiner_unet_tiny.py,
+# which chains import too (demo_lr_refiner / demo_hr_refiner of segrefiner_refiners.py).
 # Each choice is about what a 2-core CPU shared with others can train in ~30 minutes:
 # one training iteration (batch 8) costs ~0.2 s on a free core and ~0.7-1 s when the
 # cores are shared; width 32 costs ~2x that and gives a 18 MB checkpoint, side 96 ~2.2x.
 _base_ = [
-    '../_base_/models/segrefiner_unet-128.py',
     '../_base_/schedules/adamw_multistep.py',
     '../_base_/resumable_runtime.py',
 ]
+from mmseg_refiner.configs.segrefiner_unet_tiny import model as demo_model  # noqa: E402
 
 model_size = 64
 max_iters = 3000
-
-model = dict(
-    denoiser=dict(
-        model_channels=16,
-        channel_mult=(1, 2, 2, 4),
-        attention_strides=(8, ),
-        num_heads=4,
-        norm_groups=8),
-    model_size=model_size,
-    # Refining any image (mmseg_refiner.apis.refine, tools/refine.py): the paper's test
-    # settings, with the local patch at this model's input side so patches are refined at
-    # full resolution as in the paper (256 px patches for its 256 px model), and bilinear
-    # resizing, which is how this model's training crops were resized.
-    instance_refiner=dict(type='InstanceRefiner', min_area=512, box_padding=20),
-    global_local_refiner=dict(
-        type='GlobalLocalRefiner',
-        patch_size=model_size,
-        interpolation='bilinear',
-        prob_interpolation='bilinear'))
+model = dict(demo_model, test_cfg=dict(mode='global_local', seed=0, precision='auto'))
+del demo_model
 
 # Training data: synthetic objects on photographs (mmseg_refiner/datasets/synthetic.py),
 # at two image sizes so the crops resized to 64 px cover a range of scales (x1.5 to x3.5
@@ -115,7 +96,6 @@ default_hooks = dict(
 # in the scalars of the work dir); testing: 100 of them,
 #   .venv/bin/python tools/test.py configs/segrefiner/segrefiner_unet-tiny_1xb8-3k_synthetic-64.py \
 #       demo/segrefiner_demo.pth
-model.update(test_cfg=dict(mode='global_local', seed=0, precision='auto'))
 heldout_dataset = dict(
     type='SyntheticRefineDataset',
     num_samples=100,

@@ -2,15 +2,17 @@
 
 The job behind ``tools/refine_coco_results.py``. The data come from the config's
 ``test_dataloader`` (its dataset type and ``pipeline``), pointed at the given
-files, and each image goes through the model's ``test_step`` in ``'instance'``
-test mode, as with ``tools/test.py``: instance ``k`` of an image is sampled from
-a generator seeded from the seed, the image's file name and ``k``, so both
-routes give byte-identical masks. A config whose test data are not COCO results
-(the demo model's, say) lends its model to the shipped COCO-results data
+files, and the dataset's samples go through the model's ``test_step`` in
+``'instance'`` test mode, as many at a time as the ``test_dataloader``'s
+``batch_size`` (their crops share network batches), as with ``tools/test.py``:
+instance ``k`` of an image is sampled from a generator seeded from the seed, the
+image's file name and ``k``, so both routes, and any number of samples per step,
+give byte-identical masks. A config whose test data are not COCO results (the
+demo model's, say) lends its model to the shipped COCO-results data
 (:data:`COCO_RESULTS_DATA`). An image's detections are decoded and refined in
 batches of at most ``detections_per_batch`` (the dataset's
-``max_instances_per_sample``), so memory stays bounded however many there are;
-the masks do not depend on the batching.
+``max_instances_per_sample``), one sample each, so memory stays bounded however
+many there are; the masks do not depend on the batching.
 
 Resuming uses the package's one mechanism (:mod:`mmseg_refiner.fileio.resume`):
 ``<out_file>.progress.jsonl`` records each finished batch under the digest of
@@ -113,19 +115,26 @@ def image_key(info: dict, results: List[dict]) -> str:
 RECORD_FIELDS = 'segmentation,refine_score'
 
 
-def refine_image(model, sample: dict) -> List[dict]:
-    """Per detection of one image, in the order of its records, ``segmentation`` (the
-    refined mask as an RLE) and ``refine_score`` (module docstring)."""
-    [out] = model.test_step(pseudo_collate([sample]))
-    pred = out.pred_instances
-    order = sorted(range(len(pred.result_indices)), key=lambda i: int(pred.result_indices[i]))
-    if not order:
-        return []
-    scores = pred.refine_scores[order].tolist()
-    return [
-        dict(segmentation=rle, refine_score=round(score, 6))
-        for rle, score in zip(fileio.encode_masks(pred.masks[order]), scores)
-    ]
+def refine_images(model, samples: List[dict]) -> List[List[dict]]:
+    """Per image, per detection in the order of its records, ``segmentation`` (the refined
+    mask as an RLE) and ``refine_score`` (module docstring).
+
+    The images go through one ``test_step``, so the crops of all their instances
+    share network batches (``instance_refiner.batch_size`` crops at a time).
+    """
+    refined = []
+    for out in model.test_step(pseudo_collate(samples)):
+        pred = out.pred_instances
+        order = sorted(range(len(pred.result_indices)), key=lambda i: int(pred.result_indices[i]))
+        if not order:
+            refined.append([])
+            continue
+        scores = pred.refine_scores[order].tolist()
+        refined.append([
+            dict(segmentation=rle, refine_score=round(score, 6))
+            for rle, score in zip(fileio.encode_masks(pred.masks[order]), scores)
+        ])
+    return refined
 
 
 def _merge(results: List[dict], dataset, refined: Dict[int, List[dict]],
@@ -209,11 +218,16 @@ def refine_coco_results(model,
             refined[index] = masks
     bar = tqdm(total=len(dataset), initial=len(dataset) - len(todo), unit='batch',
                desc=f'refining (batches of up to {dataset.max_instances_per_sample} detections)')
+    # As many samples per step as the config's test_dataloader takes (as tools/test.py does).
+    step = max(int(model.cfg.test_dataloader.get('batch_size', 1)), 1)
     try:
-        for index, key in todo:
-            refined[index] = refine_image(model, dataset[index])
-            log.add(log_name(dataset.get_data_info(index)), key, refined[index])
-            bar.update(1)
+        for start in range(0, len(todo), step):
+            chunk = todo[start:start + step]
+            masks = refine_images(model, [dataset[index] for index, _ in chunk])
+            for (index, key), image_masks in zip(chunk, masks):
+                refined[index] = image_masks
+                log.add(log_name(dataset.get_data_info(index)), key, image_masks)
+            bar.update(len(chunk))
     except KeyboardInterrupt:
         raise JobInterrupted(f'interrupted: {len(refined)} of {len(dataset)} batches done, kept '
                              f'in {log.path}; run the same command again to resume') from None

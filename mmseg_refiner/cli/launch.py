@@ -1,7 +1,11 @@
 """Runner set-up shared by tools/train.py and tools/test.py: config loading (with the
 key check every tool runs) and distributed launch on machines with or without CUDA."""
+import copy
+import logging
 import os
 import os.path as osp
+import warnings
+from typing import Mapping, Optional
 
 import torch
 import torch.distributed as torch_dist
@@ -10,6 +14,8 @@ from mmengine.config import Config
 from mmseg_refiner.apis.config_keys import validate_config
 from mmseg_refiner.fileio.outputs import JobPath
 from mmseg_refiner.utils.config_file import read_config_file
+from mmseg_refiner.utils.safe_checkpoint import (CheckpointError, load_weights_strictly,
+                                                 read_weights)
 
 
 def load_config(args) -> Config:
@@ -25,12 +31,79 @@ def load_config(args) -> Config:
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     validate_config(cfg, args.cfg_options)
+    fit_short_and_debugging_runs(cfg)
     cfg.launcher = args.launcher
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
     return cfg
+
+
+#: The dataloaders a Runner builds from a config.
+DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+
+
+def fit_short_and_debugging_runs(cfg: Config) -> None:
+    """Settings that follow others, as a user debugging a config expects.
+
+    - ``persistent_workers`` follows ``num_workers``: with ``num_workers=0``
+      (the usual debugging setting) PyTorch refuses persistent workers, so they
+      are turned off for that dataloader.
+    - A training run shorter than the logger's interval would log no loss, LR
+      or ETA: the interval becomes the run's length (``train_cfg.max_iters``).
+    """
+    for key in DATALOADERS:
+        loader = cfg.get(key)
+        if isinstance(loader, dict) and loader.get('num_workers', 1) == 0 and \
+                loader.get('persistent_workers'):
+            loader['persistent_workers'] = False
+    max_iters = (cfg.get('train_cfg') or {}).get('max_iters')
+    logger = (cfg.get('default_hooks') or {}).get('logger')
+    if isinstance(max_iters, int) and max_iters > 0 and isinstance(logger, dict) and \
+            logger.get('interval', 10) > max_iters:
+        logger['interval'] = max_iters
+
+
+def check_weights_fit(cfg: Config, weights: Optional[Mapping[str, torch.Tensor]] = None) -> None:
+    """Refuse weights that do not fit the config's model before the Runner logs anything.
+
+    The model is built on PyTorch's ``meta`` device (no memory, no computation) and
+    ``weights`` (read from ``cfg.load_from``) loaded strictly into it; without them, a
+    chain's ``model.refiner_checkpoint`` file is loaded into its refiner. A model that does
+    not build on the meta device is left to the check after the Runner built it.
+
+    Raises:
+        CheckpointError: one line naming the file, the first keys that do not fit and the
+            refiner configs the shipped checkpoints go with.
+    """
+    from mmengine.registry import DefaultScope
+
+    import mmseg_refiner  # noqa: F401  (registers the models)
+    from mmseg_refiner.models.wrappers.chain_weights import FIT_HINTS
+    from mmseg_refiner.registry import MODELS
+    setting = cfg.model.get('refiner_checkpoint') if 'refiner' in cfg.model else None
+    if weights is None and not (isinstance(setting, str) and osp.isfile(setting)):
+        return
+    try:
+        with torch.device('meta'), DefaultScope.overwrite_default_scope(
+                cfg.get('default_scope', 'mmseg_refiner')):
+            model = MODELS.build(copy.deepcopy(cfg.model))
+    except Exception:  # noqa: BLE001  (the late check after the Runner built it stays)
+        return
+    target, filename = (model, cfg.load_from) if weights is not None else (model.refiner, setting)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')  # copying into meta parameters is a no-op, as wanted
+        logging.disable(logging.INFO)  # the load hooks' notes come again with the real load
+        try:
+            load_weights_strictly(target, weights if weights is not None else read_weights(setting),
+                                  filename)
+        except CheckpointError as error:
+            hint = f' {FIT_HINTS[0]}' if hasattr(model, 'refiner') or 'denoiser' in dict(
+                model.named_children()) else ''
+            raise CheckpointError(f'{error}.{hint}') from None
+        finally:
+            logging.disable(logging.NOTSET)
 
 
 def setup_cpu_distributed(cfg: Config) -> None:

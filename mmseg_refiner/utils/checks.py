@@ -87,11 +87,13 @@ def check_common_args(args) -> None:
     """Check the settings many tools share, when ``args`` has them.
 
     ``args.device`` (:func:`check_device`), ``args.seed`` (:func:`check_seed`),
-    ``args.batch_size`` (:func:`check_positive`).
+    ``args.batch_size`` (:func:`check_positive`; each of them when a tool takes several).
     """
     if getattr(args, 'device', None) is not None:
         check_device(args.device)
     if hasattr(args, 'seed'):
         check_seed(args.seed)
     if hasattr(args, 'batch_size'):
-        check_positive(args.batch_size, '--batch-size')
+        sizes = args.batch_size if isinstance(args.batch_size, list) else [args.batch_size]
+        for size in sizes:
+            check_positive(size, '--batch-size')

@@ -183,7 +183,7 @@ def checkpoint_state_dict(checkpoint: Any, filename: str) -> Dict[str, torch.Ten
         state_dict = checkpoint['state_dict']
     if not isinstance(state_dict, Mapping) or not state_dict or not all(
             isinstance(v, torch.Tensor) for v in state_dict.values()):
-        found = (f'a dict with keys {_listing(list(checkpoint))}' if isinstance(
+        found = (f'a dict with keys {listing(list(checkpoint))}' if isinstance(
             checkpoint, Mapping) else f'a {type(checkpoint).__name__}')
         raise CheckpointError(f'checkpoint {filename} holds no weights (neither a state_dict '
                               f'of tensors nor a dict with "state_dict"); it holds {found}')
@@ -192,7 +192,7 @@ def checkpoint_state_dict(checkpoint: Any, filename: str) -> Dict[str, torch.Ten
     return state_dict
 
 
-def _listing(keys: Sequence[str]) -> str:
+def listing(keys: Sequence[str]) -> str:
     shown = ', '.join(str(k) for k in keys[:MAX_LISTED_KEYS])
     return shown + (f', ... ({len(keys)} in all)' if len(keys) > MAX_LISTED_KEYS else '')
 
@@ -209,14 +209,14 @@ def check_finite_weights(state_dict: Mapping[str, torch.Tensor], filename: str) 
     ]
     if bad:
         raise CheckpointError(f'checkpoint {filename} has NaN or Inf values in {len(bad)} '
-                              f'tensor(s): {_listing(bad)} (a diverged training run?); use an '
+                              f'tensor(s): {listing(bad)} (a diverged training run?); use an '
                               f'earlier checkpoint')
 
 
 #: One line of torch's ``load_state_dict`` size-mismatch report: key, checkpoint shape, model shape.
-_SIZE_MISMATCH = re.compile(r'size mismatch for (\S+): copying a param with shape '
-                            r'torch\.Size\(\[([^\]]*)\]\) from checkpoint, the shape in current '
-                            r'model is torch\.Size\(\[([^\]]*)\]\)')
+SIZE_MISMATCH = re.compile(r'size mismatch for (\S+): copying a param with shape '
+                           r'torch\.Size\(\[([^\]]*)\]\) from checkpoint, the shape in current '
+                           r'model is torch\.Size\(\[([^\]]*)\]\)')
 
 
 def load_weights_strictly(model: torch.nn.Module, state_dict: Mapping[str, torch.Tensor],
@@ -238,17 +238,17 @@ def load_weights_strictly(model: torch.nn.Module, state_dict: Mapping[str, torch
     except RuntimeError as error:  # sizes differ: torch lists them one per line
         mismatched = [
             f'{key} ({found}) vs ({expected})'
-            for key, found, expected in _SIZE_MISMATCH.findall(str(error))
+            for key, found, expected in SIZE_MISMATCH.findall(str(error))
         ]
         problems.append(f'{len(mismatched)} of different size (checkpoint vs model): '
-                        f'{_listing(mismatched)}')
+                        f'{listing(mismatched)}')
     else:
         if incompatible.missing_keys:
             problems.append(f'{len(incompatible.missing_keys)} missing: '
-                            f'{_listing(incompatible.missing_keys)}')
+                            f'{listing(incompatible.missing_keys)}')
         if incompatible.unexpected_keys:
             problems.append(f'{len(incompatible.unexpected_keys)} unexpected: '
-                            f'{_listing(incompatible.unexpected_keys)}')
+                            f'{listing(incompatible.unexpected_keys)}')
     if problems:
         raise CheckpointError(
             f'checkpoint {filename} does not fit the model {type(model).__name__} of the config '

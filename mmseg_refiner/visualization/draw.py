@@ -26,6 +26,11 @@ PANEL_COLOURS = {
     'refined': (233, 180, 86),  # sky blue
     'ground truth': (115, 158, 0),  # bluish green
 }
+#: The changes panel: pixels the refinement added to the masks and removed from them.
+CHANGE_COLOURS = {
+    'added': (178, 114, 0),  # blue
+    'removed': (0, 94, 213),  # vermillion
+}
 INSTANCE_COLOURS: Tuple[Tuple[int, int, int], ...] = (
     (233, 180, 86),  # sky blue
     (0, 159, 230),  # orange
@@ -166,14 +171,71 @@ def mean_iou(pred: np.ndarray, gt: np.ndarray) -> float:
     return float(np.mean(ious)) if ious else 1.0
 
 
+def _changes_panel(shown: np.ndarray, coarse: np.ndarray, refined: np.ndarray,
+                   size: Tuple[int, int], class_colours: Optional[list]) -> np.ndarray:
+    """The dimmed image with the changed pixels painted (see ``changes`` of
+    :func:`draw_refinement`) under a caption counting them."""
+    canvas = (shown.astype(np.float32) * DIM * 0.6).round().astype(np.uint8)
+    if class_colours is None:
+        before, after = coarse.any(axis=0), refined.any(axis=0)
+        painted = {
+            CHANGE_COLOURS['added']: after & ~before,
+            CHANGE_COLOURS['removed']: before & ~after
+        }
+        caption = (f'changes: +{int(painted[CHANGE_COLOURS["added"]].sum())} px (blue) '
+                   f'-{int(painted[CHANGE_COLOURS["removed"]].sum())} px (red)')
+    else:
+        changed = (coarse != refined).any(axis=0)
+        painted = {
+            colour: refined[i] & changed
+            for i, colour in enumerate(class_colours[:len(refined)])
+        }
+        caption = f'changed class: {int(changed.sum())} px (new class colour)'
+    for colour, pixels in painted.items():
+        canvas[_resize(pixels.astype(np.uint8), size, nearest=True) != 0] = colour
+    return _captioned(canvas, caption)
+
+
+def _legend(names: Sequence[str], colours: Sequence[Tuple[int, int, int]], stacks: dict,
+            width: int) -> np.ndarray:
+    """A strip naming the colour of every mask present in any panel."""
+    present = [
+        i for i in range(len(names)) if any(m[i].any() for m in stacks.values() if i < len(m))
+    ]
+    font, scale, thickness = cv2.FONT_HERSHEY_SIMPLEX, 0.6, 1
+    (_, text_h), baseline = cv2.getTextSize('Ag', font, scale, thickness)
+    line_h = text_h + baseline + 10
+    lines, x, y = [[]], 8, 0
+    for i in present:
+        (text_w, _), _ = cv2.getTextSize(str(names[i]), font, scale, thickness)
+        item_w = text_h + 6 + text_w + 16
+        if x + item_w > width and lines[-1]:
+            lines.append([])
+            x = 8
+        lines[-1].append((i, x))
+        x += item_w
+    strip = np.full((line_h * len(lines) + 4, width, 3), BACKGROUND, np.uint8)
+    for row, items in enumerate(lines):
+        y = row * line_h + 4
+        for i, x in items:
+            colour = tuple(int(c) for c in colours[i % len(colours)])
+            cv2.rectangle(strip, (x, y), (x + text_h, y + text_h), colour, -1)
+            cv2.putText(strip, str(names[i]), (x + text_h + 6, y + text_h), font, scale, TEXT,
+                        thickness, cv2.LINE_AA)
+    return strip
+
+
 def draw_refinement(image: np.ndarray,
                     coarse,
                     refined,
                     gt=None,
                     titles: Optional[Sequence[str]] = None,
                     paired_gt: bool = False,
-                    prob=None) -> np.ndarray:
-    """Side-by-side panels: image | coarse | refined (| ground truth) (| probability).
+                    prob=None,
+                    names: Optional[Sequence[str]] = None,
+                    changes: bool = False) -> np.ndarray:
+    """Side-by-side panels: image | coarse | refined (| ground truth) (| probability)
+    (| changes).
 
     Args:
         image: ``HxWx3 uint8`` **BGR** image (``HxW`` grey is accepted).
@@ -184,16 +246,23 @@ def draw_refinement(image: np.ndarray,
         titles: optional captions for the mask panels, replacing
             ``coarse`` / ``refined`` / ``ground truth``.
         paired_gt: ``gt[i]`` is the truth of mask ``i`` (the classes of a label
-            map): the ground truth takes the masks' colours and the captions
-            give the mean IoU over the pairs; otherwise (instances) the IoU of
-            the masks' union with the ground truth's.
+            map): the ground truth takes the masks' colours, each caption counts
+            the classes present in its panel and gives the mean IoU over the
+            pairs; otherwise (instances) the IoU of the masks' union with the
+            ground truth's.
         prob: optional refined probability, ``HxW`` or ``NxHxW`` (the
-            highest over the masks is shown), drawn as a last panel, a heat
+            highest over the masks is shown), drawn as a panel, a heat
             map (:func:`probability_heat_map`: 0 dark purple, 0.5 teal, 1
             yellow), where an unsure pixel stands out between the two ends.
+        names: optional name of each mask (a class name): a legend under the
+            panels gives the colour of each name present in any panel.
+        changes: add a last panel of what the refinement changed: pixels it
+            added to the masks (blue) and removed from them (vermillion); for
+            paired classes (a label map) each pixel whose class changed, in its
+            new class's colour. Its caption counts the pixels.
 
     Returns:
-        ``uint8`` BGR picture, ``3`` to ``5`` panels wide, each panel the image
+        ``uint8`` BGR picture, ``3`` to ``6`` panels wide, each panel the image
         scaled by :func:`panel_scale` under its caption (and, for an image reduced
         below :data:`DETAIL_BELOW_SCALE`, a second row of a full-resolution
         detail, see :func:`detail_window`). With one mask each
@@ -236,7 +305,11 @@ def draw_refinement(image: np.ndarray,
             colours = [PANEL_COLOURS[name]] * len(masks)
         else:
             colours = indexed
-        caption = title if count == 1 and not paired_gt else f'{title} ({len(masks)})'
+        if paired_gt:
+            present = int(sum(mask.any() for mask in masks))
+            caption = f'{title} ({present} {"class" if present == 1 else "classes"})'
+        else:
+            caption = title if count == 1 else f'{title} ({len(masks)})'
         if gt is not None and name != 'ground truth':
             truth = stacks['ground truth']
             caption += (f'  mIoU {mean_iou(masks, truth):.3f}'
@@ -249,7 +322,13 @@ def draw_refinement(image: np.ndarray,
             raise ValueError(f'prob has shape {prob.shape}, the image {tuple(shape)}')
         heat = _resize(probability_heat_map(prob), size, nearest=True)
         panels.append(_captioned(heat, 'probability (0 purple, 1 yellow)'))
+    if changes:
+        panels.append(
+            _changes_panel(shown, stacks['coarse'], stacks['refined'], size,
+                           indexed if paired_gt else None))
     picture = _side_by_side(panels)
+    if names is not None:
+        picture = _stacked([picture, _legend(names, indexed, stacks, picture.shape[1])])
     if scale >= DETAIL_BELOW_SCALE:
         return picture
     changed = (stacks['coarse'] != stacks['refined']).any(axis=0)
@@ -262,5 +341,6 @@ def draw_refinement(image: np.ndarray,
         crop.get('ground truth'),
         titles=[f'{title}, detail at full resolution' for title in titles],
         paired_gt=paired_gt,
-        prob=None if prob is None else prob[y0:y1, x0:x1])
+        prob=None if prob is None else prob[y0:y1, x0:x1],
+        changes=changes)
     return _stacked([picture, detail])

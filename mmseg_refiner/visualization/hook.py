@@ -8,7 +8,7 @@ import numpy as np
 from mmengine.hooks import Hook
 from mmengine.utils import mkdir_or_exist
 
-from mmseg_refiner.fileio import read_image, write_image_atomic
+from mmseg_refiner.fileio import decode_segmentation, read_image, write_image_atomic
 from mmseg_refiner.registry import HOOKS
 from .draw import draw_refinement
 
@@ -31,13 +31,37 @@ def _fit(masks: np.ndarray, shape: Tuple[int, int]) -> np.ndarray:
     ]) if len(masks) else np.zeros((0, *shape), np.uint8)
 
 
-def _label_stacks(maps: Sequence[Optional[np.ndarray]], ignore_index: int = 255) -> list:
-    """Label maps as per-class binary stacks over the same classes (those in any map)."""
+def _label_classes(maps: Sequence[Optional[np.ndarray]], ignore_index: int = 255) -> list:
+    """The classes present in any of the label maps, in order (``ignore_index`` left out)."""
     classes = sorted(set().union(*(np.unique(m).tolist() for m in maps if m is not None)))
-    classes = [c for c in classes if c != ignore_index]
+    return [c for c in classes if c != ignore_index]
+
+
+def _label_maps(data_sample) -> list:
+    """``coarse_sem_seg``, ``pred_sem_seg``, ``gt_sem_seg`` label maps (None if absent)."""
+    return [
+        _numpy(getattr(data_sample, key).data)[0] if key in data_sample else None
+        for key in ('coarse_sem_seg', 'pred_sem_seg', 'gt_sem_seg')
+    ]
+
+
+def _label_stacks(maps: Sequence[Optional[np.ndarray]]) -> list:
+    """Label maps as per-class binary stacks over the same classes (those in any map)."""
+    classes = _label_classes(maps)
     return [
         None if m is None else np.stack([m == c for c in classes]) if classes else np.zeros(
             (0, *m.shape), bool) for m in maps
+    ]
+
+
+def sample_class_names(data_sample, classes: Optional[Sequence[str]]) -> Optional[list]:
+    """Names of the masks :func:`sample_masks` draws for a label-map sample (None otherwise,
+    or without ``classes``, the dataset's class names)."""
+    if classes is None or 'coarse_sem_seg' not in data_sample:
+        return None
+    return [
+        classes[c] if 0 <= c < len(classes) else f'class {c}'
+        for c in _label_classes(_label_maps(data_sample))
     ]
 
 
@@ -63,11 +87,7 @@ def sample_masks(data_sample, shape: Tuple[int, int]) -> MaskTriple:
             gt = _fit(_numpy(data_sample.gt_instances.masks), shape)
         return _fit(_numpy(pred.coarse_masks), shape), _fit(_numpy(pred.masks), shape), gt
     if 'coarse_sem_seg' in data_sample:
-        maps = [
-            _numpy(getattr(data_sample, key).data)[0] if key in data_sample else None
-            for key in ('coarse_sem_seg', 'pred_sem_seg', 'gt_sem_seg')
-        ]
-        coarse, refined, gt = _label_stacks(maps)
+        coarse, refined, gt = _label_stacks(_label_maps(data_sample))
         return _fit(coarse, shape), _fit(refined, shape), None if gt is None else _fit(gt, shape)
     if 'coarse_mask' not in data_sample:
         raise ValueError(f'data sample {data_sample.metainfo.get("img_path", "")} has neither '
@@ -109,7 +129,12 @@ class RefinementVisualizationHook(Hook):
         test_out_dir: during testing, write every picture as a PNG to
             ``<work_dir>/<timestamp>/<test_out_dir>`` (an absolute path is
             used as it is).
-        draw_gt: also draw the ground truth when samples have one.
+        draw_gt: also draw the ground truth when samples have one; for an mmdet
+            dataset whose test pipeline does not load masks (mmdet's own), the
+            instance masks of the dataset's annotations.
+        draw_changes: add a panel of the pixels the refinement added and
+            removed (two colours; a label map's relabelled pixels in their new
+            class's colour).
         backend_args: file backend arguments for reading images.
     """
 
@@ -120,6 +145,7 @@ class RefinementVisualizationHook(Hook):
                  wait_time: float = 0.,
                  test_out_dir: Optional[str] = None,
                  draw_gt: bool = True,
+                 draw_changes: bool = True,
                  backend_args: Optional[dict] = None) -> None:
         self.draw = draw
         self.interval = interval
@@ -127,6 +153,10 @@ class RefinementVisualizationHook(Hook):
         self.wait_time = wait_time
         self.test_out_dir = test_out_dir
         self.draw_gt = draw_gt
+        self.draw_changes = draw_changes
+        self._classes: Optional[Sequence[str]] = None
+        self._dataset = None
+        self._annotations: Optional[dict] = None
         self.backend_args = backend_args
         self._out_dir: Optional[str] = None
         self._test_index = 0
@@ -135,12 +165,47 @@ class RefinementVisualizationHook(Hook):
         """The BGR picture of one sample (``packed``: its input image tensor, if any)."""
         image = self._image_of(data_sample, packed)
         coarse, refined, gt = sample_masks(data_sample, image.shape[:2])
+        if gt is None and 'pred_instances' in data_sample:
+            gt = self._annotated_masks(data_sample, image.shape[:2])
         return draw_refinement(
             image,
             coarse,
             refined,
             gt if self.draw_gt else None,
-            paired_gt='coarse_sem_seg' in data_sample)
+            paired_gt='coarse_sem_seg' in data_sample,
+            names=sample_class_names(data_sample, self._classes),
+            changes=self.draw_changes)
+
+    def _remember_dataset(self, runner, loader: str) -> None:
+        """Class names and instance annotations of the loop's dataset, for the pictures."""
+        dataset = getattr(getattr(runner, loader, None), 'dataset', None)
+        meta = getattr(dataset, 'metainfo', None) or {}
+        self._classes = meta.get('classes')
+        self._dataset = dataset
+        self._annotations = None
+
+    def _annotated_masks(self, data_sample, shape: Tuple[int, int]) -> Optional[np.ndarray]:
+        """The instance masks the dataset annotates for the sample's image (mmdet datasets
+        keep them even when the test pipeline does not load them), at ``shape``."""
+        if self._dataset is None or not hasattr(self._dataset, 'get_data_info'):
+            return None
+        if self._annotations is None:
+            self._annotations = {}
+            for index in range(len(self._dataset)):
+                info = self._dataset.get_data_info(index)
+                instances = [i for i in info.get('instances', []) if 'mask' in i]
+                if instances and 'img_path' in info:
+                    self._annotations[info['img_path']] = (info, instances)
+        found = self._annotations.get(data_sample.metainfo.get('img_path'))
+        if found is None:
+            return None
+        info, instances = found
+        height, width = info.get('height', shape[0]), info.get('width', shape[1])
+        masks = np.stack([
+            decode_segmentation(i['mask'], height, width, f'{info["img_path"]} annotation')
+            for i in instances if not i.get('ignore_flag', 0)
+        ] or [np.zeros((height, width), np.uint8)])
+        return _fit(masks, shape)
 
     def _image_of(self, data_sample, packed) -> np.ndarray:
         """The sample's image as ``HxWx3 uint8`` BGR."""
@@ -179,7 +244,11 @@ class RefinementVisualizationHook(Hook):
             runner.visualizer.show(drawn[..., ::-1], win_name=name, wait_time=self.wait_time)
         runner.visualizer.add_image(name, drawn[..., ::-1], step=runner.iter)
 
+    def before_val(self, runner) -> None:
+        self._remember_dataset(runner, 'val_dataloader')
+
     def before_test(self, runner) -> None:
+        self._remember_dataset(runner, 'test_dataloader')
         self._test_index = 0
         if self.draw and self.test_out_dir is not None:
             self._out_dir = osp.join(runner.work_dir, runner.timestamp, self.test_out_dir)

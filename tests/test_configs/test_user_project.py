@@ -88,3 +88,16 @@ def test_a_project_elsewhere_chains_mmdet_and_mmseg_models(tmp_path):
     assert proc.returncode == 0, proc.stderr[-5000:]
     assert 'det (2, 96, 128) (2, 96, 128)' in proc.stdout
     assert 'seg (1, 96, 128) (1, 96, 128)' in proc.stdout
+
+
+def test_the_demo_refiner_is_the_demo_recipes_model_in_both_modes():
+    from mmengine.config import Config
+
+    from mmseg_refiner.configs.segrefiner_refiners import (demo_checkpoint, demo_hr_refiner,
+                                                           demo_lr_refiner)
+    recipe = Config.fromfile(DEMO_CONFIG).model.to_dict()
+    for refiner, mode in ((demo_lr_refiner, 'instance'), (demo_hr_refiner, 'global_local')):
+        assert refiner['test_cfg']['mode'] == mode
+        assert {k: v for k, v in refiner.items() if k != 'test_cfg'} == \
+            {k: v for k, v in recipe.items() if k != 'test_cfg'}
+    assert os.path.samefile(os.path.join(REPO_ROOT, demo_checkpoint), DEMO_CHECKPOINT)

@@ -74,6 +74,7 @@ def model_files(tmp_path_factory):
             param.normal_(0, 0.2)
     coco_cfg = Config.fromfile(COCO_CONFIG)  # the same model, reading COCO results
     coco_cfg.model = cfg.model
+    coco_cfg.test_dataloader.batch_size = 1  # one image per step: interrupted between images
     coco_config = str(root / 'tiny_coco.py')
     coco_cfg.dump(coco_config)
     files = dict(config=config, coco_config=coco_config, ckpt=str(root / 'tiny.pth'))
@@ -421,18 +422,18 @@ def test_edited_results_after_an_interruption_never_get_another_detections_mask(
     results = _results(coco_set)
     out = coco_set['root'] / 'refined.json'
     argv = [str(a) for a in _coco_argv(coco_set, results, model_files)]
-    original = coco_results_job.refine_image
+    original = coco_results_job.refine_images
     calls = []
 
-    def interrupt_after_first(model, sample):
+    def interrupt_after_first(model, samples):
         if calls:
             raise KeyboardInterrupt
         calls.append(1)
-        return original(model, sample)
+        return original(model, samples)
 
-    monkeypatch.setattr(coco_results_job, 'refine_image', interrupt_after_first)
+    monkeypatch.setattr(coco_results_job, 'refine_images', interrupt_after_first)
     assert coco_tool.main(argv) == 130
-    monkeypatch.setattr(coco_results_job, 'refine_image', original)
+    monkeypatch.setattr(coco_results_job, 'refine_images', original)
     edited = copy.deepcopy(coco_set['records'])
     del edited[0]
     results.write_text(json.dumps(edited))

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from mmseg_refiner.apis.folder_job import FOLDER_DATASET_CONFIG
-from mmseg_refiner.models.wrappers import upstream
+from mmseg_refiner.models.wrappers import chain_weights as upstream
 from mmseg_refiner.testing import DEMO_CHECKPOINT, DEMO_CONFIG, load_script, write_det_chain_config
 
 test_tool = load_script('tools/test.py')
@@ -196,5 +196,5 @@ def test_a_refiner_checkpoint_of_another_model_is_one_error_line(chain_config, t
     torch.save({'state_dict': {'denoiser.foo': torch.zeros(1)}}, other)
     line = _one_error(combine_tool.main, [chain_config, tmp_path / 'out.pth', '--cfg-options',
                                           f'model.refiner_checkpoint={other}'], capsys)
-    assert f'the refiner checkpoint {other} could not be loaded into the refiner' in line
+    assert f'the refiner checkpoint {other} does not fit the refiner of the config' in line
     assert 'unexpected key in source state_dict: denoiser.foo' in line and 'in all)' in line

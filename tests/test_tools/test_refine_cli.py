@@ -217,8 +217,8 @@ def test_precision_flag_reaches_the_network(tmp_path, tiny_checkpoint, monkeypat
 
     def recording_init_refiner(*args, **kwargs):
         model = build(*args, **kwargs)
-        model.denoiser.register_forward_pre_hook(lambda module, inputs: dtypes.append(
-            torch.get_autocast_dtype('cpu') if torch.is_autocast_enabled('cpu') else None))
+        model.denoiser.register_forward_pre_hook(
+            lambda module, inputs: dtypes.append(inputs[0].dtype))
         return model
 
     monkeypatch.setattr(refine_cli, 'init_refiner', recording_init_refiner)
@@ -232,7 +232,7 @@ def test_precision_flag_reaches_the_network(tmp_path, tiny_checkpoint, monkeypat
             str(tmp_path / 'a_seg.png'), '--out',
             str(out), '--precision', precision, '--mode', 'instance', *_model_args(tiny_checkpoint)
         ]) == 0
-        assert dtypes and set(dtypes) == {torch.bfloat16 if precision == 'bf16' else None}
+        assert dtypes and set(dtypes) == {torch.bfloat16 if precision == 'bf16' else torch.float32}
         outputs.append(cv2.imread(str(out), cv2.IMREAD_UNCHANGED) > 0)
     agreement = (outputs[0] == outputs[1]).mean()
     assert agreement > 0.95, agreement

@@ -83,6 +83,7 @@ def tiny_model_files(tmp_path_factory, repo_root):
     cfg.model.denoiser = dict(TINY_DENOISER)
     cfg.model.model_size = 32
     cfg.model.instance_refiner.min_area = 100
+    cfg.test_dataloader.batch_size = 2  # images per step: 5 images run as 2 + 2 + 1
     config_file = str(root / 'tiny.py')
     cfg.dump(config_file)
     with DefaultScope.overwrite_default_scope('mmseg_refiner'):
@@ -109,19 +110,23 @@ def full_run(tool, tiny_set, tiny_model_files, tmp_path_factory):
     return json.loads(out.read_text())
 
 
-def _counting(tool, monkeypatch, fail_after=None):
-    """Wrap ``refine_image``: record image ids; raise Ctrl-C after ``fail_after`` images."""
+def _counting(tool, monkeypatch, fail_after=None, steps=None):
+    """Wrap ``refine_images``: record image ids (and, into ``steps``, the images of each
+    step); raise Ctrl-C at the first step after ``fail_after`` images."""
     monkeypatch.undo()  # drop an earlier wrapper
     seen = []
-    original = coco_results_job.refine_image
+    original = coco_results_job.refine_images
 
-    def wrapper(model, sample):
-        if fail_after is not None and len(seen) == fail_after:
+    def wrapper(model, samples):
+        if fail_after is not None and len(seen) >= fail_after:
             raise KeyboardInterrupt
-        seen.append(sample['data_samples'].img_id)
-        return original(model, sample)
+        ids = [sample['data_samples'].img_id for sample in samples]
+        seen.extend(ids)
+        if steps is not None:
+            steps.append(ids)
+        return original(model, samples)
 
-    monkeypatch.setattr(coco_results_job, 'refine_image', wrapper)
+    monkeypatch.setattr(coco_results_job, 'refine_images', wrapper)
     return seen
 
 
@@ -180,7 +185,7 @@ def test_results_edited_between_runs_never_mix_masks(tool, tiny_set, tiny_model_
     argv = _argv(tiny_set, tiny_model_files, tmp_path / 'refined.json')
     argv[0] = str(results)
     seen = _counting(tool, monkeypatch, fail_after=3)
-    assert tool.main(argv) == 130 and seen == [1, 2, 3]
+    assert tool.main(argv) == 130 and seen == [1, 2, 3, 4]  # two steps of 2 images
 
     # Drop image 1's small detection (every later record moves up one place) and
     # change the score of one of image 3's.
@@ -189,7 +194,7 @@ def test_results_edited_between_runs_never_mix_masks(tool, tiny_set, tiny_model_
     results.write_text(json.dumps(records))
     seen = _counting(tool, monkeypatch)
     assert tool.main(argv) == 0
-    assert seen == [1, 3, 4, 5]  # image 2's file and detections are unchanged: reused
+    assert seen == [1, 3, 5]  # images 2 and 4 are unchanged: reused
     resumed = json.loads((tmp_path / 'refined.json').read_text())
 
     fresh_argv = list(argv)
@@ -224,6 +229,29 @@ def test_results_naming_unknown_images_are_listed(tool, tiny_set, tiny_model_fil
     assert tool.main(argv) == 1
     assert 'image ids not in the annotation file: 77' in capsys.readouterr().err
     assert not (tmp_path / 'out.json').exists()
+
+
+def test_images_share_steps_and_the_results_do_not_depend_on_how_many(
+        tool, tiny_set, tiny_model_files, full_run, tmp_path, monkeypatch):
+    """The config's test_dataloader.batch_size images per step (their crops share network
+    batches): 2 + 2 + 1 here; 1 and 5 per step give byte-identical results (masks and
+    refine scores), in the default precision on either kind of CPU."""
+    steps = []
+    _counting(tool, monkeypatch, steps=steps)
+    assert tool.main(_argv(tiny_set, tiny_model_files, tmp_path / 'two.json')) == 0
+    assert steps == [[1, 2], [3, 4], [5]]
+    assert json.loads((tmp_path / 'two.json').read_text()) == full_run
+    for per_step in (1, 5):
+        cfg = Config.fromfile(tiny_model_files[0])
+        cfg.test_dataloader.batch_size = per_step
+        config = str(tmp_path / f'per_step_{per_step}.py')
+        cfg.dump(config)
+        steps.clear()
+        out = tmp_path / f'{per_step}.json'
+        argv = _argv(tiny_set, (config, tiny_model_files[1]), out)
+        assert tool.main(argv) == 0
+        assert [len(step) for step in steps] == ([1] * 5 if per_step == 1 else [5])
+        assert out.read_bytes() == (tmp_path / 'two.json').read_bytes()
 
 
 def test_same_masks_as_tools_test_py_with_the_same_config(tiny_set, tiny_model_files, full_run,

@@ -22,8 +22,10 @@ def _metrics(log):
 @pytest.fixture(scope='module')
 def single_process_metrics(tmp_path_factory):
     work_dir = tmp_path_factory.mktemp('test_single')
-    log = run_in_repo([sys.executable, 'tools/test.py', TINY_CONFIG, CHECKPOINT, '--work-dir',
-                       str(work_dir), *OPTIONS])
+    log = run_in_repo([
+        sys.executable, 'tools/test.py', TINY_CONFIG, CHECKPOINT, '--work-dir',
+        str(work_dir), *OPTIONS
+    ])
     assert 'Failed to search registry' not in log  # every Runner registry has a child
     return _metrics(log)
 
@@ -42,9 +44,15 @@ def test_two_process_test_gives_the_same_figures(single_process_metrics, tmp_pat
         # repository's .venv, not a bare `python`.
         del env['PYTHON']
         env['PATH'] = '/usr/bin:/bin'
-    proc = subprocess.run(['bash', 'tools/dist_test.sh', TINY_CONFIG, CHECKPOINT, '2',
-                           '--work-dir', str(tmp_path), *OPTIONS], cwd=REPO_ROOT,
-                          capture_output=True, text=True, timeout=600, env=env)
+    proc = subprocess.run([
+        'bash', 'tools/dist_test.sh', TINY_CONFIG, CHECKPOINT, '2', '--work-dir',
+        str(tmp_path), *OPTIONS
+    ],
+                          cwd=REPO_ROOT,
+                          capture_output=True,
+                          text=True,
+                          timeout=600,
+                          env=env)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-6000:]
     assert 'Distributed training: True' in log and 'GPU number: 2' in log
@@ -53,8 +61,10 @@ def test_two_process_test_gives_the_same_figures(single_process_metrics, tmp_pat
 
 
 def test_precision_is_a_cfg_option_logged_once(single_process_metrics, tmp_path):
-    log = run_in_repo([sys.executable, 'tools/test.py', TINY_CONFIG, CHECKPOINT, '--work-dir',
-                       str(tmp_path), *OPTIONS, 'model.test_cfg.precision=fp32'])
+    log = run_in_repo([
+        sys.executable, 'tools/test.py', TINY_CONFIG, CHECKPOINT, '--work-dir',
+        str(tmp_path), *OPTIONS, 'model.test_cfg.precision=fp32'
+    ])
     assert log.count('SegRefiner: the network runs in') == 1, log[-3000:]
     assert "runs in fp32 on cpu (test_cfg.precision='fp32')" in log
     # fp32 and the default ('auto': bf16 where the CPU runs it natively) agree closely
@@ -100,9 +110,8 @@ def test_hr_run_writes_under_the_work_dir_draws_pictures_and_reruns_cleanly(tmp_
     tool = load_script('tools/test.py')
     metrics = tool.run_test([config, CHECKPOINT, '--work-dir', str(work_dir), '--show-dir', 'vis'])
     assert metrics['mask/iou'] > metrics['mask/coarse_iou']
-    assert sorted(os.listdir(work_dir / 'refined')) == [
-        FOLDER_LOG_NAME, 'img0_refine.png', 'img1_refine.png'
-    ]
+    assert sorted(os.listdir(work_dir /
+                             'refined')) == [FOLDER_LOG_NAME, 'img0_refine.png', 'img1_refine.png']
     pictures = sorted(glob.glob(str(work_dir / '*' / 'vis' / '*.png')))
     assert [os.path.basename(p) for p in pictures] == ['img0_im.png', 'img1_im.png']
     assert cv2.imread(pictures[0]).shape[1] >= 4 * 260
@@ -110,3 +119,37 @@ def test_hr_run_writes_under_the_work_dir_draws_pictures_and_reruns_cleanly(tmp_
     assert tool.run_test([config, CHECKPOINT, '--work-dir', str(work_dir)]) == {}
     out = capsys.readouterr().out
     assert 'nothing left to refine' in out and 'got empty self.results' not in out
+
+
+def test_show_dir_draws_this_packages_pictures_whatever_hook_the_config_inherits():
+    from mmengine.config import Config
+    tool = load_script('tools/test.py')
+    for inherited in (dict(type='SegVisualizationHook'), dict(type='mmdet.DetVisualizationHook'),
+                      None):
+        cfg = Config(dict(default_hooks=dict(visualization=inherited)))
+        tool.trigger_visualization_hook(cfg, tool.parse_args(['c.py', 'x.pth', '--show-dir',
+                                                              'vis']))
+        assert cfg.default_hooks.visualization == dict(
+            type='mmseg_refiner.RefinementVisualizationHook', draw=True, test_out_dir='vis')
+    cfg = Config(
+        dict(
+            default_hooks=dict(
+                visualization=dict(type='RefinementVisualizationHook', draw_changes=False))))
+    tool.trigger_visualization_hook(cfg, tool.parse_args(['c.py', 'x.pth', '--show-dir', 'v']))
+    assert cfg.default_hooks.visualization.draw_changes is False  # its own settings stay
+
+
+@pytest.mark.parametrize('how', ['checkpoint', 'setting'])
+def test_the_published_refiner_with_the_demo_checkpoint_is_one_line_before_any_log(how, capfd):
+    tool = load_script('tools/test.py')
+    chain = os.path.join(REPO_ROOT, 'configs/chains/mask-rcnn_r50_fpn_1x_coco_segrefiner-lr.py')
+    checkpoint = os.path.join(REPO_ROOT, 'demo', 'segrefiner_demo.pth')
+    argv = [chain, checkpoint] if how == 'checkpoint' else [
+        chain, 'none', '--cfg-options', f'model.refiner_checkpoint={checkpoint}'
+    ]
+    assert tool.main(argv) == 1
+    err = capfd.readouterr().err
+    [line] = [line for line in err.strip().splitlines() if line.startswith('error: ')]
+    assert 'does not fit' in line
+    assert 'Config:' not in err and 'System environment' not in err, err[:2000]
+    assert 'demo_lr_refiner / demo_hr_refiner' in line

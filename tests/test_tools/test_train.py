@@ -30,8 +30,10 @@ def _options(max_iters, checkpoint_interval):
 
 
 def _train(work_dir, *extra, max_iters=4, interval=2):
-    return run_in_repo([sys.executable, 'tools/train.py', TINY_CONFIG, '--work-dir',
-                        str(work_dir), *extra, '--cfg-options', *_options(max_iters, interval)])
+    return run_in_repo([
+        sys.executable, 'tools/train.py', TINY_CONFIG, '--work-dir',
+        str(work_dir), *extra, '--cfg-options', *_options(max_iters, interval)
+    ])
 
 
 def _losses(work_dir):
@@ -96,13 +98,13 @@ MAX_LOST_SECONDS = 5 * 60
 
 def test_every_training_recipe_saves_resumable_checkpoints_often():
     from mmengine.config import Config
-    recipes = sorted(p for p in os.listdir(osp.join(REPO_ROOT, 'configs/segrefiner'))
-                     if p.endswith('.py') and 'train_dataloader' in Config.fromfile(
-                         osp.join(REPO_ROOT, 'configs/segrefiner', p)))
+    recipes = sorted(
+        p for p in os.listdir(osp.join(REPO_ROOT, 'configs/segrefiner')) if p.endswith('.py')
+        and 'train_dataloader' in Config.fromfile(osp.join(REPO_ROOT, 'configs/segrefiner', p)))
     assert recipes == sorted(RECIPE_SECONDS_PER_ITER)
     for name in recipes:
-        hook = Config.fromfile(
-            osp.join(REPO_ROOT, 'configs/segrefiner', name)).default_hooks.checkpoint
+        hook = Config.fromfile(osp.join(REPO_ROOT, 'configs/segrefiner',
+                                        name)).default_hooks.checkpoint
         assert hook.get('save_optimizer', True) and hook.get('save_param_scheduler', True), name
         assert not hook.get('by_epoch', True), name
         assert hook.interval * RECIPE_SECONDS_PER_ITER[name] <= MAX_LOST_SECONDS, name
@@ -111,10 +113,12 @@ def test_every_training_recipe_saves_resumable_checkpoints_often():
 def test_tiny_recipe_checkpoints_resume_and_publishes_weights_only(tmp_path):
     """The recipe's own checkpoint settings (only interval and size shrunk): the periodic
     checkpoint holds optimizer and scheduler state, the published one the weights only."""
-    run_in_repo([sys.executable, 'tools/train.py', TINY_CONFIG, '--work-dir', str(tmp_path),
-                 '--cfg-options', 'train_cfg.max_iters=2', 'default_hooks.checkpoint.interval=2',
-                 'train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
-                 'train_dataloader.persistent_workers=False'])
+    run_in_repo([
+        sys.executable, 'tools/train.py', TINY_CONFIG, '--work-dir',
+        str(tmp_path), '--cfg-options', 'train_cfg.max_iters=2',
+        'default_hooks.checkpoint.interval=2', 'train_dataloader.batch_size=2',
+        'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False'
+    ])
     periodic = load_checkpoint_file(str(tmp_path / 'iter_2.pth'))
     assert {'state_dict', 'optimizer', 'param_schedulers', 'meta'} <= set(periodic)
     [published] = [p for p in os.listdir(tmp_path) if p.startswith('iter_2-')]
@@ -123,10 +127,11 @@ def test_tiny_recipe_checkpoints_resume_and_publishes_weights_only(tmp_path):
 
 @pytest.mark.skipif(sys.platform != 'linux', reason='torchrun with gloo is exercised on Linux')
 def test_dist_train_two_cpu_processes_write_one_checkpoint(tmp_path):
-    log = run_in_repo(
-        ['bash', 'tools/dist_train.sh', TINY_CONFIG, '2', '--work-dir', str(tmp_path),
-         '--cfg-options', *_options(2, 2)],
-        PORT=str(free_port()))
+    log = run_in_repo([
+        'bash', 'tools/dist_train.sh', TINY_CONFIG, '2', '--work-dir',
+        str(tmp_path), '--cfg-options', *_options(2, 2)
+    ],
+                      PORT=str(free_port()))
     assert 'Distributed training: True' in log and 'GPU number: 2' in log, log[-3000:]
     checkpoints = sorted(p.name for p in tmp_path.iterdir() if p.suffix == '.pth')
     # One resumable checkpoint and one published (weights-only) copy, not one per process.
@@ -142,3 +147,16 @@ def test_amp_trains_on_the_cpu_in_bf16_with_finite_losses(tmp_path):
     losses = [r['loss'] for r in _losses(tmp_path)]
     assert len(losses) == 2 and np.isfinite(losses).all(), losses
     assert osp.exists(tmp_path / 'iter_2.pth')
+
+
+def test_a_debugging_run_without_workers_shorter_than_the_logger_interval_logs(tmp_path):
+    # the recipe's persistent workers and logger interval (50) as they are
+    log = run_in_repo([
+        sys.executable, 'tools/train.py', TINY_CONFIG, '--work-dir',
+        str(tmp_path), '--cfg-options', 'train_cfg.max_iters=3', 'train_dataloader.batch_size=2',
+        'train_dataloader.num_workers=0', 'val_dataloader.dataset.num_samples=1',
+        'default_hooks.checkpoint.interval=3'
+    ])
+    [line] = [line for line in log.splitlines() if 'Iter(train) [3/3]' in line]
+    for field in ('lr: ', 'eta: ', ' loss: ', 'loss_mask: '):
+        assert field in line, line

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from mmseg_refiner.visualization import draw_refinement
-from mmseg_refiner.visualization.draw import (GAP, INSTANCE_COLOURS, MIN_PANEL_SIDE, PANEL_COLOURS,
-                                              mask_iou, panel_scale)
+from mmseg_refiner.visualization.draw import (CHANGE_COLOURS, DIM, GAP, INSTANCE_COLOURS,
+                                              MIN_PANEL_SIDE, PANEL_COLOURS, mask_iou, panel_scale)
 
 
 def _masks(shape=(40, 50)):
@@ -97,6 +97,47 @@ def test_a_reduced_high_resolution_image_gets_a_full_resolution_detail():
     first_row = round(shape[0] * MAX_PANEL_SIDE / shape[1])
     assert picture.shape[0] > first_row + DETAIL_SIDE  # a second row, at full resolution
     assert picture.shape[1] == 3 * MAX_PANEL_SIDE + 2 * GAP
+
+
+def test_the_changes_panel_paints_added_and_removed_pixels_and_counts_them(monkeypatch):
+    from mmseg_refiner.visualization import draw
+    captions = []
+    captioned = draw._captioned
+    monkeypatch.setattr(
+        draw, '_captioned',
+        lambda panel, caption: captions.append(caption) or captioned(panel, caption))
+    shape = (40, 50)
+    coarse, refined = _masks(shape)
+    picture = draw_refinement(np.full((*shape, 3), 100, np.uint8), coarse, refined, changes=True)
+    scale = int(panel_scale(shape))
+    assert picture.shape[1] == 4 * shape[1] * scale + 3 * GAP
+    panel = _panel(picture, 3, shape, scale)
+    added, removed = refined & ~coarse, coarse & ~refined
+    kept = np.round(100 * DIM * 0.6)
+    for y, x in ((0, 0), (20, 20), (33, 39), (10, 10)):  # outside, kept, added, removed
+        colour = CHANGE_COLOURS['added'] if added[y, x] else CHANGE_COLOURS['removed'] if removed[
+            y, x] else (kept, ) * 3
+        np.testing.assert_array_equal(panel[y * scale, x * scale], colour)
+    assert captions[-1] == f'changes: +{added.sum()} px (blue) -{removed.sum()} px (red)'
+    assert (added.sum(), removed.sum()) == (22 * 26 - 18 * 16, 20 * 20 - 18 * 16)
+
+
+def test_label_maps_count_the_classes_present_in_each_panel(monkeypatch):
+    from mmseg_refiner.visualization import draw
+    captions = []
+    captioned = draw._captioned
+    monkeypatch.setattr(
+        draw, '_captioned',
+        lambda panel, caption: captions.append(caption) or captioned(panel, caption))
+    shape = (40, 50)
+    coarse, refined = _masks(shape)
+    # classes: background, object; the ground truth holds only the background
+    stacks = [np.stack([~m, m]) for m in (coarse, refined)]
+    gt = np.stack([np.ones(shape, bool), np.zeros(shape, bool)])
+    draw_refinement(
+        np.zeros((*shape, 3), np.uint8), *stacks, gt, paired_gt=True, names=['sky', 'car'])
+    assert [c.split('  ')[0] for c in captions
+            ] == ['image', 'coarse (2 classes)', 'refined (2 classes)', 'ground truth (1 class)']
 
 
 def test_probability_panel_is_a_heat_map_on_request():

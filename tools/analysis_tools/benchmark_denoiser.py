@@ -1,9 +1,13 @@
-"""Time one forward of the denoising U-Net on the CPU.
+"""Time one forward of the denoising U-Net on the CPU, per precision, side by side.
 
-Runs the network (random weights, eval mode, no autograd) on a random batch in
-two modes: fp32 eager (contiguous tensors) and bf16 autocast with
-channels_last tensors. After ``--warmup`` untimed runs it times ``--repeats``
-forwards per mode and prints the median seconds per batch and per image.
+Runs the network (random weights, eval mode, no autograd) on a random batch as
+the package runs it (:func:`mmseg_refiner.models.utils.network_in_precision`,
+with the CPU memory policy of ``SegRefiner.refine``): ``fp32``, ``bf16`` (the
+network on cached bf16 weights), and for comparison ``bf16-autocast`` (the
+float32 network under bf16 autocast, channels_last: the earlier policy). After
+``--warmup`` untimed runs per mode the modes take turns for ``--repeats``
+rounds; prints the median seconds per batch and per image and the speed-up over
+the first mode.
 
 The defaults are the published configuration (118.6 M parameters) at 256x256,
 batch 4. Example:
@@ -11,18 +15,22 @@ batch 4. Example:
     python tools/analysis_tools/benchmark_denoiser.py --model-channels 32 --size 64
 """
 import argparse
+import copy
+import functools
 import statistics
 import sys
 import time
-from typing import Callable, List, Optional
+from typing import List, Optional
 
 import torch
 
 from mmseg_refiner.cli.errors import cli_main
 from mmseg_refiner.models.denoisers import DenoiseUNet
+from mmseg_refiner.models.utils import network_in_precision
+from mmseg_refiner.models.utils.cpu_memory import keep_freed_cpu_memory
 from mmseg_refiner.utils.checks import check_common_args
 
-MODES = ('fp32', 'bf16-channels-last')
+MODES = ('fp32', 'bf16', 'bf16-autocast')
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -40,18 +48,6 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--modes', nargs='+', choices=MODES, default=list(MODES))
     parser.add_argument('--seed', type=int, default=0)
     return parser.parse_args(argv)
-
-
-def median_seconds(fn: Callable[[], torch.Tensor], warmup: int, repeats: int) -> float:
-    """Median wall time of ``fn()`` over ``repeats`` runs after ``warmup`` runs."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 @cli_main
@@ -73,25 +69,33 @@ def main(argv: Optional[List[str]] = None) -> None:
     print(f'DenoiseUNet: {num_params:,} parameters; input {tuple(x.shape)}; '
           f'{torch.get_num_threads()} threads; warm-up {args.warmup}, median of {args.repeats}')
 
+    keep_freed_cpu_memory()  # as SegRefiner.refine does on the CPU
+    forwards = {}
     for mode in args.modes:
-        if mode == 'fp32':
-            model = model.to(memory_format=torch.contiguous_format)
-            inputs = x.contiguous()
+        if mode == 'bf16-autocast':
+            channels_last = copy.deepcopy(model).to(memory_format=torch.channels_last)
 
-            def forward() -> torch.Tensor:
-                with torch.inference_mode():
-                    return model(inputs, t)
+            def forward(net=channels_last) -> torch.Tensor:
+                with torch.autocast('cpu', dtype=torch.bfloat16):
+                    return net(x.contiguous(memory_format=torch.channels_last), t).float()
         else:
-            model = model.to(memory_format=torch.channels_last)
-            inputs = x.to(memory_format=torch.channels_last)
-
-            def forward() -> torch.Tensor:
-                with torch.inference_mode(), torch.autocast('cpu', dtype=torch.bfloat16):
-                    return model(inputs, t)
-
-        seconds = median_seconds(forward, args.warmup, args.repeats)
-        print(f'{mode:>20}: {seconds:7.3f} s per batch, '
-              f'{seconds / args.batch_size:7.3f} s per image')
+            forward = functools.partial(network_in_precision(model, mode, 'cpu'), x, t)
+        forwards[mode] = forward
+    times = {mode: [] for mode in args.modes}
+    with torch.inference_mode():
+        for _ in range(args.warmup):
+            for forward in forwards.values():
+                forward()
+        for _ in range(args.repeats):  # interleaved: a busy machine slows the modes alike
+            for mode, forward in forwards.items():
+                start = time.perf_counter()
+                forward()
+                times[mode].append(time.perf_counter() - start)
+    first = statistics.median(times[args.modes[0]])
+    for mode in args.modes:
+        seconds = statistics.median(times[mode])
+        print(f'{mode:>14}: {seconds:7.3f} s per batch, {seconds / args.batch_size:7.3f} s per '
+              f'image, {first / seconds:5.2f}x {args.modes[0]}')
 
 
 if __name__ == '__main__':

@@ -34,6 +34,7 @@ from mmseg_refiner.models.utils import PRECISIONS
 from mmseg_refiner.registry import MODELS
 from mmseg_refiner.utils.checks import check_common_args
 from mmseg_refiner.utils.config_file import read_config_file
+from mmseg_refiner.utils.timing import ForwardTimer
 
 TINY_REFINER = dict(
     type='SegRefiner',
@@ -148,6 +149,7 @@ def run_one(args: argparse.Namespace, precision: Optional[str]) -> dict:
         return refine(images, *rest, **kwargs)
 
     model.refine = counting_refine
+    timer = ForwardTimer(model.denoiser)
     before = peak_rss_mib()
     wall, cpu = time.perf_counter(), time.process_time()
     hr.refine_mask(model, image, mask, seed=args.seed)
@@ -162,6 +164,8 @@ def run_one(args: argparse.Namespace, precision: Optional[str]) -> dict:
         model_size=model.model_size,
         wall=wall,
         cpu=cpu,
+        network=timer.seconds,
+        network_calls=timer.calls,
         before=before,
         peak=peak_rss_mib())
 
@@ -204,12 +208,18 @@ def main(argv: Optional[List[str]] = None) -> None:
         print(f'precision {result["precision"]} ({result["resolved"]}): local patches '
               f'{result["patches"]} of {result["selected"]} selected, in {result["calls"]} '
               f'network calls (batch size {result["batch_size"]}); time {result["wall"]:.2f} s '
-              f'wall, {result["cpu"]:.2f} s CPU; peak RSS {result["peak"]:.0f} MiB (before '
+              f'wall (network {result["network"]:.2f} s in {result["network_calls"]} forward '
+              f'calls, {result["network"] / max(result["network_calls"], 1):.2f} s each; the rest '
+              f'{result["wall"] - result["network"]:.2f} s), {result["cpu"]:.2f} s CPU; '
+              f'peak RSS {result["peak"]:.0f} MiB (before '
               f'refining {result["before"]:.0f} MiB, refinement added '
               f'{result["peak"] - result["before"]:.0f} MiB)')
     if len(results) > 1:
-        print(f'speed-up over {first["precision"]}: ' +
-              ', '.join(f'{r["precision"]} {first["wall"] / r["wall"]:.2f}x' for r in results[1:]))
+        print(f'speed-up over {first["precision"]} (end to end / network / the rest): ' + ', '.join(
+            f'{r["precision"]} {first["wall"] / r["wall"]:.2f}x / '
+            f'{first["network"] / r["network"]:.2f}x / '
+            f'{(first["wall"] - first["network"]) / (r["wall"] - r["network"]):.2f}x'
+            for r in results[1:]))
 
 
 if __name__ == '__main__':

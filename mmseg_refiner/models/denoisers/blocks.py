@@ -43,6 +43,28 @@ def sinusoidal_timestep_embedding(timesteps: torch.Tensor, dim: int,
     return embedding
 
 
+class GroupNorm(nn.GroupNorm):
+    """``nn.GroupNorm`` whose result in bf16 / fp16 does not depend on the batch size.
+
+    The CPU kernel picks its algorithm (channels_last or contiguous, whose
+    rounding differs in bf16) from the strides, and a one-image batch can
+    reach a norm in another layout than the same image inside a batch (ops
+    choose the layout of a size-1 batch differently; a size-1 dimension's
+    stride is arbitrary). In reduced precision, where the network runs in
+    ``channels_last`` (:mod:`mmseg_refiner.models.utils.precision`), a 4-D
+    input is therefore given canonical ``channels_last`` strides (a view when
+    it already is channels_last, as it almost always is), so that one image
+    and a batch take the same kernel. float32 is left as it is.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 4 and x.dtype in (torch.bfloat16, torch.float16):
+            x = x.contiguous(memory_format=torch.channels_last)
+            n, c, h, w = x.shape
+            x = x.as_strided(x.shape, (c * h * w, 1, w * c, c))  # canonical also along N = 1
+        return super().forward(x)
+
+
 class ResidualBlock(nn.Module):
     """GroupNorm + SiLU residual block conditioned on the timestep embedding.
 
@@ -62,10 +84,10 @@ class ResidualBlock(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, embed_channels: int,
                  norm_groups: int, dropout: float):
         super().__init__()
-        self.norm1 = nn.GroupNorm(norm_groups, in_channels)
+        self.norm1 = GroupNorm(norm_groups, in_channels)
         self.conv1 = nn.Conv2d(in_channels, out_channels, 3, padding=1)
         self.emb_proj = nn.Linear(embed_channels, out_channels)
-        self.norm2 = nn.GroupNorm(norm_groups, out_channels)
+        self.norm2 = GroupNorm(norm_groups, out_channels)
         self.dropout = nn.Dropout(dropout)
         self.conv2 = zero_init(nn.Conv2d(out_channels, out_channels, 3, padding=1))
         self.shortcut = (
@@ -115,7 +137,11 @@ class SelfAttention2d(nn.Module):
                               h * w).transpose(-1, -2).chunk(3, dim=-1)
         attended = F.scaled_dot_product_attention(q, k, v)
         attended = attended.transpose(-1, -2).reshape(n, c, h * w)
-        return (tokens + self.proj(attended)).reshape(n, c, h, w)
+        out = (tokens + self.proj(attended)).reshape(n, c, h, w)
+        if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
+            # keep channels_last (bf16 inference) for the layers after it, whatever the batch
+            out = out.contiguous(memory_format=torch.channels_last)
+        return out
 
 
 class ResAttnBlock(nn.Module):

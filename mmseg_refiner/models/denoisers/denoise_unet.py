@@ -6,8 +6,8 @@ from mmengine.model import BaseModule
 from torch import nn
 
 from mmseg_refiner.registry import MODELS
-from .blocks import (Downsample, ResAttnBlock, ResidualBlock, SelfAttention2d, Upsample,
-                     sinusoidal_timestep_embedding, zero_init)
+from .blocks import (Downsample, GroupNorm, ResAttnBlock, ResidualBlock, SelfAttention2d,
+                     Upsample, sinusoidal_timestep_embedding, zero_init)
 
 
 class EncoderLevel(nn.Module):
@@ -169,14 +169,16 @@ class DenoiseUNet(BaseModule):
         self.decoder = nn.ModuleList(decoder)
 
         self.output_head = nn.Sequential(
-            nn.GroupNorm(norm_groups, ch), nn.SiLU(),
+            GroupNorm(norm_groups, ch), nn.SiLU(),
             zero_init(nn.Conv2d(ch, out_channels, 3, padding=1)))
 
     def embed_timesteps(self, t: torch.Tensor) -> torch.Tensor:
         """(N,) integer timesteps -> (N, 4 * model_channels) embedding."""
         if self.learn_time_embd:
             return self.time_embedding(t)
-        return self.time_embedding(sinusoidal_timestep_embedding(t, self.model_channels))
+        embedding = sinusoidal_timestep_embedding(t, self.model_channels)
+        # in the network's dtype (float32, or bf16 when it runs on bf16 weights)
+        return self.time_embedding(embedding.to(self.time_embedding[0].weight.dtype))
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """Predict the fine-mask logits.

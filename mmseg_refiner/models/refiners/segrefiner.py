@@ -15,6 +15,7 @@ from mmseg_refiner.structures import RefineDataSample, sample_name
 from mmseg_refiner.utils.settings import check_int
 from ..diffusion.discrete_mask_diffusion import Generators
 from ..diffusion.early_stop import check_early_stop
+from ..utils.cpu_memory import keep_freed_cpu_memory
 from ..utils.precision import check_precision, network_in_precision, resolve_precision
 from .guard import check_max_change, limit_change, max_change_of
 from .seeding import make_generators, mask_seed, sample_seed, seed_name
@@ -259,8 +260,11 @@ class SegRefiner(BaseModel):
 
         This is where every inference path calls the network, so the
         precision policy (``test_cfg.precision``) is applied here and nowhere
-        else: the network under autocast in ``channels_last`` for
-        ``'bf16'``/``'fp16'``, everything around it in float32.
+        else (:func:`~mmseg_refiner.models.utils.precision.network_in_precision`:
+        the network on bf16 weights for ``'bf16'``, under autocast for
+        ``'fp16'``, everything around it in float32), and on the CPU freed
+        memory is kept for the next layer
+        (:func:`~mmseg_refiner.models.utils.cpu_memory.keep_freed_cpu_memory`).
 
         Args:
             images (Tensor): (N, 3, S, S) normalized images.
@@ -282,6 +286,8 @@ class SegRefiner(BaseModel):
             under ``test_cfg.early_stop``).
         """
         precision = self.inference_precision(images.device)
+        if images.device.type == 'cpu':
+            keep_freed_cpu_memory()
         return self.diffusion.sample(
             network_in_precision(self.denoiser, precision, images.device),
             images,

@@ -245,8 +245,16 @@ def test_denoiser_and_diffusion_must_agree_on_timesteps(published_cfg):
         build_tiny(published_cfg, diffusion=dict(type='DiscreteMaskDiffusion', num_timesteps=4))
 
 
+def compute_dtype(x: torch.Tensor) -> torch.dtype:
+    """The dtype a network called on ``x`` computes in: ``x``'s own (a network converted to
+    bf16), or autocast's when it is on."""
+    if x.dtype != torch.float32:
+        return x.dtype
+    return torch.get_autocast_dtype('cpu') if torch.is_autocast_enabled('cpu') else x.dtype
+
+
 class NetworkRecorder:
-    """Forward pre-hook recording the steps and autocast state of every network call."""
+    """Forward pre-hook recording the steps and compute dtype of every network call."""
 
     def __init__(self, network):
         self.calls = []
@@ -257,8 +265,7 @@ class NetworkRecorder:
         self.calls.append(
             dict(
                 t=t.tolist(),
-                dtype=torch.get_autocast_dtype('cpu') if torch.is_autocast_enabled('cpu') else
-                torch.float32,
+                dtype=compute_dtype(x),
                 channels_last=not x.is_contiguous()))
 
 
@@ -309,7 +316,7 @@ def test_every_test_mode_runs_the_network_in_the_configured_precision(published_
     assert recorder.calls and all(c['dtype'] == torch.bfloat16 for c in recorder.calls)
 
 
-def test_the_precision_is_logged_once(published_cfg, monkeypatch):
+def test_the_precision_is_logged_once(published_cfg, monkeypatch, cpu_kind):
     from mmseg_refiner.models.refiners import segrefiner
     messages = []
     monkeypatch.setattr(segrefiner, 'print_log', lambda msg, **kwargs: messages.append(msg))
@@ -317,9 +324,55 @@ def test_the_precision_is_logged_once(published_cfg, monkeypatch):
     images, samples = make_batch()
     for _ in range(3):
         model.predict(images, samples)
-    expected = 'bf16' if torch.ops.mkldnn._is_mkldnn_bf16_supported() else 'fp32'
-    assert messages == [f"SegRefiner: the network runs in {expected} on cpu "
+    assert messages == [f"SegRefiner: the network runs in {cpu_kind} on cpu "
                         f"(test_cfg.precision='auto')"]
+
+
+def _auto_and_fp32(published_cfg):
+    """The tiny model's ``refine`` output with ``precision='auto'`` and ``'fp32'``, and the
+    dtypes its network ran in with ``'auto'``."""
+    model = build_tiny(published_cfg, test_cfg=dict(mode='whole', precision='auto')).eval()
+    randomize_(model.denoiser, std=0.1)
+    recorder = NetworkRecorder(model.denoiser)
+    images, samples = make_batch()
+    coarse = torch.stack([s.coarse_mask.data for s in samples]).float()
+    auto = model.refine(images, coarse, generator=torch.Generator().manual_seed(0))
+    dtypes = {call['dtype'] for call in recorder.calls}
+    model.test_cfg['precision'] = 'fp32'
+    exact = model.refine(images, coarse, generator=torch.Generator().manual_seed(0))
+    return auto, exact, dtypes
+
+
+def _check_bf16_agrees_with_fp32(auto, exact):
+    """The stated tolerances of bf16 against fp32 (tiny model, 6 steps, random weights):
+    probabilities within 0.05, at least 99% of the thresholded pixels equal, ``c``
+    within 0.05."""
+    assert auto['prob'].dtype == auto['cum_fine'].dtype == torch.float32
+    assert (auto['prob'] - exact['prob']).abs().max() <= 0.05
+    assert (auto['cum_fine'] - exact['cum_fine']).abs().max() <= 0.05
+    agreement = ((auto['prob'] >= 0.5) == (exact['prob'] >= 0.5)).float().mean().item()
+    assert agreement >= 0.99, agreement
+    assert not torch.equal(auto['prob'], exact['prob'])  # bf16 did run
+
+
+def test_auto_runs_the_kinds_precision_and_agrees_with_fp32(published_cfg, cpu_kind):
+    auto, exact, dtypes = _auto_and_fp32(published_cfg)
+    if cpu_kind == 'fp32':
+        assert dtypes == {torch.float32}
+        assert torch.equal(auto['prob'], exact['prob'])
+        assert torch.equal(auto['cum_fine'], exact['cum_fine'])
+    else:
+        assert dtypes == {torch.bfloat16}
+        _check_bf16_agrees_with_fp32(auto, exact)
+
+
+@pytest.mark.native_bf16
+def test_auto_is_bf16_on_a_native_bf16_cpu_and_agrees_with_fp32(published_cfg,
+                                                                hardware_auto_precision):
+    assert hardware_auto_precision == 'bf16'
+    auto, exact, dtypes = _auto_and_fp32(published_cfg)
+    assert dtypes == {torch.bfloat16}
+    _check_bf16_agrees_with_fp32(auto, exact)
 
 
 def test_instance_refiner_timesteps_run_only_those_steps(published_cfg):

@@ -91,7 +91,7 @@ def test_builds_frozen_and_loads_the_refiner_checkpoint(model, refiner_checkpoin
     assert not model.detector.training and not model.refiner.training
     for key, value in refiner_checkpoint[1].items():
         assert torch.equal(model.refiner.state_dict()[key], value), key
-    with pytest.raises(NotImplementedError, match='only predicts'):
+    with pytest.raises(ValueError, match='only predicts'):
         model.loss(None, None)
 
 
@@ -146,7 +146,7 @@ def test_refiner_sees_crops_of_the_detected_masks_and_output_is_pasted_back(
 
 def test_refiner_image_is_the_batch_image_back_at_the_original_size(model, image_file):
     data = model.data_preprocessor(mmdet_test_batch(image_file), False)
-    [image] = model._original_size_images(data['inputs'], data['data_samples'])
+    [image] = model._original_images(data['inputs'], data['data_samples'])
     original = torch.from_numpy(mmcv.imread(image_file)).permute(2, 0, 1)
     [expected] = model.refiner.data_preprocessor(dict(inputs=[original]), False)['inputs']
     assert image.shape == (3, *IMAGE_SHAPE)
@@ -213,10 +213,12 @@ def test_bad_configurations_are_refused(repo_root, model, image_file, monkeypatc
 def test_the_refiner_network_runs_in_the_refiners_precision(model, image_file):
     model.eval()
     seen = []
-    handle = model.refiner.denoiser.register_forward_pre_hook(lambda module, args: seen.append(
-        torch.get_autocast_dtype('cpu') if torch.is_autocast_enabled('cpu') else None))
+    # bf16 runs the network on bf16 weights and input; fp32 is the plain network
+    handle = model.refiner.denoiser.register_forward_pre_hook(
+        lambda module, args: seen.append((args[0].dtype, module.input_conv.weight.dtype)))
     try:
-        for precision, expected in (('bf16', torch.bfloat16), ('fp32', None)):
+        for precision, dtype in (('bf16', torch.bfloat16), ('fp32', torch.float32)):
+            expected = (dtype, dtype)
             model.refiner.test_cfg['precision'] = precision
             seen.clear()
             model.test_step(mmdet_test_batch(image_file))

@@ -67,6 +67,7 @@ class EchoSegRefiner(nn.Module):
     def __init__(self, model_size=64, global_local_refiner=None):
         super().__init__()
         self.init_cfg = None
+        self.test_cfg = dict(mode='global_local')
         self.data_preprocessor = RefinerDataPreprocessor()
         self.model_size = model_size
         self.global_local_refiner = global_local_refiner or GlobalLocalRefiner()
@@ -75,7 +76,12 @@ class EchoSegRefiner(nn.Module):
     def sample_seeds(self, data_samples):
         return [None] * len(data_samples)
 
-    def refine(self, images, coarse, timesteps=None, cum_fine=None, generator=None,
+    def refine(self,
+               images,
+               coarse,
+               timesteps=None,
+               cum_fine=None,
+               generator=None,
                next_timestep=-1):
         self.images.append(images.clone())
         edge = F.max_pool2d(coarse, 3, 1, 1) + F.max_pool2d(-coarse, 3, 1, 1)
@@ -160,7 +166,7 @@ def test_echo_refinement_keeps_the_prediction_and_iou_metric_consumes_it(segment
     assert results['mIoU'] == 100.0 and results['aAcc'] == 100.0
 
 
-def test_resized_input_refines_the_original_image_read_from_file(segmentor, image_file):
+def test_a_resized_input_is_resized_back_and_a_flipped_one_refused(segmentor, image_file):
     echo = EchoSegRefiner(model_size=64)
     model = RefinedSegmentor(allow_untrained_refiner=True, segmentor=segmentor, refiner=echo)
     packed = run_pipeline(
@@ -170,12 +176,17 @@ def test_resized_input_refines_the_original_image_read_from_file(segmentor, imag
     assert packed['inputs'].shape == (3, 32, 32)
     out = model.test_step(pseudo_collate([packed]))[0]
     assert out.pred_sem_seg.data.shape == (1, 64, 64)
-    original = RefinerDataPreprocessor().normalize(torch.from_numpy(scene_image()).permute(2, 0, 1))
-    assert torch.equal(echo.images[0][0], original)
+    # No file is read: the refiner's image is the batch image, normalized, enlarged back.
+    small = torch.from_numpy(cv2.resize(scene_image(), (32, 32))).permute(2, 0, 1)
+    expected = F.interpolate(
+        RefinerDataPreprocessor().normalize(small)[None],
+        size=(64, 64),
+        mode='bilinear',
+        align_corners=False)[0]
+    assert torch.allclose(echo.images[0][0], expected, atol=1e-5)
 
-    packed = _pack(cv2.resize(scene_image(), (32, 32)))
-    packed['data_samples'].set_metainfo(dict(ori_shape=(64, 64)))
-    with pytest.raises(ValueError, match='no img_path'):
+    packed = _pack(scene_image(), flip=True, img_path='scene.png')
+    with pytest.raises(ValueError, match='scene.png was flipped'):
         model.test_step(pseudo_collate([packed]))
 
 
@@ -253,12 +264,33 @@ def test_chain_config_builds_in_the_mmseg_scope_and_loads_checkpoints(repo_root,
             ROOT_MODELS.build(cfg.model).load_weights()
 
 
-def test_only_predict_mode_and_a_global_local_refiner_are_accepted(segmentor):
+def test_only_predict_a_global_local_refiner_and_an_upstream_preprocessor_are_accepted(segmentor):
     model = RefinedSegmentor(
         allow_untrained_refiner=True, segmentor=segmentor, refiner=EchoSegRefiner())
     with pytest.raises(ValueError, match='only predicts'):
         model(torch.zeros(1, 3, 8, 8), None, mode='loss')
     refiner = EchoSegRefiner()
-    refiner.global_local_refiner = None
-    with pytest.raises(ValueError, match='global_local_refiner'):
+    refiner.test_cfg = dict(mode='instance')
+    with pytest.raises(ValueError, match="test_cfg.mode must be 'global_local', got 'instance'"):
         RefinedSegmentor(allow_untrained_refiner=True, segmentor=segmentor, refiner=refiner)
+    segmentor_cfg = tiny_deeplabv3plus_cfg()
+    del segmentor_cfg['data_preprocessor']
+    with pytest.raises(ValueError, match='model.segmentor has no data_preprocessor'):
+        RefinedSegmentor(
+            allow_untrained_refiner=True, segmentor=segmentor_cfg, refiner=EchoSegRefiner())
+
+
+def test_a_preprocessor_handed_to_the_chain_changes_nothing_the_segmentor_sees(image_file):
+    from mmengine.model import BaseDataPreprocessor
+    packed = run_pipeline(image_file, [LoadImageFromFile(), PackSegInputs()])
+    outputs = []
+    for handed in (None, dict(type='mmseg.SegDataPreProcessor', mean=[1, 2, 3], std=[4, 5, 6])):
+        torch.manual_seed(0)
+        model = RefinedSegmentor(
+            allow_untrained_refiner=True,
+            segmentor=tiny_deeplabv3plus_cfg(),
+            refiner=EchoSegRefiner(),
+            data_preprocessor=handed)
+        assert type(model.data_preprocessor) is BaseDataPreprocessor
+        outputs.append(model.test_step(pseudo_collate([packed]))[0].coarse_sem_seg.data)
+    assert torch.equal(*outputs)

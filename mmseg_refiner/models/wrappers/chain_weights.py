@@ -1,4 +1,4 @@
-"""Building the models a wrapper chains, and loading their weights.
+"""Loading the weights of a chain's two parts.
 
 A chain (an upstream mmdet / mmseg model followed by a refiner) has two
 checkpoints, named by two settings of the wrapper's config, e.g.
@@ -10,7 +10,6 @@ wrapper (``load_from``, ``tools/test.py CONFIG CHECKPOINT``,
 the settings of the parts it holds, so a combined checkpoint never triggers a
 download of the upstream weights.
 """
-import copy
 import logging
 from functools import partial
 from typing import Dict, Optional
@@ -19,45 +18,37 @@ from mmengine.logging import print_log
 from mmengine.runner import load_checkpoint
 from torch import nn
 
-from mmseg_refiner.registry import MODELS
-from mmseg_refiner.utils.safe_checkpoint import MAX_LISTED_KEYS, CheckpointError
+from mmseg_refiner.utils.safe_checkpoint import SIZE_MISMATCH, CheckpointError, listing
 
 #: Keys that identify a checkpoint of the refiner alone: our SegRefiner's
 #: (``denoiser.*``) and the authors' published layout (``denoise_model.*``).
 REFINER_KEY_PREFIXES = ('denoiser.', 'denoise_model.')
 
-
-def build_in_scope(cfg: dict, scope: str) -> nn.Module:
-    """Build a model config in ``scope`` unless the config names its own ``_scope_``."""
-    cfg = copy.deepcopy(dict(cfg))
-    cfg.setdefault('_scope_', scope)
-    return MODELS.build(cfg)
-
-
-def build_or_keep(config, scope: str) -> nn.Module:
-    """A model as given, or built from its config in ``scope`` unless it names one."""
-    return config if isinstance(config, nn.Module) else build_in_scope(config, scope)
+#: What to do when a checkpoint does not fit the refiner / the upstream model.
+FIT_HINTS = ("Give the refiner the config its checkpoint was trained with (the demo checkpoint "
+             "demo/segrefiner_demo.pth: demo_lr_refiner / demo_hr_refiner of "
+             "mmseg_refiner.configs.segrefiner_refiners; the authors' LR / HR checkpoints: "
+             "lr_refiner / hr_refiner)",
+             'Give the upstream model the config its checkpoint was trained with')
 
 
 def _load_error_summary(error: RuntimeError) -> str:
-    """MMEngine's strict-load message (one line of keys per kind) in one line, keys capped."""
-    parts = []
-    for line in filter(None, (line.strip() for line in str(error).splitlines())):
+    """MMEngine's strict-load message (a line per key of another size, a line of missing and
+    one of unexpected keys) in one line, keys capped."""
+    text = str(error)
+    mismatched = [
+        f'{key} ({found}) vs ({expected})' for key, found, expected in SIZE_MISMATCH.findall(text)
+    ]
+    parts = [
+        f'{len(mismatched)} keys of another size (checkpoint vs model): '
+        f'{listing(mismatched)}'
+    ] if mismatched else []
+    for line in filter(None, (line.strip() for line in text.splitlines())):
         label, _, keys = line.partition(': ')
-        keys = keys.split(', ') if keys else []
-        if len(keys) > MAX_LISTED_KEYS:
-            keys = keys[:MAX_LISTED_KEYS] + [f'... ({len(keys)} in all)']
-        parts.append(f'{label}: {", ".join(keys)}' if keys else label)
-    return '; '.join(parts)
-
-
-def refuse_pretrained_init(cfg, owner: str, name: str) -> None:
-    """A sub-model's ``init_cfg=dict(type='Pretrained')`` would be silently ignored: refuse it."""
-    init_cfg = cfg.get('init_cfg') if isinstance(cfg, dict) else None
-    if isinstance(init_cfg, dict) and init_cfg.get('type') == 'Pretrained':
-        raise ValueError(f'{owner}: model.{name}.init_cfg names a checkpoint; set '
-                         f'model.{name}_checkpoint={init_cfg.get("checkpoint")!r} instead '
-                         f'(read when the weights are loaded)')
+        if label.startswith(('missing keys', 'unexpected key')):
+            keys = keys.split(', ') if keys else []
+            parts.append(f'{label}: {listing(keys)}')
+    return '; '.join(parts) or text.strip().splitlines()[-1]
 
 
 class ChainWeights:
@@ -170,8 +161,9 @@ class ChainWeights:
                               f'or URL, or download it first') from error
             except RuntimeError as error:  # keys that do not fit (strict), a corrupt file
                 raise CheckpointError(
-                    f'{self.owner}: the {part} checkpoint {checkpoint} could not be loaded into '
-                    f'the {part}: {_load_error_summary(error)}') from error
+                    f'{self.owner}: the {part} checkpoint {checkpoint} does not fit the {part} '
+                    f'of the config: {_load_error_summary(error)}. {FIT_HINTS[part != "refiner"]}'
+                ) from error
             if part == self.upstream and isinstance(loaded, dict):
                 self.upstream_meta = dict(loaded.get('meta') or {})
             self.loaded.add(part)
