@@ -116,7 +116,7 @@ class CoarseMaskOptions:
         if len(low_high) != 2 or not 1 <= low_high[0] <= low_high[1]:
             raise ValueError(f'kernel_size_range must be (min, max) with 1 <= min <= max, '
                              f'got {low_high}')
-        check_int('coarse-mask synthesis', 'min_vertices', self.min_vertices, low=1)
+        check_int('coarse-mask synthesis', 'min_vertices', self.min_vertices, low=0)
         check_int('coarse-mask synthesis', 'max_rounds', self.max_rounds, low=0)
         check_int('coarse-mask synthesis', 'ops_per_round', self.ops_per_round, low=1)
 

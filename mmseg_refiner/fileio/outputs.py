@@ -134,9 +134,8 @@ def _check_outputs_apart(outputs: Sequence[JobPath]) -> None:
     for i, first in enumerate(outputs):
         for second in outputs[i + 1:]:
             a, b = _real(first.path), _real(second.path)
-            clash = a == b or (first.folder and second.folder and
-                               (_within(a, b) or _within(b, a)))
-            if clash:
+            # Nested output folders are the OpenMMLab norm (a show_dir inside the work_dir).
+            if a == b:
                 raise OutputPathError(f'{second.name} {second.path} and {first.name} '
                                       f'{first.path} would write over each other; give them '
                                       f'different paths')

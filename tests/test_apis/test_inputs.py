@@ -59,10 +59,12 @@ def test_image_files_grey_rgba_and_corrupt(tmp_path):
 
 
 def test_one_mask_follows_the_mask_rule():
-    mask = np.array([[0, 3], [-1, 0]], np.int16)  # integers: non-zero
+    mask = np.array([[0, 3], [3, 0]], np.int16)  # integers: 0 and one label
     out, single = to_bool_masks(mask, (2, 2))
     assert single and out.shape == (1, 2, 2) and out.dtype == bool
     np.testing.assert_array_equal(out[0], [[False, True], [True, False]])
+    with pytest.raises(ValueError, match='negative'):
+        to_bool_masks(np.array([[0, 3], [-1, 0]], np.int16), (2, 2))
     out, single = to_bool_masks(torch.tensor([[0., 0.5], [0.49, 0.]]), (2, 2))  # probabilities
     assert single and out[0].sum() == 1
     out, single = to_bool_masks(np.array([[0, 1], [1, 0]], np.uint8)[..., None], (2, 2))

@@ -105,7 +105,10 @@ def test_two_outputs_may_not_write_over_each_other(tmp_path):
     _refused([JobPath('--out', str(tmp_path / 'a.png')),
               JobPath('--vis', str(tmp_path / 'a.png'))], [], '--vis', '--out')
     _refused([JobPath('--out', str(tmp_path / 'o'), folder=True),
-              JobPath('--vis', str(tmp_path / 'o' / 'v'), folder=True)], [], 'each other')
+              JobPath('--vis', str(tmp_path / 'o'), folder=True)], [], 'each other')
+    # nested output folders are the OpenMMLab norm (a show_dir inside the work_dir)
+    check_outputs([JobPath('--work-dir', str(tmp_path / 'w'), folder=True),
+                   JobPath('--show-dir', str(tmp_path / 'w' / 'vis'), folder=True)], [])
 
 
 def test_missing_entries_are_skipped(tmp_path):

@@ -175,7 +175,7 @@ def test_missing_inputs_are_bad_input_not_usage(tmp_path, capsys):
     line = _one_error(coarse_tool.main, [masks, tmp_path / 'out', '--list', tmp_path / 'l.txt'],
                       capsys)
     assert line == f'error: {tmp_path / "l.txt"}: No such file or directory'
-    assert _one_error(refine_tool.main, [tmp_path / 'images', masks, '--out', tmp_path / 'o'],
+    assert _one_error(refine_tool.main, [tmp_path / 'images', masks, '--out', tmp_path / 'o.png'],
                       capsys) == f'error: image {tmp_path / "images"} does not exist'
     assert _one_error(refine_tool.main, [masks, tmp_path / 'coarse', '--out', tmp_path / 'o'],
                       capsys) == f'error: mask {tmp_path / "coarse"} does not exist'

@@ -19,17 +19,18 @@ from mmengine.registry import init_default_scope
 
 from mmseg_refiner.apis.complexity import refiner_complexity
 from mmseg_refiner.cli import add_cfg_options_arg, cli_main
+from mmseg_refiner.cli.args import add_input_arg, parse_checked_args
 from mmseg_refiner.utils.config_file import read_config_file
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='FLOPs and parameters of a refiner')
-    parser.add_argument('config', help='refiner or chain config file')
+    add_input_arg(parser, 'config', help='refiner or chain config file')
     parser.add_argument('--size', type=int, help="input side (default: the model's model_size)")
     parser.add_argument(
         '--steps', type=int, help='reverse steps per instance (default: all of the schedule)')
     add_cfg_options_arg(parser, help='override config settings, e.g. model.model_size=128')
-    return parser.parse_args(argv)
+    return parse_checked_args(parser, argv)
 
 
 def _giga(flops: int) -> str:
