@@ -10,11 +10,10 @@ measured against the ground truth), seeded from the sample seed exactly as the
 held-out set's fixed coarse masks are. Masks are written as 0/255 PNGs.
 """
 import argparse
+import numpy as np
 import os.path as osp
 import sys
 from typing import List, Optional
-
-import numpy as np
 
 from mmseg_refiner.apis import demo_model_files
 from mmseg_refiner.cli.args import add_output_arg, check_job_paths, parse_checked_args
@@ -43,7 +42,8 @@ def main(argv: Optional[List[str]] = None) -> None:
                          'training or held-out samples')
     names = ('image.png', 'coarse_mask.png', 'gt_mask.png')
     check_job_paths(args, [JobPath('--out-dir', osp.join(args.out_dir, name)) for name in names],
-                    [JobPath('the demo config', demo_model_files()[0])])
+                    [JobPath('the demo config',
+                             demo_model_files()[0])])
     dataset = SyntheticRefineDataset(
         num_samples=1,
         image_size=args.size,

@@ -36,8 +36,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     add_output_arg(parser, '--out-dir', folder=True, default='outputs/demo')
     add_input_arg(parser, '--config', help='model config (default: the demo model)')
     add_input_arg(parser, '--checkpoint', help='model weights (default: the demo model)')
-    parser.add_argument(
-        '--mode', choices=MODES, default='auto')
+    parser.add_argument('--mode', choices=MODES, default='auto')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--device', default='cpu')
     return parse_checked_args(parser, argv)
@@ -54,8 +53,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     image = to_bgr_image(args.image)
     coarse = to_bool_masks(args.mask, image.shape[:2])[0][0]
     gt = to_bool_masks(args.gt, image.shape[:2])[0][0]
-    refined = refine(model, image, coarse, mode=args.mode, seed=args.seed,
-                     name=osp.basename(args.image))
+    refined = refine(
+        model, image, coarse, mode=args.mode, seed=args.seed, name=osp.basename(args.image))
 
     scores = summarize_mask_records([mask_record(refined, gt, coarse)])
     print(f'{osp.basename(args.image)} ({image.shape[1]}x{image.shape[0]}), mode {args.mode}')

@@ -13,7 +13,8 @@ from .version import __version__
 allow_runner_checkpoint_globals()
 install_safe_checkpoint_loader()
 
-from . import datasets, engine, evaluation, models, structures, visualization  # noqa: E402,F401,I001
-from . import apis  # noqa: E402,F401
+# isort: off
+from . import apis, datasets, engine, evaluation, models, structures, visualization  # noqa: E402,F401,E501
+# isort: on
 
 __all__ = ['__version__']

@@ -2,7 +2,6 @@
 import copy
 import os
 import os.path as osp
-
 import pytest
 import torch
 from mmengine.registry import DefaultScope
@@ -16,7 +15,6 @@ SHARED_DIR = osp.join(osp.dirname(REPO_ROOT), 'shared')
 # suite gets its parallelism from pytest-xdist workers instead. OMP_NUM_THREADS,
 # when set, wins.
 torch.set_num_threads(int(os.environ.get('OMP_NUM_THREADS', '1')))
-
 
 #: oneDNN runs bf16 natively on this CPU (AVX-512 BF16 / AMX): ``precision='auto'`` is bf16 here.
 NATIVE_BF16 = torch.ops.mkldnn._is_mkldnn_bf16_supported()

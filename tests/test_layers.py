@@ -11,7 +11,6 @@ beside it, imported by nothing of the package. The package's own
 import ast
 import os
 import os.path as osp
-
 import pytest
 
 from mmseg_refiner.testing import REPO_ROOT
@@ -20,9 +19,20 @@ PACKAGE = osp.join(REPO_ROOT, 'mmseg_refiner')
 
 #: The layer of each top-level name of the package, from the bottom up.
 LAYERS = {
-    'fileio': 0, 'structures': 1, 'registry': 1, 'utils': 1, 'configs': 1, 'version': 1,
-    'datasets': 2, 'models': 2, 'evaluation': 2, 'engine': 2, 'visualization': 2,
-    'apis': 3, 'cli': 4, 'testing': 4
+    'fileio': 0,
+    'structures': 1,
+    'registry': 1,
+    'utils': 1,
+    'configs': 1,
+    'version': 1,
+    'datasets': 2,
+    'models': 2,
+    'evaluation': 2,
+    'engine': 2,
+    'visualization': 2,
+    'apis': 3,
+    'cli': 4,
+    'testing': 4
 }
 
 
@@ -52,8 +62,9 @@ def _package_imports(path):
 
 def _files(*parts):
     root = osp.join(PACKAGE, *parts)
-    return sorted(osp.join(folder, name) for folder, _, names in os.walk(root) for name in names
-                  if name.endswith('.py'))
+    return sorted(
+        osp.join(folder, name) for folder, _, names in os.walk(root) for name in names
+        if name.endswith('.py'))
 
 
 def _modules():
@@ -89,9 +100,11 @@ def test_every_top_level_name_has_a_layer():
 
 
 def _arrows_up(graph):
-    return [f'{source} (layer {_layer(source)}) imports {target} (layer {_layer(target)})'
-            for source, targets in graph.items() for target in sorted(targets)
-            if _layer(target) is not None and _layer(target) > _layer(source)]
+    return [
+        f'{source} (layer {_layer(source)}) imports {target} (layer {_layer(target)})'
+        for source, targets in graph.items() for target in sorted(targets)
+        if _layer(target) is not None and _layer(target) > _layer(source)
+    ]
 
 
 def _circles(graph):
@@ -126,16 +139,19 @@ def test_no_import_circle():
 
 def test_fileio_imports_nothing_of_the_package_but_itself():
     for path in _files('fileio'):
-        bad = {name for name in _package_imports(path)
-               if not name.startswith('mmseg_refiner.fileio')}
+        bad = {
+            name
+            for name in _package_imports(path) if not name.startswith('mmseg_refiner.fileio')
+        }
         assert not bad, f'{path} imports {bad}'
 
 
 @pytest.mark.parametrize('top', ['cli', 'testing'])
 def test_cli_and_testing_are_imported_by_no_other_part_of_the_package(top):
-    bad = [f'{source} imports {target}' for source, targets in _graph().items()
-           for target in targets
-           if target.split('.')[1] == top and source.split('.')[1] != top]
+    bad = [
+        f'{source} imports {target}' for source, targets in _graph().items() for target in targets
+        if target.split('.')[1] == top and source.split('.')[1] != top
+    ]
     assert not bad, '\n'.join(bad)
 
 
@@ -145,11 +161,15 @@ def test_the_checks_see_an_upward_arrow_and_a_circle():
     as an arrow up and as a circle."""
     graph = _graph()
     assert 'mmseg_refiner.utils.checks' in graph['mmseg_refiner.apis.inference']
-    assert any(target.startswith('mmseg_refiner.models.')
-               for target in graph['mmseg_refiner.apis.inference'])
+    assert any(
+        target.startswith('mmseg_refiner.models.')
+        for target in graph['mmseg_refiner.apis.inference'])
     graph['mmseg_refiner.utils.checks'] = {'mmseg_refiner.apis.inference'}
-    assert _arrows_up(graph) == ['mmseg_refiner.utils.checks (layer 1) imports '
-                                 'mmseg_refiner.apis.inference (layer 3)']
-    assert any(circle.startswith('mmseg_refiner.apis.inference -> ') and
-               circle.endswith(' -> mmseg_refiner.utils.checks -> mmseg_refiner.apis.inference')
-               for circle in _circles(graph))
+    assert _arrows_up(graph) == [
+        'mmseg_refiner.utils.checks (layer 1) imports '
+        'mmseg_refiner.apis.inference (layer 3)'
+    ]
+    assert any(
+        circle.startswith('mmseg_refiner.apis.inference -> ')
+        and circle.endswith(' -> mmseg_refiner.utils.checks -> mmseg_refiner.apis.inference')
+        for circle in _circles(graph))

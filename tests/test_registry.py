@@ -1,7 +1,6 @@
 """Registries: our scope, and look-ups across the mmdet / mmseg scopes."""
-import textwrap
-
 import pytest
+import textwrap
 from mmdet.registry import MODELS as MMDET_MODELS
 from mmengine.config import Config
 from mmengine.registry import DefaultScope, init_default_scope

@@ -48,8 +48,8 @@ from typing import Dict, List, Optional
 from mmseg_refiner.apis import MODES, demo_model_files, init_refiner
 from mmseg_refiner.apis.folder_job import refine_file, refine_folder, score_masks
 from mmseg_refiner.apis.outputs import OutputPaths
-from mmseg_refiner.cli.args import (add_cfg_options_arg, add_device_precision_args,
-                                    add_input_arg, add_output_arg, parse_checked_args)
+from mmseg_refiner.cli.args import (add_cfg_options_arg, add_device_precision_args, add_input_arg,
+                                    add_output_arg, parse_checked_args)
 from mmseg_refiner.cli.errors import UsageError, cli_main
 from mmseg_refiner.fileio import IMAGE_EXTENSIONS
 from mmseg_refiner.utils.checks import check_common_args
@@ -65,10 +65,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         description='Refine masks with SegRefiner (one image, or a folder of images)')
     add_input_arg(parser, 'image', folder='auto', help='an image file, or a folder of images')
     add_input_arg(
-        parser,
-        'mask',
-        folder='auto',
-        help='its coarse mask file, or the folder of coarse masks')
+        parser, 'mask', folder='auto', help='its coarse mask file, or the folder of coarse masks')
     add_output_arg(
         parser,
         '--out',
@@ -175,9 +172,8 @@ def run_folder(model, args: argparse.Namespace) -> int:
 def run_single(model, args: argparse.Namespace) -> int:
     """Refine one image's mask; return the exit status."""
     image, coarse, refined, gt = refine_file(model, args.image, args.mask,
-                                             OutputPaths(args.out, args.probs, args.vis),
-                                             args.mode, args.seed, args.gt, args.probs_bits,
-                                             args.vis_probs)
+                                             OutputPaths(args.out, args.probs, args.vis), args.mode,
+                                             args.seed, args.gt, args.probs_bits, args.vis_probs)
     print(f'refined mask written to {args.out}' +
           (f', probability to {args.probs}' if args.probs else '') +
           (f', picture to {args.vis}' if args.vis else ''))

@@ -49,9 +49,8 @@ from typing import List, Optional
 from mmseg_refiner import fileio
 from mmseg_refiner.apis import init_refiner
 from mmseg_refiner.apis.coco_results_job import progress_log_path, refine_coco_results
-from mmseg_refiner.cli.args import (add_cfg_options_arg, add_device_precision_args,
-                                    add_input_arg, add_output_arg, check_job_paths,
-                                    parse_checked_args)
+from mmseg_refiner.cli.args import (add_cfg_options_arg, add_device_precision_args, add_input_arg,
+                                    add_output_arg, check_job_paths, parse_checked_args)
 from mmseg_refiner.cli.errors import cli_main
 from mmseg_refiner.fileio.outputs import JobPath
 from mmseg_refiner.utils.checks import check_common_args, check_positive
@@ -108,11 +107,19 @@ def main(argv: Optional[List[str]] = None) -> int:
         device=args.device,
         cfg_options=args.cfg_options,
         precision=args.precision)
-    summary = refine_coco_results(model, results, args.results, args.ann_file, args.img_dir,
-                                  args.out, args.checkpoint, seed=args.seed,
-                                  batch_size=args.batch_size, overwrite=args.overwrite,
-                                  rescore=args.rescore,
-                                  detections_per_batch=args.detections_per_batch)
+    summary = refine_coco_results(
+        model,
+        results,
+        args.results,
+        args.ann_file,
+        args.img_dir,
+        args.out,
+        args.checkpoint,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        overwrite=args.overwrite,
+        rescore=args.rescore,
+        detections_per_batch=args.detections_per_batch)
     if not results:
         print(f'{args.results} holds no detections: wrote an empty list to {args.out}')
         return 0

@@ -19,7 +19,6 @@ of the test config (``test_dataloader.dataset.out_dir``, an evaluator's
 import argparse
 import os.path as osp
 import sys
-
 from mmengine.runner import Runner
 
 from mmseg_refiner.cli import (add_common_args, check_weights_fit, cli_main, load_config,
@@ -122,8 +121,11 @@ def run_test(argv=None) -> dict:
     place_outputs_in_work_dir(cfg)
     outputs, inputs = dataset_job_paths(cfg)
     show_dir = args.show_dir and osp.join(cfg.work_dir, args.show_dir)  # under <timestamp>/
-    check_job_paths(args, [*outputs, JobPath('--work-dir', cfg.work_dir, folder=True),
-                           show_dir and JobPath('--show-dir', show_dir, folder=True)], inputs)
+    check_job_paths(args, [
+        *outputs,
+        JobPath('--work-dir', cfg.work_dir, folder=True), show_dir
+        and JobPath('--show-dir', show_dir, folder=True)
+    ], inputs)
     check_checkpoints(cfg, args.cfg_options)
     # The checkpoint file is read (and refused if it is no checkpoint) before the Runner logs
     # its environment; its weights must fit the model exactly once the Runner built it.
@@ -132,8 +134,7 @@ def run_test(argv=None) -> dict:
     setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)
     if weights is not None:  # strict; the Runner loads non-strictly
-        load_weights_strictly(getattr(runner.model, 'module', runner.model), weights,
-                              cfg.load_from)
+        load_weights_strictly(getattr(runner.model, 'module', runner.model), weights, cfg.load_from)
     dataset = runner.test_loop.dataloader.dataset
     if len(dataset) == 0 and getattr(dataset, 'skip_done', False):
         runner.logger.info(

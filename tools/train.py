@@ -7,7 +7,6 @@ Many processes / machines: ``tools/dist_train.sh CONFIG GPUS``.
 """
 import argparse
 import sys
-
 from mmengine.runner import Runner
 
 from mmseg_refiner.cli import add_common_args, cli_main, load_config, setup_cpu_distributed

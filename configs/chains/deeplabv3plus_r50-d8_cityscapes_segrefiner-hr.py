@@ -41,8 +41,7 @@ del segmentor, hr_refiner
 
 # Both models are frozen: distributed testing wraps only modules that train (none).
 model_wrapper_cfg = dict(
-    type='MMSeparateDistributedDataParallel', broadcast_buffers=False,
-    find_unused_parameters=False)
+    type='MMSeparateDistributedDataParallel', broadcast_buffers=False, find_unused_parameters=False)
 
 # mmseg's test pipeline and IoUMetric stay as the base config sets them; --show /
 # --show-dir of tools/test.py draw image, coarse, refined (and ground truth) side by side.

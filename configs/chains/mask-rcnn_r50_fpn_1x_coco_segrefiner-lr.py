@@ -30,8 +30,7 @@ del lr_refiner
 
 # Both models are frozen: distributed testing wraps only modules that train (none).
 model_wrapper_cfg = dict(
-    type='MMSeparateDistributedDataParallel', broadcast_buffers=False,
-    find_unused_parameters=False)
+    type='MMSeparateDistributedDataParallel', broadcast_buffers=False, find_unused_parameters=False)
 
 # The paper's evaluation: Mask AP and Boundary AP against the "cocofied" LVIS v1 val
 # annotations (tools/dataset_converters/cocofy_lvis.py), LVIS protocol, 300 detections per
@@ -45,4 +44,5 @@ test_evaluator = dict(
     max_dets=300)
 
 # --show / --show-dir of tools/test.py: image, coarse, refined (and ground truth) side by side.
-default_hooks = dict(visualization=dict(_delete_=True, type='mmseg_refiner.RefinementVisualizationHook'))
+default_hooks = dict(
+    visualization=dict(_delete_=True, type='mmseg_refiner.RefinementVisualizationHook'))

@@ -33,11 +33,10 @@ import copy
 import json
 import os.path as osp
 from dataclasses import dataclass
-from typing import Dict, List, Optional
-
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import DefaultScope
 from tqdm import tqdm
+from typing import Dict, List, Optional
 
 from mmseg_refiner import fileio
 from mmseg_refiner.registry import DATASETS
@@ -137,7 +136,9 @@ def refine_images(model, samples: List[dict]) -> List[List[dict]]:
     return refined
 
 
-def _merge(results: List[dict], dataset, refined: Dict[int, List[dict]],
+def _merge(results: List[dict],
+           dataset,
+           refined: Dict[int, List[dict]],
            rescore: bool = False) -> List[dict]:
     """The input records, in their order, with the refined segmentations and scores."""
     by_index = {}
@@ -203,8 +204,7 @@ def refine_coco_results(model,
         model.instance_refiner.batch_size = batch_size
     dataset = build_dataset(model.cfg, results_file, ann_file, img_dir, detections_per_batch)
 
-    log = fileio.ResumeLog(progress_log_path(out_file), job,
-                           restart_hint='re-run with --overwrite')
+    log = fileio.ResumeLog(progress_log_path(out_file), job, restart_hint='re-run with --overwrite')
     resumed = log.open(restart=overwrite)
     refined: Dict[int, List[dict]] = {}
     todo = []
@@ -216,8 +216,11 @@ def refine_coco_results(model,
             todo.append((index, key))
         else:
             refined[index] = masks
-    bar = tqdm(total=len(dataset), initial=len(dataset) - len(todo), unit='batch',
-               desc=f'refining (batches of up to {dataset.max_instances_per_sample} detections)')
+    bar = tqdm(
+        total=len(dataset),
+        initial=len(dataset) - len(todo),
+        unit='batch',
+        desc=f'refining (batches of up to {dataset.max_instances_per_sample} detections)')
     # As many samples per step as the config's test_dataloader takes (as tools/test.py does).
     step = max(int(model.cfg.test_dataloader.get('batch_size', 1)), 1)
     try:
@@ -235,5 +238,6 @@ def refine_coco_results(model,
         bar.close()
 
     fileio.write_json_atomic(out_file, _merge(results, dataset, refined, rescore), indent=None)
-    return CocoResultsSummary(len(results), len(dataset), len(todo), len(dataset) - len(todo),
-                              log.path, resumed, sorted(log.changed))
+    return CocoResultsSummary(
+        len(results), len(dataset), len(todo),
+        len(dataset) - len(todo), log.path, resumed, sorted(log.changed))

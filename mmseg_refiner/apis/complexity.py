@@ -7,11 +7,10 @@ added. The network is traced once at its input side; the per-instance and
 per-mask costs follow from the number of network calls each test mode makes.
 """
 import math
-from typing import List, Optional
-
 import torch
 from mmengine.analysis import FlopAnalyzer, parameter_count
 from mmengine.analysis.jit_handles import get_shape
+from typing import List, Optional
 
 
 def _attention_flops(inputs: List, outputs: List) -> int:

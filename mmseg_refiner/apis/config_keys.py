@@ -32,9 +32,8 @@ import difflib
 import inspect
 import re
 import textwrap
-from typing import Iterable, List, Mapping, Optional, Set
-
 import torch
+from typing import Iterable, List, Mapping, Optional, Set
 
 from mmseg_refiner.utils.checks import check_seed
 from mmseg_refiner.utils.config_file import ConfigSource
@@ -121,8 +120,7 @@ def _accepted_keys(cls) -> Optional[Set[str]]:
             return None
         keys |= {
             p.name
-            for p in params
-            if p.name != 'self' and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+            for p in params if p.name != 'self' and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
         }
         var_keyword = [p.name for p in params if p.kind == p.VAR_KEYWORD]
         if not var_keyword:
@@ -146,7 +144,6 @@ def _resolve(registry, type_, scope: Optional[str]):
     return found if inspect.isclass(found) else None
 
 
-
 class _Walker:
     """Checks typed dicts of one config against their constructors."""
 
@@ -159,7 +156,11 @@ class _Walker:
         """``<source>: <path>`` for a message about ``key`` of the dict at ``path``."""
         return f'{self.source(f"{path}.{key}")}: {path}'
 
-    def typed(self, cfg, path: str, registry, scope: Optional[str] = None,
+    def typed(self,
+              cfg,
+              path: str,
+              registry,
+              scope: Optional[str] = None,
               extra: Iterable[str] = ()) -> None:
         """Check ``cfg`` (a dict, or a list of dicts) and the typed dicts inside it."""
         if isinstance(cfg, (list, tuple)):
@@ -179,8 +180,8 @@ class _Walker:
                 accepted = accepted | BUILD_KEYS | set(extra)
                 for key in cfg:
                     if key not in accepted:
-                        raise _unknown(self.where(path, key), key, accepted - BUILD_KEYS,
-                                       cls.__name__)
+                        raise _unknown(
+                            self.where(path, key), key, accepted - BUILD_KEYS, cls.__name__)
             self.test_cfg(cls, cfg, path)
         for key, value in cfg.items():
             if key in HELPER_BUILT_KEYS:
@@ -233,15 +234,16 @@ def _check_top_level(cfg: Mapping, source: ConfigSource) -> None:
     for key in cfg:
         if key in KNOWN_TOP_LEVEL_KEYS:
             continue
-        match = difflib.get_close_matches(key, sorted(KNOWN_TOP_LEVEL_KEYS), n=1,
-                                          cutoff=MISSPELLING_CUTOFF)
+        match = difflib.get_close_matches(
+            key, sorted(KNOWN_TOP_LEVEL_KEYS), n=1, cutoff=MISSPELLING_CUTOFF)
         if match:
             raise ConfigKeyError(f'{source(key)}: top-level key {key!r} is not read by the '
                                  f'Runner; did you mean {match[0]!r}? (a misspelled key is '
                                  f'silently ignored)')
 
 
-def validate_config(cfg: Mapping, cfg_options: Optional[Mapping] = None,
+def validate_config(cfg: Mapping,
+                    cfg_options: Optional[Mapping] = None,
                     sections: Optional[Iterable[str]] = None) -> None:
     """Refuse unknown keys in a config, after ``--cfg-options`` were merged into it.
 
@@ -264,29 +266,52 @@ def validate_config(cfg: Mapping, cfg_options: Optional[Mapping] = None,
     reg = walker.registries
     wanted = set(KNOWN_TOP_LEVEL_KEYS if sections is None else sections)
     checks = {
-        'model': lambda v: walker.typed(v, 'model', reg.MODELS),
-        'data_preprocessor': lambda v: walker.typed(v, 'data_preprocessor', reg.MODELS),
-        'default_hooks': lambda v: [walker.typed(h, f'default_hooks.{k}', reg.HOOKS,
-                                                 extra=['priority']) for k, h in v.items()],
-        'custom_hooks': lambda v: walker.typed(v, 'custom_hooks', reg.HOOKS, extra=['priority']),
-        'train_dataloader': lambda v: walker.dataloader(v, 'train_dataloader'),
-        'val_dataloader': lambda v: walker.dataloader(v, 'val_dataloader'),
-        'test_dataloader': lambda v: walker.dataloader(v, 'test_dataloader'),
-        'val_evaluator': lambda v: walker.typed(v, 'val_evaluator', reg.METRICS),
-        'test_evaluator': lambda v: walker.typed(v, 'test_evaluator', reg.METRICS),
-        'train_cfg': lambda v: walker.typed(v, 'train_cfg', reg.LOOPS),
-        'val_cfg': lambda v: walker.typed(v, 'val_cfg', reg.LOOPS),
-        'test_cfg': lambda v: walker.typed(v, 'test_cfg', reg.LOOPS),
-        'optim_wrapper': lambda v: (walker.typed(
-            {k: x for k, x in v.items() if k not in ('optimizer', 'paramwise_cfg')},
-            'optim_wrapper', reg.OPTIM_WRAPPERS, extra=OPTIM_WRAPPER_OWN_KEYS),
-            walker.typed(v.get('optimizer'), 'optim_wrapper.optimizer', reg.OPTIMIZERS)),
-        'param_scheduler': lambda v: walker.typed(v, 'param_scheduler', reg.PARAM_SCHEDULERS,
-                                                  extra=['convert_to_iter_based']),
-        'visualizer': lambda v: walker.typed(v, 'visualizer', reg.VISUALIZERS),
-        'log_processor': lambda v: walker.typed(v, 'log_processor', LOG_PROCESSORS),
-        'randomness': lambda v: walker.plain(v, 'randomness', RANDOMNESS_KEYS),
-        'env_cfg': lambda v: walker.plain(v, 'env_cfg', ENV_CFG_KEYS),
+        'model':
+        lambda v: walker.typed(v, 'model', reg.MODELS),
+        'data_preprocessor':
+        lambda v: walker.typed(v, 'data_preprocessor', reg.MODELS),
+        'default_hooks':
+        lambda v: [
+            walker.typed(h, f'default_hooks.{k}', reg.HOOKS, extra=['priority'])
+            for k, h in v.items()
+        ],
+        'custom_hooks':
+        lambda v: walker.typed(v, 'custom_hooks', reg.HOOKS, extra=['priority']),
+        'train_dataloader':
+        lambda v: walker.dataloader(v, 'train_dataloader'),
+        'val_dataloader':
+        lambda v: walker.dataloader(v, 'val_dataloader'),
+        'test_dataloader':
+        lambda v: walker.dataloader(v, 'test_dataloader'),
+        'val_evaluator':
+        lambda v: walker.typed(v, 'val_evaluator', reg.METRICS),
+        'test_evaluator':
+        lambda v: walker.typed(v, 'test_evaluator', reg.METRICS),
+        'train_cfg':
+        lambda v: walker.typed(v, 'train_cfg', reg.LOOPS),
+        'val_cfg':
+        lambda v: walker.typed(v, 'val_cfg', reg.LOOPS),
+        'test_cfg':
+        lambda v: walker.typed(v, 'test_cfg', reg.LOOPS),
+        'optim_wrapper':
+        lambda v:
+        (walker.typed({k: x
+                       for k, x in v.items() if k not in ('optimizer', 'paramwise_cfg')},
+                      'optim_wrapper',
+                      reg.OPTIM_WRAPPERS,
+                      extra=OPTIM_WRAPPER_OWN_KEYS),
+         walker.typed(v.get('optimizer'), 'optim_wrapper.optimizer', reg.OPTIMIZERS)),
+        'param_scheduler':
+        lambda v: walker.typed(
+            v, 'param_scheduler', reg.PARAM_SCHEDULERS, extra=['convert_to_iter_based']),
+        'visualizer':
+        lambda v: walker.typed(v, 'visualizer', reg.VISUALIZERS),
+        'log_processor':
+        lambda v: walker.typed(v, 'log_processor', LOG_PROCESSORS),
+        'randomness':
+        lambda v: walker.plain(v, 'randomness', RANDOMNESS_KEYS),
+        'env_cfg':
+        lambda v: walker.plain(v, 'env_cfg', ENV_CFG_KEYS),
     }
     for key, check in checks.items():
         if key in wanted and isinstance(cfg.get(key), (Mapping, list, tuple)):

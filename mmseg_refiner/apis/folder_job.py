@@ -17,10 +17,9 @@ mode (``overwrite=True`` starts afresh).
 import copy
 import os.path as osp
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
-
 from mmengine.registry import DefaultScope
 from tqdm import tqdm
+from typing import Dict, List, Optional, Tuple
 
 from mmseg_refiner.evaluation.functional import mask_record, summarize_mask_records
 from mmseg_refiner.fileio import (FOLDER_LOG_NAME, ResumeLog, file_digest, files_digest,
@@ -68,7 +67,12 @@ def refine_file(model,
     coarse = to_bool_masks(mask_path, image.shape[:2])[0][0]
     gt = None if gt_path is None else to_bool_masks(gt_path, image.shape[:2])[0][0]
     refined, prob = refine(
-        model, image, coarse, mode=mode, seed=seed, name=osp.basename(image_path),
+        model,
+        image,
+        coarse,
+        mode=mode,
+        seed=seed,
+        name=osp.basename(image_path),
         return_probs=True)
     write_refinement(paths, image, coarse, refined, prob, gt, probs_bits, vis_probs)
     return image, coarse, refined, gt
@@ -79,8 +83,12 @@ def score_masks(coarse, refined, gt) -> Dict[str, float]:
     return summarize_mask_records([mask_record(refined, gt, coarse)])
 
 
-def folder_dataset(cfg, img_dir: str, mask_dir: str, out_dir: str,
-                   img_suffix: Optional[str] = None, mask_suffix: str = '.png',
+def folder_dataset(cfg,
+                   img_dir: str,
+                   mask_dir: str,
+                   out_dir: str,
+                   img_suffix: Optional[str] = None,
+                   mask_suffix: str = '.png',
                    out_suffix: str = '.png'):
     """The ``MaskFolderDataset`` of a folder run (module docstring), pointed at the folders."""
     loader = cfg.get('test_dataloader')
@@ -169,8 +177,9 @@ def refine_folder(model,
         name = osp.basename(info['img_path'])
         out_path = info['out_path']
         paths = OutputPaths(
-            out_path, *(osp.join(folder, osp.basename(out_path)) if folder else None
-                        for folder in (probs_dir, vis_dir)))
+            out_path,
+            *(osp.join(folder, osp.basename(out_path)) if folder else None
+              for folder in (probs_dir, vis_dir)))
         log_name = relative_name(out_path, out_dir)
         try:
             key = files_digest(log_name, info['img_path'], info['coarse_path'])
@@ -178,8 +187,7 @@ def refine_folder(model,
             if result is not None and _outputs_intact(result, paths):
                 summary.skipped.append(name)
                 continue
-            image, coarse, refined, prob = _refine_sample(model, dataset[index], name, mode,
-                                                          seed)
+            image, coarse, refined, prob = _refine_sample(model, dataset[index], name, mode, seed)
             write_refinement(paths, image, coarse, refined, prob, None, probs_bits, vis_probs)
             log.add(log_name, key, dict(out=file_digest(out_path)))
             summary.done.append(name)

@@ -6,14 +6,13 @@
     >>> refined.shape, refined.dtype                # HxW bool, like the one mask given
 """
 import copy
+import numpy as np
 import os
 import os.path as osp
-from typing import Optional, Tuple, Union
-
-import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
+from typing import Optional, Tuple, Union
 
 from mmseg_refiner.models.refiners.seeding import mask_seed, sample_seed
 from mmseg_refiner.models.refiners.segrefiner import check_test_mode
@@ -159,7 +158,8 @@ def resolve_mode(mode: str, image_shape: Tuple[int, int], model_size: int) -> st
     check_test_mode(mode, MODES, what='mode')
     if mode != 'auto':
         return mode
-    return 'global_local' if max(image_shape) > AUTO_GLOBAL_LOCAL_FACTOR * model_size else 'instance'
+    return 'global_local' if max(
+        image_shape) > AUTO_GLOBAL_LOCAL_FACTOR * model_size else 'instance'
 
 
 def _normalized_image(model: torch.nn.Module, image: np.ndarray) -> torch.Tensor:

@@ -11,11 +11,10 @@ Conventions (those of mmcv / OpenCV):
   8-bit alike, JPEG noise ignored, palette PNGs by index, other integers and
   16-bit non-zero, bool as is, float probabilities ``>= 0.5`` (NaN refused).
 """
-import os
-from typing import List, Sequence, Tuple, Union
-
 import numpy as np
+import os
 import torch
+from typing import List, Sequence, Tuple, Union
 
 from mmseg_refiner import fileio
 

@@ -8,9 +8,8 @@ Runner tools (train, test), and the paths a tool reads and writes (:func:`add_in
 import argparse
 import os
 import os.path as osp
-from typing import Callable, List, Optional, Sequence, Tuple, Union
-
 from mmengine.config import DictAction
+from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 from mmseg_refiner.fileio.outputs import JobPath, OutputPathError, check_outputs
 from mmseg_refiner.models.utils import PRECISIONS
@@ -104,9 +103,9 @@ def declared_paths(parser, args) -> Tuple[List[JobPath], List[JobPath]]:
     return outputs, inputs
 
 
-def check_job_paths(args,
-                    outputs: Sequence[Optional[JobPath]] = (),
-                    inputs: Sequence[Optional[JobPath]] = ()) -> None:
+def check_job_paths(
+    args, outputs: Sequence[Optional[JobPath]] = (),
+    inputs: Sequence[Optional[JobPath]] = ()) -> None:
     """The output rule on the declared paths of ``args`` plus more ``outputs`` / ``inputs``
     (files a tool derives: a progress log, the files a config names).
 

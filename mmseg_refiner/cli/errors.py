@@ -32,10 +32,8 @@ USAGE_ERROR = 2
 #: Exit status of a bad input (file, record, checkpoint, config key).
 INPUT_ERROR = 1
 
-
 #: Exit status after Ctrl-C (128 + SIGINT), as a shell reports it.
 INTERRUPTED = 130
-
 
 #: What a tool reports as ``error: ...``: bad arguments, files, records, keys
 #: (``ValueError``, ``OSError``) and refused checkpoints.
@@ -54,7 +52,7 @@ def report_error(error: BaseException, stream=None) -> int:
         traceback.print_exception(type(error), error, error.__traceback__, file=stream)
     message = str(error) or type(error).__name__
     if isinstance(error, OSError) and error.filename and error.strerror:
-        message = f'{error.filename}: {error.strerror}'  # not "[Errno 2] ..." 
+        message = f'{error.filename}: {error.strerror}'  # not "[Errno 2] ..."
     print(f'error: {message}', file=stream)
     return USAGE_ERROR if isinstance(error, UsageError) else INPUT_ERROR
 

@@ -4,18 +4,16 @@ import copy
 import logging
 import os
 import os.path as osp
-import warnings
-from typing import Mapping, Optional
-
 import torch
 import torch.distributed as torch_dist
+import warnings
 from mmengine.config import Config
+from typing import Mapping, Optional
 
 from mmseg_refiner.apis.config_keys import validate_config
 from mmseg_refiner.fileio.outputs import JobPath
 from mmseg_refiner.utils.config_file import read_config_file
-from mmseg_refiner.utils.safe_checkpoint import (CheckpointError, load_weights_strictly,
-                                                 read_weights)
+from mmseg_refiner.utils.safe_checkpoint import CheckpointError, load_weights_strictly, read_weights
 
 
 def load_config(args) -> Config:
@@ -144,8 +142,10 @@ def dataset_job_paths(cfg: Config, section: str = 'test_dataloader'):
         return value if osp.isabs(value) or '://' in value else osp.join(root, value)
 
     name = f'{section}.dataset'
-    inputs = [JobPath(f'{name}.{key}', path(dataset[key])) for key in DATASET_INPUT_FILES
-              if isinstance(dataset.get(key), str) and dataset[key]]
+    inputs = [
+        JobPath(f'{name}.{key}', path(dataset[key])) for key in DATASET_INPUT_FILES
+        if isinstance(dataset.get(key), str) and dataset[key]
+    ]
     folders = [(key, dataset[key]) for key in DATASET_INPUT_FOLDERS
                if isinstance(dataset.get(key), str)]
     prefixes = dataset.get('data_prefix') or {}

@@ -24,13 +24,12 @@ Randomness comes from numpy's global RNG unless an ``np.random.Generator`` /
 ``np.random.RandomState`` is passed, so MMEngine's seeding covers the
 transform.
 """
+import cv2
 import math
+import numpy as np
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from typing import List, Optional, Tuple, Union
-
-import cv2
-import numpy as np
 
 from mmseg_refiner.utils.settings import check_float, check_int, check_ints
 
@@ -111,8 +110,8 @@ class CoarseMaskOptions:
         for name in ('removal_rate', 'removal_candidate_rate', 'keep_rate', 'iou_target',
                      'seed_pixel_prob', 'dilate_prob'):
             _check_fraction(name, getattr(self, name))
-        low_high = check_ints('coarse-mask synthesis', 'kernel_size_range',
-                              self.kernel_size_range, low=1)
+        low_high = check_ints(
+            'coarse-mask synthesis', 'kernel_size_range', self.kernel_size_range, low=1)
         if len(low_high) != 2 or not 1 <= low_high[0] <= low_high[1]:
             raise ValueError(f'kernel_size_range must be (min, max) with 1 <= min <= max, '
                              f'got {low_high}')
@@ -252,9 +251,9 @@ def _modify_boundary(mask: np.ndarray, rng, options: CoarseMaskOptions) -> np.nd
 
     polygons: List[Tuple[int, np.ndarray]] = []
     for contour, depth in zip(contours, depths):
-        polygon = _simplify_contour(contour[:, 0, :], rng, options.min_vertices,
-                                    options.removal_rate, options.removal_candidate_rate,
-                                    options.keep_rate)
+        polygon = _simplify_contour(contour[:,
+                                            0, :], rng, options.min_vertices, options.removal_rate,
+                                    options.removal_candidate_rate, options.keep_rate)
         if polygon is not None:
             polygons.append((depth, polygon))
     if not any(depth % 2 == 0 for depth, _ in polygons):
@@ -396,9 +395,12 @@ def _perturb_in_place(seg: np.ndarray, reference: np.ndarray, rng,
         for round_start in range(0, len(operations), ops_per_round):
             for x0, x1, y0, y1, seed_value, dilate, size_index, shape_index in \
                     operations[round_start:round_start + ops_per_round]:
-                area_change, difference_change = _apply_operation(
-                    seg[y0:y1, x0:x1], reference[y0:y1, x0:x1], seed_value, dilate,
-                    elements[size_index][shape_index], scratch)
+                area_change, difference_change = _apply_operation(seg[y0:y1,
+                                                                      x0:x1], reference[y0:y1,
+                                                                                        x0:x1],
+                                                                  seed_value, dilate,
+                                                                  elements[size_index][shape_index],
+                                                                  scratch)
                 area += area_change
                 difference += difference_change
             total = area + reference_area

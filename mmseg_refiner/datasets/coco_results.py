@@ -15,17 +15,16 @@ RLEs with :func:`mmseg_refiner.fileio.decode_segmentation`, which validates them
 -> :class:`PackCoarseInstances`. RLEs stay encoded in the dataset until
 their image is loaded, so memory holds one image's masks at a time.
 """
-import os.path as osp
-from collections import defaultdict
-from typing import Dict, List, Optional, Sequence
-
 import numpy as np
+import os.path as osp
 import torch
+from collections import defaultdict
 from mmcv.transforms import BaseTransform
 from mmdet.structures import DetDataSample
 from mmengine.dataset import BaseDataset
 from mmengine.fileio import join_path, load
 from mmengine.structures import InstanceData
+from typing import Dict, List, Optional, Sequence
 
 from mmseg_refiner.fileio import (decode_segmentation, mask_boxes, size_mismatch,
                                   validate_coco_results)
@@ -119,7 +118,10 @@ class CocoResultsRefineDataset(BaseDataset):
                  **kwargs) -> None:
         self.results_file = results_file
         self.max_instances_per_sample = check_int(
-            type(self).__name__, 'max_instances_per_sample', max_instances_per_sample, low=1,
+            type(self).__name__,
+            'max_instances_per_sample',
+            max_instances_per_sample,
+            low=1,
             allow_none=True)
         self.skip_images_without_results = skip_images_without_results
         self.backend_args = backend_args

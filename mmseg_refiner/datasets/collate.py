@@ -1,8 +1,7 @@
 """Collating samples that each hold several training pairs."""
-from typing import Any, List, Sequence
-
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import FUNCTIONS
+from typing import Any, List, Sequence
 
 
 def flatten_pairs(data_batch: Sequence[Any]) -> List[Any]:

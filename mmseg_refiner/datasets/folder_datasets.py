@@ -24,11 +24,10 @@ it stopped, and an input edited since is refined again (metrics of such a run
 cover only the samples refined in it; evaluate the whole output folder with
 ``tools/analysis_tools/eval_mask_folders.py``).
 """
-import os.path as osp
-from typing import List, Optional, Sequence, Tuple, Union
-
 import numpy as np
+import os.path as osp
 from mmengine.logging import MMLogger
+from typing import List, Optional, Sequence, Tuple, Union
 
 from mmseg_refiner.fileio import (FOLDER_LOG_NAME, IMAGE_EXTENSIONS, file_digest, files_digest,
                                   finished_items, index_folder, match_keys, relative_name)
@@ -147,12 +146,15 @@ class MaskFolderDataset(RefineBaseDataset):
                 info['out_path'] = osp.join(out_dir, stem + self.out_suffix)
             data_list.append(info)
         if out_dir is not None:  # the output rule: refined masks never replace an input
-            inputs = [JobPath(f'{type(self).__name__} {key}', folder, folder=True)
-                      for key, folder in (('img_dir', img_dir), ('coarse_dir', coarse_dir),
-                                          ('gt_dir', gt_dir))]
-            check_outputs([JobPath('out_dir', out_dir, folder=True)] + [
-                JobPath('out_dir', info['out_path'], formats=('.png', )) for info in data_list
-            ], inputs)
+            inputs = [
+                JobPath(f'{type(self).__name__} {key}', folder, folder=True)
+                for key, folder in (('img_dir', img_dir), ('coarse_dir', coarse_dir), ('gt_dir',
+                                                                                       gt_dir))
+            ]
+            check_outputs(
+                [JobPath('out_dir', out_dir, folder=True)] +
+                [JobPath('out_dir', info['out_path'], formats=('.png', ))
+                 for info in data_list], inputs)
         return data_list
 
     def filter_data(self) -> List[dict]:

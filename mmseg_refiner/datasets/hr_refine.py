@@ -1,8 +1,7 @@
 """High-resolution image/mask folders (DIS5K DIS-TR, ThinObject-5K): the HR training set."""
 import os.path as osp
-from typing import List, Optional, Sequence, Tuple
-
 from mmengine.logging import MMLogger
+from typing import List, Sequence, Tuple
 
 from mmseg_refiner.fileio import IMAGE_EXTENSIONS, index_folder
 from mmseg_refiner.registry import DATASETS
@@ -120,8 +119,11 @@ class HRRefineDataset(RefineBaseDataset):
                     for index, path in zip(coarse, coarse_mask_paths(coarse_dir, stem))
                 ])
             indexes = [images, masks, *coarse]
-            absent = [p for p, index in zip([paths['img_path'], paths['mask_path'],
-                                              *paths['coarse_path']], indexes) if stem not in index]
+            absent = [
+                p for p, index in zip(
+                    [paths['img_path'], paths['mask_path'], *paths['coarse_path']], indexes)
+                if stem not in index
+            ]
             if absent:
                 missing.append(absent[0])
             else:

@@ -1,10 +1,9 @@
 """LVIS v1 instances on COCO 2017 images: the training set of the LR model."""
-from collections import defaultdict
-from typing import List, Optional
-
 import numpy as np
+from collections import defaultdict
 from mmengine import fileio
 from mmengine.logging import MMLogger
+from typing import List, Optional
 
 from mmseg_refiner.registry import DATASETS
 from mmseg_refiner.utils.settings import check_float

@@ -1,9 +1,8 @@
 """What the training datasets share: the bad-sample error and skipping it."""
 import os.path as osp
-from typing import Any, Optional
-
 from mmengine.dataset import BaseDataset
 from mmengine.logging import MMLogger
+from typing import Any, Optional
 
 
 class InvalidSampleError(ValueError):

@@ -14,13 +14,12 @@ training uses ``TRAIN_SEED_OFFSET`` (0), held-out evaluation
 ``EVAL_SEED_OFFSET`` (1,000,000) and the demo ``DEMO_SEED_OFFSET``
 (2,000,000), so up to a million samples per set never overlap.
 """
-from functools import lru_cache
-from typing import Optional, Sequence, Tuple, Union
-
 import cv2
 import numpy as np
 import skimage.data
+from functools import lru_cache
 from mmengine.dataset import BaseDataset
+from typing import Optional, Sequence, Tuple, Union
 
 from mmseg_refiner.registry import DATASETS
 from mmseg_refiner.utils.settings import check_int, check_ints
@@ -33,9 +32,9 @@ DEMO_SEED_OFFSET = 2_000_000
 # skimage.data photographs stored inside the wheel (checked offline with
 # scikit-image 0.26; e.g. ``eagle`` or ``lily`` would need a download).
 # Grey ones are tinted per sample, so they serve as coloured textures too.
-TEXTURE_SOURCES: Tuple[str, ...] = ('astronaut', 'coffee', 'chelsea', 'rocket',
-                                    'immunohistochemistry', 'camera', 'coins', 'grass',
-                                    'gravel', 'brick', 'moon')
+TEXTURE_SOURCES: Tuple[str,
+                       ...] = ('astronaut', 'coffee', 'chelsea', 'rocket', 'immunohistochemistry',
+                               'camera', 'coins', 'grass', 'gravel', 'brick', 'moon')
 
 # If the mean colours of the object and the background are closer than this
 # (Euclidean distance in 0..255 BGR), both are shifted apart to reach it.
@@ -165,8 +164,8 @@ def _draw_object(rng: np.random.Generator, size: Tuple[int, int]) -> np.ndarray:
     if rng.random() < 0.3:
         blob_centre = np.array([width, height]) * rng.uniform(0.1, 0.9, 2)
         axes = rng.uniform(0.03, 0.08, 2) * scale
-        cv2.ellipse(mask, _point(blob_centre), _point(axes), float(rng.uniform(0, 180)), 0, 360,
-                    1, -1)
+        cv2.ellipse(mask, _point(blob_centre), _point(axes), float(rng.uniform(0, 180)), 0, 360, 1,
+                    -1)
     return mask
 
 

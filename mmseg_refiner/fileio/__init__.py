@@ -13,8 +13,8 @@ from .atomic import (PROB_PNG_BITS, current_umask, prob_to_png_values, write_byt
 from .coco_results import CocoResultsError, load_coco_results, validate_coco_results
 from .images import IMAGE_EXTENSIONS, decode_image, read_bytes, read_image, size_mismatch
 from .masks import (IGNORE_LABEL, PROB_THRESHOLD, UINT8_THRESHOLD, EmptyMaskWarning,
-                    IgnoredPixelsWarning, decode_mask, mask_box,
-                    mask_boxes, mask_from_array, mask_to_uint8, read_mask, warn_if_empty)
+                    IgnoredPixelsWarning, decode_mask, mask_box, mask_boxes, mask_from_array,
+                    mask_to_uint8, read_mask, warn_if_empty)
 from .matching import (SkippedEntriesWarning, file_key, index_folder, match_keys,
                        with_image_extensions)
 from .outputs import JobPath, OutputPathError, check_outputs

@@ -8,15 +8,14 @@ replaces the destination with ``os.replace`` (atomic on one file system).
 gets the permissions a plain ``open(path, 'w')`` would give (``0666`` minus the
 process umask).
 """
+import cv2
 import json
 import math
+import numpy as np
 import os
 import os.path as osp
 import tempfile
 from typing import Any, Optional, Union
-
-import cv2
-import numpy as np
 
 from .masks import mask_to_uint8
 
@@ -55,8 +54,7 @@ def write_bytes_atomic(path: Union[str, os.PathLike], data: bytes) -> None:
     tmp_path = None
     try:
         os.makedirs(folder, exist_ok=True)
-        fd, tmp_path = tempfile.mkstemp(
-            prefix=f'.{osp.basename(path)}.', suffix='.tmp', dir=folder)
+        fd, tmp_path = tempfile.mkstemp(prefix=f'.{osp.basename(path)}.', suffix='.tmp', dir=folder)
         with os.fdopen(fd, 'wb') as file:
             file.write(data)
         os.chmod(tmp_path, 0o666 & ~current_umask())
@@ -70,7 +68,7 @@ def write_bytes_atomic(path: Union[str, os.PathLike], data: bytes) -> None:
 
 
 def write_image_atomic(path: Union[str, os.PathLike], image: np.ndarray) -> None:
-    """Encode ``image`` (BGR, or grey) in the format of ``path``'s extension and write it atomically.
+    """Encode ``image`` (BGR, or grey) as ``path``'s extension says and write it atomically.
 
     Raises:
         ValueError: OpenCV cannot encode to the extension of ``path``.

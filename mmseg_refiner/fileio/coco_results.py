@@ -102,8 +102,11 @@ def record_problem(record: Any, require: Sequence[str] = ('segmentation', )) -> 
     missing = [field for field in (*REQUIRED_FIELDS, *require) if field not in record]
     if missing:
         return f'lacks {", ".join(missing)}'
-    problems = [_check_id(record, 'image_id'), _check_id(record, 'category_id'),
-                _check_score(record['score'])]
+    problems = [
+        _check_id(record, 'image_id'),
+        _check_id(record, 'category_id'),
+        _check_score(record['score'])
+    ]
     if 'segmentation' in record:
         problems.append(_check_segmentation(record['segmentation']))
     if record.get('bbox') is not None or 'bbox' in require:
@@ -134,9 +137,8 @@ def validate_coco_results(results: Any, source: str,
     for index, record in enumerate(results):
         problem = record_problem(record, require)
         if problem:
-            raise CocoResultsError(f'{source}: record {index} {problem}'
-                                   if problem.startswith(('is a', 'lacks')) else
-                                   f'{source}: record {index}, {problem}')
+            raise CocoResultsError(f'{source}: record {index} {problem}' if problem.startswith((
+                'is a', 'lacks')) else f'{source}: record {index}, {problem}')
     return results
 
 

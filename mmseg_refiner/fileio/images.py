@@ -6,13 +6,12 @@ a grey file is repeated to 3 channels, an alpha channel is dropped, and the
 EXIF orientation of a photograph is applied (OpenCV's default), so an image and
 a mask saved by the same camera pipeline line up.
 """
-import os
-import os.path as osp
-from typing import Optional, Tuple, Union
-
 import mmcv
 import numpy as np
+import os
+import os.path as osp
 from mmengine import fileio
+from typing import Optional, Tuple, Union
 
 #: File extensions taken as images when a folder is scanned (lower case).
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')

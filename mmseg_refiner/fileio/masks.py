@@ -48,12 +48,11 @@ Masks are written as 0/255 8-bit PNGs (:func:`mask_to_uint8`), which every
 reader of the rule (and every image viewer) reads back unchanged.
 """
 import io
+import numpy as np
 import os
 import warnings
-from typing import Optional, Union
-
-import numpy as np
 from PIL import Image, ImageOps
+from typing import Optional, Union
 
 from .images import read_bytes
 
@@ -62,7 +61,6 @@ from .images import read_bytes
 UINT8_THRESHOLD = 128
 #: Float values (probabilities) ``>=`` this are foreground.
 PROB_THRESHOLD = 0.5
-
 
 #: The label mmseg reads as "ignore" (its ``ignore_index``).
 IGNORE_LABEL = 255

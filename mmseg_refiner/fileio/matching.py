@@ -35,7 +35,7 @@ class SkippedEntriesWarning(UserWarning):
 
 
 def with_image_extensions(stem_suffix: str = '') -> Tuple[str, ...]:
-    """``stem_suffix`` followed by each of :data:`IMAGE_EXTENSIONS` (``'_gt'`` -> ``'_gt.png'``...)."""
+    """``stem_suffix`` then each of :data:`IMAGE_EXTENSIONS` (``'_gt'`` -> ``'_gt.png'``...)."""
     return tuple(stem_suffix + ext for ext in IMAGE_EXTENSIONS)
 
 
@@ -115,8 +115,10 @@ def _warn_skipped(folder: str, what: str, skipped: Dict[str, List[str]]) -> None
             more = f' and {len(names) - SHOWN_SKIPPED} more' if len(names) > SHOWN_SKIPPED else ''
             parts.append(f'{len(names)} {kind} ({shown}{more})')
     if parts:
-        warnings.warn(f'{what} folder {folder}: left out {"; ".join(parts)}',
-                      SkippedEntriesWarning, stacklevel=3)
+        warnings.warn(
+            f'{what} folder {folder}: left out {"; ".join(parts)}',
+            SkippedEntriesWarning,
+            stacklevel=3)
 
 
 def match_keys(

@@ -141,8 +141,8 @@ def _check_outputs_apart(outputs: Sequence[JobPath]) -> None:
                                       f'different paths')
 
 
-def check_outputs(outputs: Iterable[Optional[JobPath]],
-                  inputs: Iterable[Optional[JobPath]] = ()) -> None:
+def check_outputs(
+    outputs: Iterable[Optional[JobPath]], inputs: Iterable[Optional[JobPath]] = ()) -> None:
     """Apply the output rule (module docstring) to a job's paths; ``None`` entries and
     entries whose ``path`` is ``None`` are skipped.
 

@@ -17,10 +17,9 @@ compressed counts itself, so a truncated or garbage string is an error here,
 not a silently wrong mask in pycocotools) and raises ``ValueError`` naming the
 record. :func:`decode_segmentation` validates, then rasterises.
 """
-from typing import List, Optional, Sequence, Union
-
 import numpy as np
 from pycocotools import mask as mask_utils
+from typing import List, Optional, Sequence, Union
 
 #: A COCO/LVIS ``segmentation``: polygons, or an RLE dict.
 Segmentation = Union[List[Sequence[float]], dict]

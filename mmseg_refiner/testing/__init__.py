@@ -19,7 +19,7 @@ __all__ = [
     'DEMO_CHECKPOINT', 'DEMO_CONFIG', 'DET_CHAIN', 'IMAGE_SHAPE', 'REPO_ROOT', 'SEG_CHAIN',
     'TINY_64_DENOISER', 'TINY_DEMO_OPTIONS', 'TINY_DENOISER', 'demo_refiner_lines', 'free_port',
     'load_script', 'make_big_tree', 'make_dis5k_tree', 'randomize_', 'registered_script',
-    'run_in_repo', 'save_upstream_checkpoint', 'shrink_recipe', 'tiny_image',
-    'tiny_segrefiner_cfg', 'train_two_iterations', 'write_det_chain_config', 'write_sample',
-    'write_seg_chain_config', 'write_tiny_cityscapes', 'write_tiny_coco'
+    'run_in_repo', 'save_upstream_checkpoint', 'shrink_recipe', 'tiny_image', 'tiny_segrefiner_cfg',
+    'train_two_iterations', 'write_det_chain_config', 'write_sample', 'write_seg_chain_config',
+    'write_tiny_cityscapes', 'write_tiny_coco'
 ]

@@ -1,11 +1,10 @@
 """Tiny COCO / Cityscapes sets on disk and chain configs around the shipped ones, with random
 upstream weights and the demo refiner."""
+import cv2
 import json
+import numpy as np
 import os
 import os.path as osp
-
-import cv2
-import numpy as np
 
 from mmseg_refiner.apis.inference import DEMO_CONFIG, REPO_ROOT
 

@@ -1,9 +1,8 @@
 """Tiny image / mask folders on disk in the layouts of BIG and DIS5K."""
-import os
-import os.path as osp
-
 import cv2
 import numpy as np
+import os
+import os.path as osp
 
 
 def write_sample(img_path, mask_paths, shape, seed):

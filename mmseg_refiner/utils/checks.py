@@ -7,11 +7,9 @@ whose message names the setting or path and says what to do. The API
 and every tool use them, so a setting is refused in the same words everywhere.
 """
 import numbers
-from typing import Optional, Union
-
 import numpy as np
 import torch
-
+from typing import Optional, Union
 
 
 class UsageError(ValueError):

@@ -10,9 +10,8 @@ loader.
 import os
 import os.path as osp
 import re
-from typing import Mapping, Optional
-
 from mmengine.config import Config
+from typing import Mapping, Optional
 
 
 class ConfigSource:
@@ -30,8 +29,8 @@ class ConfigSource:
     def from_option(self, key_path: str) -> bool:
         """Whether ``key_path`` (``a.b[0].c`` or ``a.b.0.c``) overlaps an option's key."""
         path = re.sub(r'\[(\d+)\]', r'.\1', key_path)
-        return any(option == path or option.startswith(path + '.') or
-                   path.startswith(option + '.') for option in self.option_keys)
+        return any(option == path or option.startswith(path + '.') or path.startswith(option + '.')
+                   for option in self.option_keys)
 
     def __call__(self, key_path: str) -> str:
         return self.label + (' with --cfg-options' if self.from_option(key_path) else '')
@@ -96,8 +95,10 @@ def check_checkpoints(cfg: Mapping, cfg_options: Optional[Mapping] = None) -> No
     model = cfg.get('model')
     settings = {'load_from': cfg.get('load_from')}
     if not settings['load_from'] and isinstance(model, Mapping):
-        settings = {f'model.{key}': value for key, value in model.items()
-                    if key.endswith('_checkpoint')}
+        settings = {
+            f'model.{key}': value
+            for key, value in model.items() if key.endswith('_checkpoint')
+        }
     for key, checkpoint in settings.items():
         if isinstance(checkpoint, str):
             check_checkpoint_exists(checkpoint, f'{source(key)}: {key}: checkpoint')

@@ -23,20 +23,20 @@ an explicit argument precedence; older torch is refused).
 
 Every inference path loads weights strictly: :func:`load_weights` (the API,
 and ``tools/test.py`` / ``tools/train.py`` before the Runner's non-strict
-``load_from``) goes through the model's own load hooks and refuses an empty, text, truncated or corrupt file, NaN / Inf
+``load_from``) goes through the model's own load hooks and refuses an empty,
+text, truncated or corrupt file, NaN / Inf
 weights and weights of another architecture, naming the file and the first
 offending keys.
 """
 import builtins
+import numpy as np
 import os
 import os.path as osp
 import re
-from collections import OrderedDict
-from typing import Any, Dict, Mapping, Optional, Sequence
-
-import numpy as np
 import torch
+from collections import OrderedDict
 from mmengine.logging import HistoryBuffer
+from typing import Any, Dict, Mapping, Optional, Sequence
 
 _HISTORY_BUFFER_METHODS = frozenset({'min', 'max', 'mean', 'current'})
 
@@ -57,11 +57,12 @@ def _numpy_globals() -> list:
         from numpy._core.multiarray import _reconstruct, scalar
     except ImportError:  # numpy 1.x
         from numpy.core.multiarray import _reconstruct, scalar
-    dtype_classes = [type(np.dtype(name)) for name in (
-        'bool', 'int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32', 'uint64',
-        'float16', 'float32', 'float64', 'complex64', 'complex128', 'str', 'object')]
-    return [OrderedDict, codecs.encode, np.dtype, np.ndarray, _reconstruct, scalar,
-            *dtype_classes]
+    dtype_classes = [
+        type(np.dtype(name)) for name in ('bool', 'int8', 'int16', 'int32', 'int64', 'uint8',
+                                          'uint16', 'uint32', 'uint64', 'float16', 'float32',
+                                          'float64', 'complex64', 'complex128', 'str', 'object')
+    ]
+    return [OrderedDict, codecs.encode, np.dtype, np.ndarray, _reconstruct, scalar, *dtype_classes]
 
 
 _allowed = False
@@ -183,8 +184,8 @@ def checkpoint_state_dict(checkpoint: Any, filename: str) -> Dict[str, torch.Ten
         state_dict = checkpoint['state_dict']
     if not isinstance(state_dict, Mapping) or not state_dict or not all(
             isinstance(v, torch.Tensor) for v in state_dict.values()):
-        found = (f'a dict with keys {listing(list(checkpoint))}' if isinstance(
-            checkpoint, Mapping) else f'a {type(checkpoint).__name__}')
+        found = (f'a dict with keys {listing(list(checkpoint))}'
+                 if isinstance(checkpoint, Mapping) else f'a {type(checkpoint).__name__}')
         raise CheckpointError(f'checkpoint {filename} holds no weights (neither a state_dict '
                               f'of tensors nor a dict with "state_dict"); it holds {found}')
     if all(key.startswith('module.') for key in state_dict):
@@ -253,7 +254,7 @@ def load_weights_strictly(model: torch.nn.Module, state_dict: Mapping[str, torch
         raise CheckpointError(
             f'checkpoint {filename} does not fit the model {type(model).__name__} of the config '
             f'(another architecture or size?): keys ' + '; '.join(problems) + '. Use the '
-            f'config the checkpoint was trained with')
+            'config the checkpoint was trained with')
 
 
 def read_weights(filename: str, map_location: Any = 'cpu') -> Dict[str, torch.Tensor]:
@@ -296,10 +297,9 @@ def cached_download(url: str, model_dir: Optional[str] = None) -> str:
     Raises:
         OSError: the URL cannot be fetched (naming it and the reason).
     """
-    from urllib.parse import urlparse
-
     import torch.distributed as dist
     from mmengine.dist import get_dist_info
+    from urllib.parse import urlparse
     model_dir = model_dir or osp.join(torch.hub.get_dir(), 'checkpoints')
     cached = osp.join(model_dir, osp.basename(urlparse(url).path) or 'checkpoint.pth')
     rank, world_size = get_dist_info()
@@ -364,7 +364,8 @@ def install_safe_checkpoint_loader() -> None:
     loader = mm_checkpoint.CheckpointLoader
     loader.register_scheme('', load_from_local_safely, force=True)
     loader.register_scheme(('http://', 'https://'), load_from_http_safely, force=True)
-    loader.register_scheme(('open-mmlab://', 'openmmlab://'), load_from_openmmlab_safely,
+    loader.register_scheme(('open-mmlab://', 'openmmlab://'),
+                           load_from_openmmlab_safely,
                            force=True)
     for prefix in list(loader._schemes):
         if loader._schemes[prefix].__name__ in ('load_from_pavi', 'load_from_ceph'):

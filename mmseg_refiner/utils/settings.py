@@ -95,7 +95,10 @@ def check_float(owner: str,
     return value
 
 
-def check_ints(owner: str, key: str, values: Sequence, low: Optional[int] = None,
+def check_ints(owner: str,
+               key: str,
+               values: Sequence,
+               low: Optional[int] = None,
                high: Optional[int] = None) -> tuple:
     """A sequence of integers, each in ``[low, high]``, as a tuple."""
     if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):

@@ -1,6 +1,5 @@
 """Time spent inside a module's forward calls, for the benchmarks' breakdowns."""
 import time
-
 from torch import nn
 
 

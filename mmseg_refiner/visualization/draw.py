@@ -14,11 +14,10 @@ Okabe-Ito palette, which stays distinguishable with the common forms of
 colour blindness; with several instances each has its own colour, the same in
 every panel.
 """
-import math
-from typing import List, Optional, Sequence, Tuple
-
 import cv2
+import math
 import numpy as np
+from typing import List, Optional, Sequence, Tuple
 
 # BGR (Okabe-Ito palette).
 PANEL_COLOURS = {

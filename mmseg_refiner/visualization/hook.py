@@ -1,12 +1,11 @@
 """Hook that draws before / after pictures in validation and test runs (as mmdet's
 ``DetVisualizationHook``; ``tools/test.py --show / --show-dir`` switch it on)."""
-import os.path as osp
-from typing import Optional, Sequence, Tuple
-
 import cv2
 import numpy as np
+import os.path as osp
 from mmengine.hooks import Hook
 from mmengine.utils import mkdir_or_exist
+from typing import Optional, Sequence, Tuple
 
 from mmseg_refiner.fileio import decode_segmentation, read_image, write_image_atomic
 from mmseg_refiner.registry import HOOKS

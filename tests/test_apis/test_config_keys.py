@@ -2,7 +2,6 @@
 that exist there; every shipped config passes."""
 import glob
 import os.path as osp
-
 import pytest
 from mmengine.config import Config
 
@@ -11,8 +10,9 @@ from mmseg_refiner.testing import DEMO_CONFIG, REPO_ROOT
 from mmseg_refiner.utils.checks import UsageError
 
 TINY = DEMO_CONFIG
-SHIPPED = sorted(glob.glob(osp.join(REPO_ROOT, 'configs/segrefiner/*.py')) +
-                 glob.glob(osp.join(REPO_ROOT, 'configs/chains/*.py')))
+SHIPPED = sorted(
+    glob.glob(osp.join(REPO_ROOT, 'configs/segrefiner/*.py')) +
+    glob.glob(osp.join(REPO_ROOT, 'configs/chains/*.py')))
 
 
 @pytest.mark.parametrize('path', SHIPPED, ids=osp.basename)
@@ -50,10 +50,14 @@ def test_misspelled_nested_and_section_keys():
     assert "optim_wrapper.optimizer: unknown key 'learning_rate'" in _error(
         {'optim_wrapper.optimizer.learning_rate': 0.1})
     assert "randomness: unknown key 'sed'" in _error({'randomness.sed': 1})
-    assert "train_dataloader.dataset.datasets[0].pipeline[0]: unknown key 'iou_targe'" in _error(
-        {'train_dataloader.dataset.datasets': [
-            dict(type='SyntheticRefineDataset', num_samples=2,
-                 pipeline=[dict(type='GenerateCoarseMask', iou_targe=0.8)])]})
+    assert "train_dataloader.dataset.datasets[0].pipeline[0]: unknown key 'iou_targe'" in _error({
+        'train_dataloader.dataset.datasets': [
+            dict(
+                type='SyntheticRefineDataset',
+                num_samples=2,
+                pipeline=[dict(type='GenerateCoarseMask', iou_targe=0.8)])
+        ]
+    })
 
 
 def test_top_level_keys():
@@ -63,8 +67,10 @@ def test_top_level_keys():
     assert "'max_iters' is not a key" in _error({'max_iters': 10})
     cfg = Config.fromfile(TINY)
     cfg['optim_wraper'] = dict(cfg.optim_wrapper)  # in the file itself
-    with pytest.raises(ConfigKeyError, match="top-level key 'optim_wraper' is not read by the "
-                       "Runner; did you mean 'optim_wrapper'"):
+    with pytest.raises(
+            ConfigKeyError,
+            match="top-level key 'optim_wraper' is not read by the "
+            "Runner; did you mean 'optim_wrapper'"):
         validate_config(cfg)
     cfg = Config.fromfile(TINY)
     cfg['my_helper_value'] = 3  # a config variable: fine
@@ -101,10 +107,11 @@ def test_keys_of_classes_taking_kwargs_are_left_to_them():
     """``**kwargs`` used by the class itself take any key; ``**kwargs`` only passed to the
     base class take the base's keys, and nothing else."""
     validate_config({'model': dict(type=_KeepsKwargs, c=1, anything=2)}, sections=['model'])
-    validate_config({'model': dict(type=_ForwardsKwargsToBase, c=1, a=2, b=3)},
-                    sections=['model'])
-    with pytest.raises(ConfigKeyError, match=r"model: unknown key 'anything' "
-                       r"\(_ForwardsKwargsToBase takes: a, b, c\)"):
+    validate_config({'model': dict(type=_ForwardsKwargsToBase, c=1, a=2, b=3)}, sections=['model'])
+    with pytest.raises(
+            ConfigKeyError,
+            match=r"model: unknown key 'anything' "
+            r"\(_ForwardsKwargsToBase takes: a, b, c\)"):
         validate_config({'model': dict(type=_ForwardsKwargsToBase, c=1, a=2, anything=3)},
                         sections=['model'])
 
@@ -121,30 +128,39 @@ def test_with_cfg_options_only_for_a_key_an_option_set(tmp_path):
                                      f"did you mean 'instance_refiner'? (SegRefiner takes: ")
     options = {'model.semantic_refiner.patch_size': 32}
     cfg.merge_from_dict(options)
-    with pytest.raises(ConfigKeyError,
-                       match=f"config {config} with --cfg-options: model: unknown key 'semantic"):
+    with pytest.raises(
+            ConfigKeyError,
+            match=f"config {config} with --cfg-options: model: unknown key 'semantic"):
         validate_config(cfg, options)
 
 
 def test_with_cfg_options_for_a_key_inside_or_around_an_option():
     assert 'with --cfg-options: model.test_cfg: ' in _error({'model.test_cfg.mode': 'semantic'})
     # an option setting a whole list: the key inside it is the option's
-    assert 'with --cfg-options: train_dataloader.dataset.datasets[0].pipeline[0]' in _error(
-        {'train_dataloader.dataset.datasets': [
-            dict(type='SyntheticRefineDataset', num_samples=2,
-                 pipeline=[dict(type='GenerateCoarseMask', iou_targe=0.8)])]})
+    assert 'with --cfg-options: train_dataloader.dataset.datasets[0].pipeline[0]' in _error({
+        'train_dataloader.dataset.datasets': [
+            dict(
+                type='SyntheticRefineDataset',
+                num_samples=2,
+                pipeline=[dict(type='GenerateCoarseMask', iou_targe=0.8)])
+        ]
+    })
 
 
 def test_test_cfg_of_the_model_and_of_a_chain_refiner_is_checked():
     cfg = Config.fromfile(TINY)
     cfg.model.test_cfg = dict(mode='semantic')  # in the file itself
-    with pytest.raises(ConfigKeyError, match=r"config \S+: model.test_cfg: SegRefiner: "
-                       r"test_cfg.mode must be one of \('whole', 'instance', 'global_local'\), "
-                       r"got 'semantic'"):
+    with pytest.raises(
+            ConfigKeyError,
+            match=r"config \S+: model.test_cfg: SegRefiner: "
+            r"test_cfg.mode must be one of \('whole', 'instance', 'global_local'\), "
+            r"got 'semantic'"):
         validate_config(cfg)
     chain = Config.fromfile(
         osp.join(REPO_ROOT, 'configs/chains/mask-rcnn_r50_fpn_1x_coco_segrefiner-lr.py'))
     chain.model.refiner.test_cfg['precison'] = 'fp32'
-    with pytest.raises(ConfigKeyError, match=r"model.refiner.test_cfg: SegRefiner: unknown "
-                       r"test_cfg key 'precison'; did you mean 'precision'"):
+    with pytest.raises(
+            ConfigKeyError,
+            match=r"model.refiner.test_cfg: SegRefiner: unknown "
+            r"test_cfg key 'precison'; did you mean 'precision'"):
         validate_config(chain)

@@ -1,15 +1,14 @@
 """init_refiner / refine with tiny models, and the shipped demo model."""
-import os
-import os.path as osp
-
 import cv2
 import numpy as np
+import os
+import os.path as osp
 import pytest
 import torch
 from torch import nn
 
-from mmseg_refiner.apis import init_refiner, refine, resolve_mode
 from mmseg_refiner.apis import inference as inference_module
+from mmseg_refiner.apis import init_refiner, refine, resolve_mode
 from mmseg_refiner.evaluation.functional import mask_iou_counts
 from mmseg_refiner.testing import DEMO_CONFIG, REPO_ROOT
 from mmseg_refiner.utils import UnsafeCheckpointError
@@ -160,8 +159,7 @@ def test_probabilities_on_request(tiny_model, mode):
     assert 0 <= probs.min() and probs.max() <= 1
     assert 0 < probs.mean() < 1
     np.testing.assert_array_equal(refined, probs >= 0.5)
-    np.testing.assert_array_equal(
-        refined, refine(tiny_model, _image(), masks, mode=mode, seed=3))
+    np.testing.assert_array_equal(refined, refine(tiny_model, _image(), masks, mode=mode, seed=3))
 
 
 def test_bad_input_errors_name_the_mask(tiny_model):
@@ -180,8 +178,8 @@ def test_hxwx1_mask_gives_one_hxw_mask(tiny_model):
     mask = _shapes()[0][..., None]
     refined = refine(tiny_model, _image(), mask, mode='instance', seed=0)
     assert refined.shape == (48, 64)
-    assert np.array_equal(refined, refine(tiny_model, _image(), mask[..., 0], mode='instance',
-                                          seed=0))
+    assert np.array_equal(refined,
+                          refine(tiny_model, _image(), mask[..., 0], mode='instance', seed=0))
 
 
 def test_bad_settings_are_refused_before_work(tiny_model, tmp_path):
@@ -276,12 +274,12 @@ def test_device_defaults_to_cuda_when_available(monkeypatch):
 
 
 def test_documented_timesteps_option_runs_three_steps():
-    from mmengine.config import DictAction
     import argparse
+    from mmengine.config import DictAction
     parser = argparse.ArgumentParser()
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
-    options = parser.parse_args(
-        ['--cfg-options', 'model.instance_refiner.timesteps=(5,3,0)']).cfg_options
+    options = parser.parse_args(['--cfg-options',
+                                 'model.instance_refiner.timesteps=(5,3,0)']).cfg_options
     model = init_refiner(DEMO_CONFIG, cfg_options={**TINY, **options})
     assert model.instance_refiner.timesteps == (5, 3, 0)
     steps = []

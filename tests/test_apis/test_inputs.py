@@ -1,8 +1,7 @@
 """Turning paths and arrays into the image and masks the refiners take."""
-import os
-
 import cv2
 import numpy as np
+import os
 import pytest
 import torch
 
@@ -131,8 +130,10 @@ def test_hxwx1_mask_is_one_mask():
     assert not single and masks.shape == (3, 4, 1)
 
 
-@pytest.mark.parametrize('given', [np.array([[0.0, np.nan], [1.0, 0.0]]),
-                                   torch.tensor([[0.0, float('nan')], [1.0, 0.0]])])
+@pytest.mark.parametrize(
+    'given',
+    [np.array([[0.0, np.nan], [1.0, 0.0]]),
+     torch.tensor([[0.0, float('nan')], [1.0, 0.0]])])
 def test_float_mask_with_nan_is_refused(given):
     with pytest.raises(ValueError, match=r'mask is a float mask .*NaN'):
         to_bool_masks(given, (2, 2))

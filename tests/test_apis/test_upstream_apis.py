@@ -2,9 +2,8 @@
 inference_detector, DetInferencer, init_model + inference_model, MMSegInferencer; with
 random upstream weights, the demo refiner and the combined checkpoint of
 tools/model_converters/combine_chain_checkpoint.py."""
-import os.path as osp
-
 import numpy as np
+import os.path as osp
 import pytest
 import torch
 from mmengine.config import Config

@@ -1,6 +1,5 @@
 """The shared error reporting of the tools: ``error: ...``, exit status, no traceback."""
 import argparse
-
 import pytest
 
 from mmseg_refiner.cli.errors import DEBUG_ENV, UsageError, cli_main

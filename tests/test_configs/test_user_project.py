@@ -1,12 +1,11 @@
 """A user's project in another folder chains its own mmdet / mmseg model to the refiner with the
 config syntax of docs/checkpoints_and_chains.md (the refiner's configs ship in the package) and
 runs it."""
+import cv2
 import os
 import subprocess
 import sys
 import textwrap
-
-import cv2
 
 from mmseg_refiner.testing import DEMO_CHECKPOINT, DEMO_CONFIG, REPO_ROOT, tiny_image
 

@@ -1,6 +1,5 @@
 """Fixtures of the training-set tests that build a dataset config on a tiny tree."""
 import logging
-
 import pytest
 from mmengine.logging import MMLogger
 from mmengine.registry import DefaultScope

@@ -6,10 +6,10 @@ from mmcv.transforms import Compose
 from mmengine.registry import DefaultScope
 from scipy import ndimage
 
-from mmseg_refiner.datasets import generate_synthetic_sample
 from mmseg_refiner.datasets import coarse_mask_synthesis as coarse_mask_module
+from mmseg_refiner.datasets import generate_synthetic_sample
 from mmseg_refiner.datasets.coarse_mask_synthesis import (CoarseMaskOptions, modify_boundary,
-                                                         perturb_to_iou, synthesize_coarse_mask)
+                                                          perturb_to_iou, synthesize_coarse_mask)
 from mmseg_refiner.datasets.transforms import GenerateCoarseMask
 
 
@@ -45,9 +45,8 @@ def test_redrawing_every_vertex_reproduces_the_mask():
 
 def test_fill_holes_keeps_outer_contours_only():
     mask = nested_shapes()
-    redrawn = modify_boundary(mask,
-                              CoarseMaskOptions(min_vertices=0, removal_rate=0, keep_rate=1,
-                                                fill_holes=True))
+    redrawn = modify_boundary(
+        mask, CoarseMaskOptions(min_vertices=0, removal_rate=0, keep_rate=1, fill_holes=True))
     np.testing.assert_array_equal(redrawn, ndimage.binary_fill_holes(mask).astype(np.uint8))
 
 
@@ -59,8 +58,12 @@ def test_run_removal_starts_where_the_run_ends_are_closest():
     points = np.stack([np.arange(20) * 10, np.zeros(20, int)], axis=1)
     points[7] = points[5] + (0, 1)
     polygon = coarse_mask_module._simplify_contour(
-        points, np.random.default_rng(0), min_vertices=10, removal_rate=0.1,
-        removal_candidate_rate=1 / 18, keep_rate=1.0)
+        points,
+        np.random.default_rng(0),
+        min_vertices=10,
+        removal_rate=0.1,
+        removal_candidate_rate=1 / 18,
+        keep_rate=1.0)
     expected = np.delete(points, [5, 6], axis=0)
     np.testing.assert_array_equal(polygon[:, 0, :], expected)
 
@@ -76,8 +79,12 @@ def test_number_of_run_start_candidates_is_rounded_up():
     removed = set()
     for seed in range(20):
         polygon = coarse_mask_module._simplify_contour(
-            points, np.random.default_rng(seed), min_vertices=10, removal_rate=0.1,
-            removal_candidate_rate=0.1, keep_rate=1.0)
+            points,
+            np.random.default_rng(seed),
+            min_vertices=10,
+            removal_rate=0.1,
+            removal_candidate_rate=0.1,
+            keep_rate=1.0)
         kept = {tuple(point) for point in polygon[:, 0, :]}
         removed.add(tuple(i for i in range(21) if tuple(points[i]) not in kept))
     assert removed == {(5, 6), (12, 13)}
@@ -120,17 +127,16 @@ def test_full_synthesis_ends_just_below_the_target_iou(truths, target, margin):
     to_modified, to_truth, to_truth_option = [], [], []
     for index, truth in enumerate(truths):
         modified = modify_boundary(truth, rng=np.random.default_rng(index))
-        coarse = synthesize_coarse_mask(truth, CoarseMaskOptions(iou_target=target),
-                                        rng=np.random.default_rng(index))
+        coarse = synthesize_coarse_mask(
+            truth, CoarseMaskOptions(iou_target=target), rng=np.random.default_rng(index))
         to_modified.append(iou(coarse, modified))
         to_truth.append(iou(coarse, truth))
-        option = synthesize_coarse_mask(truth,
-                                        CoarseMaskOptions(iou_target=target,
-                                                          iou_reference='ground_truth'),
-                                        rng=np.random.default_rng(index))
+        option = synthesize_coarse_mask(
+            truth,
+            CoarseMaskOptions(iou_target=target, iou_reference='ground_truth'),
+            rng=np.random.default_rng(index))
         to_truth_option.append(iou(option, truth))
-    to_modified, to_truth, to_truth_option = map(np.array, (to_modified, to_truth,
-                                                            to_truth_option))
+    to_modified, to_truth, to_truth_option = map(np.array, (to_modified, to_truth, to_truth_option))
     assert np.all(to_modified < target) and target - 0.1 < to_modified.mean() < target
     assert np.all(to_truth_option < target) and target - 0.1 < to_truth_option.mean() < target
     # The boundary modification's own change comes on top of the target (here
@@ -138,8 +144,14 @@ def test_full_synthesis_ends_just_below_the_target_iou(truths, target, margin):
     assert to_truth.mean() < to_truth_option.mean() - margin
 
 
-def straightforward_perturbation(mask, reference, rng, iou_target=0.8, max_rounds=250,
-                                 ops_per_round=4, seed_pixel_prob=0.25, dilate_prob=0.5,
+def straightforward_perturbation(mask,
+                                 reference,
+                                 rng,
+                                 iou_target=0.8,
+                                 max_rounds=250,
+                                 ops_per_round=4,
+                                 seed_pixel_prob=0.25,
+                                 dilate_prob=0.5,
                                  kernel_size_range=(3, 9)):
     """CascadePSP's procedure for the same draws: whole-rectangle copies and the
     full IoU with ``reference`` after every round. Returns the mask and the
@@ -152,9 +164,9 @@ def straightforward_perturbation(mask, reference, rng, iou_target=0.8, max_round
     rounds = 0
     for first_round in range(0, max_rounds, chunk):
         num_rounds = min(chunk, max_rounds - first_round)
-        operations = coarse_mask_module._draw_operations(
-            rng, num_rounds * ops_per_round, height, width, seed_pixel_prob, dilate_prob,
-            (low, high))
+        operations = coarse_mask_module._draw_operations(rng, num_rounds * ops_per_round, height,
+                                                         width, seed_pixel_prob, dilate_prob,
+                                                         (low, high))
         for start in range(0, len(operations), ops_per_round):
             for x0, x1, y0, y1, seed, dilate, size, shape in \
                     operations[start:start + ops_per_round]:
@@ -191,13 +203,15 @@ def test_synthesis_is_boundary_modification_then_perturbation(truths, iou_refere
         modified = modify_boundary(truth, rng=rng)
         reference = modified if iou_reference == 'boundary_modified' else truth
         staged = perturb_to_iou(modified, reference, rng=rng)
-        synthesized = synthesize_coarse_mask(truth, CoarseMaskOptions(iou_reference=iou_reference),
-                                             rng=np.random.default_rng(index))
+        synthesized = synthesize_coarse_mask(
+            truth, CoarseMaskOptions(iou_reference=iou_reference), rng=np.random.default_rng(index))
         np.testing.assert_array_equal(synthesized, staged)
     np.testing.assert_array_equal(
         synthesize_coarse_mask(truths[0], rng=np.random.default_rng(0)),
-        synthesize_coarse_mask(truths[0], CoarseMaskOptions(iou_reference='boundary_modified'),
-                               rng=np.random.default_rng(0)))
+        synthesize_coarse_mask(
+            truths[0],
+            CoarseMaskOptions(iou_reference='boundary_modified'),
+            rng=np.random.default_rng(0)))
 
 
 def test_stopping_rule_measures_the_iou_against_the_boundary_modified_mask():
@@ -222,20 +236,30 @@ def test_stopping_rule_measures_the_iou_against_the_boundary_modified_mask():
     truth[33:67, 33:67] = 0
     square = truth.copy()
     square[33:67, 33:67] = 1
-    options = dict(iou_target=0.7, fill_holes=True, min_vertices=0, removal_rate=0,
-                   keep_rate=1, seed_pixel_prob=0, dilate_prob=1, kernel_size_range=(3, 3))
-    perturbation = {k: options[k] for k in ('iou_target', 'seed_pixel_prob', 'dilate_prob',
-                                            'kernel_size_range')}
-    np.testing.assert_array_equal(modify_boundary(truth,
-                                                  CoarseMaskOptions(fill_holes=True, min_vertices=0,
-                                                                    removal_rate=0, keep_rate=1)),
-                                  square)
+    options = dict(
+        iou_target=0.7,
+        fill_holes=True,
+        min_vertices=0,
+        removal_rate=0,
+        keep_rate=1,
+        seed_pixel_prob=0,
+        dilate_prob=1,
+        kernel_size_range=(3, 3))
+    perturbation = {
+        k: options[k]
+        for k in ('iou_target', 'seed_pixel_prob', 'dilate_prob', 'kernel_size_range')
+    }
+    np.testing.assert_array_equal(
+        modify_boundary(
+            truth, CoarseMaskOptions(fill_holes=True, min_vertices=0, removal_rate=0, keep_rate=1)),
+        square)
 
-    by_truth = synthesize_coarse_mask(truth,
-                                      CoarseMaskOptions(iou_reference='ground_truth', **options),
-                                      rng=np.random.default_rng(0))
-    by_modified = synthesize_coarse_mask(truth, CoarseMaskOptions(**options),
-                                         rng=np.random.default_rng(0))
+    by_truth = synthesize_coarse_mask(
+        truth,
+        CoarseMaskOptions(iou_reference='ground_truth', **options),
+        rng=np.random.default_rng(0))
+    by_modified = synthesize_coarse_mask(
+        truth, CoarseMaskOptions(**options), rng=np.random.default_rng(0))
 
     assert iou(by_truth, truth) < 0.7 and iou(by_truth, square) >= 3600 / 68**2
     assert iou(by_modified, square) < 0.7
@@ -247,10 +271,10 @@ def test_stopping_rule_measures_the_iou_against_the_boundary_modified_mask():
     # either way).
     for reference, mask, expected_rounds in ((truth, by_truth, 1), (square, by_modified, None)):
         rng = np.random.default_rng(0)
-        modify_boundary(truth,
-                        CoarseMaskOptions(fill_holes=True, min_vertices=0, removal_rate=0,
-                                          keep_rate=1),
-                        rng=rng)
+        modify_boundary(
+            truth,
+            CoarseMaskOptions(fill_holes=True, min_vertices=0, removal_rate=0, keep_rate=1),
+            rng=rng)
         slow, rounds = straightforward_perturbation(square, reference, rng, **perturbation)
         np.testing.assert_array_equal(mask, slow)
         if expected_rounds is None:
@@ -271,11 +295,11 @@ def test_holes_and_thin_parts_do_not_break_it():
 @pytest.mark.parametrize('shape', [(1, 1), (1, 40), (40, 1), (3, 3), (30, 30)])
 def test_tiny_and_empty_masks(shape):
     empty = np.zeros(shape, np.uint8)
-    np.testing.assert_array_equal(synthesize_coarse_mask(empty, rng=np.random.default_rng(0)),
-                                  empty)
+    np.testing.assert_array_equal(
+        synthesize_coarse_mask(empty, rng=np.random.default_rng(0)), empty)
     np.testing.assert_array_equal(perturb_to_iou(empty, rng=np.random.default_rng(0)), empty)
-    for mask in (np.ones(shape, np.uint8), np.pad(np.ones((1, 1), np.uint8),
-                                                  [(0, s - 1) for s in shape])):
+    for mask in (np.ones(shape,
+                         np.uint8), np.pad(np.ones((1, 1), np.uint8), [(0, s - 1) for s in shape])):
         out = synthesize_coarse_mask(mask, rng=np.random.default_rng(0))
         assert out.shape == shape and set(np.unique(out)) <= {0, 1}
 

@@ -3,10 +3,9 @@ and the shipped test config through tools/test.py."""
 import copy
 import glob
 import json
-import os.path as osp
-
 import mmcv
 import numpy as np
+import os.path as osp
 import pycocotools.mask as mask_utils
 import pytest
 import torch

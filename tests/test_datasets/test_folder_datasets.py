@@ -1,9 +1,8 @@
 """HR test datasets (BIG, DIS5K, any folder) on tiny trees."""
-import os
-import os.path as osp
-
 import cv2
 import numpy as np
+import os
+import os.path as osp
 import pytest
 import torch
 from mmengine.registry import DefaultScope
@@ -128,8 +127,13 @@ def test_skip_done_leaves_out_samples_the_progress_log_has_from_the_same_files(t
     root = str(tmp_path / 'BIG')
     make_big_tree(root)
     out = tmp_path / 'out'
-    kwargs = dict(data_root=root, img_dir='test', coarse_dir='coarse/deeplab', out_dir=str(out),
-                  skip_done=True, pipeline=PIPELINE_WITH_GT)
+    kwargs = dict(
+        data_root=root,
+        img_dir='test',
+        coarse_dir='coarse/deeplab',
+        out_dir=str(out),
+        skip_done=True,
+        pipeline=PIPELINE_WITH_GT)
     first = BIGRefineDataset(**kwargs)
     assert len(first) == 3
     log = ResumeLog(str(out / FOLDER_LOG_NAME), dict(tool='test'), 'delete it')
@@ -144,8 +148,8 @@ def test_skip_done_leaves_out_samples_the_progress_log_has_from_the_same_files(t
     # an output written over by hand, an edited coarse mask and a file merely present
     # (an interrupted write of another run) are not finished work
     (out / 'img0_refine.png').write_bytes(b'done')
-    cv2.imwrite(osp.join(root, 'coarse', 'deeplab', 'img2_seg.png'),
-                np.full((30, 40), 255, np.uint8))
+    cv2.imwrite(
+        osp.join(root, 'coarse', 'deeplab', 'img2_seg.png'), np.full((30, 40), 255, np.uint8))
     dataset = BIGRefineDataset(**kwargs)
     assert [osp.basename(dataset.get_data_info(i)['img_path'])
             for i in range(len(dataset))] == ['img0_im.jpg', 'img2_im.jpg']

@@ -1,8 +1,7 @@
 """HRRefineDataset on tiny DIS5K + ThinObject-5K trees, through the config's pipeline."""
-import os.path as osp
-
 import cv2
 import numpy as np
+import os.path as osp
 import pytest
 from mmengine.config import Config
 from mmengine.runner import Runner

@@ -1,17 +1,16 @@
 """LVISRefineDataset on a tiny LVIS-format json with COCO-style image folders."""
-import json
-import os.path as osp
-
 import cv2
+import json
 import numpy as np
+import os.path as osp
 import pytest
 import torch
 from mmengine.config import Config
 
 from mmseg_refiner.datasets import InvalidSampleError
 from mmseg_refiner.datasets.lvis_refine import image_relative_path
-from mmseg_refiner.fileio import mask_box as mask_bbox
 from mmseg_refiner.fileio import decode_segmentation
+from mmseg_refiner.fileio import mask_box as mask_bbox
 from mmseg_refiner.testing import shrink_recipe, train_two_iterations
 
 URL = 'http://images.cocodataset.org/{}/{:012d}.jpg'
@@ -202,7 +201,6 @@ def test_the_lr_config_trains_through_the_runner(build, data_root, repo_root, tm
     # validation on the tiny tree too (standing in for LVIS val), at the end of the run
     cfg.val_dataloader.update(batch_size=2, num_workers=0, persistent_workers=False)
     cfg.val_dataloader.dataset.update(
-        data_root=str(data_root.parent), ann_file=cfg.train_dataloader.dataset.ann_file,
-        indices=2)
+        data_root=str(data_root.parent), ann_file=cfg.train_dataloader.dataset.ann_file, indices=2)
     cfg.visualizer.name = 'test_lvis_refine_runner'
     train_two_iterations(cfg, str(tmp_path / 'work'))

@@ -1,8 +1,7 @@
 """The synthetic refinement set: generator, dataset and its base config."""
-import os.path as osp
-
 import cv2
 import numpy as np
+import os.path as osp
 import pytest
 import torch
 from mmengine.config import Config
@@ -11,8 +10,8 @@ from skimage.measure import euler_number, label
 from skimage.morphology import skeletonize
 
 from mmseg_refiner.datasets import SyntheticRefineDataset, generate_synthetic_sample
-from mmseg_refiner.datasets.synthetic import EVAL_SEED_OFFSET, TEXTURE_SOURCES, load_texture
 from mmseg_refiner.datasets.coarse_mask_synthesis import CoarseMaskOptions, synthesize_coarse_mask
+from mmseg_refiner.datasets.synthetic import EVAL_SEED_OFFSET, TEXTURE_SOURCES, load_texture
 from mmseg_refiner.registry import DATASETS
 
 
@@ -125,8 +124,12 @@ def test_seed_offset_shifts_the_samples():
 
 def test_fixed_coarse_masks_are_deterministic_per_sample():
     dataset = SyntheticRefineDataset(
-        num_samples=3, image_size=96, seed_offset=EVAL_SEED_OFFSET, fixed_coarse=True,
-        coarse_cfg=dict(iou_target=0.7), lazy_init=True)
+        num_samples=3,
+        image_size=96,
+        seed_offset=EVAL_SEED_OFFSET,
+        fixed_coarse=True,
+        coarse_cfg=dict(iou_target=0.7),
+        lazy_init=True)
     assert len(dataset) == 3
     np.random.seed(0)
     first = dataset[1]
@@ -136,12 +139,18 @@ def test_fixed_coarse_masks_are_deterministic_per_sample():
     assert not np.array_equal(first['coarse_mask'], dataset[2]['coarse_mask'])
     # The synthesis with the given options (the reference stopping rule by
     # default), seeded from the sample seed.
-    expected = synthesize_coarse_mask(first['gt_mask'], CoarseMaskOptions(iou_target=0.7),
-                                      rng=np.random.default_rng([EVAL_SEED_OFFSET + 1, 1]))
+    expected = synthesize_coarse_mask(
+        first['gt_mask'],
+        CoarseMaskOptions(iou_target=0.7),
+        rng=np.random.default_rng([EVAL_SEED_OFFSET + 1, 1]))
     np.testing.assert_array_equal(first['coarse_mask'], expected)
     by_truth = SyntheticRefineDataset(
-        num_samples=3, image_size=96, seed_offset=EVAL_SEED_OFFSET, fixed_coarse=True,
-        coarse_cfg=dict(iou_target=0.7, iou_reference='ground_truth'), lazy_init=True)[1]
+        num_samples=3,
+        image_size=96,
+        seed_offset=EVAL_SEED_OFFSET,
+        fixed_coarse=True,
+        coarse_cfg=dict(iou_target=0.7, iou_reference='ground_truth'),
+        lazy_init=True)[1]
     truth, coarse = by_truth['gt_mask'], by_truth['coarse_mask']
     assert np.count_nonzero(truth & coarse) / np.count_nonzero(truth | coarse) < 0.7
     assert not np.array_equal(coarse, expected)
@@ -149,8 +158,8 @@ def test_fixed_coarse_masks_are_deterministic_per_sample():
 
 def test_online_coarse_masks_change_between_fetches():
     with DefaultScope.overwrite_default_scope('mmseg_refiner'):
-        dataset = SyntheticRefineDataset(num_samples=1, image_size=96,
-                                         pipeline=[dict(type='GenerateCoarseMask')])
+        dataset = SyntheticRefineDataset(
+            num_samples=1, image_size=96, pipeline=[dict(type='GenerateCoarseMask')])
     first, second = dataset[0], dataset[0]
     np.testing.assert_array_equal(first['gt_mask'], second['gt_mask'])
     assert not np.array_equal(first['coarse_mask'], second['coarse_mask'])

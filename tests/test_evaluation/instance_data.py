@@ -1,6 +1,5 @@
 """Builders of tiny COCO / LVIS ground truths and results for the evaluation tests."""
 import json
-
 import numpy as np
 import pycocotools.mask as mask_utils
 
@@ -30,12 +29,19 @@ def coco_gt(image_shapes: dict, instances: list, num_categories: int = 1) -> dic
     for ann_id, (image_id, category_id, mask, *crowd) in enumerate(instances, start=1):
         encoded = rle(mask)
         annotations.append(
-            dict(id=ann_id, image_id=image_id, category_id=category_id, segmentation=encoded,
-                 area=float(mask.sum()), bbox=mask_utils.toBbox(encoded).tolist(),
-                 iscrowd=int(crowd[0]) if crowd else 0))
+            dict(
+                id=ann_id,
+                image_id=image_id,
+                category_id=category_id,
+                segmentation=encoded,
+                area=float(mask.sum()),
+                bbox=mask_utils.toBbox(encoded).tolist(),
+                iscrowd=int(crowd[0]) if crowd else 0))
     return dict(
-        images=[dict(id=i, height=h, width=w, file_name=f'{i}.jpg')
-                for i, (h, w) in image_shapes.items()],
+        images=[
+            dict(id=i, height=h, width=w, file_name=f'{i}.jpg')
+            for i, (h, w) in image_shapes.items()
+        ],
         annotations=annotations,
         categories=[dict(id=c, name=f'c{c}') for c in range(1, num_categories + 1)])
 
@@ -51,17 +57,20 @@ def lvis_gt(coco: dict, frequencies=('f', 'c', 'r')) -> dict:
     for ann in coco['annotations']:
         present.setdefault(ann['image_id'], set()).add(ann['category_id'])
     images = [
-        dict(img, neg_category_ids=[c for c in cat_ids if c not in present.get(img['id'], ())],
-             not_exhaustive_category_ids=[]) for img in coco['images']
+        dict(
+            img,
+            neg_category_ids=[c for c in cat_ids if c not in present.get(img['id'], ())],
+            not_exhaustive_category_ids=[]) for img in coco['images']
     ]
-    categories = [dict(cat, frequency=frequencies[i % len(frequencies)])
-                  for i, cat in enumerate(coco['categories'])]
+    categories = [
+        dict(cat, frequency=frequencies[i % len(frequencies)])
+        for i, cat in enumerate(coco['categories'])
+    ]
     return dict(coco, images=images, categories=categories)
 
 
 def result(image_id: int, category_id: int, mask: np.ndarray, score: float) -> dict:
-    return dict(image_id=image_id, category_id=category_id, segmentation=rle(mask),
-                score=score)
+    return dict(image_id=image_id, category_id=category_id, segmentation=rle(mask), score=score)
 
 
 def write_json(path, obj) -> str:

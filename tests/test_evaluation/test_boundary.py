@@ -77,8 +77,8 @@ def _erode_whole_image(mask, dilation_ratio):
     """The definition, literally: pad the whole mask by one zero pixel, erode d times."""
     height, width = mask.shape
     padded = cv2.copyMakeBorder(mask.astype(np.uint8), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
-    eroded = cv2.erode(padded, np.ones((3, 3), np.uint8),
-                       iterations=boundary_width(height, width, dilation_ratio))
+    eroded = cv2.erode(
+        padded, np.ones((3, 3), np.uint8), iterations=boundary_width(height, width, dilation_ratio))
     return mask.astype(bool) & (eroded[1:-1, 1:-1] == 0)
 
 
@@ -91,8 +91,8 @@ def test_cropped_erosion_equals_eroding_the_whole_image():
             y, x = rng.integers(0, height), rng.integers(0, width)
             mask[y:y + rng.integers(1, 40), x:x + rng.integers(1, 40)] = 1
         ratio = float(rng.choice([0.02, 0.05, 0.2]))
-        np.testing.assert_array_equal(mask_to_boundary(mask, ratio),
-                                      _erode_whole_image(mask, ratio))
+        np.testing.assert_array_equal(
+            mask_to_boundary(mask, ratio), _erode_whole_image(mask, ratio))
 
 
 def test_rle_boundaries_match_array_boundaries_in_process_and_in_a_pool():
@@ -101,8 +101,8 @@ def test_rle_boundaries_match_array_boundaries_in_process_and_in_a_pool():
     masks.append(np.zeros((40, 50), np.uint8))
     rles = [mask_utils.encode(np.asfortranarray(m)) for m in masks]
     for rle, mask in zip(rles, masks):
-        np.testing.assert_array_equal(mask_utils.decode(rle_to_boundary_rle(rle)),
-                                      mask_to_boundary(mask))
+        np.testing.assert_array_equal(
+            mask_utils.decode(rle_to_boundary_rle(rle)), mask_to_boundary(mask))
     in_process = compute_boundary_rles(rles, nproc=1)
     pooled = compute_boundary_rles(rles, nproc=2)
     assert [r['counts'] for r in in_process] == [r['counts'] for r in pooled]

@@ -2,13 +2,12 @@
 import numpy as np
 import pycocotools.mask as mask_utils
 import pytest
+from instance_data import box_mask, coco_gt, lvis_gt, perfect_and_shifted, result, write_json
 from lvis import LVIS, LVISEval
 from pycocotools.coco import COCO
 
-from instance_data import (box_mask, coco_gt, lvis_gt, perfect_and_shifted, result,
-                           write_json)
-from mmseg_refiner.evaluation.functional import (BoundaryCOCOeval, BoundaryLVISEval,
-                                                 run_coco_eval, run_lvis_eval, summarize_eval)
+from mmseg_refiner.evaluation.functional import (BoundaryCOCOeval, BoundaryLVISEval, run_coco_eval,
+                                                 run_lvis_eval, summarize_eval)
 
 # 32x32 images: boundaries are round(0.02 * 45.3) = 1 pixel wide.
 THIN_SHAPE = (32, 32)
@@ -24,8 +23,8 @@ def _thin_dataset():
     for image_id, shift in enumerate((0, 2, 4, 6), start=1):
         gt_strip = box_mask(THIN_SHAPE, 5, 2, 2, 20)
         instances.append((image_id, 1, gt_strip))
-        results.append(result(image_id, 1, box_mask(THIN_SHAPE, 5, 2 + shift, 2, 20),
-                              0.5 + 0.1 * image_id))
+        results.append(
+            result(image_id, 1, box_mask(THIN_SHAPE, 5, 2 + shift, 2, 20), 0.5 + 0.1 * image_id))
         results.append(result(image_id, 1, box_mask(THIN_SHAPE, 20, 3, 1, 15), 0.95))
     return coco_gt({i: THIN_SHAPE for i in range(1, 5)}, instances), results
 
@@ -103,8 +102,7 @@ def _random_dataset(seed=0, num_images=8, num_categories=3):
             cat = int(rng.integers(1, num_categories + 1))
             det = box_mask(shape, int(rng.integers(0, 40)), int(rng.integers(0, 56)), 6, 6)
             results.append(result(image_id, cat, det, float(rng.random())))
-    return coco_gt({i: shape for i in range(1, num_images + 1)}, instances,
-                   num_categories), results
+    return coco_gt({i: shape for i in range(1, num_images + 1)}, instances, num_categories), results
 
 
 @pytest.mark.parametrize('iou_type', ['segm', 'boundary'])

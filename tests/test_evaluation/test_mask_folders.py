@@ -3,8 +3,7 @@ import cv2
 import numpy as np
 import pytest
 
-from mmseg_refiner.evaluation.functional import (MaskFiles, evaluate_mask_files,
-                                                 match_mask_folders)
+from mmseg_refiner.evaluation.functional import MaskFiles, evaluate_mask_files, match_mask_folders
 
 
 def _touch_masks(folder, names, shape=(8, 8)):
@@ -38,8 +37,8 @@ def test_0_1_predictions_are_scored_as_the_masks_they_are(tmp_path):
     pred[4:14, 4:14] = 1  # 100 px, 64 shared
     cv2.imwrite(str(tmp_path / 'gt.png'), gt)
     cv2.imwrite(str(tmp_path / 'pred.png'), pred)
-    record = evaluate_mask_files(MaskFiles('x', str(tmp_path / 'gt.png'),
-                                           str(tmp_path / 'pred.png')))
+    record = evaluate_mask_files(
+        MaskFiles('x', str(tmp_path / 'gt.png'), str(tmp_path / 'pred.png')))
     assert (record['intersection'], record['union']) == (64, 136)
 
 

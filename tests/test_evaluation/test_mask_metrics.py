@@ -1,7 +1,6 @@
 """IoU and mBA of high-resolution masks: known answers and RefinedMaskMetric."""
-import math
-
 import cv2
+import math
 import numpy as np
 import pytest
 import torch
@@ -104,5 +103,5 @@ def test_metric_reports_coarse_masks_and_keeps_only_scalars():
 def test_metric_names_the_sample_with_mismatched_masks():
     metric = RefinedMaskMetric()
     with pytest.raises(ValueError, match='broken.jpg'):
-        metric.process({}, [_sample(np.zeros((10, 10), np.uint8), np.zeros((10, 12)),
-                                    name='broken.jpg')])
+        metric.process(
+            {}, [_sample(np.zeros((10, 10), np.uint8), np.zeros((10, 12)), name='broken.jpg')])

@@ -1,10 +1,9 @@
 """Atomic writers: content, permissions like a plain open(), no temporary files left."""
 import json
-import os
-import stat
-
 import numpy as np
+import os
 import pytest
+import stat
 
 from mmseg_refiner.fileio import (current_umask, write_bytes_atomic, write_image_atomic,
                                   write_json_atomic, write_mask_png)

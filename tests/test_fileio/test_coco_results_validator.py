@@ -1,6 +1,5 @@
 """The COCO results validator: every malformed record is named by index and field."""
 import json
-
 import numpy as np
 import pycocotools.mask as mask_utils
 import pytest
@@ -12,8 +11,12 @@ def _record(**changes):
     mask = np.zeros((6, 7), np.uint8)
     mask[1:4, 2:6] = 1
     rle = mask_utils.encode(np.asfortranarray(mask))
-    record = dict(image_id=3, category_id=1, score=0.5, bbox=[2, 1, 4, 3],
-                  segmentation=dict(size=rle['size'], counts=rle['counts'].decode()))
+    record = dict(
+        image_id=3,
+        category_id=1,
+        score=0.5,
+        bbox=[2, 1, 4, 3],
+        segmentation=dict(size=rle['size'], counts=rle['counts'].decode()))
     record.update(changes)
     return record
 
@@ -58,8 +61,9 @@ def test_float_category_id_is_refused():
     assert 'category_id is the float 2.0' in _error([_record(category_id=2.0)])
 
 
-@pytest.mark.parametrize('bbox', [[1, 2, 3], [1, 2, 3, 4, 5], [1, 2, float('nan'), 4],
-                                  [1, 2, -3, 4], 'box'])
+@pytest.mark.parametrize('bbox',
+                         [[1, 2, 3], [1, 2, 3, 4, 5], [1, 2, float('nan'), 4], [1, 2, -3, 4], 'box']
+                         )
 def test_bad_boxes_are_named(bbox):
     assert 'record 0, bbox' in _error([_record(bbox=bbox)])
 
@@ -97,6 +101,7 @@ def test_short_polygons_are_refused():
 
 def test_missing_fields_and_non_objects():
     assert 'record 0 lacks category_id' in _error(
-        [{k: v for k, v in _record().items() if k != 'category_id'}])
+        [{k: v
+          for k, v in _record().items() if k != 'category_id'}])
     assert 'record 1 is a list' in _error([_record(), [1, 2]])
     assert 'holds a dict, not a list' in _error({'annotations': []})

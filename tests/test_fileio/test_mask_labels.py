@@ -1,10 +1,9 @@
 """The label rule of the one mask rule: one label is the object, 255 beside it is mmseg's
 ignore band, several labels are an error naming the file (mmseg_refiner/fileio/masks.py)."""
-import warnings
-
 import cv2
 import numpy as np
 import pytest
+import warnings
 from PIL import Image
 
 from mmseg_refiner.fileio import IgnoredPixelsWarning, mask_from_array, read_mask
@@ -42,8 +41,7 @@ def test_a_palette_png_with_a_255_ignore_band_is_not_foreground_there(tmp_path):
 
 
 @pytest.mark.parametrize('labels', [(0, 1, 2), (0, 3, 7, 255), (0, 1, 2, 255)])
-def test_a_label_map_of_several_classes_is_an_error_naming_the_file_and_labels(
-        tmp_path, labels):
+def test_a_label_map_of_several_classes_is_an_error_naming_the_file_and_labels(tmp_path, labels):
     stored = np.zeros(SHAPE, np.uint8)
     for k, label in enumerate(labels):
         stored[:, k * 10:(k + 1) * 10] = label

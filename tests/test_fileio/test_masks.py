@@ -1,10 +1,9 @@
 """The one mask rule: the same object whatever way a mask was saved."""
-import warnings
-
 import cv2
 import numpy as np
 import pytest
 import torch
+import warnings
 from PIL import Image
 
 from mmseg_refiner.fileio import EmptyMaskWarning, mask_box, mask_boxes, mask_from_array, read_mask
@@ -71,17 +70,19 @@ def test_float_tiff_is_a_probability(tmp_path):
     np.testing.assert_array_equal(read_mask(tmp_path / 'p.tif'), OBJECT)
 
 
-@pytest.mark.parametrize('array', [
-    OBJECT,
-    OBJECT.astype(np.uint8),
-    OBJECT.astype(np.uint8) * 255,
-    OBJECT.astype(np.int64) * 3,
-    OBJECT.astype(np.uint16) * 65535,
-    np.where(OBJECT, 0.5, 0.4999).astype(np.float32),
-    np.where(OBJECT, 1.0, 0.0),
-    torch.from_numpy(OBJECT.astype(np.uint8)),
-    OBJECT[..., None],
-], ids=['bool', 'u8-0/1', 'u8-0/255', 'int64', 'u16', 'f32-prob', 'f64', 'tensor', 'HxWx1'])
+@pytest.mark.parametrize(
+    'array', [
+        OBJECT,
+        OBJECT.astype(np.uint8),
+        OBJECT.astype(np.uint8) * 255,
+        OBJECT.astype(np.int64) * 3,
+        OBJECT.astype(np.uint16) * 65535,
+        np.where(OBJECT, 0.5, 0.4999).astype(np.float32),
+        np.where(OBJECT, 1.0, 0.0),
+        torch.from_numpy(OBJECT.astype(np.uint8)),
+        OBJECT[..., None],
+    ],
+    ids=['bool', 'u8-0/1', 'u8-0/255', 'int64', 'u16', 'f32-prob', 'f64', 'tensor', 'HxWx1'])
 def test_arrays_follow_the_same_rule(array):
     np.testing.assert_array_equal(mask_from_array(array), OBJECT)
 

@@ -1,7 +1,7 @@
 """Matching images to masks by name."""
 import pytest
 
-from mmseg_refiner.fileio import (file_key, index_folder, match_keys, with_image_extensions)
+from mmseg_refiner.fileio import file_key, index_folder, match_keys, with_image_extensions
 
 
 def _touch(folder, *names):
@@ -30,8 +30,8 @@ def test_match_keys_lists_what_each_folder_lacks(tmp_path):
     masks = index_folder(str(tmp_path / 'seg'), '_seg.png')
     matched, missing = match_keys(images, dict(coarse=masks))
     assert [key for key, _ in matched] == ['a', 'c']
-    assert matched[0][1] == dict(primary=str(tmp_path / 'im' / 'a_im.jpg'),
-                                 coarse=str(tmp_path / 'seg' / 'a_seg.png'))
+    assert matched[0][1] == dict(
+        primary=str(tmp_path / 'im' / 'a_im.jpg'), coarse=str(tmp_path / 'seg' / 'a_seg.png'))
     assert missing == dict(coarse=['b'])
     with pytest.raises(FileNotFoundError, match='mask folder'):
         index_folder(str(tmp_path / 'nope'), what='mask')

@@ -1,6 +1,5 @@
 """The one output rule: nothing a job writes replaces or mixes with what it reads."""
 import os
-
 import pytest
 
 from mmseg_refiner.fileio import JobPath, OutputPathError, check_outputs
@@ -32,8 +31,10 @@ def _refused(outputs, inputs, *words):
 
 def test_outputs_apart_from_the_inputs_pass(layout):
     root, _, inputs = layout
-    check_outputs([JobPath('--out', str(root / 'new' / 'out.json'), formats=('.json', )),
-                   JobPath('--work-dir', str(root / 'work'), folder=True)], inputs)
+    check_outputs([
+        JobPath('--out', str(root / 'new' / 'out.json'), formats=('.json', )),
+        JobPath('--work-dir', str(root / 'work'), folder=True)
+    ], inputs)
 
 
 def test_an_output_that_is_an_input_file_is_refused(layout):
@@ -71,8 +72,8 @@ def test_a_file_an_input_folder_links_to_is_an_input(layout, tmp_path):
 
 def test_output_folders_may_not_be_contain_or_lie_in_an_input_folder(layout):
     root, images, inputs = layout
-    for folder, relation in ((images, 'is the input folder'),
-                             (images / 'refined', 'lies inside'), (root, 'contains')):
+    for folder, relation in ((images, 'is the input folder'), (images / 'refined', 'lies inside'),
+                             (root, 'contains')):
         _refused([JobPath('--out', str(folder), folder=True)], inputs, relation)
 
 
@@ -86,10 +87,8 @@ def test_an_input_file_may_live_in_an_output_folder(layout):
 
 
 def test_the_format_is_checked_from_the_name_before_anything(tmp_path):
-    _refused([JobPath('--out', str(tmp_path / 'r.jpg'), formats=('.png', ))], [], '.png',
-             '.jpg')
-    _refused([JobPath('--out', str(tmp_path / 'r'), formats=('.json', ))], [],
-             'without extension')
+    _refused([JobPath('--out', str(tmp_path / 'r.jpg'), formats=('.png', ))], [], '.png', '.jpg')
+    _refused([JobPath('--out', str(tmp_path / 'r'), formats=('.json', ))], [], 'without extension')
     check_outputs([JobPath('--out', str(tmp_path / 'R.PNG'), formats=('.png', ))])
 
 
@@ -104,11 +103,15 @@ def test_wrong_kinds_of_paths_are_refused(tmp_path):
 def test_two_outputs_may_not_write_over_each_other(tmp_path):
     _refused([JobPath('--out', str(tmp_path / 'a.png')),
               JobPath('--vis', str(tmp_path / 'a.png'))], [], '--vis', '--out')
-    _refused([JobPath('--out', str(tmp_path / 'o'), folder=True),
-              JobPath('--vis', str(tmp_path / 'o'), folder=True)], [], 'each other')
+    _refused([
+        JobPath('--out', str(tmp_path / 'o'), folder=True),
+        JobPath('--vis', str(tmp_path / 'o'), folder=True)
+    ], [], 'each other')
     # nested output folders are the OpenMMLab norm (a show_dir inside the work_dir)
-    check_outputs([JobPath('--work-dir', str(tmp_path / 'w'), folder=True),
-                   JobPath('--show-dir', str(tmp_path / 'w' / 'vis'), folder=True)], [])
+    check_outputs([
+        JobPath('--work-dir', str(tmp_path / 'w'), folder=True),
+        JobPath('--show-dir', str(tmp_path / 'w' / 'vis'), folder=True)
+    ], [])
 
 
 def test_missing_entries_are_skipped(tmp_path):

@@ -47,20 +47,22 @@ def test_every_form_decodes_to_the_same_mask():
         polygon, mask_utils.decode(mask_utils.merge(mask_utils.frPyObjects(square, 7, 9))))
 
 
-@pytest.mark.parametrize('segmentation, message', [
-    (dict(size=[7, 9], counts='0'), 'cover'),             # far too short
-    (dict(size=[7, 9], counts='`'), 'truncated'),         # cut inside a number
-    (dict(size=[7, 9], counts='ab~~ \x7f'), 'garbage'),   # not COCO's code
-    (dict(size=[7, 9], counts=[10, 3]), 'cover'),
-    (dict(size=[7, 9], counts=[60, -1, 4]), 'non-negative'),
-    (dict(size=[8, 9], counts=[72]), 'differs'),
-    (dict(size=[7], counts=[63]), 'size'),
-    ([[1, 2, 3, 4]], '4 numbers'),                         # pycocotools: a box
-    ([[1, 2, 3, 4, 5]], '5 numbers'),
-    ([], 'empty'),
-    ([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 'polygon 0'),
-    (dict(counts='abc'), 'neither'),
-])
+@pytest.mark.parametrize(
+    'segmentation, message',
+    [
+        (dict(size=[7, 9], counts='0'), 'cover'),  # far too short
+        (dict(size=[7, 9], counts='`'), 'truncated'),  # cut inside a number
+        (dict(size=[7, 9], counts='ab~~ \x7f'), 'garbage'),  # not COCO's code
+        (dict(size=[7, 9], counts=[10, 3]), 'cover'),
+        (dict(size=[7, 9], counts=[60, -1, 4]), 'non-negative'),
+        (dict(size=[8, 9], counts=[72]), 'differs'),
+        (dict(size=[7], counts=[63]), 'size'),
+        ([[1, 2, 3, 4]], '4 numbers'),  # pycocotools: a box
+        ([[1, 2, 3, 4, 5]], '5 numbers'),
+        ([], 'empty'),
+        ([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 'polygon 0'),
+        (dict(counts='abc'), 'neither'),
+    ])
 def test_bad_segmentations_raise_naming_the_record(segmentation, message):
     with pytest.raises(ValueError, match=f'detection 3 of r.json.*{message}'):
         decode_segmentation(segmentation, 7, 9, 'detection 3 of r.json')

@@ -1,17 +1,16 @@
 """Unclear or broken messages made clear: one ``error:`` line naming the file, or the right
 answer (zero-byte files, directories as configs, unwritable outputs, hidden files, broken
 links and subfolders in a folder run, EXIF-rotated images, the API's wrong arguments)."""
+import cv2
 import errno
 import json
+import numpy as np
 import os
 import os.path as osp
-import tempfile
-import warnings
-
-import cv2
-import numpy as np
 import pycocotools.mask as mask_utils
 import pytest
+import tempfile
+import warnings
 from PIL import Image
 
 from mmseg_refiner import fileio
@@ -45,19 +44,21 @@ def test_a_zero_byte_image_or_mask_is_named(tmp_path, capsys):
     (tmp_path / 'empty.png').write_bytes(b'')
     image, mask = _pair(tmp_path)
     cv2.imwrite(str(tmp_path / 'm.png'), mask)
-    _error_line(refine_tool.main, [tmp_path / 'empty.png', tmp_path / 'm.png', '--out',
-                                   tmp_path / 'o.png', *MODEL], capsys, 'empty.png',
-                'empty (0 bytes)')
-    _error_line(refine_tool.main, [image, tmp_path / 'empty.png', '--out', tmp_path / 'o.png',
-                                   *MODEL], capsys, 'empty.png', 'empty (0 bytes)')
+    _error_line(refine_tool.main,
+                [tmp_path / 'empty.png', tmp_path / 'm.png', '--out', tmp_path / 'o.png', *MODEL],
+                capsys, 'empty.png', 'empty (0 bytes)')
+    _error_line(refine_tool.main,
+                [image, tmp_path / 'empty.png', '--out', tmp_path / 'o.png', *MODEL], capsys,
+                'empty.png', 'empty (0 bytes)')
 
 
 def test_a_config_that_is_a_directory_says_so(tmp_path, capsys):
     image, mask = _pair(tmp_path)
     cv2.imwrite(str(tmp_path / 'm.png'), mask)
-    _error_line(refine_tool.main, [image, tmp_path / 'm.png', '--out', tmp_path / 'o.png',
-                                   '--config', tmp_path, '--checkpoint', DEMO_CHECKPOINT],
-                capsys, 'is a directory')
+    _error_line(refine_tool.main, [
+        image, tmp_path / 'm.png', '--out', tmp_path / 'o.png', '--config', tmp_path,
+        '--checkpoint', DEMO_CHECKPOINT
+    ], capsys, 'is a directory')
 
 
 def test_one_file_as_image_and_mask_is_refused(tmp_path, capsys):
@@ -75,6 +76,7 @@ def test_the_image_folder_given_as_the_mask_folder_is_refused(tmp_path, capsys):
 
 
 def test_an_unwritable_output_names_it_not_a_temporary_file(tmp_path, monkeypatch):
+
     def full_disk(*args, **kwargs):
         raise OSError(errno.ENOSPC, 'No space left on device', str(tmp_path / '.o.png.x.tmp'))
 
@@ -108,10 +110,9 @@ def test_a_hidden_file_does_not_stop_a_folder_run(tmp_path, capsys):
     cv2.imwrite(str(masks / 'a.png'), mask)
     cv2.imwrite(str(images / '.hidden.jpg'), np.zeros((8, 8, 3), np.uint8))  # no mask
     with pytest.warns(SkippedEntriesWarning, match='.hidden.jpg'):
-        status = refine_tool.main([str(images), str(masks), '--out', str(tmp_path / 'out'),
-                                   *MODEL])
-    assert status == 0 and sorted(os.listdir(tmp_path / 'out')) == [
-        '.segrefiner-progress.jsonl', 'a.png']
+        status = refine_tool.main([str(images), str(masks), '--out', str(tmp_path / 'out'), *MODEL])
+    assert status == 0 and sorted(os.listdir(
+        tmp_path / 'out')) == ['.segrefiner-progress.jsonl', 'a.png']
 
 
 def test_an_exif_rotated_jpeg_is_explained(tmp_path):
@@ -134,15 +135,23 @@ def test_refine_coco_results_exif_mismatch_is_one_line(tmp_path, capsys):
     mask = np.zeros((20, 30), np.uint8, order='F')
     mask[2:10, 2:10] = 1
     rle = mask_utils.encode(mask)
-    (tmp_path / 'ann.json').write_text(json.dumps(dict(
-        images=[dict(id=1, file_name='r.jpg', height=20, width=30)], annotations=[],
-        categories=[dict(id=1, name='a')])))
-    (tmp_path / 'res.json').write_text(json.dumps([dict(
-        image_id=1, category_id=1, score=0.5,
-        segmentation=dict(size=rle['size'], counts=rle['counts'].decode()))]))
-    _error_line(coco_tool.main, [tmp_path / 'res.json', tmp_path / 'ann.json', images,
-                                 '--out', tmp_path / 'o.json', *MODEL], capsys, 'r.jpg',
-                'EXIF orientation (8)')
+    (tmp_path / 'ann.json').write_text(
+        json.dumps(
+            dict(
+                images=[dict(id=1, file_name='r.jpg', height=20, width=30)],
+                annotations=[],
+                categories=[dict(id=1, name='a')])))
+    (tmp_path / 'res.json').write_text(
+        json.dumps([
+            dict(
+                image_id=1,
+                category_id=1,
+                score=0.5,
+                segmentation=dict(size=rle['size'], counts=rle['counts'].decode()))
+        ]))
+    _error_line(coco_tool.main, [
+        tmp_path / 'res.json', tmp_path / 'ann.json', images, '--out', tmp_path / 'o.json', *MODEL
+    ], capsys, 'r.jpg', 'EXIF orientation (8)')
 
 
 def test_refine_coco_results_takes_the_model_of_any_config(tmp_path, capsys):
@@ -153,14 +162,24 @@ def test_refine_coco_results_takes_the_model_of_any_config(tmp_path, capsys):
     mask = np.zeros((24, 32), np.uint8, order='F')
     mask[4:20, 5:25] = 1
     rle = mask_utils.encode(mask)
-    (tmp_path / 'ann.json').write_text(json.dumps(dict(
-        images=[dict(id=1, file_name='1.png', height=24, width=32)], annotations=[],
-        categories=[dict(id=1, name='a')])))
-    (tmp_path / 'res.json').write_text(json.dumps([dict(
-        image_id=1, category_id=1, score=0.5,
-        segmentation=dict(size=rle['size'], counts=rle['counts'].decode()))]))
-    status = coco_tool.main([str(a) for a in (tmp_path / 'res.json', tmp_path / 'ann.json',
-                                              images, '--out', tmp_path / 'o.json', *MODEL)])
+    (tmp_path / 'ann.json').write_text(
+        json.dumps(
+            dict(
+                images=[dict(id=1, file_name='1.png', height=24, width=32)],
+                annotations=[],
+                categories=[dict(id=1, name='a')])))
+    (tmp_path / 'res.json').write_text(
+        json.dumps([
+            dict(
+                image_id=1,
+                category_id=1,
+                score=0.5,
+                segmentation=dict(size=rle['size'], counts=rle['counts'].decode()))
+        ]))
+    status = coco_tool.main([
+        str(a) for a in (tmp_path / 'res.json', tmp_path / 'ann.json', images, '--out',
+                         tmp_path / 'o.json', *MODEL)
+    ])
     captured = capsys.readouterr()
     assert status == 0 and 'does not read COCO results' in captured.out, captured.err
     [record] = json.loads((tmp_path / 'o.json').read_text())
@@ -175,5 +194,5 @@ def test_the_api_names_a_missing_model_and_takes_numpy_seeds():
     mask = fileio.read_mask(osp.join(osp.dirname(DEMO_CHECKPOINT), 'coarse_mask.png'))
     with warnings.catch_warnings():
         warnings.simplefilter('error')
-        np.testing.assert_array_equal(refine(model, image, mask, seed=np.int64(3)),
-                                      refine(model, image, mask, seed=3))
+        np.testing.assert_array_equal(
+            refine(model, image, mask, seed=np.int64(3)), refine(model, image, mask, seed=3))

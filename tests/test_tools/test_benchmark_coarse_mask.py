@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from mmseg_refiner.datasets.synthetic import EVAL_SEED_OFFSET, generate_synthetic_sample
 from mmseg_refiner.datasets.coarse_mask_synthesis import (CoarseMaskOptions, modify_boundary,
-                                                         synthesize_coarse_mask)
+                                                          synthesize_coarse_mask)
+from mmseg_refiner.datasets.synthetic import EVAL_SEED_OFFSET, generate_synthetic_sample
 from mmseg_refiner.testing import load_script
 
 
@@ -18,17 +18,20 @@ def iou(mask, truth):
     return np.count_nonzero(mask & truth) / np.count_nonzero(mask | truth)
 
 
-def test_prints_the_iou_to_the_ground_truth_and_to_the_boundary_modified_mask(
-        benchmark, capsys):
+def test_prints_the_iou_to_the_ground_truth_and_to_the_boundary_modified_mask(benchmark, capsys):
     benchmark.main(['--sizes', '64', '--num-masks', '6', '--iou-target', '0.7', '--seed', '3'])
-    rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()
-            if line.split() and line.split()[0] in ('boundary_modified', 'ground_truth')}
+    rows = {
+        line.split()[0]: line.split()
+        for line in capsys.readouterr().out.splitlines()
+        if line.split() and line.split()[0] in ('boundary_modified', 'ground_truth')
+    }
     assert set(rows) == {'boundary_modified', 'ground_truth'}
 
     # The same masks, made here: the numpy global seed, then one synthesis per
     # ground truth in order.
-    truths = [generate_synthetic_sample(EVAL_SEED_OFFSET + i, (64, 64))['gt_mask']
-              for i in range(6)]
+    truths = [
+        generate_synthetic_sample(EVAL_SEED_OFFSET + i, (64, 64))['gt_mask'] for i in range(6)
+    ]
     for name, row in rows.items():
         np.random.seed(3)
         to_truth, to_modified = [], []

@@ -1,14 +1,12 @@
 """The shipped chain configs through tools/test.py and tools/dist_test.sh (2 CPU processes):
 random upstream weights, the demo refiner given as the checkpoint, tiny COCO / Cityscapes sets."""
+import cv2
 import glob
 import os.path as osp
 import pickle
+import pytest
 import re
 import sys
-
-import cv2
-import numpy as np
-import pytest
 
 from mmseg_refiner.testing import (DEMO_CHECKPOINT, IMAGE_SHAPE, free_port, run_in_repo,
                                    save_upstream_checkpoint, write_det_chain_config,
@@ -22,18 +20,20 @@ def _figure(pattern, log):
 
 
 def _test(config, work_dir, *extra):
-    return run_in_repo(
-        [sys.executable, 'tools/test.py', config, DEMO_CHECKPOINT, '--work-dir',
-         str(work_dir), *extra],
-        timeout=900)
+    return run_in_repo([
+        sys.executable, 'tools/test.py', config, DEMO_CHECKPOINT, '--work-dir',
+        str(work_dir), *extra
+    ],
+                       timeout=900)
 
 
 def _dist_test(config, work_dir, *extra):
-    log = run_in_repo(
-        ['bash', 'tools/dist_test.sh', config, DEMO_CHECKPOINT, '2', '--work-dir',
-         str(work_dir), *extra],
-        timeout=900,
-        PORT=str(free_port()))
+    log = run_in_repo([
+        'bash', 'tools/dist_test.sh', config, DEMO_CHECKPOINT, '2', '--work-dir',
+        str(work_dir), *extra
+    ],
+                      timeout=900,
+                      PORT=str(free_port()))
     assert 'Distributed training: True' in log and 'GPU number: 2' in log
     return log
 

@@ -1,12 +1,11 @@
 """A config that cannot be read or run, and a missing checkpoint or input, end every tool with
 one ``error:`` line naming the file or key, exit status 1, before the Runner is built or
 anything is downloaded."""
-import urllib.error
-
 import cv2
 import numpy as np
 import pytest
 import torch
+import urllib.error
 
 from mmseg_refiner.apis.folder_job import FOLDER_DATASET_CONFIG
 from mmseg_refiner.models.wrappers import chain_weights as upstream
@@ -68,10 +67,9 @@ def test_a_config_that_cannot_be_read(kind, tmp_path, capsys, no_runner):
     config = tmp_path / 'broken.py'
     config.write_text(text)
     expected = f'error: config {config} could not be read: '
-    for main, argv in ((test_tool.main, [config, DEMO_CHECKPOINT]),
-                       (train_tool.main, [config]),
-                       (combine_tool.main, [config, tmp_path / 'out.pth']),
-                       (bench_tool.main, ['--config', config])):
+    for main, argv in ((test_tool.main, [config, DEMO_CHECKPOINT]), (train_tool.main, [config]),
+                       (combine_tool.main, [config, tmp_path / 'out.pth']), (bench_tool.main,
+                                                                             ['--config', config])):
         line = _one_error(main, argv, capsys)
         assert line.startswith(expected) and reason in line, line
     assert not (tmp_path / 'out.pth').exists()
@@ -85,10 +83,12 @@ def test_a_missing_config(tmp_path, capsys, no_runner):
 
 
 @pytest.mark.parametrize('option, words', [
-    ('model.test_cfg.sede=1', ["model.test_cfg: SegRefiner: unknown test_cfg key 'sede'",
-                               "did you mean 'seed'"]),
-    ('model.test_cfg.mode=semantic', ["model.test_cfg: SegRefiner: test_cfg.mode must be one "
-                                      "of ('whole', 'instance', 'global_local'), got 'semantic'"]),
+    ('model.test_cfg.sede=1',
+     ["model.test_cfg: SegRefiner: unknown test_cfg key 'sede'", "did you mean 'seed'"]),
+    ('model.test_cfg.mode=semantic', [
+        "model.test_cfg: SegRefiner: test_cfg.mode must be one "
+        "of ('whole', 'instance', 'global_local'), got 'semantic'"
+    ]),
     ('model.test_cfg.precision=fp8', ['model.test_cfg: test_cfg.precision must be one of']),
 ])
 def test_test_cfg_is_refused_before_the_runner(option, words, capsys, no_runner):
@@ -104,8 +104,9 @@ def test_missing_checkpoints_are_refused_before_the_runner(tmp_path, capsys, no_
                       capsys) == f'error: checkpoint {missing} does not exist'
     assert _one_error(train_tool.main, [DEMO_CONFIG, '--resume', missing, '--work-dir', tmp_path],
                       capsys) == f'error: --resume checkpoint {missing} does not exist'
-    line = _one_error(train_tool.main, [DEMO_CONFIG, '--work-dir', tmp_path, '--cfg-options',
-                                        f'load_from={missing}'], capsys)
+    line = _one_error(
+        train_tool.main,
+        [DEMO_CONFIG, '--work-dir', tmp_path, '--cfg-options', f'load_from={missing}'], capsys)
     assert line == (f'error: config {DEMO_CONFIG} with --cfg-options: load_from: checkpoint '
                     f'{missing} does not exist')
 
@@ -128,24 +129,28 @@ def chain_config(tmp_path_factory):
     return write_det_chain_config(str(root / 'chain.py'), str(root), DETECTOR_URL)
 
 
-def test_chain_refuses_a_missing_local_checkpoint_before_any_download(
-        chain_config, tmp_path, capsys, no_runner, no_loading):
+def test_chain_refuses_a_missing_local_checkpoint_before_any_download(chain_config, tmp_path,
+                                                                      capsys, no_runner,
+                                                                      no_loading):
     missing = str(tmp_path / 'segrefiner_lr.pth')
     option = f'model.refiner_checkpoint={missing}'
     expected = (f'error: config {chain_config} with --cfg-options: model.refiner_checkpoint: '
                 f'checkpoint {missing} does not exist')
-    assert _one_error(combine_tool.main, [chain_config, tmp_path / 'out.pth', '--cfg-options',
-                                          option], capsys) == expected
+    assert _one_error(combine_tool.main,
+                      [chain_config, tmp_path / 'out.pth', '--cfg-options', option],
+                      capsys) == expected
     assert _one_error(test_tool.main, [chain_config, 'none', '--cfg-options', option],
                       capsys) == expected
-    line = _one_error(test_tool.main, [chain_config, 'none', '--cfg-options',
-                                       'model.refiner.test_cfg.mode=semantic'], capsys)
+    line = _one_error(
+        test_tool.main,
+        [chain_config, 'none', '--cfg-options', 'model.refiner.test_cfg.mode=semantic'], capsys)
     assert "model.refiner.test_cfg: SegRefiner: test_cfg.mode must be one of" in line
     assert not (tmp_path / 'out.pth').exists()
 
 
-def test_chain_without_refiner_weights_is_refused_before_any_download(
-        chain_config, tmp_path, capsys, no_runner, no_loading):
+def test_chain_without_refiner_weights_is_refused_before_any_download(chain_config, tmp_path,
+                                                                      capsys, no_runner,
+                                                                      no_loading):
     line = _one_error(combine_tool.main, [chain_config, tmp_path / 'out.pth'], capsys)
     assert 'the refiner has no trained weights' in line and 'model.refiner_checkpoint' in line
     line = _one_error(test_tool.main, [chain_config, 'none'], capsys)
@@ -153,14 +158,17 @@ def test_chain_without_refiner_weights_is_refused_before_any_download(
 
 
 def test_an_unreachable_url_is_one_error_line(chain_config, tmp_path, capsys, monkeypatch):
+
     def load_checkpoint(model, filename, **kwargs):
         if filename == DETECTOR_URL:
             raise urllib.error.URLError('[Errno -2] Name or service not known')
         return {}
 
     monkeypatch.setattr(upstream, 'load_checkpoint', load_checkpoint)
-    line = _one_error(combine_tool.main, [chain_config, tmp_path / 'out.pth', '--cfg-options',
-                                          f'model.refiner_checkpoint={DEMO_CHECKPOINT}'], capsys)
+    line = _one_error(combine_tool.main, [
+        chain_config, tmp_path / 'out.pth', '--cfg-options',
+        f'model.refiner_checkpoint={DEMO_CHECKPOINT}'
+    ], capsys)
     assert f'the detector checkpoint {DETECTOR_URL} could not be read' in line
     assert 'Name or service not known' in line and 'model.detector_checkpoint' in line
 
@@ -194,7 +202,9 @@ def test_a_refiner_checkpoint_of_another_model_is_one_error_line(chain_config, t
     monkeypatch.setattr(upstream, 'load_checkpoint', load_checkpoint)
     other = str(tmp_path / 'other.pth')
     torch.save({'state_dict': {'denoiser.foo': torch.zeros(1)}}, other)
-    line = _one_error(combine_tool.main, [chain_config, tmp_path / 'out.pth', '--cfg-options',
-                                          f'model.refiner_checkpoint={other}'], capsys)
+    line = _one_error(
+        combine_tool.main,
+        [chain_config, tmp_path / 'out.pth', '--cfg-options', f'model.refiner_checkpoint={other}'],
+        capsys)
     assert f'the refiner checkpoint {other} does not fit the refiner of the config' in line
     assert 'unexpected key in source state_dict: denoiser.foo' in line and 'in all)' in line

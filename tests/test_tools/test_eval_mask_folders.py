@@ -1,12 +1,11 @@
 """tools/analysis_tools/eval_mask_folders.py on mask folders in tmp_path."""
+import cv2
 import json
+import numpy as np
 import os.path as osp
+import pytest
 import subprocess
 import sys
-
-import cv2
-import numpy as np
-import pytest
 
 from mmseg_refiner.testing import registered_script
 
@@ -40,8 +39,12 @@ def big_like(tmp_path):
 
 
 def _args(root, out, coarse=True):
-    args = ['--gt', str(root / 'gt'), '--pred', str(root / 'pred'), '--out', str(out),
-            '--gt-suffix', '_gt', '--pred-suffix', '_refine']
+    args = [
+        '--gt',
+        str(root / 'gt'), '--pred',
+        str(root / 'pred'), '--out',
+        str(out), '--gt-suffix', '_gt', '--pred-suffix', '_refine'
+    ]
     if coarse:
         args += ['--coarse', str(root / 'coarse'), '--coarse-suffix', '_seg']
     return args
@@ -82,8 +85,12 @@ def test_missing_and_mismatched_files_are_listed_and_fail(cli, big_like, tmp_pat
 
 def test_missing_folder_is_an_error(cli, tmp_path, capsys):
     (tmp_path / 'pred').mkdir()
-    code = cli.main(['--gt', str(tmp_path / 'nope'), '--pred', str(tmp_path / 'pred'), '--out',
-                     str(tmp_path / 'm.json')])
+    code = cli.main([
+        '--gt',
+        str(tmp_path / 'nope'), '--pred',
+        str(tmp_path / 'pred'), '--out',
+        str(tmp_path / 'm.json')
+    ])
     assert code == 1
     assert 'nope does not exist' in capsys.readouterr().err
     assert not (tmp_path / 'm.json').exists()
@@ -92,7 +99,9 @@ def test_missing_folder_is_an_error(cli, tmp_path, capsys):
 def test_runs_as_a_script(repo_root, big_like, tmp_path):
     out = tmp_path / 'script.json'
     script = osp.join(repo_root, 'tools', 'analysis_tools', 'eval_mask_folders.py')
-    proc = subprocess.run([sys.executable, script, *_args(big_like, out)], capture_output=True,
-                          text=True, timeout=300)
+    proc = subprocess.run([sys.executable, script, *_args(big_like, out)],
+                          capture_output=True,
+                          text=True,
+                          timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(out.read_text())['iou'] == 1.0

@@ -1,9 +1,8 @@
 """tools/dataset_converters/make_hr_coarse_masks.py: outputs, resuming, atomic writes, errors."""
-import os
-import os.path as osp
-
 import cv2
 import numpy as np
+import os
+import os.path as osp
 import pytest
 
 from mmseg_refiner.datasets.hr_refine import coarse_mask_paths
@@ -93,8 +92,9 @@ def test_rerun_skips_and_a_deleted_output_is_remade_identically(converter, mask_
     assert converter.main([str(mask_dir), out_dir, '--nproc', '1']) == 0
     assert '1 processed (2 files written), 2 already done' in capsys.readouterr().out
     assert {p: open(p, 'rb').read() for p in paths} == contents
-    assert {p for p in paths if os.stat(p).st_mtime_ns != mtimes[p]} == set(
-        coarse_mask_paths(out_dir, 'mask_1'))
+    assert {p
+            for p in paths
+            if os.stat(p).st_mtime_ns != mtimes[p]} == set(coarse_mask_paths(out_dir, 'mask_1'))
 
 
 def test_an_edited_ground_truth_is_remade_and_another_seed_refused(converter, mask_dir, tmp_path,
@@ -122,8 +122,9 @@ def test_0_1_and_0_255_ground_truths_give_the_same_coarse_masks(converter, tmp_p
         folder.mkdir()
         cv2.imwrite(str(folder / 'm.png'), (_ring(150, 150) > 0).astype(np.uint8) * scale)
         assert converter.main([str(folder), str(tmp_path / f'out_{name}'), '--nproc', '1']) == 0
-    for variant_a, variant_b in zip(coarse_mask_paths(str(tmp_path / 'out_a'), 'm'),
-                                    coarse_mask_paths(str(tmp_path / 'out_b'), 'm')):
+    for variant_a, variant_b in zip(
+            coarse_mask_paths(str(tmp_path / 'out_a'), 'm'),
+            coarse_mask_paths(str(tmp_path / 'out_b'), 'm')):
         assert open(variant_a, 'rb').read() == open(variant_b, 'rb').read()
 
 

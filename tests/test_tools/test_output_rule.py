@@ -8,9 +8,8 @@ import argparse
 import glob
 import hashlib
 import os.path as osp
-import re
-
 import pytest
+import re
 
 from mmseg_refiner.testing import REPO_ROOT as REPO
 from mmseg_refiner.testing import load_script
@@ -71,17 +70,20 @@ def _is_path_like(action) -> bool:
 
 
 def test_the_walk_finds_the_tools():
-    assert {'tools/refine.py', 'tools/refine_coco_results.py', 'tools/test.py',
-            'tools/train.py', 'tools/analysis_tools/eval_mask_folders.py',
-            'tools/analysis_tools/eval_instance_results.py'} <= set(TOOLS)
+    assert {
+        'tools/refine.py', 'tools/refine_coco_results.py', 'tools/test.py', 'tools/train.py',
+        'tools/analysis_tools/eval_mask_folders.py', 'tools/analysis_tools/eval_instance_results.py'
+    } <= set(TOOLS)
     assert len(TOOLS) >= 16
 
 
 @pytest.mark.parametrize('tool', TOOLS)
 def test_every_path_argument_is_declared(tool, monkeypatch):
     parser = _parser_of(tool, monkeypatch)
-    undeclared = [action.dest for action in parser._actions
-                  if _is_path_like(action) and not hasattr(action, 'job_path')]
+    undeclared = [
+        action.dest for action in parser._actions
+        if _is_path_like(action) and not hasattr(action, 'job_path')
+    ]
     assert not undeclared, (f'{tool}: declare these with add_input_arg / add_output_arg '
                             f'(mmseg_refiner/cli/args.py): {undeclared}')
 
@@ -183,8 +185,7 @@ def test_no_output_may_replace_an_input(tool, tmp_path, monkeypatch, capsys):
 
 
 @pytest.mark.parametrize('tool', TOOLS)
-def test_an_output_of_the_wrong_format_is_refused_by_its_name(tool, tmp_path, monkeypatch,
-                                                              capsys):
+def test_an_output_of_the_wrong_format_is_refused_by_its_name(tool, tmp_path, monkeypatch, capsys):
     parser = _parser_of(tool, monkeypatch)
     module = load_script(tool, 'tool_fmt_' + re.sub(r'\W', '_', tool))
     outputs = [o for o in _declared(parser, 'output') if o.job_path['formats']]

@@ -1,12 +1,11 @@
 """tools/refine.py on one image and on folders (resumed runs, corrupt files)."""
-import os
-import os.path as osp
-import subprocess
-import sys
-
 import cv2
 import numpy as np
+import os
+import os.path as osp
 import pytest
+import subprocess
+import sys
 import torch
 
 from mmseg_refiner.apis import init_refiner
@@ -15,7 +14,6 @@ from mmseg_refiner.testing import DEMO_CONFIG, REPO_ROOT, TINY_DEMO_OPTIONS, loa
 
 TINY_OPTIONS = TINY_DEMO_OPTIONS
 TINY = [f'{key}={value}'.replace(' ', '') for key, value in TINY_OPTIONS.items()]
-
 
 refine_cli = load_script('tools/refine.py')
 
@@ -162,23 +160,32 @@ def test_folder_run_gives_the_pngs_of_tools_test_py_on_the_folder_config(
     cfg.test_dataloader = folder.test_dataloader
     cfg.test_dataloader.update(num_workers=0, persistent_workers=False, batch_size=2)
     cfg.test_dataloader.dataset.update(
-        img_dir=str(images), coarse_dir=str(masks), coarse_suffix='_seg.png',
+        img_dir=str(images),
+        coarse_dir=str(masks),
+        coarse_suffix='_seg.png',
         out_dir=str(tmp_path / 'runner'))
     cfg.test_evaluator = folder.test_evaluator
     cfg.custom_hooks = folder.custom_hooks
     cfg.model.test_cfg = dict(mode=mode, seed=0)
     config = str(tmp_path / 'folder_cfg.py')
     cfg.dump(config)
-    proc = subprocess.run(
-        [sys.executable, osp.join(REPO_ROOT, 'tools', 'test.py'), config, tiny_checkpoint,
-         '--work-dir', str(tmp_path / 'work')], cwd=REPO_ROOT, capture_output=True, text=True,
-        env=dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=REPO_ROOT), timeout=300)
+    proc = subprocess.run([
+        sys.executable,
+        osp.join(REPO_ROOT, 'tools', 'test.py'), config, tiny_checkpoint, '--work-dir',
+        str(tmp_path / 'work')
+    ],
+                          cwd=REPO_ROOT,
+                          capture_output=True,
+                          text=True,
+                          env=dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=REPO_ROOT),
+                          timeout=300)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
 
     cli_out = tmp_path / 'cli'
     assert refine_cli.main([
-        str(images), str(masks), '--out', str(cli_out), '--mask-suffix', '_seg.png', '--mode',
-        mode, *_model_args(tiny_checkpoint)
+        str(images),
+        str(masks), '--out',
+        str(cli_out), '--mask-suffix', '_seg.png', '--mode', mode, *_model_args(tiny_checkpoint)
     ]) == 0
     for stem in ('a', 'b', 'c'):
         runner_png = (tmp_path / 'runner' / f'{stem}.png').read_bytes()
@@ -199,8 +206,8 @@ def test_suffix_options_and_exit_status_of_the_script(tmp_path, tiny_checkpoint)
         osp.join(REPO_ROOT, 'tools', 'refine.py'),
         str(images),
         str(masks), '--out',
-        str(out), '--img-suffix', '.jpg', '--mask-suffix', '_seg', '--out-suffix',
-        '_refine.png', *_model_args(tiny_checkpoint)
+        str(out), '--img-suffix', '.jpg', '--mask-suffix', '_seg', '--out-suffix', '_refine.png',
+        *_model_args(tiny_checkpoint)
     ],
                           capture_output=True,
                           text=True,
@@ -243,15 +250,19 @@ def test_probs_are_the_apis_probability_on_the_documented_scale(tmp_path, tiny_c
     _write_pair(str(tmp_path), str(tmp_path), 'a', 0)
     out, probs, vis = tmp_path / 'a_out.png', tmp_path / 'a_probs.png', tmp_path / 'vis.png'
     args = [str(tmp_path / 'a.jpg'), str(tmp_path / 'a_seg.png'), '--out', str(out)]
-    assert refine_cli.main([*args, '--probs', str(probs), '--probs-bits', str(bits), '--vis',
-                            str(vis), '--vis-probs', *_model_args(tiny_checkpoint)]) == 0
+    assert refine_cli.main([
+        *args, '--probs',
+        str(probs), '--probs-bits',
+        str(bits), '--vis',
+        str(vis), '--vis-probs', *_model_args(tiny_checkpoint)
+    ]) == 0
     written = cv2.imread(str(probs), cv2.IMREAD_UNCHANGED)
     scale = 2**bits - 1
     assert written.dtype == (np.uint8 if bits == 8 else np.uint16) and written.shape == (40, 56)
     model = init_refiner(DEMO_CONFIG, tiny_checkpoint, device='cpu', cfg_options=TINY_OPTIONS)
     from mmseg_refiner.apis import refine
-    mask, prob = refine(model, str(tmp_path / 'a.jpg'), str(tmp_path / 'a_seg.png'),
-                        return_probs=True)
+    mask, prob = refine(
+        model, str(tmp_path / 'a.jpg'), str(tmp_path / 'a_seg.png'), return_probs=True)
     np.testing.assert_array_equal(written, np.rint(prob.astype(np.float64) * scale))
     refined = cv2.imread(str(out), cv2.IMREAD_UNCHANGED) == 255
     np.testing.assert_array_equal(refined, mask)
@@ -268,8 +279,11 @@ def test_folder_run_writes_probs_and_redoes_images_whose_map_is_missing(
     masks.mkdir()
     for index, stem in enumerate(('a', 'b')):
         _write_pair(str(images), str(masks), stem, index)
-    args = [str(images), str(masks), '--out', str(out), '--mask-suffix', '_seg.png',
-            *_model_args(tiny_checkpoint)]
+    args = [
+        str(images),
+        str(masks), '--out',
+        str(out), '--mask-suffix', '_seg.png', *_model_args(tiny_checkpoint)
+    ]
     assert refine_cli.main([*args, '--probs', str(out)]) == 2  # the masks' folder: refused
     assert refine_cli.main(args) == 0
     capsys.readouterr()

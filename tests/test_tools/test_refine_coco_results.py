@@ -3,15 +3,14 @@ format, interrupted runs that resume without redoing images, inputs edited
 between runs, the same masks as tools/test.py, bad input."""
 import copy
 import json
-import os
-import os.path as osp
-import subprocess
-import sys
-
 import mmcv
 import numpy as np
+import os
+import os.path as osp
 import pycocotools.mask as mask_utils
 import pytest
+import subprocess
+import sys
 import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
@@ -60,8 +59,8 @@ def tiny_set(tmp_path_factory):
                 segmentation=_rle(big),
                 extra='kept as is'))
         results.append(
-            dict(image_id=img_id, category_id=2, score=0.4 + img_id / 100,
-                 segmentation=_rle(small)))
+            dict(
+                image_id=img_id, category_id=2, score=0.4 + img_id / 100, segmentation=_rle(small)))
     ann = dict(
         images=images, annotations=[], categories=[dict(id=2, name='a'),
                                                    dict(id=5, name='b')])
@@ -145,9 +144,10 @@ def test_output_keeps_records_and_replaces_segmentations(full_run, tiny_set, tmp
         assert np.array_equal(
             mask_utils.decode(out['segmentation']), mask_utils.decode(ref['segmentation']))
     # The large ones went through the (random) network: some pixels changed.
-    changed = [(mask_utils.decode(out['segmentation'])
-                != mask_utils.decode(ref['segmentation'])).sum()
-               for out, ref in zip(full_run[0::2], records[0::2])]
+    changed = [
+        (mask_utils.decode(out['segmentation']) != mask_utils.decode(ref['segmentation'])).sum()
+        for out, ref in zip(full_run[0::2], records[0::2])
+    ]
     assert sum(changed) > 0
 
 
@@ -204,8 +204,8 @@ def test_results_edited_between_runs_never_mix_masks(tool, tiny_set, tiny_model_
     assert [r['score'] for r in resumed] == [r['score'] for r in records]
 
 
-def test_progress_of_another_job_is_refused(tool, tiny_set, tiny_model_files, tmp_path,
-                                            monkeypatch, capsys):
+def test_progress_of_another_job_is_refused(tool, tiny_set, tiny_model_files, tmp_path, monkeypatch,
+                                            capsys):
     out = tmp_path / 'refined.json'
     _counting(tool, monkeypatch, fail_after=1)
     assert tool.main(_argv(tiny_set, tiny_model_files, out)) == 130
@@ -231,8 +231,9 @@ def test_results_naming_unknown_images_are_listed(tool, tiny_set, tiny_model_fil
     assert not (tmp_path / 'out.json').exists()
 
 
-def test_images_share_steps_and_the_results_do_not_depend_on_how_many(
-        tool, tiny_set, tiny_model_files, full_run, tmp_path, monkeypatch):
+def test_images_share_steps_and_the_results_do_not_depend_on_how_many(tool, tiny_set,
+                                                                      tiny_model_files, full_run,
+                                                                      tmp_path, monkeypatch):
     """The config's test_dataloader.batch_size images per step (their crops share network
     batches): 2 + 2 + 1 here; 1 and 5 per step give byte-identical results (masks and
     refine scores), in the default precision on either kind of CPU."""
@@ -259,19 +260,30 @@ def test_same_masks_as_tools_test_py_with_the_same_config(tiny_set, tiny_model_f
     """The CLI and the Runner (tools/test.py, CocoMetric format_only) give byte-identical RLEs."""
     cfg = Config.fromfile(tiny_model_files[0])
     cfg.test_dataloader.dataset.update(
-        data_root='', results_file=tiny_set['results'], ann_file=tiny_set['ann'],
+        data_root='',
+        results_file=tiny_set['results'],
+        ann_file=tiny_set['ann'],
         data_prefix=dict(img=tiny_set['img_dir']))
     cfg.test_dataloader.num_workers = 0
     cfg.test_dataloader.persistent_workers = False
     cfg.test_dataloader.batch_size = 2
-    cfg.test_evaluator = dict(type='mmdet.CocoMetric', ann_file=tiny_set['ann'], metric='segm',
-                              format_only=True, outfile_prefix=str(tmp_path / 'runner'))
+    cfg.test_evaluator = dict(
+        type='mmdet.CocoMetric',
+        ann_file=tiny_set['ann'],
+        metric='segm',
+        format_only=True,
+        outfile_prefix=str(tmp_path / 'runner'))
     config = str(tmp_path / 'runner_cfg.py')
     cfg.dump(config)
-    proc = subprocess.run(
-        [sys.executable, 'tools/test.py', config, tiny_model_files[1], '--work-dir',
-         str(tmp_path / 'work')], cwd=repo_root, capture_output=True, text=True, timeout=600,
-        env=dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=repo_root))
+    proc = subprocess.run([
+        sys.executable, 'tools/test.py', config, tiny_model_files[1], '--work-dir',
+        str(tmp_path / 'work')
+    ],
+                          cwd=repo_root,
+                          capture_output=True,
+                          text=True,
+                          timeout=600,
+                          env=dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=repo_root))
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     runner = json.loads((tmp_path / 'runner.segm.json').read_text())
     by_key = {(r['image_id'], r['category_id']): r['segmentation'] for r in runner}
@@ -280,8 +292,9 @@ def test_same_masks_as_tools_test_py_with_the_same_config(tiny_set, tiny_model_f
         assert by_key[(record['image_id'], record['category_id'])] == record['segmentation']
 
 
-def test_refine_score_is_the_mask_confidence_and_rescore_multiplies(
-        tool, tiny_set, tiny_model_files, full_run, tmp_path):
+def test_refine_score_is_the_mask_confidence_and_rescore_multiplies(tool, tiny_set,
+                                                                    tiny_model_files, full_run,
+                                                                    tmp_path):
     """refine_score against an independent computation: the tool's model refining the same
     mask through the API, its probability's mean |2p - 1| in the 3-px band of its mask."""
     from mmseg_refiner.apis import init_refiner, refine
@@ -289,8 +302,8 @@ def test_refine_score_is_the_mask_confidence_and_rescore_multiplies(
     model = init_refiner(tiny_model_files[0], tiny_model_files[1], device='cpu')
     record = tiny_set['records'][0]
     image = osp.join(tiny_set['img_dir'], f'{record["image_id"]:04d}.jpg')
-    mask, prob = refine(model, image, mask_utils.decode(record['segmentation']),
-                        mode='instance', return_probs=True)
+    mask, prob = refine(
+        model, image, mask_utils.decode(record['segmentation']), mode='instance', return_probs=True)
     assert np.array_equal(mask, mask_utils.decode(full_run[0]['segmentation']))
     expected = refinement_confidence(torch.from_numpy(prob)).item()
     assert abs(full_run[0]['refine_score'] - expected) < 1e-5

@@ -1,10 +1,9 @@
 """tools/test.py and tools/dist_test.sh: held-out evaluation of the demo model."""
 import os
+import pytest
 import re
 import subprocess
 import sys
-
-import pytest
 
 from mmseg_refiner.testing import REPO_ROOT, free_port, load_script, run_in_repo
 from .test_train import TINY_CONFIG
@@ -90,9 +89,8 @@ def _write_big_tree(root):
 def test_hr_run_writes_under_the_work_dir_draws_pictures_and_reruns_cleanly(tmp_path, capsys):
     """The BIG config with the demo model: refined masks and pictures under --work-dir; a re-run
     finds nothing left to refine and says so (instead of an empty metric)."""
-    import glob
-
     import cv2
+    import glob
     from mmengine.config import Config
 
     from mmseg_refiner.fileio import FOLDER_LOG_NAME

@@ -1,11 +1,10 @@
 """tools/train.py and tools/dist_train.sh through the MMEngine Runner, on the CPU."""
 import json
+import numpy as np
 import os
 import os.path as osp
-import sys
-
-import numpy as np
 import pytest
+import sys
 
 from mmseg_refiner.testing import DEMO_CONFIG, REPO_ROOT, free_port, run_in_repo
 from mmseg_refiner.utils import load_checkpoint_file

@@ -18,8 +18,9 @@ def test_devices():
             check_device('cuda:1')
 
 
-@pytest.mark.parametrize('seed', [-1, MAX_SEED + 1, 2**64, 1.5, '3', True, np.bool_(True),
-                                  np.float64(3)])
+@pytest.mark.parametrize(
+    'seed', [-1, MAX_SEED + 1, 2**64, 1.5, '3', True,
+             np.bool_(True), np.float64(3)])
 def test_bad_seeds(seed):
     with pytest.raises(UsageError, match='--seed'):
         check_seed(seed)

@@ -1,8 +1,7 @@
 """Runner checkpoints load with ``weights_only=True``; anything else is refused."""
+import numpy as np
 import os
 import pickle
-
-import numpy as np
 import pytest
 import torch
 import torch.nn as nn
@@ -147,11 +146,13 @@ def _saved(tmp_path, name, obj):
 def test_load_weights_round_trip_and_ddp_prefix(tmp_path):
     source = _Net()
     path = _saved(tmp_path, 'ok.pth',
-                  {'state_dict': {f'module.{k}': v for k, v in source.state_dict().items()}})
+                  {'state_dict': {f'module.{k}': v
+                                  for k, v in source.state_dict().items()}})
     target = _Net()
     load_weights(target, path)
-    assert all(torch.equal(a, b) for a, b in zip(source.state_dict().values(),
-                                                 target.state_dict().values()))
+    assert all(
+        torch.equal(a, b) for a, b in zip(source.state_dict().values(),
+                                          target.state_dict().values()))
 
 
 @pytest.mark.parametrize('content, words', [
@@ -180,8 +181,10 @@ def test_non_finite_weights_are_refused(tmp_path, value):
     state = _Net().state_dict()
     state['head.bias'].fill_(value)
     path = _saved(tmp_path, 'diverged.pth', {'state_dict': state})
-    with pytest.raises(CheckpointError, match=r'diverged.pth has NaN or Inf values in 1 '
-                       r'tensor\(s\): head.bias'):
+    with pytest.raises(
+            CheckpointError,
+            match=r'diverged.pth has NaN or Inf values in 1 '
+            r'tensor\(s\): head.bias'):
         load_weights(_Net(), path)
 
 

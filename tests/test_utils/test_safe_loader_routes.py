@@ -6,11 +6,10 @@ import functools
 import http.server
 import os
 import os.path as osp
+import pytest
 import subprocess
 import sys
 import threading
-
-import pytest
 import torch
 from mmengine.runner import load_checkpoint
 
@@ -98,8 +97,12 @@ def test_url_checkpoints_load_on_every_route_and_unsafe_ones_are_refused(
 
 
 def _run_tool(args, **env):
-    proc = subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=600, env=dict(os.environ, OMP_NUM_THREADS='1', **env))
+    proc = subprocess.run([sys.executable, *args],
+                          cwd=REPO,
+                          capture_output=True,
+                          text=True,
+                          timeout=600,
+                          env=dict(os.environ, OMP_NUM_THREADS='1', **env))
     return proc.returncode, proc.stdout + proc.stderr
 
 
@@ -115,10 +118,11 @@ def test_auto_resume_of_a_foreign_last_checkpoint_runs_no_code(tmp_path):
     work.mkdir()
     path, marker = _evil_checkpoint(work, 'iter_2.pth')
     (work / 'last_checkpoint').write_text(path)
-    status, log = _run_tool(['tools/train.py', DEMO_CONFIG, '--work-dir', str(work), '--resume',
-                             '--cfg-options', 'train_cfg.max_iters=2',
-                             'train_dataloader.num_workers=0',
-                             'train_dataloader.persistent_workers=False'], **UNSAFE_ENV)
+    status, log = _run_tool([
+        'tools/train.py', DEMO_CONFIG, '--work-dir',
+        str(work), '--resume', '--cfg-options', 'train_cfg.max_iters=2',
+        'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False'
+    ], **UNSAFE_ENV)
     assert status == 1
     _one_error_line(log, 'iter_2.pth', 'refused')
     assert not marker.exists()
@@ -128,8 +132,9 @@ def test_a_chains_foreign_part_checkpoint_runs_no_code(tmp_path):
     data = write_tiny_coco(str(tmp_path / 'coco'), num_images=1)
     path, marker = _evil_checkpoint(tmp_path, 'detector.pth')
     config = write_det_chain_config(str(tmp_path / 'chain.py'), data, detector_checkpoint=path)
-    status, log = _run_tool(['tools/test.py', config, DEMO_CHECKPOINT, '--work-dir',
-                             str(tmp_path / 'work')], **UNSAFE_ENV)
+    status, log = _run_tool(
+        ['tools/test.py', config, DEMO_CHECKPOINT, '--work-dir',
+         str(tmp_path / 'work')], **UNSAFE_ENV)
     assert status == 1
     _one_error_line(log, 'detector.pth', 'refused')
     assert not marker.exists()

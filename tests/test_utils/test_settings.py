@@ -2,7 +2,6 @@
 mask synthesis are checked for type and range when built, naming the module and the key; the
 tools refuse option values that make their figures meaningless, before any work."""
 import math
-
 import numpy as np
 import pytest
 
@@ -87,8 +86,9 @@ refine_tool = load_script('tools/refine.py')
 ])
 def test_a_tool_answers_a_bad_setting_with_one_line_naming_it(option, words, tmp_path, capsys):
     status = refine_tool.main([
-        'demo/image.png', 'demo/coarse_mask.png', '--out', str(tmp_path / 'o.png'), '--config',
-        DEMO_CONFIG, '--checkpoint', 'demo/segrefiner_demo.pth', '--cfg-options', option
+        'demo/image.png', 'demo/coarse_mask.png', '--out',
+        str(tmp_path / 'o.png'), '--config', DEMO_CONFIG, '--checkpoint',
+        'demo/segrefiner_demo.pth', '--cfg-options', option
     ])
     err = capsys.readouterr().err
     assert status == 1 and 'Traceback' not in err
@@ -116,17 +116,19 @@ make_coarse = load_script('tools/dataset_converters/make_hr_coarse_masks.py')
     (make_coarse, ['--iou-target', '2'], 'iou_target'),
     (make_coarse, ['--nproc', '0'], '--nproc'),
 ])
-def test_evaluation_tools_refuse_meaningless_options_before_any_work(
-        tool, args, words, tmp_path, capsys):
+def test_evaluation_tools_refuse_meaningless_options_before_any_work(tool, args, words, tmp_path,
+                                                                     capsys):
     (tmp_path / 'gt').mkdir()
     (tmp_path / 'pred').mkdir()
     (tmp_path / 'gt.json').write_text('{}')
     (tmp_path / 'res.json').write_text('[]')
     base = {
-        eval_folders: ['--gt', tmp_path / 'gt', '--pred', tmp_path / 'pred', '--out',
-                       tmp_path / 'm.json'],
-        eval_instances: [tmp_path / 'gt.json', tmp_path / 'res.json', '--protocol', 'lvis',
-                         '--out', tmp_path / 'm.json'],
+        eval_folders:
+        ['--gt', tmp_path / 'gt', '--pred', tmp_path / 'pred', '--out', tmp_path / 'm.json'],
+        eval_instances: [
+            tmp_path / 'gt.json', tmp_path / 'res.json', '--protocol', 'lvis', '--out',
+            tmp_path / 'm.json'
+        ],
         make_coarse: [tmp_path / 'gt', tmp_path / 'coarse'],
     }[tool]
     status = tool.main([str(a) for a in base] + args)

@@ -1,14 +1,13 @@
 """RefinementVisualizationHook on the three kinds of samples this package predicts."""
-import os
-import os.path as osp
-from types import SimpleNamespace
-
 import cv2
 import numpy as np
+import os
+import os.path as osp
 import torch
 from mmdet.structures import DetDataSample
 from mmengine.structures import InstanceData, PixelData
 from mmseg.structures import SegDataSample
+from types import SimpleNamespace
 
 from mmseg_refiner.registry import HOOKS
 from mmseg_refiner.structures import RefineDataSample

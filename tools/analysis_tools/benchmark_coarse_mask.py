@@ -15,28 +15,31 @@ boundary modifications. OpenCV runs single-threaded; run with
     python tools/analysis_tools/benchmark_coarse_mask.py --sizes 512 --num-masks 50
 """
 import argparse
+import cv2
+import numpy as np
 import sys
 import time
 from functools import partial
 from typing import List, Optional
 
-import cv2
-import numpy as np
-
 from mmseg_refiner.cli.errors import cli_main
-from mmseg_refiner.datasets.synthetic import EVAL_SEED_OFFSET, generate_synthetic_sample
 from mmseg_refiner.datasets.coarse_mask_synthesis import (IOU_REFERENCES, CoarseMaskOptions,
-                                                         modify_boundary, perturb_to_iou,
-                                                         synthesize_coarse_mask)
+                                                          modify_boundary, perturb_to_iou,
+                                                          synthesize_coarse_mask)
+from mmseg_refiner.datasets.synthetic import EVAL_SEED_OFFSET, generate_synthetic_sample
 from mmseg_refiner.utils.checks import check_common_args
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Time coarse-mask synthesis on one core.')
-    parser.add_argument('--sizes', type=int, nargs='+', default=[256, 2048],
-                        help='square mask sides to time')
-    parser.add_argument('--num-masks', type=int, nargs='+', default=[200, 10],
-                        help='masks per size (one value for all sizes, or one per size)')
+    parser.add_argument(
+        '--sizes', type=int, nargs='+', default=[256, 2048], help='square mask sides to time')
+    parser.add_argument(
+        '--num-masks',
+        type=int,
+        nargs='+',
+        default=[200, 10],
+        help='masks per size (one value for all sizes, or one per size)')
     parser.add_argument('--iou-target', type=float, default=0.8)
     parser.add_argument('--seed', type=int, default=0, help='numpy global seed')
     args = parser.parse_args(argv)

@@ -12,19 +12,18 @@ its own and prints, side by side, the child's peak resident memory
 tool ran before it refined batch by batch.
 """
 import argparse
+import cv2
 import json
+import numpy as np
 import os
 import os.path as osp
+import pycocotools.mask as mask_utils
 import subprocess
 import sys
 import tempfile
 import time
-from typing import List, Optional
-
-import cv2
-import numpy as np
-import pycocotools.mask as mask_utils
 import torch
+from typing import List, Optional
 
 from mmseg_refiner.cli.args import parse_checked_args
 from mmseg_refiner.cli.errors import cli_main
@@ -48,8 +47,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Peak RSS of refine_coco_results per batch size')
     parser.add_argument('--detections', type=int, default=10000, help='detections of the image')
     parser.add_argument('--size', type=int, nargs=2, default=[200, 200], metavar=('H', 'W'))
-    parser.add_argument('--batches', type=int, nargs='+', default=[100, 10000],
-                        help='--detections-per-batch values to compare')
+    parser.add_argument(
+        '--batches',
+        type=int,
+        nargs='+',
+        default=[100, 10000],
+        help='--detections-per-batch values to compare')
     parser.add_argument('--seed', type=int, default=0)
     return parse_checked_args(parser, argv)
 
@@ -58,8 +61,8 @@ def write_job(root: str, num: int, height: int, width: int, seed: int) -> List[s
     """Image, annotations, results and a tiny random model; the tool's arguments."""
     rng = np.random.default_rng(seed)
     os.makedirs(osp.join(root, 'img'))
-    cv2.imwrite(osp.join(root, 'img', '1.png'),
-                rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
+    cv2.imwrite(
+        osp.join(root, 'img', '1.png'), rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
     records = []
     for _ in range(num):
         y0, x0 = rng.integers(0, height - 8), rng.integers(0, width - 8)
@@ -67,13 +70,20 @@ def write_job(root: str, num: int, height: int, width: int, seed: int) -> List[s
         mask = np.zeros((height, width), np.uint8, order='F')
         mask[y0:y1, x0:x1] = 1
         rle = mask_utils.encode(mask)
-        records.append(dict(image_id=1, category_id=1, score=float(rng.random()),
-                            segmentation=dict(size=rle['size'], counts=rle['counts'].decode())))
+        records.append(
+            dict(
+                image_id=1,
+                category_id=1,
+                score=float(rng.random()),
+                segmentation=dict(size=rle['size'], counts=rle['counts'].decode())))
     with open(osp.join(root, 'res.json'), 'w') as f:
         json.dump(records, f)
     with open(osp.join(root, 'ann.json'), 'w') as f:
-        json.dump(dict(images=[dict(id=1, file_name='1.png', height=height, width=width)],
-                       annotations=[], categories=[dict(id=1, name='a')]), f)
+        json.dump(
+            dict(
+                images=[dict(id=1, file_name='1.png', height=height, width=width)],
+                annotations=[],
+                categories=[dict(id=1, name='a')]), f)
     from mmseg_refiner.apis import init_refiner
     torch.manual_seed(seed)
     model = init_refiner(DEMO_CONFIG, cfg_options=TINY)
@@ -82,9 +92,13 @@ def write_job(root: str, num: int, height: int, width: int, seed: int) -> List[s
             param.normal_(0, 0.2)
     model.cfg.dump(osp.join(root, 'tiny.py'))
     torch.save(dict(state_dict=model.state_dict()), osp.join(root, 'tiny.pth'))
-    return [osp.join(root, 'res.json'), osp.join(root, 'ann.json'), osp.join(root, 'img'),
-            '--config', osp.join(root, 'tiny.py'), '--checkpoint', osp.join(root, 'tiny.pth'),
-            '--precision', 'fp32']
+    return [
+        osp.join(root, 'res.json'),
+        osp.join(root, 'ann.json'),
+        osp.join(root, 'img'), '--config',
+        osp.join(root, 'tiny.py'), '--checkpoint',
+        osp.join(root, 'tiny.pth'), '--precision', 'fp32'
+    ]
 
 
 def measure(tool_args: List[str], out: str, batch: int) -> tuple:
@@ -96,16 +110,22 @@ def measure(tool_args: List[str], out: str, batch: int) -> tuple:
             'print("MAXRSS", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); '
             'sys.exit(status)')
     start = time.time()
-    proc = subprocess.run(
-        [sys.executable, '-c', code, osp.join(REPO, 'tools', 'refine_coco_results.py'),
-         *tool_args, '--out', out, '--detections-per-batch', str(batch)],
-        capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS='1'))
+    proc = subprocess.run([
+        sys.executable, '-c', code,
+        osp.join(REPO, 'tools', 'refine_coco_results.py'), *tool_args, '--out', out,
+        '--detections-per-batch',
+        str(batch)
+    ],
+                          capture_output=True,
+                          text=True,
+                          env=dict(os.environ, OMP_NUM_THREADS='1'))
     seconds = time.time() - start
     if proc.returncode != 0:
         tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
         return None, seconds, ' | '.join(tail)
-    maxrss = [int(line.split()[1]) for line in proc.stdout.splitlines()
-              if line.startswith('MAXRSS')]
+    maxrss = [
+        int(line.split()[1]) for line in proc.stdout.splitlines() if line.startswith('MAXRSS')
+    ]
     return maxrss[-1] / 1024, seconds, ''
 
 

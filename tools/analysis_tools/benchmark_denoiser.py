@@ -20,9 +20,8 @@ import functools
 import statistics
 import sys
 import time
-from typing import List, Optional
-
 import torch
+from typing import List, Optional
 
 from mmseg_refiner.cli.errors import cli_main
 from mmseg_refiner.models.denoisers import DenoiseUNet

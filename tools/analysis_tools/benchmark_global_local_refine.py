@@ -17,15 +17,14 @@ the process's), one after the other, and a table compares them. Example:
 """
 import argparse
 import json
+import numpy as np
 import resource
 import subprocess
 import sys
 import time
-from typing import List, Optional
-
-import numpy as np
 import torch
 from mmengine.registry import DefaultScope
+from typing import List, Optional
 
 import mmseg_refiner  # noqa: F401  (registers the modules)
 from mmseg_refiner.cli.args import add_input_arg, parse_checked_args
@@ -57,7 +56,8 @@ TINY_REFINER = dict(
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description='Time and peak memory of global-local refinement of one image.')
+    parser = argparse.ArgumentParser(
+        description='Time and peak memory of global-local refinement of one image.')
     parser.add_argument('--size', type=int, default=4096, help='side of the square image')
     add_input_arg(parser, '--config', help='SegRefiner config (default: a tiny random model)')
     parser.add_argument(
@@ -106,7 +106,8 @@ def build_refiner(config: Optional[str], seed: int, weight_std: float):
         cfg = TINY_REFINER
     else:
         cfg = read_config_file(config).model
-        cfg.global_local_refiner = cfg.get('global_local_refiner') or dict(type='GlobalLocalRefiner')
+        cfg.global_local_refiner = cfg.get('global_local_refiner') or dict(
+            type='GlobalLocalRefiner')
         cfg.test_cfg = dict(cfg.get('test_cfg') or {}, mode='global_local', seed=seed)
     with DefaultScope.overwrite_default_scope('mmseg_refiner'):
         model = MODELS.build(cfg).eval()
@@ -215,11 +216,11 @@ def main(argv: Optional[List[str]] = None) -> None:
               f'refining {result["before"]:.0f} MiB, refinement added '
               f'{result["peak"] - result["before"]:.0f} MiB)')
     if len(results) > 1:
-        print(f'speed-up over {first["precision"]} (end to end / network / the rest): ' + ', '.join(
-            f'{r["precision"]} {first["wall"] / r["wall"]:.2f}x / '
-            f'{first["network"] / r["network"]:.2f}x / '
-            f'{(first["wall"] - first["network"]) / (r["wall"] - r["network"]):.2f}x'
-            for r in results[1:]))
+        print(f'speed-up over {first["precision"]} (end to end / network / the rest): ' +
+              ', '.join(f'{r["precision"]} {first["wall"] / r["wall"]:.2f}x / '
+                        f'{first["network"] / r["network"]:.2f}x / '
+                        f'{(first["wall"] - first["network"]) / (r["wall"] - r["network"]):.2f}x'
+                        for r in results[1:]))
 
 
 if __name__ == '__main__':

@@ -23,12 +23,11 @@ Examples (the published network costs about 0.5-3 s per 256x256 forward here):
         --num-instances 64 --batch-size 1 8 32
 """
 import argparse
+import numpy as np
 import sys
 import time
-from typing import List, Optional
-
-import numpy as np
 import torch
+from typing import List, Optional
 
 from mmseg_refiner.apis import init_refiner, refine
 from mmseg_refiner.cli.args import add_input_arg, parse_checked_args
@@ -71,7 +70,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help='precisions to compare; the first is the reference (default: fp32 auto)')
     parser.add_argument('--num-instances', type=int, default=4)
     parser.add_argument(
-        '--batch-size', type=int, nargs='+', default=[4], help='crops per network call (several: '
+        '--batch-size',
+        type=int,
+        nargs='+',
+        default=[4],
+        help='crops per network call (several: '
         'a row each)')
     parser.add_argument('--repeats', type=int, default=1, help='timed rounds per precision')
     parser.add_argument(

@@ -14,17 +14,16 @@ with nothing to score (e.g. no small objects).
 """
 import argparse
 import sys
-from typing import Dict, List
-
 from lvis import LVIS
 from pycocotools.coco import COCO
+from typing import Dict, List
 
 from mmseg_refiner.cli.args import add_input_arg, add_output_arg, parse_checked_args
 from mmseg_refiner.cli.errors import cli_main
 from mmseg_refiner.evaluation.functional import (DEFAULT_DILATION_RATIO, DEFAULT_MAX_DETS,
                                                  check_boundary_settings, check_result_ids,
-                                                 results_for_iou_type, run_coco_eval,
-                                                 run_lvis_eval, summarize_eval)
+                                                 results_for_iou_type, run_coco_eval, run_lvis_eval,
+                                                 summarize_eval)
 from mmseg_refiner.fileio import load_coco_results, write_json_atomic
 from mmseg_refiner.utils.settings import check_int
 
@@ -43,18 +42,34 @@ def parse_args(argv=None) -> argparse.Namespace:
         description='Mask AP and Boundary AP of a COCO-format results JSON')
     add_input_arg(parser, 'gt_json', help='ground-truth annotations (COCO or LVIS format)')
     add_input_arg(parser, 'results_json', help='COCO-format results (segmentation as RLE)')
-    parser.add_argument('--protocol', required=True, choices=('coco', 'lvis'),
-                        help='evaluation protocol (the paper: lvis on cocofied LVIS val)')
-    parser.add_argument('--iou-type', nargs='+', default=['segm', 'boundary'],
-                        choices=('segm', 'boundary', 'bbox'), help='what to evaluate')
-    add_output_arg(parser, '--out', required=True, formats=('.json', ),
-                   help='metrics JSON to write')
-    parser.add_argument('--max-dets', type=int, default=None,
-                        help='detections per image (default: coco 100, lvis 300)')
-    parser.add_argument('--dilation-ratio', type=float, default=DEFAULT_DILATION_RATIO,
-                        help='boundary width as a fraction of the image diagonal')
-    parser.add_argument('--nproc', type=int, default=None,
-                        help='processes extracting boundaries (default: every core)')
+    parser.add_argument(
+        '--protocol',
+        required=True,
+        choices=('coco', 'lvis'),
+        help='evaluation protocol (the paper: lvis on cocofied LVIS val)')
+    parser.add_argument(
+        '--iou-type',
+        nargs='+',
+        default=['segm', 'boundary'],
+        choices=('segm', 'boundary', 'bbox'),
+        help='what to evaluate')
+    add_output_arg(
+        parser, '--out', required=True, formats=('.json', ), help='metrics JSON to write')
+    parser.add_argument(
+        '--max-dets',
+        type=int,
+        default=None,
+        help='detections per image (default: coco 100, lvis 300)')
+    parser.add_argument(
+        '--dilation-ratio',
+        type=float,
+        default=DEFAULT_DILATION_RATIO,
+        help='boundary width as a fraction of the image diagonal')
+    parser.add_argument(
+        '--nproc',
+        type=int,
+        default=None,
+        help='processes extracting boundaries (default: every core)')
     args = parse_checked_args(parser, argv)
     if args.max_dets is None:
         args.max_dets = DEFAULT_MAX_DETS[args.protocol]
@@ -91,8 +106,10 @@ def load_ground_truth(path: str, protocol: str):
 
 def load_results(path: str, iou_types: List[str]) -> List[dict]:
     """The validated result list of ``path``, or an error naming the file and record."""
-    require = [field for field, types in (('segmentation', ('segm', 'boundary')),
-                                          ('bbox', ('bbox', ))) if set(types) & set(iou_types)]
+    require = [
+        field for field, types in (('segmentation', ('segm', 'boundary')), ('bbox', ('bbox', )))
+        if set(types) & set(iou_types)
+    ]
     results = load_coco_results(path, require)
     if not results:
         raise InputError(f'results {path} holds no detections: nothing to evaluate')
@@ -117,11 +134,21 @@ def evaluate(args: argparse.Namespace) -> Dict[str, float]:
             raise InputError(str(error))
         print(f'\n=== {args.protocol.upper()} protocol, {iou_type} ===', flush=True)
         if args.protocol == 'coco':
-            evaluator = run_coco_eval(gt, results, iou_type, max_dets=(1, 10, args.max_dets),
-                                      dilation_ratio=args.dilation_ratio, nproc=args.nproc)
+            evaluator = run_coco_eval(
+                gt,
+                results,
+                iou_type,
+                max_dets=(1, 10, args.max_dets),
+                dilation_ratio=args.dilation_ratio,
+                nproc=args.nproc)
         else:
-            evaluator = run_lvis_eval(gt, results, iou_type, max_dets=args.max_dets,
-                                      dilation_ratio=args.dilation_ratio, nproc=args.nproc)
+            evaluator = run_lvis_eval(
+                gt,
+                results,
+                iou_type,
+                max_dets=args.max_dets,
+                dilation_ratio=args.dilation_ratio,
+                nproc=args.nproc)
         for key, value in summarize_eval(evaluator).items():
             metrics[f'{iou_type}_{key}'] = value
     return metrics

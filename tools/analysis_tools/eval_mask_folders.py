@@ -20,16 +20,14 @@ import argparse
 import multiprocessing
 import sys
 from functools import partial
-from typing import Dict, List, Tuple
-
 from tqdm import tqdm
+from typing import Dict, List, Tuple
 
 from mmseg_refiner.cli.args import add_input_arg, add_output_arg, parse_checked_args
 from mmseg_refiner.cli.errors import cli_main
-from mmseg_refiner.evaluation.functional import (MIN_RADIUS, NUM_RADII, RADIUS_DIVISOR,
-                                                 MaskFiles, check_mba_settings,
-                                                 evaluate_mask_files, match_mask_folders,
-                                                 summarize_mask_records)
+from mmseg_refiner.evaluation.functional import (MIN_RADIUS, NUM_RADII, RADIUS_DIVISOR, MaskFiles,
+                                                 check_mba_settings, evaluate_mask_files,
+                                                 match_mask_folders, summarize_mask_records)
 from mmseg_refiner.fileio import write_json_atomic
 from mmseg_refiner.utils.settings import check_int
 
@@ -51,8 +49,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--coarse-suffix', default='', help='name suffix of coarse masks')
     parser.add_argument('--num-radii', type=int, default=NUM_RADII, help='mBA radii')
     parser.add_argument('--min-radius', type=int, default=MIN_RADIUS, help='smallest mBA radius')
-    parser.add_argument('--radius-divisor', type=float, default=RADIUS_DIVISOR,
-                        help='largest mBA radius scale R = (w + h) / divisor')
+    parser.add_argument(
+        '--radius-divisor',
+        type=float,
+        default=RADIUS_DIVISOR,
+        help='largest mBA radius scale R = (w + h) / divisor')
     parser.add_argument('--nproc', type=int, default=1, help='processes reading and scoring')
     return parse_checked_args(parser, argv)
 
@@ -72,8 +73,9 @@ def print_problem(title: str, entries: List[str]) -> None:
     for entry in entries[:SHOWN_PER_PROBLEM]:
         print(f'  {entry}', file=sys.stderr)
     if len(entries) > SHOWN_PER_PROBLEM:
-        print(f'  ... and {len(entries) - SHOWN_PER_PROBLEM} more (all in the metrics JSON)',
-              file=sys.stderr)
+        print(
+            f'  ... and {len(entries) - SHOWN_PER_PROBLEM} more (all in the metrics JSON)',
+            file=sys.stderr)
 
 
 def evaluate(args: argparse.Namespace) -> Tuple[Dict[str, float], List[dict], dict]:
@@ -82,15 +84,15 @@ def evaluate(args: argparse.Namespace) -> Tuple[Dict[str, float], List[dict], di
                                     args.radius_divisor,
                                     ('--num-radii', '--min-radius', '--radius-divisor'))
     check_int('eval_mask_folders', '--nproc', args.nproc, low=1)
-    match = match_mask_folders(args.gt, args.pred, args.coarse, args.gt_suffix,
-                               args.pred_suffix, args.coarse_suffix)
+    match = match_mask_folders(args.gt, args.pred, args.coarse, args.gt_suffix, args.pred_suffix,
+                               args.coarse_suffix)
     scored = score_all(match.matched, args.nproc, mba_kwargs)
     records = [r for r in scored if 'error' not in r]
     problems = {
         'missing_pred': match.missing_pred,
         'missing_coarse': match.missing_coarse,
-        'unreadable_or_size_mismatch': [f'{r["key"]}: {r["error"]}' for r in scored
-                                        if 'error' in r],
+        'unreadable_or_size_mismatch':
+        [f'{r["key"]}: {r["error"]}' for r in scored if 'error' in r],
     }
     problems = {name: entries for name, entries in problems.items() if entries}
     if match.extra_pred:

@@ -34,14 +34,13 @@ but the last) and local patches (the last): in ``--mode instance`` and
 """
 import argparse
 import math
+import numpy as np
 import os.path as osp
 import sys
 import time
-from typing import Any, Dict, List, Optional
-
-import numpy as np
 from mmengine.config import Config, DictAction
 from tqdm import tqdm
+from typing import Any, Dict, List, Optional
 
 from mmseg_refiner.apis import MODES, demo_model_files, init_refiner, refine
 from mmseg_refiner.cli.args import add_input_arg, add_output_arg, parse_checked_args
@@ -103,8 +102,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         nargs='+',
         action=DictAction,
         help='override config settings, e.g. model.instance_refiner.timesteps="(5,3,0)"')
-    add_output_arg(
-        parser, '--out', formats=('.json', ), help='write the figures to this JSON file')
+    add_output_arg(parser, '--out', formats=('.json', ), help='write the figures to this JSON file')
     args = parse_checked_args(parser, argv)
     if args.checkpoint is not None and args.config is None:
         parser.error('--checkpoint needs --config (leave both out for the demo model)')
@@ -140,14 +138,16 @@ def early_stop_option(text: str) -> Optional[dict]:
 
 def run_name(precision: str, timesteps: Optional[tuple], guard, early_stop) -> str:
     """A run's row title in the printed table."""
-    parts = [f'precision {precision}', 'all steps' if timesteps is None else
-             f'steps {",".join(map(str, timesteps))}']
+    parts = [
+        f'precision {precision}',
+        'all steps' if timesteps is None else f'steps {",".join(map(str, timesteps))}'
+    ]
     if guard is not KEEP:
-        parts.append('no guard' if guard is None else 'guard ' + ','.join(
-            f'{k}={v}' for k, v in guard.items()))
+        parts.append('no guard' if guard is None else 'guard ' +
+                     ','.join(f'{k}={v}' for k, v in guard.items()))
     if early_stop is not KEEP:
-        parts.append('no early stop' if early_stop is None else
-                     f'early stop {early_stop["max_changed"]:g}')
+        parts.append(
+            'no early stop' if early_stop is None else f'early stop {early_stop["max_changed"]:g}')
     return ', '.join(parts)
 
 
@@ -196,8 +196,13 @@ def evaluate(models: list, dataset, mode: str, seed: int) -> List[Dict[str, Any]
         sample = dataset[index]
         for model, run in zip(models, runs):
             start = time.perf_counter()
-            refined = refine(model, sample['img'], sample['coarse_mask'], mode=mode, seed=seed,
-                             name=osp.basename(sample['img_path']))
+            refined = refine(
+                model,
+                sample['img'],
+                sample['coarse_mask'],
+                mode=mode,
+                seed=seed,
+                name=osp.basename(sample['img_path']))
             run['seconds'] += time.perf_counter() - start
             record = mask_record(refined, sample['gt_mask'], sample['coarse_mask'])
             run['masks'].append(refined)
@@ -263,10 +268,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     check_common_args(args)
     if args.config is None:
         args.config, args.checkpoint = demo_model_files()
-    runs = [(precision, timesteps, guard, early_stop)
-            for precision in (args.precision or [None])
-            for timesteps in (args.timesteps or [None])
-            for guard in (args.guard or [KEEP])
+    runs = [(precision, timesteps, guard, early_stop) for precision in (args.precision or [None])
+            for timesteps in (args.timesteps or [None]) for guard in (args.guard or [KEEP])
             for early_stop in (args.early_stop or [KEEP])]
     models = [
         init_refiner(

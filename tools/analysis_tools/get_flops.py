@@ -13,9 +13,8 @@ mmseg's own tools/analysis_tools/get_flops.py on the upstream config.
 """
 import argparse
 import sys
-from typing import List, Optional
-
 from mmengine.registry import init_default_scope
+from typing import List, Optional
 
 from mmseg_refiner.apis.complexity import refiner_complexity
 from mmseg_refiner.cli import add_cfg_options_arg, cli_main

@@ -110,8 +110,7 @@ COCO_ID_TO_SYNSETS: Dict[int, Tuple[str, Tuple[str, ...]]] = {
 }
 
 #: LVIS category fields kept next to the COCO id and name.
-LVIS_CATEGORY_FIELDS = ('synset', 'synonyms', 'def', 'frequency', 'image_count',
-                        'instance_count')
+LVIS_CATEGORY_FIELDS = ('synset', 'synonyms', 'def', 'frequency', 'image_count', 'instance_count')
 #: LVIS image fields listing category ids, remapped to COCO ids.
 LVIS_IMAGE_CATEGORY_LISTS = ('neg_category_ids', 'not_exhaustive_category_ids')
 
@@ -123,11 +122,13 @@ def map_categories(lvis_categories: List[dict], coco_categories: List[dict]) -> 
         ValueError: the COCO file's categories are not COCO's 80 (by id and name).
     """
     coco_names = {cat['id']: cat['name'] for cat in coco_categories}
-    wrong = [f'{cid}: {coco_names.get(cid)!r} (expected {name!r})'
-             for cid, (name, _) in COCO_ID_TO_SYNSETS.items() if coco_names.get(cid) != name]
+    wrong = [
+        f'{cid}: {coco_names.get(cid)!r} (expected {name!r})'
+        for cid, (name, _) in COCO_ID_TO_SYNSETS.items() if coco_names.get(cid) != name
+    ]
     if wrong:
-        raise ValueError('the COCO annotation file does not have the 80 COCO categories: '
-                         + '; '.join(wrong[:5]))
+        raise ValueError('the COCO annotation file does not have the 80 COCO categories: ' +
+                         '; '.join(wrong[:5]))
     lvis_by_synset = {cat['synset']: cat['id'] for cat in lvis_categories}
     mapping = {}
     for coco_id, (_, synsets) in COCO_ID_TO_SYNSETS.items():
@@ -155,8 +156,11 @@ def cocofy_lvis(lvis: dict, coco: dict) -> dict:
         if cat['id'] not in lvis_to_coco:
             continue
         coco_id = lvis_to_coco[cat['id']]
-        category = dict(id=coco_id, name=COCO_ID_TO_SYNSETS[coco_id][0], lvis_id=cat['id'],
-                        lvis_name=cat['name'])
+        category = dict(
+            id=coco_id,
+            name=COCO_ID_TO_SYNSETS[coco_id][0],
+            lvis_id=cat['id'],
+            lvis_name=cat['name'])
         category.update({k: cat[k] for k in LVIS_CATEGORY_FIELDS if k in cat})
         categories.append(category)
     categories.sort(key=lambda cat: cat['id'])  # COCO order, as CocoDataset labels them
@@ -189,8 +193,10 @@ def load_json(path: str, what: str) -> dict:
         raise ValueError(f'cannot read {what} {path}: {error.strerror or error}')
     except ValueError as error:
         raise ValueError(f'{what} {path} is not valid JSON: {error}')
-    missing = [k for k in ('images', 'annotations', 'categories')
-               if not isinstance(data, dict) or k not in data]
+    missing = [
+        k for k in ('images', 'annotations', 'categories')
+        if not isinstance(data, dict) or k not in data
+    ]
     if missing:
         raise ValueError(f'{what} {path} lacks {missing}')
     return data
@@ -214,8 +220,10 @@ def main(argv=None) -> int:
     cocofied = cocofy_lvis(lvis, coco)
     unmatched = sorted(set(COCO_ID_TO_SYNSETS) - {c['id'] for c in cocofied['categories']})
     if unmatched:
-        print('warning: COCO categories without an LVIS category: '
-              + ', '.join(COCO_ID_TO_SYNSETS[i][0] for i in unmatched), file=sys.stderr)
+        print(
+            'warning: COCO categories without an LVIS category: ' +
+            ', '.join(COCO_ID_TO_SYNSETS[i][0] for i in unmatched),
+            file=sys.stderr)
     write_json_atomic(args.out_json, cocofied, indent=None)
     print(f'{args.out_json}: {len(cocofied["images"])} images, '
           f'{len(cocofied["annotations"])} annotations, '

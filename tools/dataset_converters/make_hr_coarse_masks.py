@@ -35,21 +35,20 @@ others are still written.
 """
 import argparse
 import multiprocessing
+import numpy as np
 import os
 import os.path as osp
 import sys
 import zlib
 from functools import partial
-from typing import List, NamedTuple, Optional, Sequence
-
-import numpy as np
 from tqdm import tqdm
+from typing import List, NamedTuple, Optional, Sequence
 
 from mmseg_refiner import fileio
 from mmseg_refiner.cli.args import add_input_arg, add_output_arg, parse_checked_args
 from mmseg_refiner.cli.errors import cli_main
 from mmseg_refiner.datasets.coarse_mask_synthesis import (SYNTHESIS_VERSION, CoarseMaskOptions,
-                                                         synthesize_coarse_mask)
+                                                          synthesize_coarse_mask)
 from mmseg_refiner.datasets.hr_refine import COARSE_VARIANTS, coarse_mask_paths, read_name_list
 from mmseg_refiner.utils.settings import check_int
 
@@ -103,8 +102,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 def list_jobs(mask_dir: str, mask_suffix: str, list_file: Optional[str]) -> List[Job]:
     """The ground truths to process: the listed stems, else every ``*<mask_suffix>`` file."""
     if list_file is not None:
-        return [Job(stem, osp.join(mask_dir, stem + mask_suffix))
-                for stem in read_name_list(list_file)]
+        return [
+            Job(stem, osp.join(mask_dir, stem + mask_suffix)) for stem in read_name_list(list_file)
+        ]
     masks = fileio.index_folder(mask_dir, mask_suffix, what='mask')
     return [Job(stem, path) for stem, path in masks.items()]
 
@@ -138,21 +138,28 @@ def make_coarse_masks(job: Job, out_dir: str, iou_target: float, seed: int) -> O
         return Outcome('failed', job.mask_path, reason=str(error))
     if not truth.any():
         return Outcome(
-            'failed', job.mask_path, reason='no foreground under the mask rule '
+            'failed',
+            job.mask_path,
+            reason='no foreground under the mask rule '
             '(mmseg_refiner.fileio.masks)')
     digests = []
     try:
         for index, path in enumerate(coarse_mask_paths(out_dir, job.stem)):
-            options = CoarseMaskOptions(iou_target=iou_target,
-                                        **VARIANT_OPTIONS[COARSE_VARIANTS[index]])
+            options = CoarseMaskOptions(
+                iou_target=iou_target, **VARIANT_OPTIONS[COARSE_VARIANTS[index]])
             coarse = synthesize_coarse_mask(
                 truth, options, rng=np.random.default_rng(output_seed(seed, job.stem, index)))
             fileio.write_mask_png(path, coarse)
             digests.append(fileio.file_digest(path))
     except Exception as error:  # report and go on: a long job keeps what it finished
         return Outcome('failed', job.mask_path, reason=f'{type(error).__name__}: {error}')
-    return Outcome('written', job.mask_path, num_written=len(digests), stem=job.stem,
-                   key=job.key, outputs=tuple(digests))
+    return Outcome(
+        'written',
+        job.mask_path,
+        num_written=len(digests),
+        stem=job.stem,
+        key=job.key,
+        outputs=tuple(digests))
 
 
 def run(jobs: Sequence[Job], worker, nproc: int, log: fileio.ResumeLog) -> List[Outcome]:
@@ -198,22 +205,25 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         os.makedirs(osp.join(args.out_dir, variant), exist_ok=True)
     log = fileio.ResumeLog(
         osp.join(args.out_dir, fileio.FOLDER_LOG_NAME),
-        dict(tool='make_hr_coarse_masks', seed=args.seed, iou_target=args.iou_target,
-             synthesis=SYNTHESIS_VERSION),
+        dict(
+            tool='make_hr_coarse_masks',
+            seed=args.seed,
+            iou_target=args.iou_target,
+            synthesis=SYNTHESIS_VERSION),
         restart_hint=f'delete {osp.join(args.out_dir, fileio.FOLDER_LOG_NAME)}')
     log.open()
     skipped, todo = [], []
     for job in jobs:
         outputs = log.finished(job.stem, job.key) if job.key else None
-        if outputs is not None and outputs_intact(coarse_mask_paths(args.out_dir, job.stem),
-                                                  outputs):
+        if outputs is not None and outputs_intact(
+                coarse_mask_paths(args.out_dir, job.stem), outputs):
             skipped.append(Outcome('skipped', job.mask_path))
         else:
             todo.append(job)
     if log.changed:
         print(f'{len(log.changed)} ground truths changed since their coarse masks were made; '
-              f'made again: {", ".join(sorted(log.changed)[:10])}'
-              + (' ...' if len(log.changed) > 10 else ''))
+              f'made again: {", ".join(sorted(log.changed)[:10])}' +
+              (' ...' if len(log.changed) > 10 else ''))
     worker = partial(
         make_coarse_masks, out_dir=args.out_dir, iou_target=args.iou_target, seed=args.seed)
     outcomes = skipped + run(todo, worker, args.nproc, log)

@@ -23,11 +23,10 @@ import argparse
 import io
 import os.path as osp
 import sys
-from typing import List, Optional
-
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
+from typing import List, Optional
 
 from mmseg_refiner.apis.config_keys import validate_config
 from mmseg_refiner.cli.args import (CHECKPOINT_FORMATS, add_cfg_options_arg, add_input_arg,
@@ -89,10 +88,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         config.merge_from_dict(args.cfg_options)
     validate_config(config, args.cfg_options)
     check_checkpoints(config, args.cfg_options)
-    check_job_paths(args, inputs=[
-        JobPath(f'model.{key}', value) for key, value in config.model.items()
-        if key.endswith('_checkpoint') and isinstance(value, str)
-    ])
+    check_job_paths(
+        args,
+        inputs=[
+            JobPath(f'model.{key}', value) for key, value in config.model.items()
+            if key.endswith('_checkpoint') and isinstance(value, str)
+        ])
     checkpoint = combine(config)
     buffer = io.BytesIO()
     torch.save(checkpoint, buffer)

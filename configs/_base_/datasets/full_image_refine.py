@@ -9,8 +9,7 @@ test_pipeline = [
     dict(type='LoadMaskFromFile', key='gt_mask', path_key='mask_path', allow_empty=True),
     dict(
         type='PackRefineInputs',
-        meta_keys=('img_path', 'mask_path', 'coarse_path', 'out_path', 'ori_shape',
-                   'img_shape')),
+        meta_keys=('img_path', 'mask_path', 'coarse_path', 'out_path', 'ori_shape', 'img_shape')),
 ]
 
 test_dataloader = dict(

@@ -5,6 +5,8 @@ from .geometric import RefineRandomFlip, RefineResize
 from .loading import LoadMaskFromFile, LoadRandomInstanceMask, LoadRefineImage
 from .wrappers import PairBranches
 
-__all__ = ['PackRefineInputs', 'RandomObjectCrop', 'RandomPatchCrop', 'RefineRandomFlip',
-           'RefineResize', 'LoadMaskFromFile', 'LoadRandomInstanceMask', 'LoadRefineImage',
-           'PairBranches', 'GenerateCoarseMask']
+__all__ = [
+    'PackRefineInputs', 'RandomObjectCrop', 'RandomPatchCrop', 'RefineRandomFlip', 'RefineResize',
+    'LoadMaskFromFile', 'LoadRandomInstanceMask', 'LoadRefineImage', 'PairBranches',
+    'GenerateCoarseMask'
+]

@@ -1,7 +1,6 @@
 """The pipeline transform of the coarse-mask synthesis (:mod:`..coarse_mask_synthesis`)."""
 import inspect
 from dataclasses import fields
-
 from mmcv.transforms import BaseTransform
 
 from mmseg_refiner.registry import TRANSFORMS

@@ -5,11 +5,10 @@ so they stay aligned) and record the crop as ``crop_bbox = (x0, y0, x1, y1)``
 (pixels, end exclusive) and the new ``img_shape``. Randomness comes from numpy's
 global RNG, which MMEngine seeds.
 """
-from typing import Optional, Sequence, Tuple
-
 import cv2
 import numpy as np
 from mmcv.transforms import BaseTransform
+from typing import Optional, Sequence, Tuple
 
 from mmseg_refiner.fileio import mask_box
 from mmseg_refiner.registry import TRANSFORMS

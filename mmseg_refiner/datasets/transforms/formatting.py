@@ -1,10 +1,9 @@
 """Packing pipeline results into the (inputs, data_samples) the refiner takes."""
-from typing import Sequence
-
 import numpy as np
 import torch
 from mmcv.transforms import BaseTransform
 from mmengine.structures import PixelData
+from typing import Sequence
 
 from mmseg_refiner.registry import TRANSFORMS
 from mmseg_refiner.structures import RefineDataSample
@@ -28,10 +27,11 @@ class PackRefineInputs(BaseTransform):
 
     mask_keys = ('gt_mask', 'coarse_mask')
 
-    def __init__(self,
-                 meta_keys: Sequence[str] = ('img_path', 'mask_path', 'coarse_path', 'ori_shape',
-                                             'img_shape', 'scale_factor', 'flip', 'crop_bbox',
-                                             'sample_idx')) -> None:
+    def __init__(
+        self,
+        meta_keys: Sequence[str] = ('img_path', 'mask_path', 'coarse_path', 'ori_shape',
+                                    'img_shape', 'scale_factor', 'flip', 'crop_bbox', 'sample_idx')
+    ) -> None:
         self.meta_keys = tuple(meta_keys)
 
     def transform(self, results: dict) -> dict:

@@ -1,9 +1,8 @@
 """Resizing and flipping an image together with its binary masks."""
-from typing import Sequence, Tuple
-
 import cv2
 import numpy as np
 from mmcv.transforms import BaseTransform
+from typing import Sequence, Tuple
 
 from mmseg_refiner.registry import TRANSFORMS
 

@@ -5,11 +5,10 @@ for bad data (unreadable file, mask/image size mismatch, empty ground truth), so
 :class:`~mmseg_refiner.datasets.refine_base.RefineBaseDataset` can skip the sample
 in training and say which file it skipped.
 """
-from contextlib import contextmanager
-from typing import Iterator, Optional
-
 import numpy as np
+from contextlib import contextmanager
 from mmcv.transforms import BaseTransform
+from typing import Iterator, Optional
 
 from mmseg_refiner import fileio
 from mmseg_refiner.registry import TRANSFORMS
@@ -126,9 +125,8 @@ class LoadMaskFromFile(BaseTransform):
             mask = fileio.read_mask(path, self.backend_args, warn_empty=self.allow_empty)
         _check_same_size(mask, results, path)
         if not self.allow_empty and not mask.any():
-            raise InvalidSampleError(
-                f'mask {path} has no foreground under the mask rule (see '
-                'mmseg_refiner.fileio.masks)')
+            raise InvalidSampleError(f'mask {path} has no foreground under the mask rule (see '
+                                     'mmseg_refiner.fileio.masks)')
         results[self.key] = mask.astype(np.uint8)
         return results
 

@@ -1,9 +1,8 @@
 """One loaded sample, several training pairs: the HR recipe's object crop and patch."""
 import copy
-from typing import Callable, List, Optional, Sequence, Union
-
 from mmcv.transforms import BaseTransform
 from mmengine.dataset import Compose
+from typing import Callable, List, Optional, Sequence, Union
 
 from mmseg_refiner.registry import TRANSFORMS
 

@@ -1,8 +1,7 @@
 """Writing refined masks to files during ``tools/test.py`` runs."""
 import os.path as osp
-from typing import Optional, Sequence
-
 from mmengine.hooks import Hook
+from typing import Optional, Sequence
 
 from mmseg_refiner.fileio import (FOLDER_LOG_NAME, ResumeLog, file_digest, files_digest,
                                   json_digest, relative_name, write_mask_png)
@@ -48,10 +47,12 @@ class RefinedMaskWriter(Hook):
         checkpoint = runner.cfg.get('load_from')
         self._log = ResumeLog(
             osp.join(self._out_dir, FOLDER_LOG_NAME),
-            dict(tool='test', model=json_digest(runner.cfg.model.to_dict()),
-                 checkpoint=file_digest(checkpoint) if checkpoint and osp.isfile(checkpoint)
-                 else None,
-                 seed=getattr(model, 'test_cfg', {}).get('seed')),
+            dict(
+                tool='test',
+                model=json_digest(runner.cfg.model.to_dict()),
+                checkpoint=file_digest(checkpoint)
+                if checkpoint and osp.isfile(checkpoint) else None,
+                seed=getattr(model, 'test_cfg', {}).get('seed')),
             restart_hint=f'delete {osp.join(self._out_dir, FOLDER_LOG_NAME)} (or choose another '
             'out_dir)')
         self._log.open()

@@ -1,7 +1,6 @@
 """Mixed-precision training in bfloat16 on any device, the CPU included."""
-from contextlib import contextmanager
-
 import torch
+from contextlib import contextmanager
 from mmengine.optim import OptimWrapper
 from torch import nn
 

@@ -11,15 +11,14 @@ Boundary AP computes every boundary once per mask (see
 :func:`compute_boundary_rles`), stores it as an RLE, and lets pycocotools
 intersect RLEs, which is what makes it affordable on COCO / LVIS.
 """
+import cv2
 import math
 import multiprocessing
+import numpy as np
 import os
+import pycocotools.mask as mask_utils
 from functools import partial
 from typing import List, Optional, Sequence, Tuple
-
-import cv2
-import numpy as np
-import pycocotools.mask as mask_utils
 
 from mmseg_refiner.fileio import decode_rle, encode_mask
 from mmseg_refiner.utils.settings import check_float, check_int
@@ -28,8 +27,7 @@ from mmseg_refiner.utils.settings import check_float, check_int
 DEFAULT_DILATION_RATIO = 0.02
 
 
-def boundary_width(height: int, width: int,
-                   dilation_ratio: float = DEFAULT_DILATION_RATIO) -> int:
+def boundary_width(height: int, width: int, dilation_ratio: float = DEFAULT_DILATION_RATIO) -> int:
     """Boundary width ``d`` in pixels for an image of the given size.
 
     Args:
@@ -150,13 +148,14 @@ def attach_boundary_rles(annotation_groups: Sequence[dict],
             ``COCOeval._gts`` / ``_dts``.
     """
     anns = [ann for groups in annotation_groups for group in groups.values() for ann in group]
-    boundaries = compute_boundary_rles([ann['segmentation'] for ann in anns], dilation_ratio,
-                                       nproc)
+    boundaries = compute_boundary_rles([ann['segmentation'] for ann in anns], dilation_ratio, nproc)
     for ann, boundary in zip(anns, boundaries):
         ann['boundary'] = boundary
 
 
-def min_mask_boundary_iou(mask_ious: np.ndarray, dts: Sequence[dict], gts: Sequence[dict],
+def min_mask_boundary_iou(mask_ious: np.ndarray,
+                          dts: Sequence[dict],
+                          gts: Sequence[dict],
                           keep_mask_iou: Optional[np.ndarray] = None) -> np.ndarray:
     """``min(mask IoU, boundary IoU)`` for every detection/ground-truth pair.
 
@@ -177,8 +176,8 @@ def min_mask_boundary_iou(mask_ious: np.ndarray, dts: Sequence[dict], gts: Seque
 def check_boundary_settings(owner: str, dilation_ratio, nproc) -> Tuple[float, Optional[int]]:
     """``(dilation_ratio, nproc)`` refused unless meaningful: the boundary width is a
     fraction of the diagonal in ``(0, 1]``, ``nproc`` a positive integer or ``None``."""
-    return (check_float(owner, 'dilation_ratio', dilation_ratio, 0, 1, low_open=True),
-            check_int(owner, 'nproc', nproc, low=1, allow_none=True))
+    return (check_float(owner, 'dilation_ratio', dilation_ratio, 0, 1,
+                        low_open=True), check_int(owner, 'nproc', nproc, low=1, allow_none=True))
 
 
 def resolve_nproc(nproc: Optional[int]) -> int:

@@ -1,8 +1,7 @@
 """COCO evaluation with Boundary AP (iouType ``'boundary'``)."""
-from typing import List, Optional, Sequence, Tuple
-
 import numpy as np
 from pycocotools.cocoeval import COCOeval
+from typing import List, Optional, Sequence, Tuple
 
 from .boundary import DEFAULT_DILATION_RATIO
 from .boundary_eval import BoundaryIoUMixin

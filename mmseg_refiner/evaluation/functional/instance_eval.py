@@ -5,11 +5,10 @@ Shared by the MMEngine metrics (:mod:`..metrics`) and
 dicts: ``image_id``, ``category_id``, ``score`` and ``segmentation`` (RLE) for
 mask / boundary evaluation or ``bbox`` (``xywh``) for box evaluation.
 """
-from typing import Dict, Iterable, List, Optional, Sequence, Union
-
 import numpy as np
 from lvis import LVIS, LVISResults
 from pycocotools.coco import COCO
+from typing import Dict, Iterable, List, Optional, Sequence, Union
 
 from .boundary import DEFAULT_DILATION_RATIO
 from .coco_boundary_eval import BoundaryCOCOeval
@@ -160,8 +159,8 @@ def run_lvis_eval(lvis_gt: LVIS,
     """
     if not results:
         raise ValueError('there are no detections to evaluate')
-    lvis_dt = LVISResults(lvis_gt, results_for_iou_type(results, iou_type, 'results'),
-                          max_dets=max_dets)
+    lvis_dt = LVISResults(
+        lvis_gt, results_for_iou_type(results, iou_type, 'results'), max_dets=max_dets)
     lvis_eval = BoundaryLVISEval(lvis_gt, lvis_dt, iou_type, dilation_ratio, nproc)
     lvis_eval.params.max_dets = max_dets
     if img_ids is not None:
@@ -225,8 +224,8 @@ def instances_to_coco_results(preds: Sequence[dict], cat_ids: Sequence[int],
                              'masks (pred_instances.masks)')
         scores = pred.get('mask_scores', pred['scores']) if use_masks else pred['scores']
         for i, label in enumerate(pred['labels']):
-            result = dict(image_id=pred['img_id'], category_id=cat_ids[int(label)],
-                          score=float(scores[i]))
+            result = dict(
+                image_id=pred['img_id'], category_id=cat_ids[int(label)], score=float(scores[i]))
             if use_masks:
                 result['segmentation'] = pred['masks'][i]
             else:

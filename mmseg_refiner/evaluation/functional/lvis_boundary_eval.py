@@ -8,10 +8,9 @@ nothing outside this class changes, and the rest of ``LVISEval`` (federated
 filtering, matching, summaries) is used as is.
 """
 import datetime
-from typing import List, Optional, Tuple
-
 import numpy as np
 from lvis import LVISEval
+from typing import List, Optional, Tuple
 
 from .boundary import DEFAULT_DILATION_RATIO
 from .boundary_eval import BoundaryIoUMixin

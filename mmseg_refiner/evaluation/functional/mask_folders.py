@@ -31,8 +31,11 @@ class FolderMatch:
     extra_pred: List[str] = field(default_factory=list)
 
 
-def match_mask_folders(gt_dir: str, pred_dir: str, coarse_dir: Optional[str] = None,
-                       gt_suffix: str = '', pred_suffix: str = '',
+def match_mask_folders(gt_dir: str,
+                       pred_dir: str,
+                       coarse_dir: Optional[str] = None,
+                       gt_suffix: str = '',
+                       pred_suffix: str = '',
                        coarse_suffix: str = '') -> FolderMatch:
     """Pair every ground-truth mask with its prediction (and coarse mask).
 
@@ -76,8 +79,10 @@ def evaluate_mask_files(files: MaskFiles, **mba_kwargs) -> dict:
     for path, mask in ((files.pred, pred), (files.coarse, coarse)):
         if mask is not None and mask.shape != gt.shape:
             return {
-                'key': files.key,
-                'error': f'{path} is {mask.shape[1]}x{mask.shape[0]} but its ground truth '
-                         f'{files.gt} is {gt.shape[1]}x{gt.shape[0]} (width x height)'
+                'key':
+                files.key,
+                'error':
+                f'{path} is {mask.shape[1]}x{mask.shape[0]} but its ground truth '
+                f'{files.gt} is {gt.shape[1]}x{gt.shape[0]} (width x height)'
             }
     return {'key': files.key, **mask_record(pred, gt, coarse, **mba_kwargs)}

@@ -12,11 +12,10 @@ Dataset IoU is total intersection over total union (not a mean of per-image
 IoUs). Per-image records (see :func:`mask_record`) keep only counts and
 scalars, so metrics stay small when collected across processes.
 """
-import math
-from typing import Dict, Iterable, List, Optional, Tuple
-
 import cv2
+import math
 import numpy as np
+from typing import Dict, Iterable, List, Optional, Tuple
 
 from mmseg_refiner.utils.settings import check_float, check_int
 
@@ -25,12 +24,13 @@ MIN_RADIUS = 1
 RADIUS_DIVISOR = 300
 
 
-def check_mba_settings(owner: str,
-                       num_radii,
-                       min_radius,
-                       radius_divisor,
-                       names: Tuple[str, str, str] = ('num_radii', 'min_radius',
-                                                      'radius_divisor')) -> dict:
+def check_mba_settings(
+    owner: str,
+    num_radii,
+    min_radius,
+    radius_divisor,
+    names: Tuple[str, str, str] = ('num_radii', 'min_radius', 'radius_divisor')
+) -> dict:
     """The mBA settings as ``mba_kwargs``, refused unless meaningful (``num_radii >= 1``,
     ``min_radius >= 1``, ``radius_divisor > 0``), naming ``owner`` and the key (as
     ``names`` call them)."""
@@ -46,7 +46,9 @@ def mask_iou_counts(pred: np.ndarray, gt: np.ndarray) -> Tuple[int, int]:
     return int(np.count_nonzero(pred & gt)), int(np.count_nonzero(pred | gt))
 
 
-def mba_radii(height: int, width: int, num_radii: int = NUM_RADII,
+def mba_radii(height: int,
+              width: int,
+              num_radii: int = NUM_RADII,
               min_radius: int = MIN_RADIUS,
               radius_divisor: float = RADIUS_DIVISOR) -> List[int]:
     """CascadePSP's band radii for an image of the given size."""
@@ -54,7 +56,9 @@ def mba_radii(height: int, width: int, num_radii: int = NUM_RADII,
     return [min_radius + int((max_radius - min_radius) / num_radii * i) for i in range(num_radii)]
 
 
-def boundary_accuracy(pred: np.ndarray, gt: np.ndarray, num_radii: int = NUM_RADII,
+def boundary_accuracy(pred: np.ndarray,
+                      gt: np.ndarray,
+                      num_radii: int = NUM_RADII,
                       min_radius: int = MIN_RADIUS,
                       radius_divisor: float = RADIUS_DIVISOR) -> float:
     """Mean boundary accuracy (mBA) of one prediction.
@@ -84,7 +88,9 @@ def boundary_accuracy(pred: np.ndarray, gt: np.ndarray, num_radii: int = NUM_RAD
     return float(np.mean(accuracies))
 
 
-def mask_record(pred: np.ndarray, gt: np.ndarray, coarse: Optional[np.ndarray] = None,
+def mask_record(pred: np.ndarray,
+                gt: np.ndarray,
+                coarse: Optional[np.ndarray] = None,
                 **mba_kwargs) -> Dict[str, float]:
     """Small per-image record: IoU counts and mBA, of ``pred`` and of ``coarse``.
 

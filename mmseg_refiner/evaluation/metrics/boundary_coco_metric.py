@@ -1,9 +1,8 @@
 """mmdet's ``CocoMetric`` with Boundary AP."""
 from collections import OrderedDict
-from typing import Dict, List, Optional, Sequence, Union
-
 from mmdet.evaluation import CocoMetric
 from mmengine.logging import MMLogger
+from typing import Dict, List, Optional, Sequence, Union
 
 from mmseg_refiner.registry import METRICS
 from ..functional import (DEFAULT_DILATION_RATIO, check_boundary_settings, classwise_ap,
@@ -12,8 +11,18 @@ from .classwise_table import report_classwise_ap
 
 #: Index of each ``metric_items`` name in ``COCOeval.stats`` (as in mmdet).
 COCO_STATS_INDEX = {
-    'mAP': 0, 'mAP_50': 1, 'mAP_75': 2, 'mAP_s': 3, 'mAP_m': 4, 'mAP_l': 5,
-    'AR@100': 6, 'AR@300': 7, 'AR@1000': 8, 'AR_s@1000': 9, 'AR_m@1000': 10, 'AR_l@1000': 11
+    'mAP': 0,
+    'mAP_50': 1,
+    'mAP_75': 2,
+    'mAP_s': 3,
+    'mAP_m': 4,
+    'mAP_l': 5,
+    'AR@100': 6,
+    'AR@300': 7,
+    'AR@1000': 8,
+    'AR_s@1000': 9,
+    'AR_m@1000': 10,
+    'AR_l@1000': 11
 }
 DEFAULT_ITEMS = ('mAP', 'mAP_50', 'mAP_75', 'mAP_s', 'mAP_m', 'mAP_l')
 
@@ -47,8 +56,8 @@ class BoundaryCocoMetric(CocoMetric):
                  **kwargs) -> None:
         metrics = [metric] if isinstance(metric, str) else list(metric)
         # CocoMetric knows every metric but 'boundary', which this class adds.
-        super().__init__(ann_file=ann_file, metric=[m for m in metrics if m != 'boundary'],
-                         **kwargs)
+        super().__init__(
+            ann_file=ann_file, metric=[m for m in metrics if m != 'boundary'], **kwargs)
         self.evaluate_boundary = 'boundary' in metrics
         self.dilation_ratio, self.nproc = check_boundary_settings(
             type(self).__name__, dilation_ratio, nproc)
@@ -75,17 +84,23 @@ class BoundaryCocoMetric(CocoMetric):
             logger.error('The testing results of the whole dataset is empty.')
             return {}
         coco_eval = run_coco_eval(
-            self._coco_api, coco_results, 'boundary', max_dets=self.proposal_nums,
-            img_ids=self.img_ids, cat_ids=self.cat_ids, iou_thrs=self.iou_thrs,
-            dilation_ratio=self.dilation_ratio, nproc=self.nproc)
+            self._coco_api,
+            coco_results,
+            'boundary',
+            max_dets=self.proposal_nums,
+            img_ids=self.img_ids,
+            cat_ids=self.cat_ids,
+            iou_thrs=self.iou_thrs,
+            dilation_ratio=self.dilation_ratio,
+            nproc=self.nproc)
         eval_results = {}
         if self.classwise:
             names = [cat['name'] for cat in self._coco_api.loadCats(self.cat_ids)]
             eval_results.update(
                 report_classwise_ap('boundary', names, classwise_ap(coco_eval.eval['precision'])))
         for item in metric_items:
-            eval_results[f'boundary_{item}'] = round(float(coco_eval.stats[COCO_STATS_INDEX[item]]),
-                                                     3)
+            eval_results[f'boundary_{item}'] = round(
+                float(coco_eval.stats[COCO_STATS_INDEX[item]]), 3)
         ap = coco_eval.stats[:6]
         logger.info('boundary_mAP_copypaste: ' + ' '.join(f'{v:.3f}' for v in ap))
         return eval_results

@@ -1,9 +1,8 @@
 """LVIS-protocol Mask AP and Boundary AP that works under numpy >= 1.24."""
 from collections import OrderedDict
-from typing import Dict, List, Optional, Sequence, Union
-
 from mmdet.evaluation import LVISMetric
 from mmengine.logging import MMLogger
+from typing import Dict, List, Optional, Sequence, Union
 
 from mmseg_refiner.registry import METRICS
 from mmseg_refiner.utils.settings import check_int
@@ -73,10 +72,16 @@ class BoundaryLVISMetric(LVISMetric):
                              'ids per image)')
         # LVISMetric loads ann_file; it validates `metric` against its own list
         # and this class runs its own evaluation loop, so the list is set after.
-        super().__init__(ann_file=ann_file, metric='bbox', classwise=classwise,
-                         metric_items=metric_items, format_only=format_only,
-                         outfile_prefix=outfile_prefix, collect_device=collect_device,
-                         prefix=prefix, backend_args=backend_args)
+        super().__init__(
+            ann_file=ann_file,
+            metric='bbox',
+            classwise=classwise,
+            metric_items=metric_items,
+            format_only=format_only,
+            outfile_prefix=outfile_prefix,
+            collect_device=collect_device,
+            prefix=prefix,
+            backend_args=backend_args)
         self.metrics = metrics
         self.ann_file = ann_file
         self.max_dets = check_int(type(self).__name__, 'max_dets', max_dets, low=1)
@@ -105,9 +110,14 @@ class BoundaryLVISMetric(LVISMetric):
             if not coco_results:
                 logger.error('The testing results of the whole dataset is empty.')
                 break
-            lvis_eval = run_lvis_eval(self._lvis_api, coco_results, metric,
-                                      max_dets=self.max_dets, img_ids=self.img_ids,
-                                      dilation_ratio=self.dilation_ratio, nproc=self.nproc)
+            lvis_eval = run_lvis_eval(
+                self._lvis_api,
+                coco_results,
+                metric,
+                max_dets=self.max_dets,
+                img_ids=self.img_ids,
+                dilation_ratio=self.dilation_ratio,
+                nproc=self.nproc)
             if self.classwise:
                 names = [cat['name'] for cat in self._lvis_api.load_cats(lvis_eval.params.cat_ids)]
                 eval_results.update(

@@ -1,10 +1,9 @@
 """Per-category AP table logged by the instance metrics' ``classwise`` option."""
 import itertools
-from typing import Dict, Sequence
-
 import numpy as np
 from mmengine.logging import MMLogger
 from terminaltables import AsciiTable
+from typing import Dict, Sequence
 
 #: (category, AP) column pairs per table row.
 _PAIRS_PER_ROW = 3

@@ -1,8 +1,7 @@
 """IoU and mBA of refined (and coarse) masks, the paper's high-resolution metrics."""
-from typing import Any, Dict, Optional, Sequence
-
 import numpy as np
 from mmengine.evaluator import BaseMetric
+from typing import Any, Dict, Optional, Sequence
 
 from mmseg_refiner.registry import METRICS
 from ..functional import (MIN_RADIUS, NUM_RADII, RADIUS_DIVISOR, check_mba_settings, mask_record,

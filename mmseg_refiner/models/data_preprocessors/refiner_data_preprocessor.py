@@ -1,8 +1,7 @@
 """Data preprocessor of SegRefiner: device transfer, BGR->RGB, normalization."""
-from typing import List, Sequence, Union
-
 import torch
 from mmengine.model import BaseDataPreprocessor
+from typing import List, Sequence, Union
 
 from mmseg_refiner.registry import MODELS
 from mmseg_refiner.structures import sample_name

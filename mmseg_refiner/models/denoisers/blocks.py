@@ -5,11 +5,10 @@ Every block keeps the layout of the published SegRefiner weights (see
 without reshaping any tensor.
 """
 import math
-from typing import Optional
-
 import torch
 import torch.nn.functional as F
 from torch import nn
+from typing import Optional
 
 
 def zero_init(module: nn.Module) -> nn.Module:
@@ -20,7 +19,8 @@ def zero_init(module: nn.Module) -> nn.Module:
     return module
 
 
-def sinusoidal_timestep_embedding(timesteps: torch.Tensor, dim: int,
+def sinusoidal_timestep_embedding(timesteps: torch.Tensor,
+                                  dim: int,
                                   max_period: float = 10000.0) -> torch.Tensor:
     """Transformer-style sinusoidal embedding of integer timesteps.
 
@@ -81,8 +81,8 @@ class ResidualBlock(nn.Module):
         dropout (float): dropout before the second convolution.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, embed_channels: int,
-                 norm_groups: int, dropout: float):
+    def __init__(self, in_channels: int, out_channels: int, embed_channels: int, norm_groups: int,
+                 dropout: float):
         super().__init__()
         self.norm1 = GroupNorm(norm_groups, in_channels)
         self.conv1 = nn.Conv2d(in_channels, out_channels, 3, padding=1)
@@ -134,7 +134,8 @@ class SelfAttention2d(nn.Module):
         qkv = self.qkv(self.norm(tokens))
         # (N, heads, 3*d, HW) -> three (N, heads, HW, d) tensors
         q, k, v = qkv.reshape(n, self.num_heads, 3 * c // self.num_heads,
-                              h * w).transpose(-1, -2).chunk(3, dim=-1)
+                              h * w).transpose(-1, -2).chunk(
+                                  3, dim=-1)
         attended = F.scaled_dot_product_attention(q, k, v)
         attended = attended.transpose(-1, -2).reshape(n, c, h * w)
         out = (tokens + self.proj(attended)).reshape(n, c, h, w)
@@ -147,8 +148,8 @@ class SelfAttention2d(nn.Module):
 class ResAttnBlock(nn.Module):
     """A :class:`ResidualBlock`, followed by :class:`SelfAttention2d` if asked."""
 
-    def __init__(self, in_channels: int, out_channels: int, embed_channels: int,
-                 norm_groups: int, dropout: float, num_heads: Optional[int]):
+    def __init__(self, in_channels: int, out_channels: int, embed_channels: int, norm_groups: int,
+                 dropout: float, num_heads: Optional[int]):
         super().__init__()
         self.resblock = ResidualBlock(in_channels, out_channels, embed_channels, norm_groups,
                                       dropout)

@@ -1,13 +1,12 @@
 """The SegRefiner denoising network: an ADM-style U-Net predicting mask logits."""
-from typing import List, Optional, Sequence, Union
-
 import torch
 from mmengine.model import BaseModule
 from torch import nn
+from typing import List, Optional, Sequence, Union
 
 from mmseg_refiner.registry import MODELS
-from .blocks import (Downsample, GroupNorm, ResAttnBlock, ResidualBlock, SelfAttention2d,
-                     Upsample, sinusoidal_timestep_embedding, zero_init)
+from .blocks import (Downsample, GroupNorm, ResAttnBlock, ResidualBlock, SelfAttention2d, Upsample,
+                     sinusoidal_timestep_embedding, zero_init)
 
 
 class EncoderLevel(nn.Module):

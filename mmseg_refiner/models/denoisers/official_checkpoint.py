@@ -18,18 +18,17 @@ weights would hide a checkpoint of a different design.
 import os
 import os.path as osp
 import re
-from collections import OrderedDict
-from typing import Dict, List, Mapping, Tuple
-
 import torch
+from collections import OrderedDict
 from mmengine.logging import print_log
+from typing import Dict, List, Mapping, Tuple
 
 from mmseg_refiner.utils import load_checkpoint_file
 from mmseg_refiner.version import __version__
 
 OFFICIAL_NETWORK_PREFIX = 'denoise_model.'
 #: Published keys that are constants of a loss; the converter drops them.
-OFFICIAL_DROPPED_PREFIXES = ('loss_texture.',)
+OFFICIAL_DROPPED_PREFIXES = ('loss_texture.', )
 
 _RESBLOCK_LAYERS = {
     'in_layers.0.': 'norm1.',
@@ -145,8 +144,10 @@ def convert_official_state_dict(
             knows nor a known loss constant, or there is no network key at
             all. The message lists every unmapped key.
     """
-    network_keys = [k[len(OFFICIAL_NETWORK_PREFIX):] for k in state_dict
-                    if k.startswith(OFFICIAL_NETWORK_PREFIX)]
+    network_keys = [
+        k[len(OFFICIAL_NETWORK_PREFIX):] for k in state_dict
+        if k.startswith(OFFICIAL_NETWORK_PREFIX)
+    ]
     num_res_blocks = _infer_num_res_blocks(network_keys)
     converted = OrderedDict()
     dropped, unknown = [], []

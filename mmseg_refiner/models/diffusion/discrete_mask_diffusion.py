@@ -10,9 +10,8 @@ This module owns the schedule, the forward transition and the reverse step. It
 has no parameters and never holds the network: :meth:`sample` takes the
 denoising function as an argument (the improved-diffusion layout).
 """
-from typing import Callable, Dict, List, Optional, Sequence, Union
-
 import torch
+from typing import Callable, Dict, List, Optional, Sequence, Union
 
 from mmseg_refiner.registry import MODELS
 from mmseg_refiner.utils.settings import check_float, check_int

@@ -19,10 +19,9 @@ state of the next step: that state is drawn afresh at every step (a pixel
 not selected goes back to its coarse value), so it flickers even when the
 prediction no longer moves.
 """
+import torch
 from numbers import Real
 from typing import Mapping, Optional, Tuple
-
-import torch
 
 #: Keys of ``test_cfg.early_stop`` and their defaults.
 EARLY_STOP_DEFAULTS = dict(max_changed=0.005)

@@ -24,13 +24,12 @@ the input image, the global probability, the current mask and one sum and
 one count map for the merge. ``c`` is upsampled only inside each patch, and
 patches are processed ``batch_size`` at a time.
 """
-from typing import Iterable, Iterator, Optional, Sequence, Tuple
-
 import torch
 import torch.nn.functional as F
 from mmcv.ops import nms
 from mmengine.structures import PixelData
 from torch import Tensor
+from typing import Iterable, Iterator, Optional, Sequence, Tuple
 
 from mmseg_refiner.registry import MODELS
 from mmseg_refiner.utils.settings import check_float, check_int, check_ints
@@ -52,7 +51,11 @@ Box = Tuple[int, int, int, int]
 PatchBatch = Tuple[Sequence[Tensor], Tensor]
 
 
-def _source_positions(start: int, stop: int, in_size: int, out_size: int, mode: str,
+def _source_positions(start: int,
+                      stop: int,
+                      in_size: int,
+                      out_size: int,
+                      mode: str,
                       device: Optional[torch.device] = None) -> Tuple[Tensor, Tensor, Tensor]:
     """Source indices and weights of output positions ``start..stop-1``.
 
@@ -337,8 +340,8 @@ class GlobalLocalRefiner:
 
         boxes = self.select_patches(cum_fine, full_shape, current)
         if len(boxes) > 0:
-            prob = merge_patches(
-                prob, self._refine_patches(model, image, current, cum_fine, boxes, seed))
+            prob = merge_patches(prob,
+                                 self._refine_patches(model, image, current, cum_fine, boxes, seed))
         prob = limit_change(mask, prob, self.threshold, max_change_of(model))
         return prob >= self.threshold, prob
 

@@ -21,13 +21,12 @@ A pixel the guard reverts gets its coarse label as probability (0 or 1), so
 a refined mask stays ``prob >= threshold`` and a confidence map shows the
 reverted pixels as certain. Off by default (``max_change=None``).
 """
-from numbers import Real
-from typing import Mapping, Optional
-
 import cv2
 import numpy as np
 import torch
+from numbers import Real
 from torch import Tensor
+from typing import Mapping, Optional
 
 #: Keys of ``test_cfg.max_change`` and their defaults (each part off).
 MAX_CHANGE_DEFAULTS = dict(distance=None, drop_new_components=False)

@@ -52,13 +52,12 @@ This module has no parameters: it receives the ``SegRefiner`` (anything with
 ``model_size`` and ``refine(images, coarse, timesteps=..., generator=...)``) as
 an argument.
 """
-from typing import List, NamedTuple, Optional, Sequence, Union
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 from mmengine.structures import PixelData
 from torch import Tensor
+from typing import List, NamedTuple, Optional, Sequence, Union
 
 from mmseg_refiner.registry import MODELS
 from mmseg_refiner.utils.settings import check_float, check_int, check_ints
@@ -160,15 +159,15 @@ class InstanceRefiner:
             owner, 'timesteps', timesteps, low=0)
         self.keep_probs = keep_probs
 
-    def refine_masks(self,
-                     model,
-                     images: Sequence[Tensor],
-                     masks: Sequence[Tensor],
-                     seeds: Optional[Sequence[Optional[int]]] = None,
-                     return_probs: bool = False,
-                     return_scores: bool = False,
-                     instance_offsets: Optional[Sequence[int]] = None
-                     ) -> Union[List[Tensor], tuple]:
+    def refine_masks(
+            self,
+            model,
+            images: Sequence[Tensor],
+            masks: Sequence[Tensor],
+            seeds: Optional[Sequence[Optional[int]]] = None,
+            return_probs: bool = False,
+            return_scores: bool = False,
+            instance_offsets: Optional[Sequence[int]] = None) -> Union[List[Tensor], tuple]:
         """Refine the instance masks of a batch of images.
 
         Args:
@@ -231,10 +230,7 @@ class InstanceRefiner:
         extra = ([probs] if return_probs else []) + ([scores] if return_scores else [])
         return (refined, *extra) if extra else refined
 
-    def predict(self,
-                model,
-                inputs: Union[Tensor, Sequence[Tensor]],
-                data_samples: list) -> list:
+    def predict(self, model, inputs: Union[Tensor, Sequence[Tensor]], data_samples: list) -> list:
         """Refine each data sample's masks in SegRefiner's ``'instance'`` mode.
 
         Two kinds of data samples, as the datasets and the detector chain give
@@ -276,7 +272,12 @@ class InstanceRefiner:
                                             for data_sample in data_samples)
         offsets = [data_sample.metainfo.get('instance_offset', 0) for data_sample in data_samples]
         out = self.refine_masks(
-            model, images, masks, seeds=seeds, return_probs=with_probs, return_scores=True,
+            model,
+            images,
+            masks,
+            seeds=seeds,
+            return_probs=with_probs,
+            return_scores=True,
             instance_offsets=offsets)
         refined, scores = out[0], out[-1]
         probs = out[1] if with_probs else [None] * len(images)
@@ -310,7 +311,10 @@ class InstanceRefiner:
                              f'{tuple(masks.shape)}, the image {tuple(image.shape[-2:])}')
         return masks
 
-    def _crop_jobs(self, image_index: int, masks: Tensor, seed: Optional[int],
+    def _crop_jobs(self,
+                   image_index: int,
+                   masks: Tensor,
+                   seed: Optional[int],
                    offset: int = 0) -> List[_CropJob]:
         """The instances of one image large enough to refine, with their boxes."""
         areas = masks.flatten(1).sum(dim=1)
@@ -334,8 +338,8 @@ class InstanceRefiner:
             image = images[job.image_index]
             crops.append(_resize(image[None, :, job.y0:job.y1, job.x0:job.x1].float(), size))
             mask = coarse_masks[job.image_index][job.instance_index, job.y0:job.y1, job.x0:job.x1]
-            coarse.append((_resize(mask[None, None].float(), size)
-                           >= self.coarse_threshold).float())
+            coarse.append(
+                (_resize(mask[None, None].float(), size) >= self.coarse_threshold).float())
         generators = make_generators([job.seed for job in jobs], crops[0].device)
         crop_probs = model.refine(
             torch.cat(crops), torch.cat(coarse), timesteps=self.timesteps,

@@ -10,9 +10,8 @@ same result whether named by a relative or an absolute path), else its
 """
 import hashlib
 import os.path as osp
-from typing import Optional, Sequence, Union
-
 import torch
+from typing import Optional, Sequence, Union
 
 Part = Union[int, str]
 

@@ -1,13 +1,12 @@
 """SegRefiner (NeurIPS 2023) as an MMEngine model: the denoising network and
 the discrete mask diffusion, trained and sampled at the model resolution."""
 import difflib
-from typing import Dict, List, Mapping, Optional, Sequence, Union
-
 import torch
 from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from mmengine.structures import PixelData
 from torch import nn
+from typing import Dict, List, Mapping, Optional, Sequence, Union
 
 from mmseg_refiner.models.denoisers.official_checkpoint import convert_official_keys_on_load
 from mmseg_refiner.registry import MODELS
@@ -30,7 +29,8 @@ TEST_MODES = ('whole', 'instance', 'global_local')
 TEST_CFG_KEYS = ('mode', 'seed', 'precision', 'max_change', 'early_stop')
 
 
-def check_test_mode(mode: str, modes: Sequence[str] = TEST_MODES,
+def check_test_mode(mode: str,
+                    modes: Sequence[str] = TEST_MODES,
                     what: str = 'test_cfg.mode') -> str:
     """Return ``mode`` if it is one of ``modes``."""
     if mode not in modes:
@@ -84,7 +84,8 @@ class SegRefiner(BaseModel):
             ``'auto'``). Each mask is sampled from its own generator seeded
             from the seed, its sample's name and its index (:mod:`.seeding`),
             so a test run is reproducible and its masks do not depend on batch
-            size, order or number of processes. ``precision`` is the dtype the network runs in at inference
+            size, order or number of processes. ``precision`` is the dtype the
+            network runs in at inference
             (:mod:`mmseg_refiner.models.utils.precision`): ``'auto'`` is bf16
             where the hardware runs it natively (fp16 on a CUDA device without
             bf16), fp32 elsewhere; ``'fp32'`` is the exact float32 network.
@@ -118,7 +119,8 @@ class SegRefiner(BaseModel):
         self.loss_texture = MODELS.build(loss_texture)
         self.model_size = check_int('SegRefiner', 'model_size', model_size, low=8)
         self.instance_refiner = MODELS.build(instance_refiner) if instance_refiner else None
-        self.global_local_refiner = MODELS.build(global_local_refiner) if global_local_refiner else None
+        self.global_local_refiner = MODELS.build(
+            global_local_refiner) if global_local_refiner else None
         self.test_cfg = dict(
             mode='whole', seed=0, precision='auto', max_change=None, early_stop=None)
         self.test_cfg.update(self.check_test_cfg(test_cfg or {}))
@@ -177,7 +179,7 @@ class SegRefiner(BaseModel):
             if timesteps is not None:
                 self.diffusion.check_timesteps(timesteps, what='instance_refiner.timesteps')
         if self.global_local_refiner is not None and hasattr(self.global_local_refiner,
-                                                         'local_timesteps'):
+                                                             'local_timesteps'):
             local = self.global_local_refiner.local_timesteps
             self.diffusion.check_timesteps(local, what='global_local_refiner.local_timesteps')
             self.diffusion.check_timesteps(

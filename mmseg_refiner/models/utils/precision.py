@@ -30,11 +30,10 @@ confidence, transition probability, ``c``), and resizing, thresholds and
 pasting never run under autocast.
 """
 import os
-import weakref
-from typing import Callable, Dict, Tuple
-
 import torch
+import weakref
 from torch import nn
+from typing import Callable, Dict, Tuple
 
 PRECISIONS = ('auto', 'fp32', 'bf16', 'fp16')
 #: The environment variable that, when set, is what ``'auto'`` resolves to.

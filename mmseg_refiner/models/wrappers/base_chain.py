@@ -8,12 +8,11 @@ upstream prediction is read and refined.
 """
 import copy
 import logging
-from typing import List, Optional, Sequence, Union
-
 import torch.nn.functional as F
 from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from torch import Tensor, nn
+from typing import List, Optional, Sequence, Union
 
 from mmseg_refiner.registry import MODELS
 from .chain_weights import ChainWeights

@@ -12,11 +12,10 @@ download of the upstream weights.
 """
 import logging
 from functools import partial
-from typing import Dict, Optional
-
 from mmengine.logging import print_log
 from mmengine.runner import load_checkpoint
 from torch import nn
+from typing import Dict, Optional
 
 from mmseg_refiner.utils.safe_checkpoint import SIZE_MISMATCH, CheckpointError, listing
 

@@ -1,9 +1,8 @@
 """Any MMDetection detector followed by SegRefiner's instance-mode refinement."""
 import copy
-from typing import List, Optional, Union
-
 from mmdet.structures import DetDataSample
 from torch import Tensor
+from typing import List, Optional, Union
 
 from mmseg_refiner.registry import MODELS
 from .base_chain import BaseRefinementChain, ModelConfig

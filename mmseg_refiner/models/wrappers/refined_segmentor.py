@@ -1,9 +1,8 @@
 """Any MMSegmentation segmentor followed by SegRefiner in global-local mode."""
-from typing import List, Optional, Tuple, Union
-
 import torch
 from mmengine.structures import PixelData
 from torch import Tensor
+from typing import List, Optional, Tuple, Union
 
 from mmseg_refiner.registry import MODELS
 from ..refiners.seeding import mask_seed

@@ -112,8 +112,8 @@ def test_patch_position_is_uniform_over_valid_positions(tries):
     crop = RandomPatchCrop(patch_size=6, max_rejection_tries=tries)
     # one foreground pixel at (y=4, x=5) in a 12x12 image: valid 6x6 windows contain it
     expected = {(x0, y0)
-                for x0 in range(0, 6 + 1)
-                for y0 in range(0, 6 + 1) if x0 <= 5 < x0 + 6 and y0 <= 4 < y0 + 6}
+                for x0 in range(0, 6 + 1) for y0 in range(0, 6 + 1)
+                if x0 <= 5 < x0 + 6 and y0 <= 4 < y0 + 6}
     counts = {}
     draws = 3000
     for _ in range(draws):

@@ -1,10 +1,9 @@
 """RefinedMaskWriter in a tools/test.py-style run (the shipped BIG config, a tiny model):
 refined masks written atomically, an interrupted run resumed, a changed job refused."""
-import os
-import os.path as osp
-
 import cv2
 import numpy as np
+import os
+import os.path as osp
 import pytest
 from mmengine.config import Config
 from mmengine.hooks import Hook
@@ -61,9 +60,8 @@ def test_test_run_writes_refined_masks_and_resumes(repo_root, tmp_path):
     metrics = runner.test()
     assert set(metrics) >= {'mask/iou', 'mask/mba', 'mask/coarse_iou', 'mask/coarse_mba'}
     assert metrics['mask/coarse_iou'] == pytest.approx(1.0)  # coarse = ground truth here
-    assert sorted(os.listdir(out_dir)) == [FOLDER_LOG_NAME] + [
-        f'img{i}_refine.png' for i in range(3)
-    ]
+    assert sorted(
+        os.listdir(out_dir)) == [FOLDER_LOG_NAME] + [f'img{i}_refine.png' for i in range(3)]
     assert os.stat(osp.join(out_dir, 'img0_refine.png')).st_mtime_ns == first_mtime
     for name, mask in masks.items():
         written = cv2.imread(osp.join(out_dir, f'{name}_refine.png'), cv2.IMREAD_UNCHANGED)

@@ -1,7 +1,6 @@
 """DenoiseUNet: shapes, dtypes, gradients, the attention layout, size of the
 published configuration."""
 import math
-
 import pytest
 import torch
 import torch.nn.functional as F
@@ -44,8 +43,9 @@ def test_gradients_reach_every_parameter():
     randomize_(net)
     x, t = _inputs(batch=2, size=32)
     net(x, t).square().mean().backward()
-    no_grad = [name for name, p in net.named_parameters()
-               if p.grad is None or not p.grad.abs().sum() > 0]
+    no_grad = [
+        name for name, p in net.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0
+    ]
     assert no_grad == []
 
 
@@ -139,8 +139,12 @@ def test_bad_inputs_raise_clear_errors():
     with pytest.raises(ValueError, match='norm_groups=32'):
         DenoiseUNet(model_channels=16, channel_mult=(1, 2))
     with pytest.raises(ValueError, match='num_heads=3'):
-        DenoiseUNet(model_channels=16, channel_mult=(1, 2), num_heads=3, norm_groups=8,
-                    attention_strides=(1, ))
+        DenoiseUNet(
+            model_channels=16,
+            channel_mult=(1, 2),
+            num_heads=3,
+            norm_groups=8,
+            attention_strides=(1, ))
 
 
 def test_published_configuration_has_118604673_parameters():
@@ -155,7 +159,10 @@ def test_sinusoidal_embedding_values():
     emb = sinusoidal_timestep_embedding(torch.tensor([0, 2]), 4, max_period=100.0)
     # frequencies 100**(-0/2) = 1 and 100**(-1/2) = 0.1
     expected = torch.tensor([[1.0, 1.0, 0.0, 0.0],
-                             [math.cos(2.0), math.cos(0.2), math.sin(2.0), math.sin(0.2)]])
+                             [math.cos(2.0),
+                              math.cos(0.2),
+                              math.sin(2.0),
+                              math.sin(0.2)]])
     assert torch.allclose(emb, expected, atol=1e-6)
     odd = sinusoidal_timestep_embedding(torch.tensor([0, 2]), 5, max_period=100.0)
     assert torch.allclose(odd, F.pad(expected, (0, 1)), atol=1e-6)

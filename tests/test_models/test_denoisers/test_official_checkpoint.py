@@ -2,7 +2,6 @@
 implementation's logits, and the converter CLI."""
 import json
 import os.path as osp
-
 import pytest
 import torch
 from mmengine.config import Config
@@ -19,8 +18,7 @@ PARITY_TOLERANCE = 1e-4
 @pytest.fixture(scope='module')
 def parity_fixture(shared_reference_dir):
     # a trusted team fixture (holds a Python config dict), hence weights_only=False
-    return torch.load(
-        osp.join(shared_reference_dir, 'unet_parity_small.pt'), weights_only=False)
+    return torch.load(osp.join(shared_reference_dir, 'unet_parity_small.pt'), weights_only=False)
 
 
 @pytest.fixture(scope='module')
@@ -53,12 +51,13 @@ def test_published_keys_map_onto_published_network(published_shapes):
     assert mismatched == []
 
 
-@pytest.mark.parametrize('config', [
-    'configs/segrefiner/segrefiner_unet-128_8xb8-120k_lvis-256.py',  # LR
-    'configs/segrefiner/segrefiner_unet-128_8xb8-40k_dis5k-thin-256.py',  # HR
-])
-def test_converted_keys_are_exactly_the_segrefiner_model_keys(config, repo_root,
-                                                             published_shapes):
+@pytest.mark.parametrize(
+    'config',
+    [
+        'configs/segrefiner/segrefiner_unet-128_8xb8-120k_lvis-256.py',  # LR
+        'configs/segrefiner/segrefiner_unet-128_8xb8-40k_dis5k-thin-256.py',  # HR
+    ])
+def test_converted_keys_are_exactly_the_segrefiner_model_keys(config, repo_root, published_shapes):
     with torch.device('meta'):
         model = MODELS.build(Config.fromfile(osp.join(repo_root, config)).model)
     ours = model.state_dict()

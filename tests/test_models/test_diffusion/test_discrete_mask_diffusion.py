@@ -1,6 +1,5 @@
 """DiscreteMaskDiffusion: schedule, forward transition, reverse step, sampling loop."""
 import math
-
 import pytest
 import torch
 
@@ -255,8 +254,8 @@ def test_full_schedule_steps_to_t_minus_1():
     diffusion = DiscreteMaskDiffusion()
     prob = torch.tensor([0.0, 0.1, 0.5, 0.75, 1.0]).view(1, 1, 1, 5)
     for t in range(6):
-        assert torch.equal(diffusion.transition_prob(prob, t), diffusion.transition_prob(
-            prob, t, t - 1))
+        assert torch.equal(
+            diffusion.transition_prob(prob, t), diffusion.transition_prob(prob, t, t - 1))
     image, coarse = torch.randn(1, 3, 8, 8), torch.zeros(1, 1, 8, 8)
     runs = [
         diffusion.sample(

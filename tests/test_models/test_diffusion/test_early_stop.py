@@ -3,8 +3,7 @@ import pytest
 import torch
 
 from mmseg_refiner.models.diffusion import DiscreteMaskDiffusion
-from mmseg_refiner.models.diffusion.early_stop import (check_early_stop, settled_rows,
-                                                       still_moving)
+from mmseg_refiner.models.diffusion.early_stop import check_early_stop, settled_rows, still_moving
 
 SIZE = 4
 
@@ -97,8 +96,8 @@ def test_rows_stop_one_by_one_and_the_rest_runs_as_alone():
     # row 0 predicts the same at steps 5 and 4: it stops after 2 network calls.
     assert out['steps'].tolist() == [2, 6]
     assert denoiser.batch_sizes == [2, 2, 1, 1, 1, 1]
-    assert torch.equal(out['prob'][0], torch.sigmoid(ScriptedDenoiser()(image[:1], torch.tensor(
-        [4]))[0]))
+    assert torch.equal(out['prob'][0],
+                       torch.sigmoid(ScriptedDenoiser()(image[:1], torch.tensor([4]))[0]))
     # row 1 is sampled exactly as without early stop, alone
     alone = diffusion.sample(ScriptedDenoiser(), image[1:], coarse[1:], generator=_generators([2]))
     assert torch.equal(out['prob'][1], alone['prob'][0])
@@ -111,7 +110,10 @@ def test_max_changed_is_a_fraction_of_pixels():
     image, coarse = _batch([2])  # one of 16 pixels flips at every step
     runs = {
         f: diffusion.sample(
-            ScriptedDenoiser(), image, coarse, generator=_generators([0]),
+            ScriptedDenoiser(),
+            image,
+            coarse,
+            generator=_generators([0]),
             early_stop=dict(max_changed=f))['steps'].item()
         for f in (0.0, 1 / 16 - 1e-3, 1 / 16)
     }
@@ -130,18 +132,17 @@ def test_off_runs_every_step_and_counts_them():
     diffusion = DiscreteMaskDiffusion()
     image, coarse = _batch([0, 1])
     denoiser = ScriptedDenoiser()
-    out = diffusion.sample(denoiser, image, coarse, timesteps=(5, 3, 0), generator=_generators(
-        [1, 2]))
+    out = diffusion.sample(
+        denoiser, image, coarse, timesteps=(5, 3, 0), generator=_generators([1, 2]))
     assert out['steps'].tolist() == [3, 3] and denoiser.batch_sizes == [2, 2, 2]
 
 
 def test_a_real_model_stops_where_its_prediction_settles():
     """A tiny SegRefiner: with a loose early stop each mask stops after 2 steps, and its
     probability is that of a run of the two steps 5, 4 alone (same draws)."""
-    from mmseg_refiner.testing import randomize_, tiny_segrefiner_cfg
-
     from mmseg_refiner.models.refiners.seeding import make_generators
     from mmseg_refiner.registry import MODELS
+    from mmseg_refiner.testing import randomize_, tiny_segrefiner_cfg
     model = randomize_(MODELS.build(tiny_segrefiner_cfg('instance')), seed=1).eval()
     images = torch.randn(3, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     coarse = torch.zeros(3, 1, 32, 32)
@@ -155,6 +156,6 @@ def test_a_real_model_stops_where_its_prediction_settles():
     early = model.refine(images, coarse, generator=make_generators([1, 2, 3], 'cpu'))
     assert calls == [3, 3] and early['steps'].tolist() == [2, 2, 2]
     model.test_cfg['early_stop'] = None
-    two = model.refine(images, coarse, timesteps=[5, 4], generator=make_generators([1, 2, 3],
-                                                                                   'cpu'))
+    two = model.refine(
+        images, coarse, timesteps=[5, 4], generator=make_generators([1, 2, 3], 'cpu'))
     assert torch.equal(early['prob'], two['prob'])

@@ -2,7 +2,6 @@
 on (N, 1, H, W) logits and a float {0, 1} target."""
 import math
 import os.path as osp
-
 import pytest
 import torch
 from mmengine.config import Config
@@ -19,4 +18,3 @@ def test_the_configs_mask_loss_is_the_mean_sigmoid_bce_of_the_paper(repo_root):
     expected = (math.log(2) + math.log(1 + math.e**2) + math.log(1 + math.e**-1) +
                 math.log(1 + math.e**-3)) / 4
     assert loss_mask(logits, target).item() == pytest.approx(expected, rel=1e-6)
-

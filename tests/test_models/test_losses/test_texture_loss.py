@@ -1,6 +1,5 @@
 """TextureLoss against hand-derived values and an independent numpy reference."""
 import math
-
 import numpy as np
 import pytest
 import torch

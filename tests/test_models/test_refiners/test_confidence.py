@@ -74,11 +74,11 @@ def test_detector_instances_get_their_probability_maps_on_request():
         out.pred_instances = InstanceData(masks=masks, scores=torch.tensor([0.9]))
         return out
 
-    [plain] = InstanceRefiner(min_area=16, box_padding=10).predict(HalfSureModel(), [image],
-                                                                   [sample()])
+    [plain] = InstanceRefiner(
+        min_area=16, box_padding=10).predict(HalfSureModel(), [image], [sample()])
     assert 'mask_probs' not in plain.pred_instances
-    [kept] = InstanceRefiner(min_area=16, box_padding=10, keep_probs=True).predict(
-        HalfSureModel(), [image], [sample()])
+    [kept] = InstanceRefiner(
+        min_area=16, box_padding=10, keep_probs=True).predict(HalfSureModel(), [image], [sample()])
     expected = torch.zeros(1, 64, 64)
     expected[0, 10:22, 10:22] = 0.75  # the box is 32 px, the model's size: no resampling
     assert torch.equal(kept.pred_instances.mask_probs, expected)

@@ -29,7 +29,12 @@ class EchoRefiner:
     def sample_seeds(self, data_samples):
         return [None] * len(data_samples)
 
-    def refine(self, images, coarse, timesteps=None, cum_fine=None, generator=None,
+    def refine(self,
+               images,
+               coarse,
+               timesteps=None,
+               cum_fine=None,
+               generator=None,
                next_timestep=-1):
         size = (self.model_size, self.model_size)
         assert images.shape[1:] == (3, *size) and coarse.shape[1:] == (1, *size)
@@ -297,11 +302,11 @@ def test_fewer_steps_split_between_global_and_local_passes():
     assert len(echo.calls) > 1 and all(call['timesteps'] == (0, ) for call in echo.calls[1:])
 
 
-@pytest.mark.parametrize('global_timesteps,local_timesteps',
-                         [((5, 3), (3, )), ((5, 1), (2, 0)), ((3, 5), (0, )), ((5, ), (-1, ))])
+@pytest.mark.parametrize('global_timesteps,local_timesteps', [((5, 3), (3, )), ((5, 1), (2, 0)),
+                                                              ((3, 5), (0, )), ((5, ), (-1, ))])
 def test_global_then_local_steps_must_decrease(global_timesteps, local_timesteps):
-    with pytest.raises(ValueError,
-                       match=r'strictly decreasing|local_timesteps\[0\] must be an integer >= 0'):
+    with pytest.raises(
+            ValueError, match=r'strictly decreasing|local_timesteps\[0\] must be an integer >= 0'):
         GlobalLocalRefiner(global_timesteps=global_timesteps, local_timesteps=local_timesteps)
 
 
@@ -350,20 +355,23 @@ def test_global_local_masks_do_not_depend_on_batch_sizes_or_batch_mates():
     for name, shape in shapes.items():
         sample = RefineDataSample(metainfo=dict(img_path=f'data/{name}'))
         sample.coarse_mask = PixelData(data=blob_mask(*shape)[None].to(torch.uint8))
-        items[name] = (torch.from_numpy(rng.integers(0, 256, (3, *shape), dtype=np.uint8)),
-                       sample)
+        items[name] = (torch.from_numpy(rng.integers(0, 256, (3, *shape), dtype=np.uint8)), sample)
 
     def run(batch_size, names, local_timesteps=(1, 0)):
         model = MODELS.build(
             tiny_segrefiner_cfg(
-                'global_local', seed=4, patch_size=32, batch_size=batch_size,
-                global_timesteps=(5, 4, 3, 2), local_timesteps=local_timesteps)).eval()
+                'global_local',
+                seed=4,
+                patch_size=32,
+                batch_size=batch_size,
+                global_timesteps=(5, 4, 3, 2),
+                local_timesteps=local_timesteps)).eval()
         gen = torch.Generator().manual_seed(0)
         with torch.no_grad():
             for param in model.parameters():
                 param.copy_(torch.randn(param.shape, generator=gen) * 0.2)
-        data = dict(inputs=[items[n][0] for n in names],
-                    data_samples=[items[n][1].clone() for n in names])
+        data = dict(
+            inputs=[items[n][0] for n in names], data_samples=[items[n][1].clone() for n in names])
         return {out.img_path: out.pred_mask for out in model.test_step(data)}
 
     # local_timesteps=(1, 0) makes the local step draw, so batching could matter

@@ -36,8 +36,8 @@ def test_distance_to_boundary_is_euclidean():
     coarse = np.zeros((15, 17), bool)
     coarse[3:11, 4:12] = True
     coarse[rng.random(coarse.shape) < 0.05] ^= True
-    np.testing.assert_allclose(distance_to_boundary(coarse), _brute_force_distance(coarse),
-                               atol=1e-4)
+    np.testing.assert_allclose(
+        distance_to_boundary(coarse), _brute_force_distance(coarse), atol=1e-4)
 
 
 def _square_case():
@@ -116,7 +116,12 @@ class FillingModel:
     def sample_seeds(self, data_samples):
         return [None] * len(data_samples)
 
-    def refine(self, images, coarse, timesteps=None, cum_fine=None, generator=None,
+    def refine(self,
+               images,
+               coarse,
+               timesteps=None,
+               cum_fine=None,
+               generator=None,
                next_timestep=-1):
         return dict(prob=torch.ones_like(coarse), cum_fine=torch.full_like(coarse, 0.5))
 
@@ -129,8 +134,8 @@ def _disc(height=64, width=80):
 def _within(coarse: torch.Tensor, distance: float) -> torch.Tensor:
     """The coarse mask grown by ``distance`` (Euclidean), brute force."""
     ys, xs = torch.nonzero(coarse, as_tuple=True)
-    yy, xx = torch.meshgrid(torch.arange(coarse.shape[0]), torch.arange(coarse.shape[1]),
-                            indexing='ij')
+    yy, xx = torch.meshgrid(
+        torch.arange(coarse.shape[0]), torch.arange(coarse.shape[1]), indexing='ij')
     d2 = ((yy[..., None] - ys)**2 + (xx[..., None] - xs)**2).min(dim=-1).values
     return d2 <= distance**2
 
@@ -150,8 +155,8 @@ def test_instance_mode_grows_at_most_the_distance():
 def test_global_local_mode_grows_at_most_the_distance():
     coarse = _disc()
     image = torch.zeros(3, *coarse.shape)
-    refiner = GlobalLocalRefiner(min_fg_pixels=1, patch_size=32, interpolation='bilinear',
-                                 prob_interpolation='bilinear')
+    refiner = GlobalLocalRefiner(
+        min_fg_pixels=1, patch_size=32, interpolation='bilinear', prob_interpolation='bilinear')
     mask, _ = refiner.refine_mask(FillingModel(None), image, coarse)
     assert mask.all()
     mask, prob = refiner.refine_mask(FillingModel(dict(distance=2.5)), image, coarse)
@@ -185,8 +190,7 @@ def test_whole_mode_of_a_real_model_keeps_far_pixels_coarse():
     far = torch.from_numpy(distance_to_boundary(coarse.numpy()) > 1.5)
     assert (free != coarse)[far].any()  # the random network changes far pixels ...
     images, samples = _whole_batch()
-    guarded = _tiny_whole_model(max_change=dict(distance=1.5)).predict(images,
-                                                                       samples)[0].pred_mask
+    guarded = _tiny_whole_model(max_change=dict(distance=1.5)).predict(images, samples)[0].pred_mask
     assert torch.equal(guarded.data[0][far], coarse[far])  # ... the guard keeps them
     assert torch.equal(guarded.data[0][~far], free[~far])
     assert torch.equal(guarded.data, guarded.prob >= 0.5)

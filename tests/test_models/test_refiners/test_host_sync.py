@@ -42,18 +42,13 @@ def _instance_reads(num_instances, timesteps, seed):
     for i in range(num_instances):
         masks[i, 5 + 10 * i:25 + 10 * i, 10:40 + 5 * i] = True
     with torch.no_grad(), CountHostReads() as reads:
-        model.instance_refiner.refine_masks(
-            model, [torch.randn(3, 96, 96)], [masks], seeds=[seed])
+        model.instance_refiner.refine_masks(model, [torch.randn(3, 96, 96)], [masks], seeds=[seed])
     return reads.count
 
 
 def test_instance_refinement_reads_the_host_once_per_image_not_per_crop_or_step():
-    counts = {
-        (n, steps, seed): _instance_reads(n, steps, seed)
-        for n in (2, 7)
-        for steps in ((5, 4, 3, 2, 1, 0), (5, 0))
-        for seed in (None, 1)
-    }
+    counts = {(n, steps, seed): _instance_reads(n, steps, seed)
+              for n in (2, 7) for steps in ((5, 4, 3, 2, 1, 0), (5, 0)) for seed in (None, 1)}
     assert len(set(counts.values())) == 1, counts
 
 
@@ -85,10 +80,8 @@ def test_global_local_refinement_reads_the_host_once_per_mask_not_per_patch_or_s
     large[20:140, 10:150] = True
     large[70:90, 30:130] = False
     results = [
-        _hr_reads(mask, steps, seed)
-        for mask in (small, large)
-        for steps in ((5, 4, 3, 2, 1), (5, 2))
-        for seed in (None, 1)
+        _hr_reads(mask, steps, seed) for mask in (small, large)
+        for steps in ((5, 4, 3, 2, 1), (5, 2)) for seed in (None, 1)
     ]
     patch_counts = {patches for _, patches in results}
     assert len(patch_counts) > 1 and min(patch_counts) > 0, results  # the test has teeth

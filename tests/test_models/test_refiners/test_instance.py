@@ -1,7 +1,6 @@
 """InstanceRefiner: boxes, crop/resize/paste round trip, batching, the
 SegRefiner dispatch, and a tiny real SegRefiner end to end."""
 import copy
-
 import numpy as np
 import pytest
 import torch
@@ -200,9 +199,9 @@ def test_predict_seeds_each_instance_from_the_refiners_sample_seeds():
     sample = DetDataSample(pred_instances=InstanceData(masks=masks))
     refiner = SeededRefiner(16)
     InstanceRefiner(min_area=1).predict(refiner, [torch.zeros(3, 32, 32)], [sample])
-    assert [g.initial_seed() for g in refiner.calls[0]['generator']] == [
-        mask_seed(5, 0), mask_seed(5, 1)
-    ]
+    assert [g.initial_seed()
+            for g in refiner.calls[0]['generator']] == [mask_seed(5, 0),
+                                                        mask_seed(5, 1)]
 
 
 def test_predict_refines_a_mask_samples_coarse_mask_as_its_one_instance():
@@ -214,8 +213,8 @@ def test_predict_refines_a_mask_samples_coarse_mask_as_its_one_instance():
     mask_sample.coarse_mask = PixelData(data=coarse)
     det_sample = DetDataSample(pred_instances=InstanceData(masks=coarse.bool().clone()))
     refiner = InstanceRefiner(min_area=1, box_padding=2)
-    out_mask, out_det = refiner.predict(ConstantRefiner(16), torch.zeros(2, 3, 48, 64),
-                                        [mask_sample, det_sample])
+    out_mask, out_det = refiner.predict(
+        ConstantRefiner(16), torch.zeros(2, 3, 48, 64), [mask_sample, det_sample])
     expected = torch.zeros(1, 48, 64, dtype=torch.bool)
     expected[0, 8:32, 18:52] = True  # all foreground inside the box padded by 2
     assert out_mask.pred_mask.data.dtype == torch.bool
@@ -302,8 +301,8 @@ def test_masks_do_not_depend_on_batch_size_or_on_the_other_images(timesteps, cpu
         masks[1, 20:, 20:] = True
         masks[2, 2:25, 3:22] = True
         item = DetDataSample(metainfo=dict(img_path=f'data/{name}', ori_shape=(h, w)))
-        item.pred_instances = InstanceData(masks=masks, bboxes=torch.zeros(3, 4),
-                                           labels=torch.arange(3), scores=torch.ones(3))
+        item.pred_instances = InstanceData(
+            masks=masks, bboxes=torch.zeros(3, 4), labels=torch.arange(3), scores=torch.ones(3))
         image = torch.from_numpy(rng.integers(0, 256, (3, h, w), dtype=np.uint8))
         return image, item
 
@@ -312,14 +311,15 @@ def test_masks_do_not_depend_on_batch_size_or_on_the_other_images(timesteps, cpu
     def run(batch_size, pairs):
         model = MODELS.build(
             tiny_segrefiner_cfg(
-                'instance', seed=3, min_area=100, batch_size=batch_size,
-                timesteps=timesteps, precision='auto')).eval()
+                'instance',
+                seed=3,
+                min_area=100,
+                batch_size=batch_size,
+                timesteps=timesteps,
+                precision='auto')).eval()
         randomize_(model)
         data = dict(inputs=[p[0] for p in pairs], data_samples=[copy.deepcopy(p[1]) for p in pairs])
-        return {
-            out.img_path: out.pred_instances.masks
-            for out in model.test_step(data)
-        }
+        return {out.img_path: out.pred_instances.masks for out in model.test_step(data)}
 
     reference = run(1, [first, second])
     for batch_size, pairs in [(4, [first, second]), (4, [second, first]), (2, [second])]:

@@ -1,7 +1,6 @@
 """SegRefiner: the published config, the loss / predict / tensor modes, training."""
 import copy
 import os.path as osp
-
 import pytest
 import torch
 from mmengine.config import Config
@@ -263,10 +262,7 @@ class NetworkRecorder:
     def __call__(self, module, args):
         x, t = args
         self.calls.append(
-            dict(
-                t=t.tolist(),
-                dtype=compute_dtype(x),
-                channels_last=not x.is_contiguous()))
+            dict(t=t.tolist(), dtype=compute_dtype(x), channels_last=not x.is_contiguous()))
 
 
 def test_fp32_reproduces_the_plain_float32_network_exactly(published_cfg):
@@ -324,8 +320,10 @@ def test_the_precision_is_logged_once(published_cfg, monkeypatch, cpu_kind):
     images, samples = make_batch()
     for _ in range(3):
         model.predict(images, samples)
-    assert messages == [f"SegRefiner: the network runs in {cpu_kind} on cpu "
-                        f"(test_cfg.precision='auto')"]
+    assert messages == [
+        f"SegRefiner: the network runs in {cpu_kind} on cpu "
+        f"(test_cfg.precision='auto')"
+    ]
 
 
 def _auto_and_fp32(published_cfg):

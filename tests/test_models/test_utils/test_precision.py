@@ -67,8 +67,8 @@ class RecordingNetwork(torch.nn.Module):
         self.seen.append(
             dict(
                 autocast=torch.is_autocast_enabled('cpu'),
-                dtype=torch.get_autocast_dtype('cpu') if torch.is_autocast_enabled('cpu') else
-                x.dtype,
+                dtype=torch.get_autocast_dtype('cpu')
+                if torch.is_autocast_enabled('cpu') else x.dtype,
                 weight=(self.conv.weight.dtype,
                         self.conv.weight.is_contiguous(memory_format=torch.channels_last)),
                 channels_last=x.is_contiguous(memory_format=torch.channels_last)
@@ -101,8 +101,8 @@ def test_bf16_runs_the_network_itself_on_bf16_weights_in_channels_last():
     logits = network_in_precision(network, 'bf16', torch.device('cpu'))(x, t)
     # no autocast: the input and every weight are bf16, 4-D ones channels_last
     assert network.seen == [
-        dict(autocast=False, dtype=torch.bfloat16, weight=(torch.bfloat16, True),
-             channels_last=True)
+        dict(
+            autocast=False, dtype=torch.bfloat16, weight=(torch.bfloat16, True), channels_last=True)
     ]
     assert hook_calls == [torch.bfloat16]  # the module itself ran, its hooks too
     assert logits.dtype == torch.float32

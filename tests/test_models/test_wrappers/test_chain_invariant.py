@@ -18,15 +18,14 @@ per image).
 """
 import contextlib
 import fnmatch
+import numpy as np
 import os.path as osp
 import pickle
-import sys
-from typing import Dict
-
-import numpy as np
 import pytest
+import sys
 import torch
 from mmengine.config import Config
+from typing import Dict
 
 from mmseg_refiner.models.wrappers import RefinedDetector, RefinedSegmentor
 from mmseg_refiner.testing import (DEMO_CHECKPOINT, free_port, load_script, run_in_repo,

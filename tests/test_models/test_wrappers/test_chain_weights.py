@@ -3,7 +3,6 @@ checkpoint given to the whole wrapper (combined, refiner-only, published layout)
 error for a refiner without weights."""
 import copy
 import os.path as osp
-
 import pytest
 import torch
 from mmengine.config import Config

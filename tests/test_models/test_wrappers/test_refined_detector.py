@@ -2,10 +2,9 @@
 built from the shipped chain config."""
 import copy
 import json
-import os.path as osp
-
 import mmcv
 import numpy as np
+import os.path as osp
 import pytest
 import torch
 from mmcv.transforms import LoadImageFromFile
@@ -214,8 +213,8 @@ def test_the_refiner_network_runs_in_the_refiners_precision(model, image_file):
     model.eval()
     seen = []
     # bf16 runs the network on bf16 weights and input; fp32 is the plain network
-    handle = model.refiner.denoiser.register_forward_pre_hook(
-        lambda module, args: seen.append((args[0].dtype, module.input_conv.weight.dtype)))
+    handle = model.refiner.denoiser.register_forward_pre_hook(lambda module, args: seen.append(
+        (args[0].dtype, module.input_conv.weight.dtype)))
     try:
         for precision, dtype in (('bf16', torch.bfloat16), ('fp32', torch.float32)):
             expected = (dtype, dtype)

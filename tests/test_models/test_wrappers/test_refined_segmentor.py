@@ -1,8 +1,7 @@
 """RefinedSegmentor around a real (tiny, random) mmseg DeepLabV3+."""
-import os.path as osp
-
 import cv2
 import numpy as np
+import os.path as osp
 import pytest
 import torch
 import torch.nn.functional as F
