@@ -9,7 +9,7 @@ deep inside the run.
 """
 import math
 import numbers
-from typing import Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 
 class SettingError(ValueError):
@@ -105,3 +105,22 @@ def check_ints(owner: str,
         raise SettingError(f'{owner}: {key} must be a sequence of integers, got '
                            f'{_describe(values)}')
     return tuple(check_int(owner, f'{key}[{i}]', v, low, high) for i, v in enumerate(values))
+
+
+def with_defaults(cfg: Optional[Mapping], defaults: dict, what: str,
+                  example: str) -> Optional[dict]:
+    """A dict setting (``None`` when off) with ``defaults`` filled in.
+
+    Raises:
+        ValueError: ``cfg`` is not a dict, or names a key ``defaults`` lacks
+            (naming ``what``, the setting's key path).
+    """
+    if cfg is None:
+        return None
+    if not isinstance(cfg, Mapping):
+        raise ValueError(f'{what} must be None or a dict such as {example}, got {cfg!r}')
+    unknown = sorted(set(cfg) - set(defaults))
+    if unknown:
+        raise ValueError(f'{what}: unknown key {unknown[0]!r} (it takes: '
+                         f'{", ".join(defaults)})')
+    return {**defaults, **cfg}

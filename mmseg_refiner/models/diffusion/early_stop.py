@@ -23,6 +23,8 @@ import torch
 from numbers import Real
 from typing import Mapping, Optional, Tuple
 
+from ...utils.settings import with_defaults
+
 #: Keys of ``test_cfg.early_stop`` and their defaults.
 EARLY_STOP_DEFAULTS = dict(max_changed=0.005)
 
@@ -30,16 +32,9 @@ EARLY_STOP_DEFAULTS = dict(max_changed=0.005)
 def check_early_stop(cfg: Optional[Mapping],
                      what: str = 'SegRefiner: test_cfg.early_stop') -> Optional[dict]:
     """``cfg`` with its defaults filled in (None when off), or a ``ValueError`` naming the key."""
-    if cfg is None:
+    out = with_defaults(cfg, EARLY_STOP_DEFAULTS, what, 'dict(max_changed=0.005)')
+    if out is None:
         return None
-    if not isinstance(cfg, Mapping):
-        raise ValueError(f'{what} must be None or a dict such as dict(max_changed=0.005), '
-                         f'got {cfg!r}')
-    unknown = sorted(set(cfg) - set(EARLY_STOP_DEFAULTS))
-    if unknown:
-        raise ValueError(f'{what}: unknown key {unknown[0]!r} (it takes: '
-                         f'{", ".join(EARLY_STOP_DEFAULTS)})')
-    out = {**EARLY_STOP_DEFAULTS, **cfg}
     value = out['max_changed']
     if isinstance(value, bool) or not isinstance(value, Real) or not 0 <= value < 1:
         raise ValueError(f'{what}.max_changed must be a fraction of pixels in [0, 1), '

@@ -28,6 +28,8 @@ from numbers import Real
 from torch import Tensor
 from typing import Mapping, Optional
 
+from ...utils.settings import with_defaults
+
 #: Keys of ``test_cfg.max_change`` and their defaults (each part off).
 MAX_CHANGE_DEFAULTS = dict(distance=None, drop_new_components=False)
 
@@ -35,16 +37,10 @@ MAX_CHANGE_DEFAULTS = dict(distance=None, drop_new_components=False)
 def check_max_change(cfg: Optional[Mapping],
                      what: str = 'SegRefiner: test_cfg.max_change') -> Optional[dict]:
     """``cfg`` with its defaults filled in (None when off), or a ``ValueError`` naming the key."""
-    if cfg is None:
+    out = with_defaults(cfg, MAX_CHANGE_DEFAULTS, what,
+                        'dict(distance=10, drop_new_components=True)')
+    if out is None:
         return None
-    if not isinstance(cfg, Mapping):
-        raise ValueError(f'{what} must be None or a dict such as dict(distance=10, '
-                         f'drop_new_components=True), got {cfg!r}')
-    unknown = sorted(set(cfg) - set(MAX_CHANGE_DEFAULTS))
-    if unknown:
-        raise ValueError(f'{what}: unknown key {unknown[0]!r} (it takes: '
-                         f'{", ".join(MAX_CHANGE_DEFAULTS)})')
-    out = {**MAX_CHANGE_DEFAULTS, **cfg}
     distance = out['distance']
     if distance is not None and (isinstance(distance, bool) or not isinstance(distance, Real)
                                  or not 0 < distance < float('inf')):
