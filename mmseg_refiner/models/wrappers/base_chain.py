@@ -9,6 +9,7 @@ upstream prediction is read and refined.
 import copy
 import logging
 import torch.nn.functional as F
+from abc import abstractmethod
 from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from torch import Tensor, nn
@@ -192,8 +193,9 @@ class BaseRefinementChain(BaseModel):
         """Refused: a chain only predicts."""
         return self.forward(inputs, data_samples, mode='loss')
 
+    @abstractmethod
     def predict(self, inputs: Union[Tensor, List[Tensor]], data_samples: list) -> list:
-        raise NotImplementedError
+        """The upstream predictions of the batch, with the refined masks."""
 
     def _upstream_predict(self, inputs: Union[Tensor, List[Tensor]], data_samples: list,
                           **kwargs) -> list:
