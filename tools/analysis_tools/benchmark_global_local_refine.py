@@ -1,19 +1,24 @@
-"""Time and peak memory of the global-local refinement of one high-resolution image.
+"""Time and peak memory of the global-local refinement of high-resolution images.
 
-Refines one square image with a mask (an ellipse with a hole and a bar touching
-the border) through ``GlobalLocalRefiner`` with the paper's settings and prints
-the wall and CPU time, the number of local patches, and the peak resident
-memory (``ru_maxrss``) before and after the refinement. By default the model is
+Refines ``--num-images`` square random images, each with a mask (an ellipse
+with a hole and a bar touching the border, shifted per image), through
+``GlobalLocalRefiner.refine_masks`` with the paper's settings (the masks share
+network batches as in a data batch) and prints the wall and CPU time, the
+number of local patches and network calls, masks per second, and the peak
+resident memory (``ru_maxrss``) before and after the refinement. By default the model is
 a tiny ``DenoiseUNet`` with random weights (the published width costs about
 0.8-3 s per 256x256 forward on this CPU); ``--config`` benchmarks any
 SegRefiner config, ``--max-patches`` refines only the first (highest-scored)
 patches to keep such a run short.
 
-With several ``--precision`` values each runs in its own process (the peak is
-the process's), one after the other, and a table compares them. Example:
+With several ``--precision`` or ``--batch-size`` values each combination runs
+in its own process (the peak is the process's), one after the other, and the
+speed-ups over the first are printed. Examples:
     OMP_NUM_THREADS=2 python tools/analysis_tools/benchmark_global_local_refine.py --size 4096 \
         --config configs/segrefiner/segrefiner_unet-128_dis5k-hr-refine.py \
         --precision fp32 auto --max-patches 4
+    OMP_NUM_THREADS=2 python tools/analysis_tools/benchmark_global_local_refine.py --size 1024 \
+        --num-images 8 --batch-size 1 4 8
 """
 import argparse
 import json
@@ -57,14 +62,16 @@ TINY_REFINER = dict(
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description='Time and peak memory of global-local refinement of one image.')
-    parser.add_argument('--size', type=int, default=4096, help='side of the square image')
+        description='Time and peak memory of global-local refinement of high-resolution images.')
+    parser.add_argument('--size', type=int, default=4096, help='side of the square images')
+    parser.add_argument('--num-images', type=int, default=1, help='images (one mask each)')
     add_input_arg(parser, '--config', help='SegRefiner config (default: a tiny random model)')
     parser.add_argument(
         '--batch-size',
         type=int,
-        help='patches per network call '
-        '(default: the config\'s, 32 in the paper)')
+        nargs='+',
+        help='masks per global and patches per local network call; several are run in a '
+        'process each and compared (default: the config\'s, 32 in the paper)')
     parser.add_argument('--seed', type=int, default=0, help='seed of image and weights')
     parser.add_argument(
         '--precision',
@@ -75,7 +82,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--max-patches',
         type=int,
-        help='refine only the first N selected local patches (default: all)')
+        help='refine only the first N selected local patches of each mask (default: all)')
     parser.add_argument(
         '--weight-std',
         type=float,
@@ -91,9 +98,9 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def make_mask(size: int) -> torch.Tensor:
-    """An ellipse with a hole, and a bar from its side to the right border."""
-    yy = np.arange(size, dtype=np.float32)[:, None] / size
+def make_mask(size: int, shift: float = 0.0) -> torch.Tensor:
+    """An ellipse with a hole and a bar from it to the right border, moved down by ``shift``."""
+    yy = np.arange(size, dtype=np.float32)[:, None] / size - shift
     xx = np.arange(size, dtype=np.float32)[None, :] / size
     mask = ((yy - 0.5) / 0.35)**2 + ((xx - 0.45) / 0.3)**2 <= 1
     mask &= (yy - 0.5)**2 + (xx - 0.45)**2 > 0.1**2
@@ -118,13 +125,13 @@ def build_refiner(config: Optional[str], seed: int, weight_std: float):
     return model
 
 
-def run_one(args: argparse.Namespace, precision: Optional[str]) -> dict:
-    """Refine the image once in this process; the figures of the run."""
+def run_one(args: argparse.Namespace, precision: Optional[str], batch_size: Optional[int]) -> dict:
+    """Refine the images once in this process; the figures of the run."""
     model = build_refiner(args.config, args.seed, args.weight_std)
     if precision is not None:
         model.test_cfg['precision'] = precision
-    if args.batch_size is not None:
-        model.global_local_refiner.batch_size = args.batch_size
+    if batch_size is not None:
+        model.global_local_refiner.batch_size = batch_size
     hr = model.global_local_refiner
     selected = []
     if args.max_patches is not None:
@@ -137,30 +144,36 @@ def run_one(args: argparse.Namespace, precision: Optional[str]) -> dict:
 
         hr.select_patches = first_patches
     rng = np.random.default_rng(args.seed)
-    raw = torch.from_numpy(rng.integers(0, 256, (3, args.size, args.size), dtype=np.uint8))
-    image = model.data_preprocessor.normalize(raw)
+    images, masks = [], []
+    for index in range(args.num_images):
+        raw = torch.from_numpy(rng.integers(0, 256, (3, args.size, args.size), dtype=np.uint8))
+        images.append(model.data_preprocessor.normalize(raw))
+        masks.append(make_mask(args.size, shift=0.1 * index / max(args.num_images, 1)))
     del raw
-    mask = make_mask(args.size)
+    seeds = [args.seed + index for index in range(args.num_images)]
 
     calls = []
     refine = model.refine
 
     def counting_refine(images, *rest, **kwargs):
-        calls.append(len(images))
+        calls.append((kwargs.get('cum_fine') is not None, len(images)))
         return refine(images, *rest, **kwargs)
 
     model.refine = counting_refine
     timer = ForwardTimer(model.denoiser)
     before = peak_rss_mib()
     wall, cpu = time.perf_counter(), time.process_time()
-    hr.refine_mask(model, image, mask, seed=args.seed)
+    for _ in hr.refine_masks(model, images, masks, seeds):
+        pass
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    patches = sum(n for local, n in calls if local)
     return dict(
         precision=model.test_cfg['precision'],
-        resolved=model.inference_precision(image.device),
-        patches=sum(calls[1:]),
-        selected=selected[0] if selected else sum(calls[1:]),
-        calls=len(calls) - 1,
+        resolved=model.inference_precision(images[0].device),
+        patches=patches,
+        selected=sum(selected) if selected else patches,
+        global_calls=sum(1 for local, _ in calls if not local),
+        local_calls=sum(1 for local, _ in calls if local),
         batch_size=hr.batch_size,
         model_size=model.model_size,
         wall=wall,
@@ -175,24 +188,26 @@ def run_one(args: argparse.Namespace, precision: Optional[str]) -> dict:
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
     check_common_args(args)
-    precisions = args.precision or [None]
-    if len(precisions) == 1:
-        result = run_one(args, precisions[0])
+    runs = [(precision, batch_size) for precision in args.precision or [None]
+            for batch_size in args.batch_size or [None]]
+    if len(runs) == 1:
+        result = run_one(args, *runs[0])
         if args.json:
             print(json.dumps(result))
             return
         results = [result]
-    else:  # one process per precision: each peak RSS is its own
+    else:  # one process per run: each peak RSS is its own
         results = []
-        for precision in precisions:
+        for precision, batch_size in runs:
             child = [
                 '--size',
-                str(args.size), '--seed',
-                str(args.seed), '--precision', precision, '--weight-std',
+                str(args.size), '--num-images',
+                str(args.num_images), '--seed',
+                str(args.seed), '--weight-std',
                 str(args.weight_std), '--json'
             ]
-            for flag, value in (('--config', args.config), ('--batch-size', args.batch_size),
-                                ('--max-patches', args.max_patches)):
+            for flag, value in (('--config', args.config), ('--precision', precision),
+                                ('--batch-size', batch_size), ('--max-patches', args.max_patches)):
                 if value is not None:
                     child += [flag, str(value)]
             out = subprocess.run([sys.executable, __file__, *child],
@@ -202,25 +217,29 @@ def main(argv: Optional[List[str]] = None) -> None:
             results.append(json.loads(out.strip().splitlines()[-1]))
 
     first = results[0]
-    print(f'image {args.size}x{args.size}, model_size {first["model_size"]}, '
+    print(f'{args.num_images} image(s) {args.size}x{args.size}, model_size '
+          f'{first["model_size"]}, '
           f'{"tiny random model" if args.config is None else args.config}, '
           f'{torch.get_num_threads()} threads')
     for result in results:
-        print(f'precision {result["precision"]} ({result["resolved"]}): local patches '
-              f'{result["patches"]} of {result["selected"]} selected, in {result["calls"]} '
-              f'network calls (batch size {result["batch_size"]}); time {result["wall"]:.2f} s '
-              f'wall (network {result["network"]:.2f} s in {result["network_calls"]} forward '
-              f'calls, {result["network"] / max(result["network_calls"], 1):.2f} s each; the rest '
+        print(f'precision {result["precision"]} ({result["resolved"]}), batch size '
+              f'{result["batch_size"]}: local patches {result["patches"]} of '
+              f'{result["selected"]} selected; network calls {result["global_calls"]} global + '
+              f'{result["local_calls"]} local; time {result["wall"]:.2f} s wall, '
+              f'{args.num_images / result["wall"]:.3f} masks/s (network '
+              f'{result["network"]:.2f} s in {result["network_calls"]} forward calls, '
+              f'{result["network"] / max(result["network_calls"], 1):.2f} s each; the rest '
               f'{result["wall"] - result["network"]:.2f} s), {result["cpu"]:.2f} s CPU; '
               f'peak RSS {result["peak"]:.0f} MiB (before '
               f'refining {result["before"]:.0f} MiB, refinement added '
               f'{result["peak"] - result["before"]:.0f} MiB)')
     if len(results) > 1:
-        print(f'speed-up over {first["precision"]} (end to end / network / the rest): ' +
-              ', '.join(f'{r["precision"]} {first["wall"] / r["wall"]:.2f}x / '
-                        f'{first["network"] / r["network"]:.2f}x / '
-                        f'{(first["wall"] - first["network"]) / (r["wall"] - r["network"]):.2f}x'
-                        for r in results[1:]))
+        print(f'speed-up over precision {first["precision"]}, batch size {first["batch_size"]} '
+              f'(end to end / network / the rest): ' + ', '.join(
+                  f'{r["precision"]} batch {r["batch_size"]} {first["wall"] / r["wall"]:.2f}x / '
+                  f'{first["network"] / r["network"]:.2f}x / '
+                  f'{(first["wall"] - first["network"]) / (r["wall"] - r["network"]):.2f}x'
+                  for r in results[1:]))
 
 
 if __name__ == '__main__':

@@ -1,4 +1,4 @@
-# What the test sets refined one image at a time at full resolution share (big_refine.py,
+# What the test sets refined at full resolution share (big_refine.py,
 # dis5k_refine.py, mask_folder_refine.py): images with coarse masks and ground truth read
 # from folders; a test set names its dataset type and folders in test_dataloader.dataset.
 # Refined masks are written under out_dir (0/255 PNGs) by RefinedMaskWriter; a re-run
@@ -12,8 +12,11 @@ test_pipeline = [
         meta_keys=('img_path', 'mask_path', 'coarse_path', 'out_path', 'ori_shape', 'img_shape')),
 ]
 
+# Images of a batch share the network's calls (GlobalLocalRefiner: the global passes of
+# the batch in one call, the patches of all its images batch_size at a time); the refined
+# masks do not depend on the batch size. Each image stays at its own size (no padding).
 test_dataloader = dict(
-    batch_size=1,
+    batch_size=4,
     num_workers=2,
     persistent_workers=False,
     drop_last=False,

@@ -19,22 +19,28 @@ this module has no parameters):
 3. With ``test_cfg.max_change`` the do-no-harm guard (:mod:`.guard`) limits
    the change of the merged mask at full resolution.
 
-Memory stays bounded for very large images: the full-resolution tensors are
-the input image, the global probability, the current mask and one sum and
-one count map for the merge. ``c`` is upsampled only inside each patch, and
-patches are processed ``batch_size`` at a time.
+Batching: the masks of a batch (the samples of a data batch, the classes of
+a label map) share network calls, ``batch_size`` masks per global call and
+``batch_size`` patches per local call whatever mask they belong to, so a GPU
+or a many-core CPU stays busy on a batch of small images too.
+
+Memory stays bounded for very large images: per mask of a global batch the
+full-resolution tensors are the global probability and the current mask
+(5 bytes a pixel, less than its float image), plus one sum and one count map
+while its patches are being merged. ``c`` is upsampled only inside each patch.
 """
 import torch
 import torch.nn.functional as F
+from dataclasses import dataclass
 from mmcv.ops import nms
 from mmengine.structures import PixelData
 from torch import Tensor
-from typing import Iterable, Iterator, Optional, Sequence, Tuple
+from typing import Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 from mmseg_refiner.registry import MODELS
 from mmseg_refiner.utils.settings import check_float, check_int, check_ints
 from .guard import limit_change, max_change_of
-from .seeding import derive_seed, make_generator, make_generators, mask_seed
+from .seeding import derive_seed, make_generators, mask_seed
 
 #: Modes accepted for resizing the inputs to the model resolution.
 INPUT_INTERPOLATIONS = ('nearest', 'bilinear', 'bicubic', 'area')
@@ -47,8 +53,26 @@ PROB_INTERPOLATIONS = ('nearest', 'bilinear')
 CENTRE_MAPPINGS = ('corner', 'centre')
 
 Box = Tuple[int, int, int, int]
-#: Refined patch probabilities (one ``(h, w)`` map per box) and their ``(B, 4)`` boxes.
-PatchBatch = Tuple[Sequence[Tensor], Tensor]
+
+
+@dataclass(eq=False)
+class _MaskJob:
+    """One mask being refined: its inputs, then what its global pass gave."""
+    index: int  # in the masks given to refine_masks
+    image: Tensor  # (3, H, W)
+    mask: Tensor  # (H, W) bool coarse mask
+    seed: Optional[int]
+    global_prob: Optional[Tensor] = None  # (H, W)
+    cum_fine: Optional[Tensor] = None  # (1, h, w) c at model resolution
+    current: Optional[Tensor] = None  # (H, W) bool mask after the global pass
+    patches_left: int = 0  # patches not merged yet
+
+
+class _Patch(NamedTuple):
+    """Local patch ``index`` (its seed's index) of a mask, at full-resolution ``box``."""
+    job: _MaskJob
+    index: int
+    box: Box
 
 
 def _source_positions(start: int,
@@ -125,37 +149,40 @@ def _resize_mask(mask: Tensor, size: Tuple[int, int], mode: str, threshold: floa
     return (_interpolate(mask.float(), size, mode) >= threshold).float()
 
 
-def merge_patches(global_prob: Tensor, patches: Iterable[PatchBatch]) -> Tensor:
-    """Average patch probabilities where patches overlap; keep ``global_prob`` elsewhere.
+class PatchMerge:
+    """Average patch probabilities where patches overlap; keep the global probability elsewhere.
+
+    The sum and count maps are made at the first patch, so a mask without
+    patches costs nothing.
 
     Args:
         global_prob: ``(H, W)`` probability of the global pass at full
             resolution. Not modified.
-        patches: an iterable of ``(probs, boxes)`` batches: ``probs`` holds
-            one ``(y2 - y1, x2 - x1)`` probability per box, ``boxes`` is
-            ``(B, 4)`` ``(x1, y1, x2, y2)`` in full-resolution pixels. It is
-            consumed lazily, so a generator that refines one batch at a time
-            keeps only one batch of patches in memory.
-
-    Returns:
-        ``(H, W)`` merged probability: inside the union of the boxes the mean
-        of the patch probabilities covering each pixel, elsewhere the global
-        probability.
     """
-    prob_sum: Optional[Tensor] = None
-    count: Optional[Tensor] = None
-    for probs, boxes in patches:
-        if prob_sum is None:
-            prob_sum = torch.zeros_like(global_prob, dtype=torch.float32)
-            count = torch.zeros(global_prob.shape, dtype=torch.int16, device=global_prob.device)
-        for prob, (x1, y1, x2, y2) in zip(probs, boxes.tolist()):
-            prob_sum[y1:y2, x1:x2] += prob
-            count[y1:y2, x1:x2] += 1
-    merged = global_prob.clone()
-    if prob_sum is not None:
-        covered = count > 0
-        merged[covered] = (prob_sum[covered] / count[covered]).to(merged.dtype)
-    return merged
+
+    def __init__(self, global_prob: Tensor) -> None:
+        self.global_prob = global_prob
+        self._sum: Optional[Tensor] = None
+        self._count: Optional[Tensor] = None
+
+    def add(self, prob: Tensor, box: Box) -> None:
+        """Add the probability ``(y2 - y1, x2 - x1)`` of the patch ``box`` ``(x1, y1, x2, y2)``."""
+        if self._sum is None:
+            self._sum = torch.zeros_like(self.global_prob, dtype=torch.float32)
+            self._count = torch.zeros(
+                self.global_prob.shape, dtype=torch.int16, device=self.global_prob.device)
+        x1, y1, x2, y2 = box
+        self._sum[y1:y2, x1:x2] += prob
+        self._count[y1:y2, x1:x2] += 1
+
+    def result(self) -> Tensor:
+        """``(H, W)`` merged probability: inside the union of the patches the mean
+        of the patch probabilities covering each pixel, elsewhere the global one."""
+        merged = self.global_prob.clone()
+        if self._sum is not None:
+            covered = self._count > 0
+            merged[covered] = (self._sum[covered] / self._count[covered]).to(merged.dtype)
+        return merged
 
 
 @MODELS.register_module()
@@ -201,7 +228,8 @@ class GlobalLocalRefiner:
             Defaults to 256.
         nms_iou_thr (float): IoU threshold of the non-maximum suppression of
             patch boxes. Defaults to 0.3.
-        batch_size (int): patches per network call. Defaults to 32.
+        batch_size (int): masks per global network call, and patches (of
+            any of those masks) per local call. Defaults to 32.
         threshold (float): probability threshold of the binary masks.
             Defaults to 0.5.
         centre_mapping (str): how a model-resolution patch centre ``i`` maps
@@ -269,7 +297,8 @@ class GlobalLocalRefiner:
         """Refine each sample's ``coarse_mask`` at its image's full resolution.
 
         Sampling follows ``model.sample_seeds`` (``test_cfg['seed']`` and
-        each sample's name); the sample's one mask has index 0.
+        each sample's name); the sample's one mask has index 0. The samples
+        of a batch share network calls (:meth:`refine_masks`).
 
         Args:
             model: the ``SegRefiner``.
@@ -284,7 +313,7 @@ class GlobalLocalRefiner:
         """
         if len(inputs) == 0:
             return data_samples
-        seeds = model.sample_seeds(data_samples)
+        masks = []
         for index, (image, sample) in enumerate(zip(inputs, data_samples)):
             name = sample.metainfo.get('img_path', f'sample {index} of the batch')
             if 'coarse_mask' not in sample:
@@ -293,56 +322,128 @@ class GlobalLocalRefiner:
             if tuple(coarse.shape) != tuple(image.shape[-2:]):
                 raise ValueError(f'coarse mask of {name} is {tuple(coarse.shape)}, '
                                  f'its image {tuple(image.shape[-2:])} (HxW)')
-            mask, prob = self.refine_mask(model, image,
-                                          coarse.to(image.device) > 0, mask_seed(seeds[index], 0))
+            masks.append(coarse.to(image.device) > 0)
+        seeds = [mask_seed(seed, 0) for seed in model.sample_seeds(data_samples)]
+        refined = self.refine_masks(model, list(inputs), masks, seeds)
+        for sample, (mask, prob) in zip(data_samples, refined):
             sample.pred_mask = PixelData(data=mask[None], prob=prob[None])
         return data_samples
 
-    @torch.no_grad()
     def refine_mask(self,
                     model,
                     image: Tensor,
                     mask: Tensor,
                     seed: Optional[int] = None) -> Tuple[Tensor, Tensor]:
-        """Refine one binary mask of a high-resolution image.
+        """Refine one binary mask of a high-resolution image (:meth:`refine_masks` of one)."""
+        return next(self.refine_masks(model, [image], [mask], [seed]))
+
+    @torch.no_grad()
+    def refine_masks(
+            self,
+            model,
+            images: Sequence[Tensor],
+            masks: Sequence[Tensor],
+            seeds: Optional[Sequence[Optional[int]]] = None) -> Iterator[Tuple[Tensor, Tensor]]:
+        """Refine binary masks of high-resolution images, sharing network batches.
+
+        Up to ``batch_size`` masks (of any images) go through the global pass
+        in one network call; then their patches, in mask order, go
+        ``batch_size`` at a time whatever mask they belong to. A mask's
+        result is yielded as soon as its last patch is merged, so memory
+        holds the full-resolution maps of one global batch, and the merge
+        maps only of masks whose patches are in flight. The result of a mask
+        does not depend on the others (per-mask generators, class docstring).
 
         Args:
             model: the ``SegRefiner`` (``model_size`` and ``refine``).
-            image: ``(3, H, W)`` normalized RGB image.
-            mask: ``(H, W)`` coarse mask (non-zero = foreground).
-            seed: seed of the mask's sampling (class docstring); None draws
-                from torch's global random state.
+            images: per mask a ``(3, H, W)`` normalized RGB image; the same
+                tensor may serve several masks (the classes of a label map).
+            masks: per mask an ``(H, W)`` coarse mask (non-zero = foreground)
+                of its image's size.
+            seeds: per mask the seed of its sampling; None (or None entries):
+                torch's global random state.
 
-        Returns:
-            ``(mask, prob)``: ``(H, W)`` bool refined mask and ``(H, W)`` float
-            refined probability.
+        Yields:
+            ``(mask, prob)`` per mask, in the order given: ``(H, W)`` bool
+            refined mask and ``(H, W)`` float refined probability.
         """
-        if image.dim() != 3 or tuple(image.shape[-2:]) != tuple(mask.shape):
-            raise ValueError(f'refine_mask needs a (3, H, W) image and an (H, W) mask, got '
-                             f'{tuple(image.shape)} and {tuple(mask.shape)}')
-        mask = mask.to(image.device) != 0
-        if int(mask.sum()) <= self.min_fg_pixels:
-            return mask, mask.float()
-        full_shape = tuple(mask.shape)
+        if len(images) != len(masks):
+            raise ValueError(f'{len(images)} images for {len(masks)} masks')
+        seeds = [None] * len(masks) if seeds is None else list(seeds)
+        if len(seeds) != len(masks):
+            raise ValueError(f'{len(seeds)} seeds for {len(masks)} masks')
+        done = {}
+        pending = []
+        next_index = 0
+        for index, (image, mask) in enumerate(zip(images, masks)):
+            if image.dim() != 3 or tuple(image.shape[-2:]) != tuple(mask.shape):
+                raise ValueError(f'refine_masks needs (3, H, W) images and (H, W) masks, got '
+                                 f'{tuple(image.shape)} and {tuple(mask.shape)}')
+            mask = mask.to(image.device) != 0
+            if int(mask.sum()) <= self.min_fg_pixels:
+                done[index] = (mask, mask.float())
+            else:
+                pending.append(_MaskJob(index, image, mask, seeds[index]))
+            if len(pending) == self.batch_size or index == len(masks) - 1:
+                for job, result in self._refine_jobs(model, pending):
+                    done[job.index] = result
+                    while next_index in done:
+                        yield done.pop(next_index)
+                        next_index += 1
+                pending = []
+        while next_index in done:
+            yield done.pop(next_index)
+            next_index += 1
+
+    def _refine_jobs(self, model, jobs: List[_MaskJob]) -> Iterator[Tuple[_MaskJob, tuple]]:
+        """The global pass of ``jobs`` in one network call, then their patches.
+
+        Yields ``(job, (mask, prob))`` in the order of ``jobs``.
+        """
+        if not jobs:
+            return
         size = (model.model_size, model.model_size)
-
-        small_image = _interpolate(image[None].float(), size, self.interpolation)
-        small_mask = _resize_mask(mask, size, self.interpolation, self.threshold)
+        small_images = {}
+        for job in jobs:
+            if id(job.image) not in small_images:
+                small_images[id(job.image)] = _interpolate(job.image[None].float(), size,
+                                                           self.interpolation)
         out = model.refine(
-            small_image,
-            small_mask,
+            torch.cat([small_images[id(job.image)] for job in jobs]),
+            torch.cat(
+                [_resize_mask(job.mask, size, self.interpolation, self.threshold) for job in jobs]),
             timesteps=self.global_timesteps,
-            generator=make_generator(seed, image.device),
+            generator=make_generators([job.seed for job in jobs], jobs[0].image.device),
             next_timestep=self.local_timesteps[0])
-        prob = _interpolate(out['prob'].float(), full_shape, self.prob_interpolation)[0, 0]
-        cum_fine = out['cum_fine'].float()[0]
-        current = prob >= self.threshold
+        patches = []
+        for k, job in enumerate(jobs):
+            full_shape = tuple(job.mask.shape)
+            prob = _interpolate(out['prob'][k:k + 1].float(), full_shape,
+                                self.prob_interpolation)[0, 0]
+            job.global_prob = prob
+            job.cum_fine = out['cum_fine'][k].float()
+            job.current = prob >= self.threshold
+            boxes = self.select_patches(job.cum_fine, full_shape, job.current).tolist()
+            job.patches_left = len(boxes)
+            patches.extend(_Patch(job, j, tuple(box)) for j, box in enumerate(boxes))
+        merges = {}
+        finished = 0
+        for batch, probs in self._refine_patches(model, patches):
+            for patch, prob in zip(batch, probs):
+                job = patch.job
+                merges.setdefault(job.index, PatchMerge(job.global_prob)).add(prob, patch.box)
+                job.patches_left -= 1
+            while finished < len(jobs) and jobs[finished].patches_left == 0:
+                yield jobs[finished], self._finish(model, jobs[finished],
+                                                   merges.pop(jobs[finished].index, None))
+                finished += 1
+        for job in jobs[finished:]:
+            yield job, self._finish(model, job, merges.pop(job.index, None))
 
-        boxes = self.select_patches(cum_fine, full_shape, current)
-        if len(boxes) > 0:
-            prob = merge_patches(prob,
-                                 self._refine_patches(model, image, current, cum_fine, boxes, seed))
-        prob = limit_change(mask, prob, self.threshold, max_change_of(model))
+    def _finish(self, model, job: _MaskJob, merge: Optional[PatchMerge]) -> Tuple[Tensor, Tensor]:
+        """The merged probability of a mask, limited by the guard, and its mask."""
+        prob = job.global_prob if merge is None else merge.result()
+        prob = limit_change(job.mask, prob, self.threshold, max_change_of(model))
         return prob >= self.threshold, prob
 
     def select_patches(self, cum_fine: Tensor, full_shape: Tuple[int, int], mask: Tensor) -> Tensor:
@@ -400,41 +501,46 @@ class GlobalLocalRefiner:
         counts = torch.cat(counts) if counts else boxes.new_zeros(0)
         return (counts > 0) & (counts < height * width)
 
-    def _refine_patches(self, model, image: Tensor, mask: Tensor, cum_fine: Tensor, boxes: Tensor,
-                        seed: Optional[int]) -> Iterator[PatchBatch]:
-        """Run the local steps on the patches, ``batch_size`` at a time.
+    def _refine_patches(self, model,
+                        patches: List[_Patch]) -> Iterator[Tuple[List[_Patch], List[Tensor]]]:
+        """Run the local steps on ``patches`` (of any masks), ``batch_size`` at a time.
 
-        Yields ``(probs (B, h, w), boxes (B, 4))`` for :func:`merge_patches`;
-        ``(h, w)`` is the box size (all boxes of an image have the same size).
+        Yields ``(batch, probs)``: the patches of one network call and their
+        probabilities, one ``(y2 - y1, x2 - x1)`` map per patch box.
         """
-        full_shape = tuple(mask.shape)
         size = (model.model_size, model.model_size)
-        for start in range(0, len(boxes), self.batch_size):
-            batch = boxes[start:start + self.batch_size]
-            coords = batch.tolist()
-            images = torch.stack([image[:, y1:y2, x1:x2] for x1, y1, x2, y2 in coords]).float()
-            masks = torch.stack([mask[y1:y2, x1:x2] for x1, y1, x2, y2 in coords])[:, None]
-            cum_fines = torch.stack([
-                resize_region(cum_fine, full_shape, box, self.prob_interpolation) for box in coords
-            ])
-            patch_shape = tuple(images.shape[-2:])
-            if patch_shape != size:
-                images = _interpolate(images, size, self.interpolation)
-                masks = _resize_mask(masks, size, self.interpolation, self.threshold)
-                cum_fines = _interpolate(cum_fines, size, self.prob_interpolation)
-            else:
-                masks = masks.float()
+        for start in range(0, len(patches), self.batch_size):
+            batch = patches[start:start + self.batch_size]
+            images, masks, cum_fines = [], [], []
+            for patch in batch:
+                job, (x1, y1, x2, y2) = patch.job, patch.box
+                image = job.image[None, :, y1:y2, x1:x2].float()
+                mask = job.current[None, None, y1:y2, x1:x2]
+                cum_fine = resize_region(job.cum_fine, tuple(job.mask.shape), patch.box,
+                                         self.prob_interpolation)[None]
+                if tuple(image.shape[-2:]) != size:
+                    image = _interpolate(image, size, self.interpolation)
+                    mask = _resize_mask(mask, size, self.interpolation, self.threshold)
+                    cum_fine = _interpolate(cum_fine, size, self.prob_interpolation)
+                images.append(image)
+                masks.append(mask.float())
+                cum_fines.append(cum_fine)
             out = model.refine(
-                images,
-                masks,
+                torch.cat(images),
+                torch.cat(masks),
                 timesteps=self.local_timesteps,
-                cum_fine=cum_fines,
+                cum_fine=torch.cat(cum_fines),
                 generator=make_generators([
-                    None if seed is None else derive_seed(seed, 'patch', start + j)
-                    for j in range(len(coords))
-                ], image.device))
-            probs = _interpolate(out['prob'].float(), patch_shape, self.prob_interpolation)
-            yield probs[:, 0], batch
+                    None
+                    if patch.job.seed is None else derive_seed(patch.job.seed, 'patch', patch.index)
+                    for patch in batch
+                ], batch[0].job.image.device))
+            probs = [
+                _interpolate(out['prob'][k:k + 1].float(),
+                             (patch.box[3] - patch.box[1], patch.box[2] - patch.box[0]),
+                             self.prob_interpolation)[0, 0] for k, patch in enumerate(batch)
+            ]
+            yield batch, probs
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(min_fg_pixels={self.min_fg_pixels}, '

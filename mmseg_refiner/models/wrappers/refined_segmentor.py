@@ -2,7 +2,7 @@
 import torch
 from mmengine.structures import PixelData
 from torch import Tensor
-from typing import List, Optional, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 from mmseg_refiner.registry import MODELS
 from ..refiners.seeding import mask_seed
@@ -98,45 +98,55 @@ class RefinedSegmentor(BaseRefinementChain):
         """
         results = self._upstream_predict(inputs, data_samples)
         images = self._original_images(inputs, results)
-        seeds = self.refiner.sample_seeds(results)
-        for image, sample, seed in zip(images, results, seeds):
-            labels = sample.pred_sem_seg.data[0]
+        label_maps = [sample.pred_sem_seg.data[0] for sample in results]
+        refined = self.refine_label_maps(images, label_maps, self.refiner.sample_seeds(results))
+        for sample, labels, (refined_labels, prob) in zip(results, label_maps, refined):
             sample.coarse_sem_seg = PixelData(data=labels[None].clone())
-            refined, prob = self.refine_labels(image, labels, seed, return_probs=True)
-            sample.pred_sem_seg = PixelData(data=refined[None])
+            sample.pred_sem_seg = PixelData(data=refined_labels[None])
             sample.refine_probs = PixelData(data=prob[None])
         return results
 
-    def refine_labels(self,
-                      image: Tensor,
-                      labels: Tensor,
-                      seed: Optional[int] = None,
-                      return_probs: bool = False) -> Union[Tensor, Tuple[Tensor, Tensor]]:
-        """Refine a label map class by class.
+    def refine_label_maps(
+            self,
+            images: Sequence[Tensor],
+            label_maps: Sequence[Tensor],
+            seeds: Optional[Sequence[Optional[int]]] = None) -> List[Tuple[Tensor, Tensor]]:
+        """Refine label maps class by class, the classes of all images sharing network batches.
 
         Args:
-            image: ``(3, H, W)`` image normalized for the refiner.
-            labels: ``(H, W)`` integer label map of the segmentor.
-            seed: the sample's seed; class ``c`` is sampled with
+            images: per image a ``(3, H, W)`` image normalized for the refiner.
+            label_maps: per image its ``(H, W)`` integer label map.
+            seeds: per image its sample's seed; class ``c`` is sampled with
                 ``mask_seed(seed, c)``. None: torch's global random state.
-            return_probs: also return the ``(H, W)`` float32 highest refined
-                probability of each pixel (over the classes).
 
         Returns:
-            ``(H, W)`` refined label map (same dtype): each pixel takes the
-            class with the highest refined probability if that probability
-            reaches the refiner's threshold, its original label otherwise;
-            with ``return_probs``, ``(labels, probs)``.
+            Per image ``(labels, probs)``: the ``(H, W)`` refined label map
+            (same dtype), each pixel taking the class with the highest refined
+            probability if that probability reaches the refiner's threshold,
+            its original label otherwise; and the ``(H, W)`` float32 highest
+            refined probability of each pixel (over the classes).
         """
         global_local_refiner = self.refiner.global_local_refiner
-        labels = labels.to(image.device)
-        best_prob = torch.zeros(labels.shape, dtype=torch.float32, device=image.device)
-        best_label = labels.clone()
-        for label in labels.unique().tolist():
-            _, prob = global_local_refiner.refine_mask(self.refiner, image, labels == label,
-                                                       mask_seed(seed, label))
-            better = prob > best_prob
-            best_prob = torch.where(better, prob, best_prob)
-            best_label[better] = label
-        refined = torch.where(best_prob >= global_local_refiner.threshold, best_label, labels)
-        return (refined, best_prob) if return_probs else refined
+        seeds = [None] * len(images) if seeds is None else seeds
+        label_maps = [labels.to(image.device) for image, labels in zip(images, label_maps)]
+        owners, classes, mask_images, masks, mask_seeds = [], [], [], [], []
+        for index, (image, labels, seed) in enumerate(zip(images, label_maps, seeds)):
+            for label in labels.unique().tolist():
+                owners.append(index)
+                classes.append(label)
+                mask_images.append(image)
+                masks.append(labels == label)
+                mask_seeds.append(mask_seed(seed, label))
+        best_probs = [
+            torch.zeros(labels.shape, dtype=torch.float32, device=labels.device)
+            for labels in label_maps
+        ]
+        best_labels = [labels.clone() for labels in label_maps]
+        refined = global_local_refiner.refine_masks(self.refiner, mask_images, masks, mask_seeds)
+        for index, label, (_, prob) in zip(owners, classes, refined):
+            better = prob > best_probs[index]
+            best_probs[index] = torch.where(better, prob, best_probs[index])
+            best_labels[index][better] = label
+        threshold = global_local_refiner.threshold
+        return [(torch.where(best_prob >= threshold, best_label, labels), best_prob)
+                for labels, best_label, best_prob in zip(label_maps, best_labels, best_probs)]

@@ -35,6 +35,7 @@ def big_runner_cfg(repo_root, data_root, out_dir, work_dir, extra_hooks=()):
     cfg.model.global_local_refiner.patch_size = 24
     cfg.model.global_local_refiner.min_fg_pixels = 16
     cfg.test_dataloader.num_workers = 0
+    cfg.test_dataloader.batch_size = 2  # three images: a full batch, then a partial one
     cfg.test_dataloader.dataset.update(
         data_root=data_root, coarse_dir='coarse/deeplab', out_dir=out_dir)
     cfg.custom_hooks = cfg.custom_hooks + list(extra_hooks)
@@ -50,13 +51,13 @@ def test_test_run_writes_refined_masks_and_resumes(repo_root, tmp_path):
                          [dict(type='InterruptAfter', iters=1)])
     with pytest.raises(KeyboardInterrupt):
         Runner.from_cfg(cfg).test()
-    # nothing half-written; the finished mask recorded in the progress log
-    assert sorted(os.listdir(out_dir)) == [FOLDER_LOG_NAME, 'img0_refine.png']
+    # nothing half-written; the first batch's masks recorded in the progress log
+    assert sorted(os.listdir(out_dir)) == [FOLDER_LOG_NAME, 'img0_refine.png', 'img1_refine.png']
     first_mtime = os.stat(osp.join(out_dir, 'img0_refine.png')).st_mtime_ns
 
     cfg = big_runner_cfg(repo_root, data_root, out_dir, str(tmp_path / 'work2'))
     runner = Runner.from_cfg(cfg)
-    assert len(runner.test_dataloader.dataset) == 2  # the finished image is skipped
+    assert len(runner.test_dataloader.dataset) == 1  # the finished images are skipped
     metrics = runner.test()
     assert set(metrics) >= {'mask/iou', 'mask/mba', 'mask/coarse_iou', 'mask/coarse_mba'}
     assert metrics['mask/coarse_iou'] == pytest.approx(1.0)  # coarse = ground truth here

@@ -1,15 +1,15 @@
 """GlobalLocalRefiner: patch selection, merging, and HR refinement round trips."""
+import copy
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from mmengine.structures import PixelData
 
-from mmseg_refiner.models.refiners.global_local import (GlobalLocalRefiner, merge_patches,
-                                                        resize_region)
+from mmseg_refiner.models.refiners.global_local import GlobalLocalRefiner, PatchMerge, resize_region
 from mmseg_refiner.registry import MODELS
 from mmseg_refiner.structures import RefineDataSample
-from mmseg_refiner.testing import tiny_segrefiner_cfg
+from mmseg_refiner.testing import randomize_, tiny_segrefiner_cfg
 
 
 class EchoRefiner:
@@ -136,15 +136,14 @@ def test_select_patches_clips_patches_to_small_images():
     assert not GlobalLocalRefiner().select_patches(torch.ones(4, 4), (100, 300), mask).numel()
 
 
-def test_merge_patches_averages_overlaps_and_keeps_global_elsewhere():
+def test_patch_merge_averages_overlaps_and_keeps_global_elsewhere():
     global_prob = torch.full((6, 8), 0.2)
     global_prob[5, 7] = 0.9
-    batches = [
-        ([torch.full((4, 4), 1.0)], torch.tensor([[0, 0, 4, 4]])),  # rows 0..3, cols 0..3
-        ([torch.full((4, 4), 0.0), torch.full((2, 2),
-                                              0.4)], torch.tensor([[2, 2, 6, 6], [3, 3, 5, 5]])),
-    ]
-    merged = merge_patches(global_prob, iter(batches))
+    merge = PatchMerge(global_prob)
+    merge.add(torch.full((4, 4), 1.0), (0, 0, 4, 4))  # rows 0..3, cols 0..3
+    merge.add(torch.full((4, 4), 0.0), (2, 2, 6, 6))
+    merge.add(torch.full((2, 2), 0.4), (3, 3, 5, 5))
+    merged = merge.result()
     expected = global_prob.clone()
     expected[0:4, 0:4] = 1.0
     expected[2:6, 2:6] = 0.0
@@ -153,7 +152,7 @@ def test_merge_patches_averages_overlaps_and_keeps_global_elsewhere():
     expected[3, 3] = (1.0 + 0.0 + 0.4) / 3  # ...and three patches here
     torch.testing.assert_close(merged, expected)
     assert global_prob[0, 0] == 0.2  # input untouched
-    assert torch.equal(merge_patches(global_prob, []), global_prob)
+    assert torch.equal(PatchMerge(global_prob).result(), global_prob)
 
 
 @pytest.mark.parametrize(
@@ -381,3 +380,77 @@ def test_global_local_masks_do_not_depend_on_batch_sizes_or_batch_mates():
             assert torch.equal(pred.data, reference[path].data), (batch_size, path)
             # a network call on another batch may round differently in the last bits
             torch.testing.assert_close(pred.prob, reference[path].prob, rtol=0, atol=1e-6)
+
+
+def _hr_samples():
+    """Three images (one smaller than a patch) with a coarse mask each; the second's
+    mask has too few pixels to refine."""
+    rng = np.random.default_rng(2)
+    shapes = [(96, 120), (80, 80), (20, 70)]
+    images, samples = [], []
+    for index, shape in enumerate(shapes):
+        mask = blob_mask(*shape)
+        if index == 1:
+            mask = torch.zeros(shape, dtype=torch.bool)
+            mask[10:15, 10:15] = True
+        sample = RefineDataSample(metainfo=dict(img_path=f'data/{index}.png'))
+        sample.coarse_mask = PixelData(data=mask[None].to(torch.uint8))
+        images.append(torch.from_numpy(rng.integers(0, 256, (3, *shape), dtype=np.uint8)))
+        samples.append(sample)
+    return images, samples
+
+
+def test_samples_share_network_batches_and_keep_their_own_results(cpu_kind):
+    """Batch size 1 against 8, the samples alone or together, either order: the same
+    masks byte for byte (probabilities to float rounding), in the default precision
+    as it resolves on either kind of CPU; batched, the global passes share one network call and
+    the patches of different samples share calls."""
+    images, samples = _hr_samples()
+
+    def run(batch_size, order):
+        model = MODELS.build(
+            tiny_segrefiner_cfg(
+                'global_local',
+                seed=5,
+                min_fg_pixels=50,
+                patch_size=24,
+                batch_size=batch_size,
+                precision='auto')).eval()
+        randomize_(model)
+        calls = []
+        refine = model.refine
+
+        def counting_refine(batch, *args, **kwargs):
+            calls.append((kwargs.get('cum_fine') is not None, len(batch)))
+            return refine(batch, *args, **kwargs)
+
+        model.refine = counting_refine
+        data = dict(
+            inputs=[images[i] for i in order],
+            data_samples=[copy.deepcopy(samples[i]) for i in order])
+        results = {out.img_path: out.pred_mask for out in model.test_step(data)}
+        return results, calls
+
+    alone = {}
+    for index in range(3):
+        results, _ = run(1, [index])
+        alone.update(results)
+    singly, single_calls = run(1, [0, 1, 2])
+    batched, batched_calls = run(8, [0, 1, 2])
+    reversed_, _ = run(8, [2, 1, 0])
+    for results in (singly, batched, reversed_):
+        for name, pred in results.items():
+            assert torch.equal(pred.data, alone[name].data), name
+            # fp32 matrix products round differently with the number of rows (about 1e-7)
+            torch.testing.assert_close(pred.prob, alone[name].prob, rtol=0, atol=1e-5)
+    small = samples[1].coarse_mask.data.bool()
+    assert torch.equal(batched['data/1.png'].data, small)  # too few pixels: unchanged
+    assert not torch.equal(batched['data/0.png'].data, samples[0].coarse_mask.data.bool())
+    # batch 1: a global call per refined sample, a local call per patch
+    patches = sum(n for local, n in single_calls if local)
+    assert [n for local, n in single_calls if not local] == [1, 1] and patches > 2
+    assert all(n == 1 for _, n in single_calls)
+    # batch 8: one global call for both samples, patches of both in full calls
+    assert [n for local, n in batched_calls if not local] == [2]
+    local_sizes = [n for local, n in batched_calls if local]
+    assert sum(local_sizes) == patches and len(local_sizes) == -(-patches // 8)

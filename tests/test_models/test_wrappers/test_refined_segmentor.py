@@ -196,11 +196,10 @@ class ScriptedHR:
     def __init__(self, labels, probs):
         self.labels, self.probs = labels, probs
 
-    def refine_mask(self, refiner, image, mask, seed=None):
-        for label, prob in self.probs.items():
-            if torch.equal(mask, self.labels == label):
-                return prob >= 0.5, prob
-        raise AssertionError('refine_mask got a mask that is no class of the label map')
+    def refine_masks(self, refiner, images, masks, seeds=None):
+        for mask in masks:
+            yield next((prob >= 0.5, prob) for label, prob in self.probs.items()
+                       if torch.equal(mask, self.labels == label))
 
 
 def test_pixels_take_the_most_probable_refined_class_or_keep_their_label(segmentor):
@@ -214,12 +213,11 @@ def test_pixels_take_the_most_probable_refined_class_or_keep_their_label(segment
         allow_untrained_refiner=True,
         segmentor=segmentor,
         refiner=EchoSegRefiner(global_local_refiner=ScriptedHR(labels, probs)))
-    refined, best = model.refine_labels(torch.zeros(3, 2, 4), labels, return_probs=True)
+    [(refined, best)] = model.refine_label_maps([torch.zeros(3, 2, 4)], [labels])
     # (0,1): best 0.4 < 0.5 -> keeps 0; (0,2): class 0 (0.8) beats class 1 (0.7);
     # (1,1), (1,3): nothing reaches 0.5 -> keep; (1,2): class 2 claims it (0.6).
     assert refined.tolist() == [[0, 0, 0, 1], [2, 2, 2, 1]]
     assert torch.equal(best, torch.tensor([[0.9, 0.4, 0.8, 0.9], [0.8, 0.4, 0.6, 0.45]]))
-    assert torch.equal(model.refine_labels(torch.zeros(3, 2, 4), labels), refined)
 
 
 def test_chain_config_builds_in_the_mmseg_scope_and_loads_checkpoints(repo_root, tmp_path,
