@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from typing import List, Optional, Sequence, Union
 
 from mmseg_refiner.registry import MODELS
+from ..data_preprocessors import RawBatchPreprocessor
 from .chain_weights import ChainWeights
 
 ModelConfig = Union[dict, nn.Module]
@@ -43,9 +44,9 @@ class BaseRefinementChain(BaseModel):
     """An upstream mmdet / mmseg model whose masks a SegRefiner refines (prediction only).
 
     **Preprocessing belongs to the chain, not to the config's top level.** The
-    chain's own ``data_preprocessor`` is always MMEngine's
-    ``BaseDataPreprocessor``: it only moves the collated raw batch (uint8 BGR
-    images as the test pipeline packs them) to the device. Each part then
+    chain's own ``data_preprocessor`` is always :class:`RawBatchPreprocessor`:
+    it only moves the collated raw batch (uint8 BGR images as the test
+    pipeline packs them) to the device. Each part then
     preprocesses that raw batch exactly once with its own config's
     preprocessor: the upstream model with ``model.<upstream>.data_preprocessor``
     (as in its mmdet / mmseg config), the refiner with
@@ -111,7 +112,7 @@ class BaseRefinementChain(BaseModel):
                  allow_untrained_refiner: bool = False,
                  data_preprocessor: Optional[ModelConfig] = None,
                  init_cfg: Optional[dict] = None) -> None:
-        super().__init__(data_preprocessor=None, init_cfg=init_cfg)
+        super().__init__(data_preprocessor=RawBatchPreprocessor(), init_cfg=init_cfg)
         owner, name = type(self).__name__, self.upstream_name
         refuse_pretrained_init(upstream, owner, name)
         refuse_pretrained_init(refiner, owner, 'refiner')
@@ -152,7 +153,8 @@ class BaseRefinementChain(BaseModel):
         def settings(cfg) -> dict:  # the scope a config was built in is not a setting
             return {k: v for k, v in dict(cfg or {}).items() if k != '_scope_'}
 
-        if settings(given) == settings(own) or given.get('type') == 'BaseDataPreprocessor':
+        if settings(given) == settings(own) or given.get(
+                'type', '').split('.')[-1] in ('BaseDataPreprocessor', 'RawBatchPreprocessor'):
             return
         print_log(
             f'{type(self).__name__}: model.data_preprocessor ({given.get("type")}, e.g. the '
@@ -173,17 +175,17 @@ class BaseRefinementChain(BaseModel):
         self.refiner.eval()
         return self
 
-    def forward(self, inputs, data_samples=None, mode: str = 'predict'):
-        """Only ``mode='predict'``: a chain is for inference (``'tensor'`` and ``'loss'`` are
-        refused with what to run instead)."""
+    def forward(self, inputs, data_samples=None, mode: str = 'tensor'):
+        """Only ``mode='predict'``: a chain is for inference. ``'tensor'`` (MMEngine's default,
+        what mmdet's ``get_flops.py`` traces) and ``'loss'`` are refused with what to run
+        instead."""
         if mode == 'predict':
             return self.predict(inputs, data_samples)
-        if mode == 'tensor':  # what mmdet's / mmseg's get_flops.py call
+        if mode == 'tensor':
             raise ValueError(
-                f"{type(self).__name__} has no mode='tensor' (a chain is two models): measure "
-                f'the refiner with tools/analysis_tools/get_flops.py CONFIG and the '
-                f"{self.upstream_name} with {self.upstream_scope}'s own "
-                f'tools/analysis_tools/get_flops.py on its config')
+                f"{type(self).__name__} has no mode='tensor' (its refiner's work depends on the "
+                f"{self.upstream_name}'s prediction): measure the chain with mmseg_refiner's "
+                f'tools/analysis_tools/get_flops.py CONFIG')
         raise ValueError(
             f"{type(self).__name__} only predicts (mode='predict'), got mode={mode!r}: train the "
             f'{self.upstream_name} with its {self.upstream_scope} config and the refiner with a '

@@ -278,7 +278,7 @@ def test_only_predict_a_global_local_refiner_and_an_upstream_preprocessor_are_ac
 
 
 def test_a_preprocessor_handed_to_the_chain_changes_nothing_the_segmentor_sees(image_file):
-    from mmengine.model import BaseDataPreprocessor
+    from mmseg_refiner.models.data_preprocessors import RawBatchPreprocessor
     packed = run_pipeline(image_file, [LoadImageFromFile(), PackSegInputs()])
     outputs = []
     for handed in (None, dict(type='mmseg.SegDataPreProcessor', mean=[1, 2, 3], std=[4, 5, 6])):
@@ -288,6 +288,6 @@ def test_a_preprocessor_handed_to_the_chain_changes_nothing_the_segmentor_sees(i
             segmentor=tiny_deeplabv3plus_cfg(),
             refiner=EchoSegRefiner(),
             data_preprocessor=handed)
-        assert type(model.data_preprocessor) is BaseDataPreprocessor
+        assert type(model.data_preprocessor) is RawBatchPreprocessor
         outputs.append(model.test_step(pseudo_collate([packed]))[0].coarse_sem_seg.data)
     assert torch.equal(*outputs)
