@@ -113,14 +113,19 @@ def probability_heat_map(prob: np.ndarray) -> np.ndarray:
 
 
 def _captioned(panel: np.ndarray, caption: str) -> np.ndarray:
-    """``panel`` under a white strip holding ``caption``."""
+    """``panel`` under a white strip holding ``caption``, in smaller type where it is
+    longer than the panel is wide (the strip's height is the same for every caption)."""
     width = panel.shape[1]
     scale = max(0.5, min(1.0, width / 700))
     thickness = 1 if scale < 0.8 else 2
     font = cv2.FONT_HERSHEY_SIMPLEX
-    (text_w, _), _ = cv2.getTextSize(caption, font, scale, thickness)
-    (_, text_h), baseline = cv2.getTextSize('Ag', font, scale, thickness)  # same for every caption
+    (_, text_h), baseline = cv2.getTextSize('Ag', font, scale, thickness)
     strip = np.full((text_h + baseline + 12, width, 3), BACKGROUND, np.uint8)
+    (text_w, _), _ = cv2.getTextSize(caption, font, scale, thickness)
+    if text_w > width - 8:
+        scale *= max(0.3, (width - 8) / text_w)
+        thickness = 1
+        (text_w, _), _ = cv2.getTextSize(caption, font, scale, thickness)
     cv2.putText(strip, caption, (max(0, (width - text_w) // 2), text_h + 6), font, scale, TEXT,
                 thickness, cv2.LINE_AA)
     return np.concatenate([strip, panel], axis=0)
@@ -170,29 +175,54 @@ def mean_iou(pred: np.ndarray, gt: np.ndarray) -> float:
     return float(np.mean(ious)) if ious else 1.0
 
 
-def _changes_panel(shown: np.ndarray, coarse: np.ndarray, refined: np.ndarray,
-                   size: Tuple[int, int], class_colours: Optional[list]) -> np.ndarray:
-    """The dimmed image with the changed pixels painted (see ``changes`` of
-    :func:`draw_refinement`) under a caption counting them."""
-    canvas = (shown.astype(np.float32) * DIM * 0.6).round().astype(np.uint8)
+def _changes(coarse: np.ndarray, refined: np.ndarray, class_colours: Optional[list],
+             background: Optional[int]) -> Tuple[dict, str]:
+    """``{colour: pixels}`` of what the refinement changed, and the caption counting them.
+
+    Masks (instances): pixels added to them (blue) and removed from them
+    (vermillion). Classes of a label map: with a ``background`` class, pixels
+    it lost to a class are added (blue), pixels it gained removed (vermillion),
+    as for one mask; pixels moved between two other classes (every change,
+    without a background) are relabelled, in their new class's colour.
+    """
     if class_colours is None:
         before, after = coarse.any(axis=0), refined.any(axis=0)
-        painted = {
-            CHANGE_COLOURS['added']: after & ~before,
-            CHANGE_COLOURS['removed']: before & ~after
-        }
-        caption = (f'changes: +{int(painted[CHANGE_COLOURS["added"]].sum())} px (blue) '
-                   f'-{int(painted[CHANGE_COLOURS["removed"]].sum())} px (red)')
+        added, removed = after & ~before, before & ~after
+        relabelled = None
     else:
         changed = (coarse != refined).any(axis=0)
-        painted = {
-            colour: refined[i] & changed
-            for i, colour in enumerate(class_colours[:len(refined)])
-        }
-        caption = f'changed class: {int(changed.sum())} px (new class colour)'
+        none = np.zeros_like(changed)
+        added = changed & coarse[background] if background is not None else none
+        removed = changed & refined[background] if background is not None else none
+        relabelled = changed & ~added & ~removed
+    painted = {CHANGE_COLOURS['added']: added, CHANGE_COLOURS['removed']: removed}
+    parts = []
+    if class_colours is None or background is not None:
+        parts.append(f'+{int(added.sum())} px (blue) -{int(removed.sum())} px (red)')
+    if relabelled is not None and (background is None or relabelled.any()):
+        parts.append(f'relabelled {int(relabelled.sum())} px (new class colour)')
+        for index, colour in enumerate(class_colours[:len(refined)]):
+            painted.setdefault(colour, np.zeros_like(relabelled))
+            painted[colour] = painted[colour] | (refined[index] & relabelled)
+    return painted, 'changes: ' + ', '.join(parts)
+
+
+def _changes_panel(shown: np.ndarray, coarse: np.ndarray, refined: np.ndarray, size: Tuple[int,
+                                                                                           int],
+                   class_colours: Optional[list], background: Optional[int]) -> np.ndarray:
+    """The dimmed image with the changed pixels painted (:func:`_changes`) under a caption
+    counting them."""
+    canvas = (shown.astype(np.float32) * DIM * 0.6).round().astype(np.uint8)
+    painted, caption = _changes(coarse, refined, class_colours, background)
     for colour, pixels in painted.items():
         canvas[_resize(pixels.astype(np.uint8), size, nearest=True) != 0] = colour
     return _captioned(canvas, caption)
+
+
+def _background_index(names: Optional[Sequence[str]]) -> Optional[int]:
+    """The index of the class named ``background`` (any case) in ``names``, if any."""
+    lowered = [str(name).lower() for name in names or ()]
+    return lowered.index('background') if 'background' in lowered else None
 
 
 def _legend(names: Sequence[str], colours: Sequence[Tuple[int, int, int]], stacks: dict,
@@ -232,7 +262,8 @@ def draw_refinement(image: np.ndarray,
                     paired_gt: bool = False,
                     prob=None,
                     names: Optional[Sequence[str]] = None,
-                    changes: bool = False) -> np.ndarray:
+                    changes: bool = False,
+                    legend: bool = True) -> np.ndarray:
     """Side-by-side panels: image | coarse | refined (| ground truth) (| probability)
     (| changes).
 
@@ -256,9 +287,14 @@ def draw_refinement(image: np.ndarray,
         names: optional name of each mask (a class name): a legend under the
             panels gives the colour of each name present in any panel.
         changes: add a last panel of what the refinement changed: pixels it
-            added to the masks (blue) and removed from them (vermillion); for
-            paired classes (a label map) each pixel whose class changed, in its
-            new class's colour. Its caption counts the pixels.
+            added to the masks (blue) and removed from them (vermillion). For
+            paired classes (a label map) whose ``names`` include
+            ``'background'`` (any case), added and removed mean to and from the
+            other classes, as for one mask; a pixel moved between two other
+            classes (every change, without a background) is relabelled, drawn
+            in its new class's colour. Its caption counts the pixels.
+        legend: draw the legend of ``names`` (off for the detail row, which
+            shares the first row's).
 
     Returns:
         ``uint8`` BGR picture, ``3`` to ``6`` panels wide, each panel the image
@@ -324,9 +360,10 @@ def draw_refinement(image: np.ndarray,
     if changes:
         panels.append(
             _changes_panel(shown, stacks['coarse'], stacks['refined'], size,
-                           indexed if paired_gt else None))
+                           indexed if paired_gt else None,
+                           _background_index(names) if paired_gt else None))
     picture = _side_by_side(panels)
-    if names is not None:
+    if names is not None and legend:
         picture = _stacked([picture, _legend(names, indexed, stacks, picture.shape[1])])
     if scale >= DETAIL_BELOW_SCALE:
         return picture
@@ -341,5 +378,7 @@ def draw_refinement(image: np.ndarray,
         titles=[f'{title}, detail at full resolution' for title in titles],
         paired_gt=paired_gt,
         prob=None if prob is None else prob[y0:y1, x0:x1],
-        changes=changes)
+        names=names,
+        changes=changes,
+        legend=False)
     return _stacked([picture, detail])

@@ -132,8 +132,9 @@ class RefinementVisualizationHook(Hook):
             dataset whose test pipeline does not load masks (mmdet's own), the
             instance masks of the dataset's annotations.
         draw_changes: add a panel of the pixels the refinement added and
-            removed (two colours; a label map's relabelled pixels in their new
-            class's colour).
+            removed (two colours; for a label map, to and from its
+            ``background`` class, and pixels moved between two other classes
+            in their new class's colour).
         backend_args: file backend arguments for reading images.
     """
 

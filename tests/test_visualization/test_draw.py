@@ -23,6 +23,16 @@ def _panel(picture, index, shape, scale):
     return picture[-height:, left:left + width]
 
 
+def _caption_log(monkeypatch) -> list:
+    from mmseg_refiner.visualization import draw
+    captions = []
+    captioned = draw._captioned
+    monkeypatch.setattr(
+        draw, '_captioned',
+        lambda panel, caption: captions.append(caption) or captioned(panel, caption))
+    return captions
+
+
 def test_small_images_are_enlarged_by_an_integer_factor():
     assert panel_scale((40, 50)) == np.ceil(MIN_PANEL_SIDE / 50)
     assert panel_scale((4000, 3000)) == 0.2
@@ -100,12 +110,7 @@ def test_a_reduced_high_resolution_image_gets_a_full_resolution_detail():
 
 
 def test_the_changes_panel_paints_added_and_removed_pixels_and_counts_them(monkeypatch):
-    from mmseg_refiner.visualization import draw
-    captions = []
-    captioned = draw._captioned
-    monkeypatch.setattr(
-        draw, '_captioned',
-        lambda panel, caption: captions.append(caption) or captioned(panel, caption))
+    captions = _caption_log(monkeypatch)
     shape = (40, 50)
     coarse, refined = _masks(shape)
     picture = draw_refinement(np.full((*shape, 3), 100, np.uint8), coarse, refined, changes=True)
@@ -122,13 +127,61 @@ def test_the_changes_panel_paints_added_and_removed_pixels_and_counts_them(monke
     assert (added.sum(), removed.sum()) == (22 * 26 - 18 * 16, 20 * 20 - 18 * 16)
 
 
+def test_a_two_class_label_maps_changes_are_those_of_its_object_mask(monkeypatch):
+    captions = _caption_log(monkeypatch)
+    shape = (40, 50)
+    image = np.full((*shape, 3), 100, np.uint8)
+    coarse, refined = _masks(shape)
+    binary = draw_refinement(image, coarse, refined, changes=True)
+    stacks = [np.stack([~m, m]) for m in (coarse, refined)]
+    labels = draw_refinement(
+        image, *stacks, paired_gt=True, names=['Background', 'car'], changes=True, legend=False)
+    scale = int(panel_scale(shape))
+    np.testing.assert_array_equal(_panel(labels, 3, shape, scale), _panel(binary, 3, shape, scale))
+    assert captions[3] == captions[-1] == 'changes: +284 px (blue) -112 px (red)'
+
+
+def test_a_label_maps_changes_are_added_removed_and_relabelled(monkeypatch):
+    captions = _caption_log(monkeypatch)
+    shape = (40, 50)
+    coarse = np.zeros(shape, np.int64)  # background 0, cat 1, dog 2
+    coarse[:, 20:] = 1
+    coarse[:, 40:] = 2
+    refined = coarse.copy()
+    refined[:10, 15:20] = 1  # background -> cat: added
+    refined[10:20, 20:25] = 0  # cat -> background: removed
+    refined[20:, 35:40] = 2  # cat -> dog: relabelled
+    stacks = [np.stack([m == c for c in range(3)]) for m in (coarse, refined)]
+    image = np.full((*shape, 3), 100, np.uint8)
+    scale = int(panel_scale(shape))
+    kept = (np.round(100 * DIM * 0.6), ) * 3
+    for names, expected in (
+        (['background', 'cat', 'dog'], {
+            (5, 17): CHANGE_COLOURS['added'],
+            (15, 22): CHANGE_COLOURS['removed'],
+            (30, 37): INSTANCE_COLOURS[2],
+            (30, 30): kept
+        }),
+        (
+            ['sky', 'cat', 'dog'],
+            {  # no background: every change is a relabelling
+                (5, 17): INSTANCE_COLOURS[1],
+                (15, 22): INSTANCE_COLOURS[0],
+                (30, 37): INSTANCE_COLOURS[2],
+                (30, 30): kept
+            })):
+        picture = draw_refinement(
+            image, *stacks, paired_gt=True, names=names, changes=True, legend=False)
+        panel = _panel(picture, 3, shape, scale)
+        for (y, x), colour in expected.items():
+            np.testing.assert_array_equal(panel[y * scale, x * scale], colour)
+    assert captions[3] == ('changes: +50 px (blue) -50 px (red), '
+                           'relabelled 100 px (new class colour)')
+    assert captions[-1] == 'changes: relabelled 200 px (new class colour)'
+
+
 def test_label_maps_count_the_classes_present_in_each_panel(monkeypatch):
-    from mmseg_refiner.visualization import draw
-    captions = []
-    captioned = draw._captioned
-    monkeypatch.setattr(
-        draw, '_captioned',
-        lambda panel, caption: captions.append(caption) or captioned(panel, caption))
+    captions = _caption_log(monkeypatch)
     shape = (40, 50)
     coarse, refined = _masks(shape)
     # classes: background, object; the ground truth holds only the background
