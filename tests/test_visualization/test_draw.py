@@ -211,3 +211,14 @@ def test_probability_panel_is_a_heat_map_on_request():
     assert (heat[13 * scale, 15 * scale] == viridis[2]).all()  # 1
     with pytest.raises(ValueError, match='prob has shape'):
         draw_refinement(image, coarse, refined, prob=np.zeros((4, 4)))
+
+
+def test_a_caption_longer_than_its_panel_is_set_smaller_to_fit():
+    from mmseg_refiner.visualization.draw import BACKGROUND, _captioned
+    panel = np.zeros((20, 300, 3), np.uint8)
+    caption = 'changes: +650 px (blue) -400 px (red), relabelled 200 px (new class colour)'
+    short, long = _captioned(panel, 'ok'), _captioned(panel, caption)
+    assert short.shape == long.shape  # every caption strip has the same height
+    strip = long[:-20]
+    inked = np.flatnonzero((strip != BACKGROUND).any(axis=(0, 2)))
+    assert inked.size and inked[0] >= 2 and inked[-1] <= 297  # nothing cut at either edge
